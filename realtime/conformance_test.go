@@ -1,0 +1,459 @@
+package realtime_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// brokerFactory makes brokers of one kind for one test; shared reports
+// whether the brokers it makes share their state, as instances on one Redis do.
+type brokerFactory struct {
+	name   string
+	shared bool
+	make   func(t *testing.T, historySize int) realtime.Broker
+}
+
+func factories() []func(t *testing.T) brokerFactory {
+	return []func(t *testing.T) brokerFactory{
+		func(*testing.T) brokerFactory {
+			return brokerFactory{name: "memory", make: func(t *testing.T, n int) realtime.Broker {
+				b := realtime.NewMemoryBroker(n)
+				t.Cleanup(func() { b.Close() })
+				return b
+			}}
+		},
+		func(t *testing.T) brokerFactory {
+			addr := redistest.Addr(t)
+			return brokerFactory{name: "redis", shared: true, make: func(t *testing.T, n int) realtime.Broker {
+				rdb := redis.NewClient(&redis.Options{Addr: addr})
+				b := realtime.NewRedisBroker(rdb, n)
+				t.Cleanup(func() {
+					b.Close()
+					rdb.Close()
+				})
+				return b
+			}}
+		},
+	}
+}
+
+var factoryNames = []string{"memory", "redis"}
+
+// forEachBroker runs the conformance test body against every broker kind.
+func forEachBroker(t *testing.T, body func(t *testing.T, f brokerFactory)) {
+	for i, mk := range factories() {
+		t.Run(factoryNames[i], func(t *testing.T) { body(t, mk(t)) })
+	}
+}
+
+// uniqueRoom names a room no other test or package uses on a shared Redis.
+func uniqueRoom(t *testing.T) string {
+	return "t-" + strings.ToLower(rand.Text()[:10])
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func send(t *testing.T, ctx context.Context, b realtime.Broker, room, name, text, guard string) (realtime.Message, bool) {
+	t.Helper()
+	m, dup, err := b.Send(ctx, room, realtime.Message{Name: name, Text: text, Time: time.Now().UTC()}, guard)
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	return m, dup
+}
+
+func nextEvent(t *testing.T, ctx context.Context, b realtime.Broker) realtime.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-b.Events():
+		if !ok {
+			t.Fatal("events channel closed")
+		}
+		return ev
+	case <-ctx.Done():
+		t.Fatal("no event before the deadline")
+	}
+	return realtime.Event{}
+}
+
+func TestBrokerNumbersAndStoresInOrder(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		b := f.make(t, 5)
+		room := uniqueRoom(t)
+		for i := 1; i <= 8; i++ {
+			m, dup := send(t, ctx, b, room, "ann", "text "+strconv.Itoa(i), "")
+			if dup || m.Seq != int64(i) {
+				t.Fatalf("send %d: seq %d dup %v, want seq %d", i, m.Seq, dup, i)
+			}
+		}
+		hist, err := b.History(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hist) != 5 {
+			t.Fatalf("history has %d messages, want the last 5", len(hist))
+		}
+		for i, m := range hist {
+			want := int64(4 + i)
+			if m.Seq != want || m.Text != "text "+strconv.Itoa(int(want)) || m.Name != "ann" || m.Time.IsZero() {
+				t.Errorf("history[%d] = %+v, want seq %d", i, m, want)
+			}
+		}
+	})
+}
+
+func TestBrokerGuardStoresOnce(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		b := f.make(t, 100)
+		room := uniqueRoom(t)
+		first, dup := send(t, ctx, b, room, "ann", "hello", "sess1:n1")
+		if dup {
+			t.Fatal("first send reported as duplicate")
+		}
+		again, dup := send(t, ctx, b, room, "ann", "hello", "sess1:n1")
+		if !dup || again.Seq != first.Seq {
+			t.Fatalf("repeat: seq %d dup %v, want seq %d dup true", again.Seq, dup, first.Seq)
+		}
+		if _, dup := send(t, ctx, b, room, "bob", "hello", "sess2:n1"); dup {
+			t.Fatal("another session's nonce was taken as a duplicate")
+		}
+		send(t, ctx, b, room, "ann", "no guard", "")
+		send(t, ctx, b, room, "ann", "no guard", "")
+		hist, err := b.History(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hist) != 4 {
+			t.Fatalf("history has %d messages, want 4: %+v", len(hist), hist)
+		}
+	})
+}
+
+func TestBrokerRelaysOnlySubscribedRooms(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		b := f.make(t, 100)
+		room, other := uniqueRoom(t), uniqueRoom(t)
+		if err := b.Subscribe(ctx, room); err != nil {
+			t.Fatal(err)
+		}
+		send(t, ctx, b, other, "zed", "elsewhere", "")
+		if err := b.Announce(ctx, room, realtime.KindEntered, "ann"); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := send(t, ctx, b, room, "ann", "hi", "")
+
+		ev := nextEvent(t, ctx, b)
+		if ev.Room != room || ev.Kind != realtime.KindEntered || ev.Message.Name != "ann" {
+			t.Fatalf("first event = %+v, want ann entered %s", ev, room)
+		}
+		ev = nextEvent(t, ctx, b)
+		if ev.Room != room || ev.Kind != realtime.KindMessage || ev.Message.Seq != m.Seq || ev.Message.Text != "hi" {
+			t.Fatalf("second event = %+v, want message %d", ev, m.Seq)
+		}
+		hist, _ := b.History(ctx, room)
+		if len(hist) != 1 {
+			t.Fatalf("notices must not be stored; history = %+v", hist)
+		}
+
+		if err := b.Unsubscribe(ctx, room); err != nil {
+			t.Fatal(err)
+		}
+		// After unsubscribing, a message in room is not relayed; one in a
+		// freshly subscribed room is, and it must be the next event.
+		third := uniqueRoom(t)
+		if err := b.Subscribe(ctx, third); err != nil {
+			t.Fatal(err)
+		}
+		send(t, ctx, b, room, "ann", "unheard", "")
+		send(t, ctx, b, third, "ann", "heard", "")
+		if ev := nextEvent(t, ctx, b); ev.Room != third || ev.Message.Text != "heard" {
+			t.Fatalf("after unsubscribe got %+v, want the message in %s", ev, third)
+		}
+	})
+}
+
+func TestBrokerConcurrentSendsGetDistinctContiguousSeqs(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		brokers := []realtime.Broker{f.make(t, 1000)}
+		if f.shared {
+			brokers = append(brokers, f.make(t, 1000))
+		}
+		room := uniqueRoom(t)
+		const perSender = 50
+		var wg sync.WaitGroup
+		seqs := make(chan int64, 4*perSender)
+		for i := range 4 {
+			b := brokers[i%len(brokers)]
+			wg.Go(func() {
+				for j := range perSender {
+					m, _, err := b.Send(ctx, room, realtime.Message{Name: "s" + strconv.Itoa(i), Text: strconv.Itoa(j)}, "")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					seqs <- m.Seq
+				}
+			})
+		}
+		wg.Wait()
+		close(seqs)
+		seen := map[int64]bool{}
+		for s := range seqs {
+			if seen[s] {
+				t.Fatalf("seq %d given twice", s)
+			}
+			seen[s] = true
+		}
+		for s := int64(1); s <= 4*perSender; s++ {
+			if !seen[s] {
+				t.Fatalf("seq %d missing", s)
+			}
+		}
+		hist, _ := brokers[len(brokers)-1].History(ctx, room)
+		for i, m := range hist {
+			if m.Seq != int64(i+1) {
+				t.Fatalf("history[%d].Seq = %d", i, m.Seq)
+			}
+		}
+	})
+}
+
+// countingRenderer renders events as short strings and counts its calls.
+type countingRenderer struct{ messages, notices, histories atomic.Int64 }
+
+func (r *countingRenderer) Message(m realtime.Message) []byte {
+	r.messages.Add(1)
+	return fmt.Appendf(nil, "m%d:%s", m.Seq, m.Text)
+}
+
+func (r *countingRenderer) Notice(k realtime.EventKind, name string) []byte {
+	r.notices.Add(1)
+	return fmt.Appendf(nil, "n:%s:%s", k, name)
+}
+
+func (r *countingRenderer) History(msgs []realtime.Message) []byte {
+	r.histories.Add(1)
+	var b strings.Builder
+	b.WriteString("h")
+	for _, m := range msgs {
+		fmt.Fprintf(&b, ":%d", m.Seq)
+	}
+	return []byte(b.String())
+}
+
+func newHub(t *testing.T, b realtime.Broker, r realtime.Renderer) *realtime.Hub {
+	h := realtime.NewHub(b, r, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return h
+}
+
+func recv(t *testing.T, ctx context.Context, m *realtime.Member) string {
+	t.Helper()
+	select {
+	case b, ok := <-m.Out():
+		if !ok {
+			t.Fatal("member's queue closed")
+		}
+		return string(b)
+	case <-ctx.Done():
+		t.Fatal("no frame before the deadline")
+	}
+	return ""
+}
+
+// recvUntil reads frames until one equals want, returning those before it.
+func recvUntil(t *testing.T, ctx context.Context, m *realtime.Member, want string) []string {
+	t.Helper()
+	var before []string
+	for {
+		got := recv(t, ctx, m)
+		if got == want {
+			return before
+		}
+		before = append(before, got)
+	}
+}
+
+func TestHubHistoryFirstThenLiveRenderedOnce(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		b := f.make(t, 100)
+		r := &countingRenderer{}
+		h := newHub(t, b, r)
+		room := uniqueRoom(t)
+		if _, err := h.Send(ctx, room, "ann", "before", ""); err != nil {
+			t.Fatal(err)
+		}
+		var members []*realtime.Member
+		for i := range 5 {
+			m, err := h.Join(ctx, room, "user"+strconv.Itoa(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Leave()
+			if got := recv(t, ctx, m); got != "h:1" {
+				t.Fatalf("first frame %q, want the history h:1", got)
+			}
+			members = append(members, m)
+		}
+		before := r.messages.Load()
+		if _, err := h.Send(ctx, room, "user0", "live", ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range members {
+			// Entry notices of later joiners may come first.
+			for _, f := range recvUntil(t, ctx, m, "m2:live") {
+				if !strings.HasPrefix(f, "n:entered:") {
+					t.Fatalf("unexpected frame %q before the live message", f)
+				}
+			}
+		}
+		if n := r.messages.Load() - before; n != 1 {
+			t.Fatalf("message rendered %d times for 5 sockets, want once", n)
+		}
+	})
+}
+
+func TestHubNoticesGoToOthers(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		h := newHub(t, f.make(t, 100), &countingRenderer{})
+		room := uniqueRoom(t)
+		ann, err := h.Join(ctx, room, "ann")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ann.Leave()
+		recv(t, ctx, ann) // history
+		bob, err := h.Join(ctx, room, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recv(t, ctx, bob)
+		if got := recv(t, ctx, ann); got != "n:entered:bob" {
+			t.Fatalf("ann got %q, want bob's entry", got)
+		}
+		bob.Leave()
+		if got := recv(t, ctx, ann); got != "n:left:bob" {
+			t.Fatalf("ann got %q, want bob's exit", got)
+		}
+		// Ann's own entry never reached her: the next frame is a message.
+		if _, err := h.Send(ctx, room, "ann", "x", ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := recv(t, ctx, ann); got != "m1:x" {
+			t.Fatalf("ann got %q, want her message", got)
+		}
+	})
+}
+
+func TestHubDropsSlowMemberWithoutStallingRoom(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		h := newHub(t, f.make(t, 1000), &countingRenderer{})
+		room := uniqueRoom(t)
+		slow, err := h.Join(ctx, room, "slow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer slow.Leave()
+		fast, err := h.Join(ctx, room, "fast")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fast.Leave()
+		recv(t, ctx, fast)
+		const n = realtime.DefaultQueueSize * 2
+		for i := 1; i <= n; i++ {
+			if _, err := h.Send(ctx, room, "fast", strconv.Itoa(i), ""); err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("m%d:%d", i, i)
+			for _, f := range recvUntil(t, ctx, fast, want) {
+				if !strings.HasPrefix(f, "n:") {
+					t.Fatalf("fast got %q before %q", f, want)
+				}
+			}
+		}
+		// The slow member never read: its queue was closed, not grown.
+		count := 0
+		for range slow.Out() {
+			count++
+		}
+		if !slow.Dropped() || count > realtime.DefaultQueueSize {
+			t.Fatalf("slow member: dropped %v after %d frames", slow.Dropped(), count)
+		}
+	})
+}
+
+func TestHubInstancesShareRooms(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		if !f.shared {
+			t.Skip("brokers of this kind are single-instance")
+		}
+		{
+			ctx := ctxFor(t)
+			h1 := newHub(t, f.make(t, 100), &countingRenderer{})
+			h2 := newHub(t, f.make(t, 100), &countingRenderer{})
+			room := uniqueRoom(t)
+			a, err := h1.Join(ctx, room, "ann")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Leave()
+			recv(t, ctx, a)
+			b, err := h2.Join(ctx, room, "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Leave()
+			recv(t, ctx, b)
+			if got := recv(t, ctx, a); got != "n:entered:bob" {
+				t.Fatalf("ann got %q", got)
+			}
+			if _, err := h2.Send(ctx, room, "bob", "from 2", ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h1.Send(ctx, room, "ann", "from 1", ""); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range []*realtime.Member{a, b} {
+				if got := recv(t, ctx, m); got != "m1:from 2" {
+					t.Fatalf("got %q, want m1", got)
+				}
+				if got := recv(t, ctx, m); got != "m2:from 1" {
+					t.Fatalf("got %q, want m2", got)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,378 @@
+package realtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Renderer turns events into the bytes written to sockets. The Hub calls it
+// once per event per instance and writes the same bytes to every socket.
+type Renderer interface {
+	Message(m Message) []byte
+	Notice(kind EventKind, name string) []byte
+	History(msgs []Message) []byte
+}
+
+// DefaultQueueSize is how many frames a socket may have waiting before it is
+// dropped as too slow.
+const DefaultQueueSize = 64
+
+// Hub holds this instance's sockets by room and fans the broker's events out
+// to them.
+type Hub struct {
+	broker    Broker
+	render    Renderer
+	log       *slog.Logger
+	queueSize int
+
+	mu    sync.Mutex
+	rooms map[string]*room
+}
+
+type room struct {
+	name string
+	refs int // members and joins under way; guarded by Hub.mu
+
+	subMu      sync.Mutex // orders Subscribe and Unsubscribe of this room
+	subscribed bool
+
+	mu      sync.RWMutex
+	members map[*Member]struct{}
+	names   map[string]int // local sockets per user name
+}
+
+// NewHub returns a hub on broker. Call Run to start delivering events.
+func NewHub(broker Broker, render Renderer, log *slog.Logger) *Hub {
+	return &Hub{
+		broker:    broker,
+		render:    render,
+		log:       log,
+		queueSize: DefaultQueueSize,
+		rooms:     make(map[string]*room),
+	}
+}
+
+// Run delivers the broker's events to local sockets until ctx is done or the
+// broker is closed.
+func (h *Hub) Run(ctx context.Context) {
+	events := h.broker.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			h.dispatch(ctx, ev)
+		}
+	}
+}
+
+func (h *Hub) dispatch(ctx context.Context, ev Event) {
+	h.mu.Lock()
+	r := h.rooms[ev.Room]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	switch ev.Kind {
+	case KindMessage:
+		r.broadcast(frame{seq: ev.Message.Seq, data: h.render.Message(ev.Message)}, "")
+	case KindEntered, KindLeft:
+		// A user's own tabs are not told that the user came or went.
+		r.broadcast(frame{data: h.render.Notice(ev.Kind, ev.Message.Name)}, ev.Message.Name)
+	case KindResync:
+		h.resync(ctx, r)
+	}
+}
+
+// resync sends every member of r the room's history again, after events may
+// have been lost; the history fragment replaces what the client shows.
+func (h *Hub) resync(ctx context.Context, r *room) {
+	msgs, err := h.broker.History(ctx, r.name)
+	if err != nil {
+		h.log.Warn("resync room", "room", r.name, "err", err)
+		return
+	}
+	f := frame{seq: lastSeq(msgs), data: h.render.History(msgs), history: true}
+	r.broadcast(f, "")
+}
+
+// Send stores and publishes a message from name in roomName. A repeated
+// guard is answered like the original, with nothing stored again.
+func (h *Hub) Send(ctx context.Context, roomName, name, text, guard string) (Message, error) {
+	m, _, err := h.broker.Send(ctx, roomName, Message{Name: name, Text: text, Time: time.Now().UTC()}, guard)
+	return m, err
+}
+
+// History returns the room's recent messages, oldest first.
+func (h *Hub) History(ctx context.Context, roomName string) ([]Message, error) {
+	return h.broker.History(ctx, roomName)
+}
+
+// Ping reports whether the broker is reachable.
+func (h *Hub) Ping(ctx context.Context) error { return h.broker.Ping(ctx) }
+
+// Names returns the users connected to roomName through this instance.
+func (h *Hub) Names(roomName string) []string {
+	h.mu.Lock()
+	r := h.rooms[roomName]
+	h.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := make([]string, 0, len(r.names))
+	for n := range r.names {
+		names = append(names, n)
+	}
+	return names
+}
+
+// Join registers a socket of user name in roomName. Its first frame is the
+// room's history; live events follow, each once: the socket is registered
+// before the history is read, and events the history already holds are
+// dropped.
+func (h *Hub) Join(ctx context.Context, roomName, name string) (*Member, error) {
+	r, err := h.acquire(ctx, roomName)
+	if err != nil {
+		return nil, err
+	}
+	m := &Member{hub: h, room: r, Name: name, out: make(chan []byte, h.queueSize)}
+	first := r.add(m)
+	msgs, err := h.broker.History(ctx, roomName)
+	if err != nil {
+		m.leave(false)
+		return nil, fmt.Errorf("join room %q: %w", roomName, err)
+	}
+	m.start(frame{seq: lastSeq(msgs), data: h.render.History(msgs), history: true})
+	if first {
+		if err := h.broker.Announce(ctx, roomName, KindEntered, name); err != nil {
+			h.log.Warn("announce entry", "room", roomName, "err", err)
+		}
+	}
+	return m, nil
+}
+
+// acquire returns the room, subscribed, with a reference held for the caller.
+func (h *Hub) acquire(ctx context.Context, name string) (*room, error) {
+	h.mu.Lock()
+	r := h.rooms[name]
+	if r == nil {
+		r = &room{name: name, members: make(map[*Member]struct{}), names: make(map[string]int)}
+		h.rooms[name] = r
+	}
+	r.refs++
+	h.mu.Unlock()
+
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	if !r.subscribed {
+		if err := h.broker.Subscribe(ctx, name); err != nil {
+			h.mu.Lock()
+			r.refs--
+			if r.refs == 0 && h.rooms[name] == r {
+				delete(h.rooms, name)
+			}
+			h.mu.Unlock()
+			return nil, fmt.Errorf("join room %q: %w", name, err)
+		}
+		r.subscribed = true
+	}
+	return r, nil
+}
+
+// release drops a reference to r; the last one unsubscribes the room.
+func (h *Hub) release(r *room) {
+	h.mu.Lock()
+	r.refs--
+	last := r.refs == 0
+	h.mu.Unlock()
+	if !last {
+		return
+	}
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	h.mu.Lock()
+	stillUnused := r.refs == 0
+	h.mu.Unlock()
+	if !stillUnused {
+		return // someone joined meanwhile and relies on the subscription
+	}
+	if r.subscribed {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := h.broker.Unsubscribe(ctx, r.name); err != nil {
+			h.log.Warn("unsubscribe", "room", r.name, "err", err)
+		}
+		cancel()
+		r.subscribed = false
+	}
+	h.mu.Lock()
+	if r.refs == 0 && h.rooms[r.name] == r {
+		delete(h.rooms, r.name)
+	}
+	h.mu.Unlock()
+}
+
+// add registers m and reports whether it is its user's first local socket.
+func (r *room) add(m *Member) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.members[m] = struct{}{}
+	r.names[m.Name]++
+	return r.names[m.Name] == 1
+}
+
+// remove unregisters m and reports whether it was its user's last local socket.
+func (r *room) remove(m *Member) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.members[m]; !ok {
+		return false
+	}
+	delete(r.members, m)
+	r.names[m.Name]--
+	if r.names[m.Name] > 0 {
+		return false
+	}
+	delete(r.names, m.Name)
+	return true
+}
+
+func (r *room) broadcast(f frame, skipName string) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for m := range r.members {
+		if skipName != "" && m.Name == skipName {
+			continue
+		}
+		m.deliver(f)
+	}
+}
+
+func lastSeq(msgs []Message) int64 {
+	if len(msgs) == 0 {
+		return 0
+	}
+	return msgs[len(msgs)-1].Seq
+}
+
+// frame is one WebSocket message's bytes. seq is the message number it
+// carries (0 for notices); a history frame carries its last message's seq.
+type frame struct {
+	seq     int64
+	data    []byte
+	history bool
+}
+
+// Member is one socket in a room. Its writer reads Out until it is closed.
+type Member struct {
+	hub  *Hub
+	room *room
+	Name string
+
+	mu      sync.Mutex
+	out     chan []byte
+	started bool
+	backlog []frame // events that arrived before the history was read
+	seen    int64   // highest seq already queued
+	closed  bool
+	dropped bool
+}
+
+// Out carries the frames to write, history first. It is closed when the
+// member leaves or is dropped for being too slow.
+func (m *Member) Out() <-chan []byte { return m.out }
+
+// Dropped reports whether the member was dropped for not keeping up.
+func (m *Member) Dropped() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dropped
+}
+
+// Push queues a frame for this socket alone, such as a reply to its sender.
+func (m *Member) Push(data []byte) {
+	m.deliver(frame{data: data})
+}
+
+func (m *Member) start(history frame) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.started = true
+	m.enqueue(history)
+	for _, f := range m.backlog {
+		m.enqueue(f)
+	}
+	m.backlog = nil
+}
+
+func (m *Member) deliver(f frame) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.started {
+		if len(m.backlog) >= cap(m.out) {
+			m.drop()
+			return
+		}
+		m.backlog = append(m.backlog, f)
+		return
+	}
+	m.enqueue(f)
+}
+
+// enqueue must be called with m.mu held.
+func (m *Member) enqueue(f frame) {
+	if m.closed {
+		return
+	}
+	if f.seq != 0 && !f.history {
+		if f.seq <= m.seen {
+			return // already in the history this socket was sent
+		}
+	}
+	select {
+	case m.out <- f.data:
+		if f.seq > m.seen {
+			m.seen = f.seq
+		}
+	default:
+		m.drop()
+	}
+}
+
+// drop must be called with m.mu held.
+func (m *Member) drop() {
+	m.dropped = true
+	m.closeOut()
+}
+
+func (m *Member) closeOut() {
+	if !m.closed {
+		m.closed = true
+		close(m.out)
+	}
+}
+
+// Leave unregisters the socket; the last socket of a user announces that the
+// user left, and the last socket of the room unsubscribes it.
+func (m *Member) Leave() { m.leave(true) }
+
+func (m *Member) leave(announce bool) {
+	m.mu.Lock()
+	m.closeOut()
+	m.mu.Unlock()
+	if m.room.remove(m) && announce {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := m.hub.broker.Announce(ctx, m.room.name, KindLeft, m.Name); err != nil {
+			m.hub.log.Warn("announce exit", "room", m.room.name, "err", err)
+		}
+		cancel()
+	}
+	m.hub.release(m.room)
+}

@@ -1,0 +1,153 @@
+package realtime
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// maxGuardsPerRoom bounds the nonce guards the memory broker remembers per
+// room; the oldest are forgotten first, as Redis expires them.
+const maxGuardsPerRoom = 4096
+
+// MemoryBroker is the single-instance broker: history and fan-out live in
+// this process. It is what a newcomer gets with no Redis configured.
+type MemoryBroker struct {
+	historySize int
+	events      chan Event
+
+	mu     sync.Mutex
+	rooms  map[string]*memoryRoom
+	subs   map[string]bool
+	closed bool
+}
+
+type memoryRoom struct {
+	seq        int64
+	history    []Message
+	guards     map[string]int64
+	guardOrder []string
+}
+
+// NewMemoryBroker returns a broker that keeps historySize messages per room.
+func NewMemoryBroker(historySize int) *MemoryBroker {
+	return &MemoryBroker{
+		historySize: historySize,
+		events:      make(chan Event, 1024),
+		rooms:       make(map[string]*memoryRoom),
+		subs:        make(map[string]bool),
+	}
+}
+
+func (b *MemoryBroker) room(name string) *memoryRoom {
+	r := b.rooms[name]
+	if r == nil {
+		r = &memoryRoom{guards: make(map[string]int64)}
+		b.rooms[name] = r
+	}
+	return r
+}
+
+func (b *MemoryBroker) Send(ctx context.Context, room string, m Message, guard string) (Message, bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return Message{}, false, ErrClosed
+	}
+	r := b.room(room)
+	if guard != "" {
+		if seq, ok := r.guards[guard]; ok {
+			m.Seq = seq
+			return m, true, nil
+		}
+	}
+	r.seq++
+	m.Seq = r.seq
+	r.history = append(r.history, m)
+	if over := len(r.history) - b.historySize; over > 0 {
+		r.history = append(r.history[:0:0], r.history[over:]...)
+	}
+	if guard != "" {
+		r.guards[guard] = m.Seq
+		r.guardOrder = append(r.guardOrder, guard)
+		if len(r.guardOrder) > maxGuardsPerRoom {
+			delete(r.guards, r.guardOrder[0])
+			r.guardOrder = r.guardOrder[1:]
+		}
+	}
+	// Publishing under the lock keeps events in seq order.
+	return m, false, b.publish(ctx, Event{Room: room, Kind: KindMessage, Message: m})
+}
+
+func (b *MemoryBroker) Announce(ctx context.Context, room string, kind EventKind, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	return b.publish(ctx, Event{Room: room, Kind: kind, Message: Message{Name: name, Time: time.Now()}})
+}
+
+// publish must be called with b.mu held.
+func (b *MemoryBroker) publish(ctx context.Context, ev Event) error {
+	if !b.subs[ev.Room] {
+		return nil
+	}
+	select {
+	case b.events <- ev:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *MemoryBroker) History(_ context.Context, room string) ([]Message, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	r := b.rooms[room]
+	if r == nil {
+		return nil, nil
+	}
+	return append([]Message(nil), r.history...), nil
+}
+
+func (b *MemoryBroker) Subscribe(_ context.Context, room string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	b.subs[room] = true
+	return nil
+}
+
+func (b *MemoryBroker) Unsubscribe(_ context.Context, room string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.subs, room)
+	return nil
+}
+
+func (b *MemoryBroker) Events() <-chan Event { return b.events }
+
+func (b *MemoryBroker) Ping(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (b *MemoryBroker) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed = true
+		close(b.events)
+	}
+	return nil
+}

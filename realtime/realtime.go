@@ -1,0 +1,95 @@
+// Package realtime relays room events between the sockets of every instance
+// and keeps each room's history. It knows nothing of HTTP or HTML: the Hub is
+// handed a Renderer that turns events into the bytes it writes to sockets.
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Message is one chat message as stored in a room's history.
+type Message struct {
+	Seq  int64     `json:"seq"`
+	Name string    `json:"name"`
+	Text string    `json:"text"`
+	Time time.Time `json:"ts"`
+}
+
+// EventKind tells what an Event announces.
+type EventKind string
+
+const (
+	KindMessage EventKind = "message"
+	KindEntered EventKind = "entered"
+	KindLeft    EventKind = "left"
+	// KindResync says that events of the room may have been lost (the
+	// subscription was re-established): members must reload its history.
+	KindResync EventKind = "resync"
+)
+
+// Event is what travels on a room's channel between instances.
+type Event struct {
+	Room    string
+	Kind    EventKind
+	Message Message // for KindMessage; Name only for notices
+}
+
+// ErrClosed is returned by a broker that has been closed.
+var ErrClosed = errors.New("realtime: broker closed")
+
+// Broker stores room history and relays events between instances. The
+// in-memory and Redis brokers both pass the same conformance suite.
+type Broker interface {
+	// Send numbers m with the room's next seq, appends it to the history and
+	// publishes it, as one atomic step. A non-empty guard makes it
+	// idempotent: a second Send with the same guard stores nothing and
+	// returns the first one's seq with dup set.
+	Send(ctx context.Context, room string, m Message, guard string) (stored Message, dup bool, err error)
+	// Announce publishes a notice that is not kept in the history.
+	Announce(ctx context.Context, room string, kind EventKind, name string) error
+	// History returns the room's recent messages, oldest first.
+	History(ctx context.Context, room string) ([]Message, error)
+	// Subscribe starts delivering the room's events on Events; it returns
+	// once the subscription is in effect, so that nothing published after it
+	// returns is missed.
+	Subscribe(ctx context.Context, room string) error
+	Unsubscribe(ctx context.Context, room string) error
+	// Events carries the events of every subscribed room, in publish order
+	// per room. It is closed by Close.
+	Events() <-chan Event
+	// Ping reports whether the broker's backing store is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// wireEvent is the JSON of an event on a channel and of a history entry.
+type wireEvent struct {
+	Seq  int64     `json:"seq,omitempty"`
+	Type EventKind `json:"type"`
+	Name string    `json:"name"`
+	Text string    `json:"text,omitempty"`
+	Time time.Time `json:"ts"`
+}
+
+func decodeEvent(room string, payload []byte) (Event, error) {
+	var w wireEvent
+	if err := json.Unmarshal(payload, &w); err != nil {
+		return Event{}, fmt.Errorf("decode event in room %q: %w", room, err)
+	}
+	if w.Type == "" {
+		w.Type = KindMessage
+	}
+	return Event{Room: room, Kind: w.Type, Message: Message{Seq: w.Seq, Name: w.Name, Text: w.Text, Time: w.Time}}, nil
+}
+
+func decodeMessage(payload []byte) (Message, error) {
+	var w wireEvent
+	if err := json.Unmarshal(payload, &w); err != nil {
+		return Message{}, fmt.Errorf("decode history entry: %w", err)
+	}
+	return Message{Seq: w.Seq, Name: w.Name, Text: w.Text, Time: w.Time}, nil
+}

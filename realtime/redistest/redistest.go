@@ -1,0 +1,143 @@
+// Package redistest gives tests a real redis-server on loopback.
+//
+// Tests that need Redis skip with a message when none is available, and fail
+// instead when CHAT_TEST_REQUIRE (set by .ci/run) names "redis".
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Require marks the test as needing what; it skips or, when CHAT_TEST_REQUIRE
+// names it, fails with reason.
+func Require(t testing.TB, what, reason string) {
+	t.Helper()
+	if slices.Contains(strings.Split(os.Getenv("CHAT_TEST_REQUIRE"), ","), what) {
+		t.Fatalf("%s is required (CHAT_TEST_REQUIRE=%s) but %s", what, os.Getenv("CHAT_TEST_REQUIRE"), reason)
+	}
+	t.Skipf("skipping: %s is not available: %s", what, reason)
+}
+
+// Addr returns a Redis server's address: CHAT_TEST_REDIS_ADDR when set (as
+// .ci/run sets it), else a redis-server started for this test.
+func Addr(t testing.TB) string {
+	t.Helper()
+	if addr := os.Getenv("CHAT_TEST_REDIS_ADDR"); addr != "" {
+		return addr
+	}
+	return Start(t).Addr
+}
+
+// Client returns a client of Addr(t), closed when the test ends.
+func Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: Addr(t)})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Server is a redis-server process of the test's own, which it may stop and
+// start again on the same port.
+type Server struct {
+	Addr   string
+	t      testing.TB
+	dir    string
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+// Start runs a private redis-server on a free loopback port until the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		Require(t, "redis", "redis-server is not on PATH (apt-get install redis-server)")
+	}
+	s := &Server{t: t, dir: t.TempDir()}
+	var err error
+	for range 5 {
+		s.Addr, err = freeAddr()
+		if err != nil {
+			continue
+		}
+		if err = s.start(); err == nil {
+			t.Cleanup(s.Stop)
+			return s
+		}
+	}
+	t.Fatalf("start redis-server: %v", err)
+	return nil
+}
+
+// Stop kills the server; its data is gone.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same address.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	if err := s.start(); err != nil {
+		s.t.Fatalf("restart redis-server: %v", err)
+	}
+}
+
+func (s *Server) start() error {
+	_, port, _ := net.SplitHostPort(s.Addr)
+	cmd := exec.Command("redis-server",
+		"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("run redis-server: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			s.cmd, s.exited = cmd, exited
+			return nil
+		}
+		select {
+		case werr := <-exited:
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			return fmt.Errorf("redis-server exited (%v): %s", werr, log)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			return fmt.Errorf("redis-server on %s did not answer: %w", s.Addr, err)
+		}
+	}
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}

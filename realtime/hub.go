@@ -368,7 +368,8 @@ func (m *Member) leave(announce bool) {
 	m.closeOut()
 	m.mu.Unlock()
 	if m.room.remove(m) && announce {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Short: a socket closing during a drain must not hold it up.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err := m.hub.broker.Announce(ctx, m.room.name, KindLeft, m.Name); err != nil {
 			m.hub.log.Warn("announce exit", "room", m.room.name, "err", err)
 		}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
+
+	"github.com/chatrun/chat/handlers"
+	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/static"
+)
+
+// Cloud Run sends SIGKILL 10 s after SIGTERM; the drain must end before.
+const (
+	drainSockets = 5 * time.Second
+	drainTotal   = 7 * time.Second
+)
+
+// run serves until ctx is done, then drains: it stops accepting, closes every
+// socket with 1012 and returns within drainTotal.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	log := newLogger(stdout)
+	cfg, err := loadConfig(args, getenv)
+	if err != nil {
+		log.Error("bad configuration", "err", err)
+		return fmt.Errorf("configuration: %w", err)
+	}
+
+	var broker realtime.Broker
+	if cfg.redis == nil {
+		log.Info("no Redis configured: running as a single instance on the in-memory broker", "broker", "memory")
+		broker = realtime.NewMemoryBroker(cfg.historySize)
+	} else {
+		log.Info("relaying rooms through Redis", "broker", "redis", "redis_addr", cfg.redis.Addr, "tls", cfg.redis.TLSConfig != nil)
+		rdb := redis.NewClient(cfg.redis)
+		defer rdb.Close()
+		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := rdb.Ping(pingCtx).Err(); err != nil {
+			// Not fatal: /ready says 503 until Redis answers.
+			log.Warn("Redis does not answer yet", "err", err)
+		}
+		cancel()
+		broker = realtime.NewRedisBroker(rdb, cfg.historySize)
+	}
+	defer broker.Close()
+	if cfg.secretGenerated {
+		log.Warn("SESSION_SECRET is not set: using a random key, so sessions end when this process does and are not valid on other instances")
+	}
+
+	hub := realtime.NewHub(broker, handlers.Fragments{}, log)
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() {
+		defer close(hubDone)
+		hub.Run(hubCtx)
+	}()
+	defer func() {
+		stopHub()
+		<-hubDone
+	}()
+
+	srv := handlers.New(handlers.Config{
+		Chat:      hub,
+		Static:    static.FS,
+		Secret:    cfg.secret,
+		SendRate:  rate.Limit(cfg.sendRate),
+		SendBurst: cfg.sendBurst,
+		Log:       log,
+	})
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down: closing sockets with 1012")
+	start := time.Now()
+	drainCtx, cancel := context.WithTimeout(context.Background(), drainTotal)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- httpSrv.Shutdown(drainCtx) }()
+	socketsCtx, cancelSockets := context.WithTimeout(drainCtx, drainSockets)
+	srv.CloseSockets(socketsCtx)
+	cancelSockets()
+	if err := <-shut; err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("shutdown", "err", err)
+	}
+	_ = httpSrv.Close()
+	log.Info("stopped", "drain_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// newLogger writes one JSON object a line with the field names Cloud
+// Logging reads: severity and message.
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.LevelKey:
+				a.Key = "severity"
+				if lvl, ok := a.Value.Any().(slog.Level); ok && lvl == slog.LevelWarn {
+					a.Value = slog.StringValue("WARNING")
+				}
+			case slog.MessageKey:
+				a.Key = "message"
+			}
+			return a
+		},
+	}))
+}

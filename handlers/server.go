@@ -1,0 +1,265 @@
+// Package handlers is the HTTP surface of SPEC.md: it parses and validates
+// requests, calls the realtime hub and renders views.
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"golang.org/x/time/rate"
+
+	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/views"
+)
+
+// Chat is what the handlers need of the realtime hub.
+type Chat interface {
+	Join(ctx context.Context, room, name string) (*realtime.Member, error)
+	Send(ctx context.Context, room, name, text, guard string) (realtime.Message, error)
+	History(ctx context.Context, room string) ([]realtime.Message, error)
+	Names(room string) []string
+	Ping(ctx context.Context) error
+}
+
+// Config holds a Server's dependencies.
+type Config struct {
+	Chat      Chat
+	Static    fs.FS  // served under /static/
+	Secret    []byte // signs session cookies
+	SendRate  rate.Limit
+	SendBurst int
+	Log       *slog.Logger
+}
+
+// Server serves the pages, the WebSocket and the no-JS fallback, and keeps
+// track of its sockets so that it can close them when it shuts down.
+type Server struct {
+	chat     Chat
+	static   fs.FS
+	sessions sessions
+	limits   *limiter
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	sockets  map[*websocket.Conn]struct{}
+	active   sync.WaitGroup // socket handlers still running
+	draining bool
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	return &Server{
+		chat:     cfg.Chat,
+		static:   cfg.Static,
+		sessions: sessions{secret: cfg.Secret, now: time.Now},
+		limits:   newLimiter(cfg.SendRate, cfg.SendBurst),
+		log:      cfg.Log,
+		sockets:  make(map[*websocket.Conn]struct{}),
+	}
+}
+
+// Handler returns the routes of SPEC.md.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer, securityHeaders)
+	r.Get("/", s.signInPage)
+	r.Post("/signin", s.signIn)
+	r.Get("/rooms/{room}", s.roomPage)
+	r.Get("/rooms/{room}/ws", s.socket)
+	r.Post("/rooms/{room}/messages", s.postMessage)
+	r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	r.Get("/ready", s.ready)
+	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(s.static)))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+	})
+	// Refuses unsafe requests from other origins (Origin or
+	// Sec-Fetch-Site: cross-site) with 403. It lets GET through, so the
+	// WebSocket handshake checks its Origin itself.
+	return http.NewCrossOriginProtection().Handler(r)
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func staticFiles(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.chat.Ping(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("broker unreachable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
+	s.page(w, r, http.StatusOK, views.SignIn(views.SignInForm{Room: r.URL.Query().Get("room")}))
+}
+
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		s.page(w, r, http.StatusBadRequest, views.ErrorPage("Bad request", "The form could not be read."))
+		return
+	}
+	f := views.SignInForm{Name: r.PostForm.Get("name"), Room: r.PostForm.Get("room")}
+	name, nameErr := validateName(f.Name)
+	room, roomErr := validateRoom(f.Room)
+	if nameErr != "" || roomErr != "" {
+		f.NameError, f.RoomError = nameErr, roomErr
+		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
+		return
+	}
+	s.sessions.issue(w, r, name)
+	http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
+}
+
+// roomParam returns the request's room, lower-cased. It answers the request
+// itself and returns false for an invalid name (404) and, when canonical is
+// set, for a name with capitals (a redirect to the lower-case page).
+func (s *Server) roomParam(w http.ResponseWriter, r *http.Request, canonical bool) (string, bool) {
+	raw := chi.URLParam(r, "room")
+	room, bad := validateRoom(raw)
+	if bad != "" {
+		s.page(w, r, http.StatusNotFound, views.ErrorPage("No such room", bad))
+		return "", false
+	}
+	if canonical && room != raw {
+		http.Redirect(w, r, "/rooms/"+room, http.StatusMovedPermanently)
+		return "", false
+	}
+	return room, true
+}
+
+func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
+	room, ok := s.roomParam(w, r, true)
+	if !ok {
+		return
+	}
+	sess, ok := s.sessions.read(r)
+	if !ok {
+		http.Redirect(w, r, "/?room="+url.QueryEscape(room), http.StatusSeeOther)
+		return
+	}
+	s.renderRoom(w, r, http.StatusOK, room, sess, "", "")
+}
+
+// renderRoom renders the room page with its history; text and errText are
+// a refused message and why.
+func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, room string, sess Session, text, errText string) {
+	msgs, err := s.chat.History(r.Context(), room)
+	if err != nil {
+		s.log.Error("read history", "room", room, "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	s.page(w, r, status, views.Room(views.RoomPage{
+		Room:     room,
+		Name:     sess.Name,
+		Members:  s.members(room, sess.Name),
+		Messages: viewMessages(msgs),
+		Nonce:    rand.Text(),
+		Text:     text,
+		Error:    errText,
+	}))
+}
+
+func (s *Server) members(room, me string) []string {
+	names := s.chat.Names(room)
+	if !slices.Contains(names, me) {
+		names = append(names, me)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "2")
+	s.page(w, r, http.StatusServiceUnavailable, views.ErrorPage("Not available", "The chat cannot reach its storage right now. Please try again in a moment."))
+}
+
+// postMessage is the no-JS fallback: the same form, posted over HTTP.
+func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
+	room, ok := s.roomParam(w, r, false)
+	if !ok {
+		return
+	}
+	sess, ok := s.sessions.read(r)
+	if !ok {
+		http.Redirect(w, r, "/?room="+url.QueryEscape(room), http.StatusSeeOther)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, "", "That message is too large to send.")
+		return
+	}
+	text := r.PostForm.Get("text")
+	refusal, err := s.send(r.Context(), room, sess, text, r.PostForm.Get("nonce"))
+	switch {
+	case err != nil:
+		s.unavailable(w, r)
+	case refusal != "":
+		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, text, refusal)
+	default:
+		http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
+	}
+}
+
+// errUnavailable wraps broker failures that the user can only retry.
+var errUnavailable = errors.New("chat unavailable")
+
+// send validates and stores a message, the one path for the socket and the
+// form. It returns a refusal for the user, or an error when the broker failed.
+func (s *Server) send(ctx context.Context, room string, sess Session, text, nonce string) (string, error) {
+	text, bad := validateText(text)
+	if bad != "" {
+		return bad, nil
+	}
+	if bad := validateNonce(nonce); bad != "" {
+		return bad, nil
+	}
+	if !s.limits.allow(sess.ID) {
+		return "Slow down: you are sending too fast.", nil
+	}
+	guard := ""
+	if nonce != "" {
+		guard = sess.ID + ":" + nonce
+	}
+	if _, err := s.chat.Send(ctx, room, sess.Name, text, guard); err != nil {
+		s.log.Error("send message", "room", room, "err", err)
+		return "", errors.Join(errUnavailable, err)
+	}
+	return "", nil
+}

@@ -1,0 +1,89 @@
+package handlers
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	sessionCookie = "chat_session"
+	sessionTTL    = 7 * 24 * time.Hour
+)
+
+// Session is who a signed cookie says the user is. ID tells apart two
+// sign-ins with one name; it scopes nonces.
+type Session struct {
+	ID      string
+	Name    string
+	Expires time.Time
+}
+
+// sessions signs and checks session cookies with an HMAC key that every
+// instance of a deployment shares.
+type sessions struct {
+	secret []byte
+	now    func() time.Time
+}
+
+func (s sessions) sign(payload string) string {
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write([]byte(payload))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// issue sets a fresh session cookie for name.
+func (s sessions) issue(w http.ResponseWriter, r *http.Request, name string) {
+	exp := s.now().Add(sessionTTL)
+	payload := strconv.FormatInt(exp.Unix(), 10) + "|" + rand.Text() + "|" + name
+	value := base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + s.sign(payload)
+	http.SetCookie(w, &http.Cookie{
+		Name:     sessionCookie,
+		Value:    value,
+		Path:     "/",
+		Expires:  exp,
+		MaxAge:   int(sessionTTL / time.Second),
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		// Cloud Run terminates TLS and says so in X-Forwarded-Proto.
+		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
+	})
+}
+
+// read returns the request's session; a missing, tampered or expired cookie
+// is no session.
+func (s sessions) read(r *http.Request) (Session, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return Session{}, false
+	}
+	enc, mac, ok := strings.Cut(c.Value, ".")
+	if !ok {
+		return Session{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return Session{}, false
+	}
+	payload := string(raw)
+	if !hmac.Equal([]byte(mac), []byte(s.sign(payload))) {
+		return Session{}, false
+	}
+	parts := strings.SplitN(payload, "|", 3)
+	if len(parts) != 3 {
+		return Session{}, false
+	}
+	exp, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil || s.now().Unix() >= exp {
+		return Session{}, false
+	}
+	if _, bad := validateName(parts[2]); bad != "" {
+		return Session{}, false
+	}
+	return Session{ID: parts[1], Name: parts[2], Expires: time.Unix(exp, 0)}, true
+}

@@ -1,0 +1,93 @@
+package handlers
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits from SPEC.md.
+const (
+	maxName     = 32
+	maxRoom     = 64
+	maxText     = 2000
+	maxNonce    = 64
+	maxFrame    = 16 << 10 // WebSocket read limit; over it the socket closes with 1009
+	maxFormBody = 64 << 10
+)
+
+// Each validator returns the normalised value, or a message that tells the
+// user what is wrong.
+
+func validateName(s string) (string, string) {
+	s = strings.TrimSpace(s)
+	switch n := utf8.RuneCountInString(s); {
+	case !utf8.ValidString(s):
+		return "", "Your name has characters that are not text."
+	case n == 0:
+		return "", "Please give a name."
+	case n > maxName:
+		return "", "Names are at most 32 characters."
+	case strings.IndexFunc(s, forbiddenInName) >= 0:
+		return "", "Names cannot contain control characters."
+	}
+	return s, ""
+}
+
+// forbiddenInName refuses control characters and the bidirectional overrides
+// that would let a name disguise itself.
+func forbiddenInName(r rune) bool {
+	return unicode.IsControl(r) || isBidiControl(r)
+}
+
+func isBidiControl(r rune) bool {
+	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069') || r == '\u200E' || r == '\u200F' || r == '\u061C'
+}
+
+func validateRoom(s string) (string, string) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "", "Please give a room."
+	}
+	if len(s) > maxRoom {
+		return "", "Room names are at most 64 characters."
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return "", "Room names use only letters a to z, digits, - and _."
+		}
+	}
+	return s, ""
+}
+
+func validateText(s string) (string, string) {
+	if !utf8.ValidString(s) {
+		return "", "Your message has characters that are not text."
+	}
+	s = strings.TrimSpace(s)
+	switch n := utf8.RuneCountInString(s); {
+	case n == 0:
+		return "", "Type a message first."
+	case n > maxText:
+		return "", "Messages are at most 2,000 characters."
+	case strings.IndexFunc(s, forbiddenInText) >= 0:
+		return "", "Messages cannot contain control characters."
+	}
+	return s, ""
+}
+
+// forbiddenInText allows line breaks and tabs but no other control or
+// bidirectional-override characters.
+func forbiddenInText(r rune) bool {
+	if r == '\n' || r == '\r' || r == '\t' {
+		return false
+	}
+	return unicode.IsControl(r) || isBidiControl(r)
+}
+
+func validateNonce(s string) string {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxNonce {
+		return "This form has expired: reload the page and send again."
+	}
+	return ""
+}

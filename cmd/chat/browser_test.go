@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"github.com/chatrun/chat/realtime/redistest"
+)
+
+// newBrowser starts headless Chromium (Debian's package) for the test and
+// returns a context to make browser contexts from.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	var path string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		redistest.Require(t, "chromium", "no chromium on PATH (apt-get install chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+	})
+	// The first Run starts the browser; it must have no deadline.
+	if err := chromedp.Do(browserCtx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return browserCtx
+}
+
+// tab is a page in a browser context of its own (its own cookies).
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func newTab(t *testing.T, browser context.Context) *tab {
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	// The first Run opens the tab for the context's lifetime: no deadline.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
+	return &tab{t: t, ctx: ctx}
+}
+
+func (p *tab) do(steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.t.Fatalf("browser: %v", err)
+	}
+}
+
+// waitJS polls a JavaScript expression until it is truthy. It evaluates in
+// the page's own world (chromedp's Poll does not), where htmx's state lives.
+func (p *tab) waitJS(expr string) {
+	p.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if evalJS[bool](p, "!!("+expr+")") {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("still false after 15 s: %s", expr)
+		}
+		<-tick.C
+	}
+}
+
+func evalJS[T any](p *tab, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// messageIDs returns the ids of the items in #messages, in page order.
+func (p *tab) messageIDs() []string {
+	return evalJS[[]string](p, `[...document.querySelectorAll('#messages > li')].map(li => li.id)`)
+}
+
+func (p *tab) signIn(base, name, room string) {
+	p.do(
+		chromedp.Navigate(base+"/?room="+room),
+		chromedp.SendKeys(chromedp.CSS("#name"), name),
+		chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#messages")),
+	)
+}
+
+const socketOpen = `document.querySelector('#chat')?._htmx?.ws?.connection?.socket?.readyState === 1`
+
+// waitIDs waits until #messages holds exactly ids, in order.
+func (p *tab) waitIDs(ids ...string) {
+	p.t.Helper()
+	want, _ := json.Marshal(ids)
+	p.waitJS(fmt.Sprintf(`JSON.stringify([...document.querySelectorAll('#messages > li')].map(li => li.id)) === %q`, want))
+}
+
+// Two users in separate browser contexts on two instances chat live; a third
+// with JavaScript disabled reads the history and posts with the form.
+func TestBrowserChatAcrossInstancesAndWithoutJS(t *testing.T) {
+	env := sharedEnv(redistest.Addr(t))
+	a, b := startInstance(t, env), startInstance(t, env)
+	browser := newBrowser(t)
+	room := uniqueRoom()
+
+	ann, bob := newTab(t, browser), newTab(t, browser)
+	ann.signIn(a.URL, "Ann", room)
+	ann.waitJS(socketOpen)
+	bob.signIn(b.URL, "Bob", room)
+	bob.waitJS(socketOpen)
+	ann.waitJS(`document.querySelector('#notices').textContent.includes('Bob entered the room.')`)
+
+	ann.do(chromedp.SendKeys(chromedp.CSS("#text"), "hello bob\r"))
+	ann.waitIDs("msg-1")
+	bob.waitIDs("msg-1")
+	// The sender's form came back empty with a new nonce.
+	ann.waitJS(`document.querySelector('#text').value === ''`)
+
+	bob.do(chromedp.SendKeys(chromedp.CSS("#text"), "hi ann"), chromedp.Click(chromedp.CSS("#send button")))
+	ann.waitIDs("msg-1", "msg-2")
+	bob.waitIDs("msg-1", "msg-2")
+	// A sentinel: anything doubled would have arrived before it.
+	ann.do(chromedp.SendKeys(chromedp.CSS("#text"), "third\r"))
+	for _, p := range []*tab{ann, bob} {
+		p.waitIDs("msg-1", "msg-2", "msg-3")
+		texts := evalJS[[]string](p, `[...document.querySelectorAll('#messages > li .text')].map(e => e.textContent)`)
+		if strings.Join(texts, "|") != "hello bob|hi ann|third" {
+			t.Fatalf("messages on the page: %q", texts)
+		}
+	}
+
+	// JavaScript off: the same page, served and posted over plain HTTP.
+	carol := newTab(t, browser)
+	carol.do(chromedp.Navigate("about:blank"))
+	if _, err := chromedp.Call(carol.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	carol.signIn(a.URL, "Carol", room)
+	if js := evalJS[bool](carol, `typeof htmx !== 'undefined'`); js {
+		t.Fatal("scripts ran in the no-JS context")
+	}
+	if ids := carol.messageIDs(); strings.Join(ids, ",") != "msg-1,msg-2,msg-3" {
+		t.Fatalf("no-JS history: %v", ids)
+	}
+	carol.do(
+		chromedp.SendKeys(chromedp.CSS("#text"), "posted without js"),
+		chromedp.Click(chromedp.CSS("#send button")),
+	)
+	carol.waitJS(`document.querySelectorAll('#messages > li').length === 4`)
+	if loc := evalJS[string](carol, `location.pathname`); loc != "/rooms/"+room {
+		t.Fatalf("after posting, the page is %s, want the room (POST-redirect-GET)", loc)
+	}
+	for _, p := range []*tab{ann, bob} {
+		p.waitIDs("msg-1", "msg-2", "msg-3", "msg-4")
+	}
+}

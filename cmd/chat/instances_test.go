@@ -1,0 +1,132 @@
+package main
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/chatrun/chat/realtime/redistest"
+)
+
+var msgIDs = regexp.MustCompile(`<li id="msg-(\d+)"`)
+
+func idsIn(html string) []string {
+	var ids []string
+	for _, m := range msgIDs.FindAllStringSubmatch(html, -1) {
+		ids = append(ids, m[1])
+	}
+	return ids
+}
+
+// Two instances on one Redis deliver both ways over real WebSockets, and a
+// third shows the same history with the same ids.
+func TestInstancesShareRoomsThroughRedis(t *testing.T) {
+	env := sharedEnv(redistest.Addr(t))
+	a, b, c := startInstance(t, env), startInstance(t, env), startInstance(t, env)
+	room := uniqueRoom()
+
+	ann := newUser(t, a.URL)
+	ann.signIn("Ann", room)
+	bob := newUser(t, b.URL)
+	bob.signIn("Bob", room)
+
+	annWS := ann.dial(room)
+	if f := annWS.next(); !strings.Contains(f, `id="messages" hx-swap-oob="innerMorph"`) {
+		t.Fatalf("first frame is not the history: %s", f)
+	}
+	bobWS := bob.dial(room)
+	if f := bobWS.next(); !strings.Contains(f, `id="messages"`) {
+		t.Fatalf("first frame is not the history: %s", f)
+	}
+	annWS.until("Bob entered the room.")
+
+	annWS.send("hello from a", "n1")
+	// The sender also gets a fresh form, with a new nonce, and no error.
+	got := annWS.untilAll(`id="msg-1"`, `<form id="send"`)
+	if f := got[`<form id="send"`]; !strings.Contains(f, `hx-swap-oob="true"`) || strings.Contains(f, `value="n1"`) || !strings.Contains(f, `<p id="send-error" role="alert" hx-swap-oob="true"></p>`) {
+		t.Fatalf("reply to the sender: %s", f)
+	}
+	for _, f := range []string{got[`id="msg-1"`], bobWS.until(`id="msg-1"`)} {
+		if !strings.Contains(f, "hello from a") || !strings.Contains(f, `<template hx-swap-oob="beforeend:#messages">`) {
+			t.Fatalf("message frame: %s", f)
+		}
+	}
+	bobWS.send("hi from b", "n1")
+	for _, s := range []*socket{annWS, bobWS} {
+		if f := s.until(`id="msg-2"`); !strings.Contains(f, "hi from b") {
+			t.Fatalf("message frame: %s", f)
+		}
+	}
+
+	carol := newUser(t, c.URL)
+	carol.signIn("Carol", room)
+	resp, page := carol.get("/rooms/" + room)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("room page on the third instance: %d", resp.StatusCode)
+	}
+	if got := strings.Join(idsIn(page), ","); got != "1,2" {
+		t.Fatalf("history on the third instance has ids %q, want 1,2 oldest first", got)
+	}
+	if strings.Index(page, "hello from a") > strings.Index(page, "hi from b") {
+		t.Fatal("history is not oldest first")
+	}
+}
+
+// The same flow on the in-memory default, one instance.
+func TestSingleInstanceInMemory(t *testing.T) {
+	inst := startInstance(t, sharedEnv(""))
+	if !strings.Contains(inst.Logs()[0], "in-memory broker") {
+		t.Fatalf("first log line does not say the broker is in memory: %s", inst.Logs()[0])
+	}
+	room := uniqueRoom()
+	ann, bob := newUser(t, inst.URL), newUser(t, inst.URL)
+	ann.signIn("Ann", room)
+	bob.signIn("Bob", room)
+	annWS, bobWS := ann.dial(room), bob.dial(room)
+	annWS.next()
+	bobWS.next()
+	bobWS.send("one", "x")
+	annWS.until(`id="msg-1"`)
+	bobWS.until(`id="msg-1"`)
+
+	// Rooms are isolated: a message elsewhere reaches neither.
+	other := uniqueRoom()
+	carol := newUser(t, inst.URL)
+	carol.signIn("Carol", other)
+	carolWS := carol.dial(other)
+	carolWS.next()
+	carolWS.send("elsewhere", "y")
+	carolWS.until(`id="msg-1"`)
+	bobWS.send("two", "z")
+	if f := annWS.until(`id="msg-`); !strings.Contains(f, `id="msg-2"`) || strings.Contains(f, "elsewhere") {
+		t.Fatalf("ann got %s, want only her room's msg-2", f)
+	}
+}
+
+// On shutdown every socket gets 1012 and run returns well within Cloud
+// Run's 10 s.
+func TestShutdownClosesSocketsWith1012(t *testing.T) {
+	inst := startInstance(t, sharedEnv(""))
+	room := uniqueRoom()
+	ann := newUser(t, inst.URL)
+	ann.signIn("Ann", room)
+	var socks []*socket
+	for range 3 {
+		s := ann.dial(room)
+		s.next()
+		socks = append(socks, s)
+	}
+	took := make(chan int64, 1)
+	go func() { took <- inst.stop().Milliseconds() }()
+	for _, s := range socks {
+		if code := s.closeStatus(); code != websocket.StatusServiceRestart {
+			t.Fatalf("socket closed with %v, want 1012", code)
+		}
+	}
+	if ms := <-took; ms > 8000 {
+		t.Fatalf("shutdown took %d ms, want under 8000", ms)
+	}
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Every refused input gets a clear answer, stores nothing, broadcasts
+// nothing, and the service stays up.
+func TestBadInputIsRefused(t *testing.T) {
+	inst := startInstance(t, sharedEnv(""))
+	room := uniqueRoom()
+	ann := newUser(t, inst.URL)
+	ann.signIn("Ann", room)
+	// An observer in the room: whatever is refused must never reach it.
+	obs := newUser(t, inst.URL)
+	obs.signIn("Observer", room)
+	obsWS := obs.dial(room)
+	obsWS.next() // history
+
+	long := func(n int) string { return strings.Repeat("x", n) }
+
+	t.Run("sign-in", func(t *testing.T) {
+		cases := []struct {
+			name, room, want string
+		}{
+			{"", room, "Please give a name."},
+			{"   ", room, "Please give a name."},
+			{long(33), room, "at most 32 characters"},
+			{"bad\x01name", room, "control characters"},
+			{"nul\x00", room, "control characters"},
+			{"line\r\nbreak", room, "control characters"},
+			{"evil\u202Eeman", room, "control characters"},
+			{"Ann", "", "Please give a room."},
+			{"Ann", "no spaces", "only letters a to z"},
+			{"Ann", "../etc/passwd", "only letters a to z"},
+			{"Ann", "caf\u00e9", "only letters a to z"},
+			{"Ann", long(65), "at most 64 characters"},
+		}
+		for _, c := range cases {
+			u := newUser(t, inst.URL)
+			resp := u.postForm("/signin", url.Values{"name": {c.name}, "room": {c.room}})
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Errorf("name %q room %q: status %d, want 422", c.name, c.room, resp.StatusCode)
+			}
+			if !strings.Contains(string(body), c.want) {
+				t.Errorf("name %q room %q: page lacks %q", c.name, c.room, c.want)
+			}
+			if len(resp.Cookies()) != 0 {
+				t.Errorf("name %q room %q: a refused sign-in set a cookie", c.name, c.room)
+			}
+		}
+		// Values are kept, escaped.
+		u := newUser(t, inst.URL)
+		resp := u.postForm("/signin", url.Values{"name": {`<b>x</b>`}, "room": {"bad room"}})
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `value="&lt;b&gt;x&lt;/b&gt;"`) || !strings.Contains(string(body), `value="bad room"`) {
+			t.Errorf("refused form does not keep the values escaped: %s", body)
+		}
+	})
+
+	t.Run("room pages", func(t *testing.T) {
+		for _, path := range []string{"/rooms/bad!room", "/rooms/%2e%2e", "/rooms/" + long(65), "/rooms/a%20b"} {
+			if resp, _ := ann.get(path); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("GET %s: %d, want 404", path, resp.StatusCode)
+			}
+		}
+		resp, _ := ann.get("/rooms/" + strings.ToUpper(room))
+		if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/rooms/"+room {
+			t.Errorf("capitals: %d to %q, want a redirect to /rooms/%s", resp.StatusCode, resp.Header.Get("Location"), room)
+		}
+		resp, _ = newUser(t, inst.URL).get("/rooms/" + room)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?room="+room {
+			t.Errorf("no session: %d to %q, want 303 to the sign-in", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		forged := newUser(t, inst.URL)
+		base, _ := url.Parse(inst.URL)
+		forged.client.Jar.SetCookies(base, []*http.Cookie{{Name: "chat_session", Value: "MTk5OTk5OTk5OXxhYmN8TWFsbG9yeQ.AAAA"}})
+		if resp, _ := forged.get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("forged cookie: %d, want 303 to the sign-in", resp.StatusCode)
+		}
+	})
+
+	t.Run("no-JS post", func(t *testing.T) {
+		cases := []struct {
+			text, nonce, want string
+		}{
+			{"", "", "Type a message first."},
+			{" \n\t ", "", "Type a message first."},
+			{long(2001), "", "at most 2,000 characters"},
+			{"bell\x07", "", "control characters"},
+			{"bidi \u202Eoverride", "", "control characters"},
+			{"invalid \xff utf-8", "", "not text"},
+			{"fine", long(65), "reload the page"},
+		}
+		for _, c := range cases {
+			resp := ann.postForm("/rooms/"+room+"/messages", url.Values{"text": {c.text}, "nonce": {c.nonce}})
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), c.want) {
+				t.Errorf("text %.20q: %d, want 422 with %q", c.text, resp.StatusCode, c.want)
+			}
+			if c.text == long(2001) && !strings.Contains(string(body), long(2001)) {
+				t.Error("the refused text is not kept in the form")
+			}
+		}
+		resp := ann.postForm("/rooms/"+room+"/messages", url.Values{"text": {long(70 << 10)}})
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("oversized body: %d, want 422", resp.StatusCode)
+		}
+		resp = newUser(t, inst.URL).postForm("/rooms/"+room+"/messages", url.Values{"text": {"hi"}})
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?room="+room {
+			t.Errorf("no session: %d, want 303 to the sign-in", resp.StatusCode)
+		}
+		for _, h := range []http.Header{
+			{"Origin": {"http://evil.example"}},
+			{"Sec-Fetch-Site": {"cross-site"}},
+		} {
+			req, _ := http.NewRequest(http.MethodPost, inst.URL+"/rooms/"+room+"/messages", strings.NewReader("text=csrf"))
+			req.Header = h.Clone()
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := ann.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("cross-origin post %v: %d, want 403", h, resp.StatusCode)
+			}
+		}
+	})
+
+	t.Run("websocket frames", func(t *testing.T) {
+		ws := ann.dial(room)
+		ws.next() // history
+		cases := []struct {
+			frame, want string
+		}{
+			{`not json`, "could not be read"},
+			{`{"nonce":"x"}`, "Type a message first."},
+			{`{"text":42}`, "could not be read"},
+			{`{"text":["a","b"]}`, "could not be read"},
+			{`{"text":""}`, "Type a message first."},
+			{`{"text":"   "}`, "Type a message first."},
+			{`{"text":"` + long(2001) + `"}`, "at most 2,000 characters"},
+			{`{"text":"nul\u0000"}`, "control characters"},
+			{`{"text":"<script>alert(1)</script>\u202e"}`, "control characters"},
+			{`{"text":"ok","nonce":"` + long(65) + `"}`, "reload the page"},
+			{`[]`, "could not be read"},
+		}
+		for _, c := range cases {
+			ws.sendRaw([]byte(c.frame))
+			f := ws.until(`id="send-error"`)
+			if !strings.Contains(f, c.want) {
+				t.Errorf("frame %.30q: got %s, want %q", c.frame, f, c.want)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := ws.conn.Write(ctx, websocket.MessageBinary, []byte(`{"text":"binary"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if f := ws.until(`id="send-error"`); !strings.Contains(f, "must be text") {
+			t.Errorf("binary frame: %s", f)
+		}
+		// Over 16 KiB: the socket is closed with 1009.
+		ws.sendRaw([]byte(`{"text":"` + long(17<<10) + `"}`))
+		if code := ws.closeStatus(); code != websocket.StatusMessageTooBig {
+			t.Errorf("oversized frame closed the socket with %v, want 1009", code)
+		}
+
+		// Cross-site WebSocket hijacking: refused at the handshake.
+		h := http.Header{"Origin": {"http://evil.example"}}
+		base, _ := url.Parse(inst.URL)
+		for _, c := range ann.client.Jar.Cookies(base) {
+			h.Add("Cookie", c.String())
+		}
+		_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(inst.URL, "http")+"/rooms/"+room+"/ws", &websocket.DialOptions{HTTPHeader: h})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-origin handshake: %v %v, want 403", err, resp)
+		}
+
+		// No session: one notice to sign in again, then 1008, nothing of the room.
+		anon := newUser(t, inst.URL).dial(room)
+		if f := anon.next(); !strings.Contains(f, "Sign in again") || strings.Contains(f, `id="messages"`) {
+			t.Errorf("no-session socket got %s", f)
+		}
+		if code := anon.closeStatus(); code != websocket.StatusPolicyViolation {
+			t.Errorf("no-session socket closed with %v, want 1008", code)
+		}
+	})
+
+	// Nothing was stored or broadcast: the first thing the observer sees
+	// after the refusals is the first message sent properly, numbered 1.
+	if resp, _ := ann.get("/health"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/health: %d", resp.StatusCode)
+	}
+	ws := ann.dial(room)
+	if f := ws.next(); strings.Contains(f, `<li id="msg-`) {
+		t.Fatalf("the history holds a refused message: %s", f)
+	}
+	ws.send("the first real one", "n")
+	for {
+		f := obsWS.next()
+		if strings.Contains(f, "entered the room") || strings.Contains(f, "left the room") {
+			continue
+		}
+		if !strings.Contains(f, `id="msg-1"`) || !strings.Contains(f, "the first real one") {
+			t.Fatalf("observer got %s, want msg-1 first", f)
+		}
+		break
+	}
+}

@@ -1,6 +1,6 @@
 module github.com/chatrun/chat
 
-go 1.26.8
+go 1.26.0
 
 tool github.com/a-h/templ/cmd/templ
 

@@ -1,0 +1,66 @@
+package handlers
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSessionCookie(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := sessions{secret: []byte("k1"), now: func() time.Time { return now }}
+	issue := func(r *http.Request, name string) *http.Cookie {
+		w := httptest.NewRecorder()
+		s.issue(w, r, name)
+		return w.Result().Cookies()[0]
+	}
+	read := func(s sessions, c *http.Cookie) (Session, bool) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(c)
+		return s.read(r)
+	}
+
+	c := issue(httptest.NewRequest(http.MethodGet, "/", nil), "Ann|with a bar")
+	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure {
+		t.Errorf("cookie flags: HttpOnly %v SameSite %v Secure %v", c.HttpOnly, c.SameSite, c.Secure)
+	}
+	got, ok := read(s, c)
+	if !ok || got.Name != "Ann|with a bar" || got.ID == "" {
+		t.Fatalf("read back %+v %v", got, ok)
+	}
+	if again, _ := read(s, issue(httptest.NewRequest(http.MethodGet, "/", nil), "Ann|with a bar")); again.ID == got.ID {
+		t.Error("two sign-ins share a session id")
+	}
+
+	behindProxy := httptest.NewRequest(http.MethodGet, "/", nil)
+	behindProxy.Header.Set("X-Forwarded-Proto", "https")
+	if !issue(behindProxy, "Ann").Secure {
+		t.Error("a request that came over HTTPS got a cookie without Secure")
+	}
+
+	tampered := *c
+	enc, mac, _ := strings.Cut(c.Value, ".")
+	tampered.Value = strings.ToUpper(enc[:1]) + enc[1:] + "." + mac
+	if enc[:1] == strings.ToUpper(enc[:1]) {
+		tampered.Value = strings.ToLower(enc[:1]) + enc[1:] + "." + mac
+	}
+	for name, bad := range map[string]string{
+		"tampered": tampered.Value,
+		"no mac":   enc,
+		"garbage":  "%%%.%%%",
+		"empty":    "",
+	} {
+		if _, ok := read(s, &http.Cookie{Name: sessionCookie, Value: bad}); ok {
+			t.Errorf("%s cookie accepted", name)
+		}
+	}
+	if _, ok := read(sessions{secret: []byte("k2"), now: s.now}, c); ok {
+		t.Error("a cookie signed with another secret was accepted")
+	}
+	later := sessions{secret: s.secret, now: func() time.Time { return now.Add(sessionTTL + time.Second) }}
+	if _, ok := read(later, c); ok {
+		t.Error("an expired cookie was accepted")
+	}
+}

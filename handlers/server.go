@@ -162,14 +162,24 @@ func (s *Server) roomParam(w http.ResponseWriter, r *http.Request, canonical boo
 	return room, true
 }
 
-func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
-	room, ok := s.roomParam(w, r, true)
+// roomSession is roomParam, then the session: without one, the user is sent
+// to sign in, with the room filled in.
+func (s *Server) roomSession(w http.ResponseWriter, r *http.Request, canonical bool) (string, Session, bool) {
+	room, ok := s.roomParam(w, r, canonical)
 	if !ok {
-		return
+		return "", Session{}, false
 	}
 	sess, ok := s.sessions.read(r)
 	if !ok {
 		http.Redirect(w, r, "/?room="+url.QueryEscape(room), http.StatusSeeOther)
+		return "", Session{}, false
+	}
+	return room, sess, true
+}
+
+func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
+	room, sess, ok := s.roomSession(w, r, true)
+	if !ok {
 		return
 	}
 	s.renderRoom(w, r, http.StatusOK, room, sess, "", "")
@@ -211,13 +221,8 @@ func (s *Server) unavailable(w http.ResponseWriter, r *http.Request) {
 
 // postMessage is the no-JS fallback: the same form, posted over HTTP.
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
-	room, ok := s.roomParam(w, r, false)
+	room, sess, ok := s.roomSession(w, r, false)
 	if !ok {
-		return
-	}
-	sess, ok := s.sessions.read(r)
-	if !ok {
-		http.Redirect(w, r, "/?room="+url.QueryEscape(room), http.StatusSeeOther)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)

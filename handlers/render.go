@@ -27,6 +27,10 @@ func (Fragments) Notice(kind realtime.EventKind, name string) []byte {
 	return renderBytes(views.NoticeOOB(text))
 }
 
+func (Fragments) Members(names []string) []byte {
+	return renderBytes(views.Members(names, true))
+}
+
 func (Fragments) History(msgs []realtime.Message) []byte {
 	return renderBytes(views.HistoryOOB(viewMessages(msgs)))
 }

@@ -28,7 +28,7 @@ type Chat interface {
 	Join(ctx context.Context, room, name string) (*realtime.Member, error)
 	Send(ctx context.Context, room, name, text, guard string) (realtime.Message, error)
 	History(ctx context.Context, room string) ([]realtime.Message, error)
-	Names(room string) []string
+	Members(ctx context.Context, room string) ([]string, error)
 	Ping(ctx context.Context) error
 }
 
@@ -197,7 +197,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 	s.page(w, r, status, views.Room(views.RoomPage{
 		Room:     room,
 		Name:     sess.Name,
-		Members:  s.members(room, sess.Name),
+		Members:  s.members(r.Context(), room, sess.Name),
 		Messages: viewMessages(msgs),
 		Nonce:    rand.Text(),
 		Text:     text,
@@ -205,8 +205,12 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 	}))
 }
 
-func (s *Server) members(room, me string) []string {
-	names := s.chat.Names(room)
+// members is who is in the room, with the user, who is about to connect.
+func (s *Server) members(ctx context.Context, room, me string) []string {
+	names, err := s.chat.Members(ctx, room)
+	if err != nil {
+		s.log.Warn("read members", "room", room, "err", err)
+	}
 	if !slices.Contains(names, me) {
 		names = append(names, me)
 	}

@@ -156,14 +156,14 @@ func TestBrokerRelaysOnlySubscribedRooms(t *testing.T) {
 			t.Fatal(err)
 		}
 		send(t, ctx, b, other, "zed", "elsewhere", "")
-		if err := b.Announce(ctx, room, realtime.KindEntered, "ann"); err != nil {
+		if err := b.Announce(ctx, room, realtime.KindPresence, "ann"); err != nil {
 			t.Fatal(err)
 		}
 		m, _ := send(t, ctx, b, room, "ann", "hi", "")
 
 		ev := nextEvent(t, ctx, b)
-		if ev.Room != room || ev.Kind != realtime.KindEntered || ev.Message.Name != "ann" {
-			t.Fatalf("first event = %+v, want ann entered %s", ev, room)
+		if ev.Room != room || ev.Kind != realtime.KindPresence || ev.Message.Name != "ann" {
+			t.Fatalf("first event = %+v, want ann's presence in %s", ev, room)
 		}
 		ev = nextEvent(t, ctx, b)
 		if ev.Room != room || ev.Kind != realtime.KindMessage || ev.Message.Seq != m.Seq || ev.Message.Text != "hi" {
@@ -251,6 +251,10 @@ func (r *countingRenderer) Notice(k realtime.EventKind, name string) []byte {
 	return fmt.Appendf(nil, "n:%s:%s", k, name)
 }
 
+func (r *countingRenderer) Members(names []string) []byte {
+	return []byte("l:" + strings.Join(names, ","))
+}
+
 func (r *countingRenderer) History(msgs []realtime.Message) []byte {
 	r.histories.Add(1)
 	var b strings.Builder
@@ -261,22 +265,37 @@ func (r *countingRenderer) History(msgs []realtime.Message) []byte {
 	return []byte(b.String())
 }
 
+// fastPresence keeps presence tests short: the rules are the same, the
+// clock is faster.
+var fastPresence = realtime.PresenceTiming{LeaveGrace: 300 * time.Millisecond, Beat: 100 * time.Millisecond, TTL: 600 * time.Millisecond}
+
 func newHub(t *testing.T, b realtime.Broker, r realtime.Renderer) *realtime.Hub {
-	h := realtime.NewHub(b, r, slog.New(slog.DiscardHandler))
+	h, stop := startHub(b, r)
+	t.Cleanup(stop)
+	return h
+}
+
+// startHub runs a hub until stop is called; stopping it without its members
+// leaving is what a crash looks like to the other instances.
+func startHub(b realtime.Broker, r realtime.Renderer) (*realtime.Hub, func()) {
+	h := realtime.NewHub(b, r, slog.New(slog.DiscardHandler), realtime.WithPresenceTiming(fastPresence))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		h.Run(ctx)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return h
+	var once sync.Once
+	return h, func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
 }
 
-func recv(t *testing.T, ctx context.Context, m *realtime.Member) string {
+// recvAny returns the next frame, member lists included.
+func recvAny(t *testing.T, ctx context.Context, m *realtime.Member) string {
 	t.Helper()
 	select {
 	case b, ok := <-m.Out():
@@ -288,6 +307,26 @@ func recv(t *testing.T, ctx context.Context, m *realtime.Member) string {
 		t.Fatal("no frame before the deadline")
 	}
 	return ""
+}
+
+// recv returns the next frame that is not a member list.
+func recv(t *testing.T, ctx context.Context, m *realtime.Member) string {
+	t.Helper()
+	for {
+		if f := recvAny(t, ctx, m); !strings.HasPrefix(f, "l:") {
+			return f
+		}
+	}
+}
+
+// recvList returns the next member list, skipping other frames.
+func recvList(t *testing.T, ctx context.Context, m *realtime.Member) string {
+	t.Helper()
+	for {
+		if f := recvAny(t, ctx, m); strings.HasPrefix(f, "l:") {
+			return f
+		}
+	}
 }
 
 // recvUntil reads frames until one equals want, returning those before it.
@@ -364,7 +403,7 @@ func TestHubNoticesGoToOthers(t *testing.T) {
 		}
 		bob.Leave()
 		if got := recv(t, ctx, ann); got != "n:left:bob" {
-			t.Fatalf("ann got %q, want bob's exit", got)
+			t.Fatalf("ann got %q, want bob's exit after the grace period", got)
 		}
 		// Ann's own entry never reached her: the next frame is a message.
 		if _, err := h.Send(ctx, room, "ann", "x", ""); err != nil {
@@ -452,6 +491,180 @@ func TestHubInstancesShareRooms(t *testing.T) {
 			if got := recv(t, ctx, m); got != "m2:from 1" {
 				t.Fatalf("got %q, want m2", got)
 			}
+		}
+	})
+}
+
+// waitFor polls cond until it holds, failing the test at the deadline.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: not before the deadline", what)
+		case <-tick.C:
+		}
+	}
+}
+
+func members(t *testing.T, ctx context.Context, b realtime.Broker, room string) string {
+	t.Helper()
+	names, err := b.Members(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(names, ",")
+}
+
+func TestBrokerPresence(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		b := f.make(t, 100)
+		room := uniqueRoom(t)
+		if err := b.Present(ctx, room, []string{"bob", "ann"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got := members(t, ctx, b, room); got != "ann,bob" {
+			t.Fatalf("members %q, want ann,bob", got)
+		}
+		if err := b.Absent(ctx, room, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		if got := members(t, ctx, b, room); got != "ann" {
+			t.Fatalf("members %q after bob's absence, want ann", got)
+		}
+		if err := b.Present(ctx, room, []string{"carol"}, 200*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if got := members(t, ctx, b, room); got != "ann,carol" {
+			t.Fatalf("members %q, want ann,carol", got)
+		}
+		waitFor(t, ctx, "carol's entry expires", func() bool { return members(t, ctx, b, room) == "ann" })
+
+		if !f.shared {
+			return
+		}
+		// Two instances listing one user: listed once, until both let go.
+		b2 := f.make(t, 100)
+		if err := b2.Present(ctx, room, []string{"ann"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got := members(t, ctx, b2, room); got != "ann" {
+			t.Fatalf("members %q, want ann once", got)
+		}
+		if err := b.Absent(ctx, room, "ann"); err != nil {
+			t.Fatal(err)
+		}
+		if got := members(t, ctx, b, room); got != "ann" {
+			t.Fatalf("members %q, want ann, still present through the second instance", got)
+		}
+		if err := b2.Absent(ctx, room, "ann"); err != nil {
+			t.Fatal(err)
+		}
+		if got := members(t, ctx, b, room); got != "" {
+			t.Fatalf("members %q, want none", got)
+		}
+	})
+}
+
+// quietFor asserts that m gets no notice while the leave grace and a
+// presence beat run out, then that the next frame is a sentinel message.
+func quietFor(t *testing.T, ctx context.Context, h *realtime.Hub, m *realtime.Member, room string) {
+	t.Helper()
+	// Long enough for a pending leave to have fired and been read back.
+	deadline := time.Now().Add(fastPresence.LeaveGrace + 3*fastPresence.Beat)
+	for time.Now().Before(deadline) {
+		select {
+		case f, ok := <-m.Out():
+			if !ok {
+				t.Fatal("queue closed")
+			}
+			if strings.HasPrefix(string(f), "n:") {
+				t.Fatalf("got notice %q, want none", f)
+			}
+		case <-time.After(time.Until(deadline)):
+		}
+	}
+	msg, err := h.Send(ctx, room, "sentinel", "end", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := recv(t, ctx, m), fmt.Sprintf("m%d:end", msg.Seq); got != want {
+		t.Fatalf("got %q, want the sentinel %q", got, want)
+	}
+}
+
+func TestHubReloadMakesNoNoise(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		h := newHub(t, f.make(t, 100), &countingRenderer{})
+		room := uniqueRoom(t)
+		bob, err := h.Join(ctx, room, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bob.Leave()
+		recv(t, ctx, bob)
+		ann, err := h.Join(ctx, room, "ann")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := recv(t, ctx, bob); got != "n:entered:ann" {
+			t.Fatalf("bob got %q, want ann's entry", got)
+		}
+		// A reload: the socket closes and a new one opens at once.
+		ann.Leave()
+		ann, err = h.Join(ctx, room, "ann")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ann.Leave()
+		quietFor(t, ctx, h, bob, room)
+	})
+}
+
+func TestHubPresenceAcrossInstances(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		if !f.shared {
+			t.Skip("brokers of this kind are single-instance")
+		}
+		ctx := ctxFor(t)
+		b1 := f.make(t, 100)
+		h1, crash := startHub(b1, &countingRenderer{})
+		t.Cleanup(crash)
+		h2 := newHub(t, f.make(t, 100), &countingRenderer{})
+		room := uniqueRoom(t)
+
+		bob, err := h2.Join(ctx, room, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bob.Leave()
+		recv(t, ctx, bob)
+		// Two tabs of ann, one on each instance: listed once.
+		tab1, err := h1.Join(ctx, room, "ann")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tab2, err := h2.Join(ctx, room, "ann")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, "ann and bob listed", func() bool { return recvList(t, ctx, bob) == "l:ann,bob" })
+		// Closing one tab is no departure.
+		tab2.Leave()
+		quietFor(t, ctx, h2, bob, room)
+
+		// The instance holding ann's last tab dies: no leave, no heartbeat.
+		_ = tab1
+		crash()
+		if got := recv(t, ctx, bob); got != "n:left:ann" {
+			t.Fatalf("bob got %q, want ann to leave when her instance died", got)
+		}
+		if got := recvList(t, ctx, bob); got != "l:bob" {
+			t.Fatalf("list %q, want bob alone", got)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -14,11 +15,31 @@ type Renderer interface {
 	Message(m Message) []byte
 	Notice(kind EventKind, name string) []byte
 	History(msgs []Message) []byte
+	Members(names []string) []byte
 }
 
 // DefaultQueueSize is how many frames a socket may have waiting before it is
 // dropped as too slow.
 const DefaultQueueSize = 64
+
+// PresenceTiming sets how presence behaves. A user stays listed for
+// LeaveGrace after their last socket closes, so reloads and reconnects make
+// no noise; an instance renews its users every Beat, and the users of an
+// instance that stopped renewing vanish after TTL, seen by the others
+// within a Beat more.
+type PresenceTiming struct {
+	LeaveGrace, Beat, TTL time.Duration
+}
+
+// DefaultPresenceTiming lists a user who is gone for good within 10 s, and
+// the users of a dead instance within 20 s (SPEC.md allows 10 and 30).
+var DefaultPresenceTiming = PresenceTiming{LeaveGrace: 5 * time.Second, Beat: 5 * time.Second, TTL: 15 * time.Second}
+
+// HubOption changes a Hub's defaults.
+type HubOption func(*Hub)
+
+// WithPresenceTiming replaces DefaultPresenceTiming.
+func WithPresenceTiming(t PresenceTiming) HubOption { return func(h *Hub) { h.timing = t } }
 
 // Hub holds this instance's sockets by room and fans the broker's events out
 // to them.
@@ -27,10 +48,20 @@ type Hub struct {
 	render    Renderer
 	log       *slog.Logger
 	queueSize int
+	timing    PresenceTiming
 
 	mu    sync.Mutex
 	rooms map[string]*room
+
+	presMu  sync.Mutex // orders presence writes of this instance
+	pending map[presenceKey]*time.Timer
+
+	dirtyMu sync.Mutex
+	dirty   map[string]bool // rooms whose member list must be read again
+	kick    chan struct{}
 }
+
+type presenceKey struct{ room, name string }
 
 type room struct {
 	name string
@@ -42,22 +73,40 @@ type room struct {
 	mu      sync.RWMutex
 	members map[*Member]struct{}
 	names   map[string]int // local sockets per user name
+	listed  []string       // the member list last sent to local sockets
+	known   bool           // whether listed has been read yet
 }
 
 // NewHub returns a hub on broker. Call Run to start delivering events.
-func NewHub(broker Broker, render Renderer, log *slog.Logger) *Hub {
-	return &Hub{
+func NewHub(broker Broker, render Renderer, log *slog.Logger, opts ...HubOption) *Hub {
+	h := &Hub{
 		broker:    broker,
 		render:    render,
 		log:       log,
 		queueSize: DefaultQueueSize,
+		timing:    DefaultPresenceTiming,
 		rooms:     make(map[string]*room),
+		pending:   make(map[presenceKey]*time.Timer),
+		dirty:     make(map[string]bool),
+		kick:      make(chan struct{}, 1),
 	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
-// Run delivers the broker's events to local sockets until ctx is done or the
-// broker is closed.
+// Run delivers the broker's events to local sockets and keeps presence
+// current until ctx is done or the broker is closed.
 func (h *Hub) Run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { h.presenceLoop(ctx) })
+	defer func() {
+		cancel()
+		wg.Wait()
+		h.stopPending()
+	}()
 	events := h.broker.Events()
 	for {
 		select {
@@ -82,11 +131,11 @@ func (h *Hub) dispatch(ctx context.Context, ev Event) {
 	switch ev.Kind {
 	case KindMessage:
 		r.broadcast(frame{seq: ev.Message.Seq, data: h.render.Message(ev.Message)}, "")
-	case KindEntered, KindLeft:
-		// A user's own tabs are not told that the user came or went.
-		r.broadcast(frame{data: h.render.Notice(ev.Kind, ev.Message.Name)}, ev.Message.Name)
+	case KindPresence:
+		h.markDirty(ev.Room)
 	case KindResync:
 		h.resync(ctx, r)
+		h.markDirty(ev.Room)
 	}
 }
 
@@ -109,6 +158,11 @@ func (h *Hub) Send(ctx context.Context, roomName, name, text, guard string) (Mes
 	return m, err
 }
 
+// Members returns who is in the room, across instances.
+func (h *Hub) Members(ctx context.Context, roomName string) ([]string, error) {
+	return h.broker.Members(ctx, roomName)
+}
+
 // History returns the room's recent messages, oldest first.
 func (h *Hub) History(ctx context.Context, roomName string) ([]Message, error) {
 	return h.broker.History(ctx, roomName)
@@ -116,23 +170,6 @@ func (h *Hub) History(ctx context.Context, roomName string) ([]Message, error) {
 
 // Ping reports whether the broker is reachable.
 func (h *Hub) Ping(ctx context.Context) error { return h.broker.Ping(ctx) }
-
-// Names returns the users connected to roomName through this instance.
-func (h *Hub) Names(roomName string) []string {
-	h.mu.Lock()
-	r := h.rooms[roomName]
-	h.mu.Unlock()
-	if r == nil {
-		return nil
-	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	names := make([]string, 0, len(r.names))
-	for n := range r.names {
-		names = append(names, n)
-	}
-	return names
-}
 
 // Join registers a socket of user name in roomName. Its first frame is the
 // room's history; live events follow, each once: the socket is registered
@@ -151,11 +188,23 @@ func (h *Hub) Join(ctx context.Context, roomName, name string) (*Member, error) 
 		return nil, fmt.Errorf("join room %q: %w", roomName, err)
 	}
 	m.start(frame{seq: lastSeq(msgs), data: h.render.History(msgs), history: true})
+	h.knowMembers(ctx, r)
 	if first {
-		if err := h.broker.Announce(ctx, roomName, KindEntered, name); err != nil {
-			h.log.Warn("announce entry", "room", roomName, "err", err)
+		if err := h.present(ctx, roomName, name); err != nil {
+			h.log.Warn("record presence", "room", roomName, "err", err)
 		}
 	}
+	r.mu.RLock()
+	listed, known := r.listed, r.known
+	r.mu.RUnlock()
+	if known {
+		// The page's list may be older than this instance's.
+		if !slices.Contains(listed, name) {
+			listed = slices.Sorted(slices.Values(append(slices.Clip(listed), name)))
+		}
+		m.Push(h.render.Members(listed))
+	}
+	h.markDirty(roomName)
 	return m, nil
 }
 
@@ -359,21 +408,17 @@ func (m *Member) closeOut() {
 	}
 }
 
-// Leave unregisters the socket; the last socket of a user announces that the
-// user left, and the last socket of the room unsubscribes it.
+// Leave unregisters the socket. When it was its user's last socket here, the
+// user is unlisted after the leave grace unless a socket of theirs comes back;
+// the last socket of the room unsubscribes it.
 func (m *Member) Leave() { m.leave(true) }
 
-func (m *Member) leave(announce bool) {
+func (m *Member) leave(wasPresent bool) {
 	m.mu.Lock()
 	m.closeOut()
 	m.mu.Unlock()
-	if m.room.remove(m) && announce {
-		// Short: a socket closing during a drain must not hold it up.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		if err := m.hub.broker.Announce(ctx, m.room.name, KindLeft, m.Name); err != nil {
-			m.hub.log.Warn("announce exit", "room", m.room.name, "err", err)
-		}
-		cancel()
+	if m.room.remove(m) && wasPresent {
+		m.hub.absentLater(m.room.name, m.Name)
 	}
 	m.hub.release(m.room)
 }

@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -23,6 +24,7 @@ type MemoryBroker struct {
 }
 
 type memoryRoom struct {
+	present    map[string]time.Time // name -> expiry
 	seq        int64
 	history    []Message
 	guards     map[string]int64
@@ -42,7 +44,7 @@ func NewMemoryBroker(historySize int) *MemoryBroker {
 func (b *MemoryBroker) room(name string) *memoryRoom {
 	r := b.rooms[name]
 	if r == nil {
-		r = &memoryRoom{guards: make(map[string]int64)}
+		r = &memoryRoom{guards: make(map[string]int64), present: make(map[string]time.Time)}
 		b.rooms[name] = r
 	}
 	return r
@@ -99,6 +101,53 @@ func (b *MemoryBroker) publish(ctx context.Context, ev Event) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+func (b *MemoryBroker) Present(_ context.Context, room string, names []string, ttl time.Duration) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	r := b.room(room)
+	exp := time.Now().Add(ttl)
+	for _, n := range names {
+		r.present[n] = exp
+	}
+	return nil
+}
+
+func (b *MemoryBroker) Absent(_ context.Context, room, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	delete(b.room(room).present, name)
+	return nil
+}
+
+func (b *MemoryBroker) Members(_ context.Context, room string) ([]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	r := b.rooms[room]
+	if r == nil {
+		return nil, nil
+	}
+	now := time.Now()
+	names := make([]string, 0, len(r.present))
+	for n, exp := range r.present {
+		if now.After(exp) {
+			delete(r.present, n)
+			continue
+		}
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 func (b *MemoryBroker) History(_ context.Context, room string) ([]Message, error) {

@@ -24,6 +24,11 @@ type EventKind string
 
 const (
 	KindMessage EventKind = "message"
+	// KindPresence says that the room's member list changed: instances
+	// read it again and tell their sockets who entered or left.
+	KindPresence EventKind = "presence"
+	// KindEntered and KindLeft are the notices an instance derives from
+	// the member list; they do not travel between instances.
 	KindEntered EventKind = "entered"
 	KindLeft    EventKind = "left"
 	// KindResync says that events of the room may have been lost (the
@@ -49,8 +54,16 @@ type Broker interface {
 	// idempotent: a second Send with the same guard stores nothing and
 	// returns the first one's seq with dup set.
 	Send(ctx context.Context, room string, m Message, guard string) (stored Message, dup bool, err error)
-	// Announce publishes a notice that is not kept in the history.
+	// Announce publishes an event that is not kept in the history.
 	Announce(ctx context.Context, room string, kind EventKind, name string) error
+	// Present records that names are connected to room through this
+	// instance, until ttl passes without another call.
+	Present(ctx context.Context, room string, names []string, ttl time.Duration) error
+	// Absent removes this instance's record of name in room.
+	Absent(ctx context.Context, room, name string) error
+	// Members returns who is connected to room through any live instance,
+	// each name once, sorted.
+	Members(ctx context.Context, room string) ([]string, error)
 	// History returns the room's recent messages, oldest first.
 	History(ctx context.Context, room string) ([]Message, error)
 	// Subscribe starts delivering the room's events on Events; it returns

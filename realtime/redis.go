@@ -2,9 +2,12 @@ package realtime
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +27,7 @@ func guardKey(room, g string) string {
 	return "chat:{" + room + "}:guard:" + g
 }
 func channelName(room string) string { return "chat:{" + room + "}:events" }
+func presenceSetKey(room string) string { return "chat:{" + room + "}:presence" }
 
 func roomOfChannel(ch string) (string, bool) {
 	rest, ok := strings.CutPrefix(ch, "chat:{")
@@ -57,6 +61,7 @@ return {1, seq}
 // Redis list per room. It holds one pub/sub connection for all its rooms.
 type RedisBroker struct {
 	rdb         redis.UniversalClient
+	instance    string // tells this instance's presence entries apart
 	historySize int
 	pubsub      *redis.PubSub
 	events      chan Event
@@ -73,6 +78,7 @@ type RedisBroker struct {
 func NewRedisBroker(rdb redis.UniversalClient, historySize int) *RedisBroker {
 	b := &RedisBroker{
 		rdb:         rdb,
+		instance:    rand.Text(),
 		historySize: historySize,
 		pubsub:      rdb.Subscribe(context.Background()),
 		events:      make(chan Event, 1024),
@@ -164,6 +170,60 @@ func (b *RedisBroker) Announce(ctx context.Context, room string, kind EventKind,
 		return fmt.Errorf("announce in room %q: %w", room, err)
 	}
 	return nil
+}
+
+// Presence is a sorted set per room: one member per (instance, name), scored
+// with its expiry, so the users of an instance that died vanish on their own.
+func (b *RedisBroker) presenceMember(name string) string { return b.instance + "\x00" + name }
+
+func (b *RedisBroker) Present(ctx context.Context, room string, names []string, ttl time.Duration) error {
+	if len(names) == 0 {
+		return nil
+	}
+	now := time.Now()
+	exp := float64(now.Add(ttl).UnixMilli())
+	zs := make([]redis.Z, len(names))
+	for i, n := range names {
+		zs[i] = redis.Z{Score: exp, Member: b.presenceMember(n)}
+	}
+	key := presenceSetKey(room)
+	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		// Entries of instances that died go here.
+		p.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
+		p.ZAdd(ctx, key, zs...)
+		p.PExpire(ctx, key, 2*ttl)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("presence in room %q: %w", room, err)
+	}
+	return nil
+}
+
+func (b *RedisBroker) Absent(ctx context.Context, room, name string) error {
+	if err := b.rdb.ZRem(ctx, presenceSetKey(room), b.presenceMember(name)).Err(); err != nil {
+		return fmt.Errorf("absence in room %q: %w", room, err)
+	}
+	return nil
+}
+
+func (b *RedisBroker) Members(ctx context.Context, room string) ([]string, error) {
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	entries, err := b.rdb.ZRangeByScore(ctx, presenceSetKey(room), &redis.ZRangeBy{Min: "(" + now, Max: "+inf"}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("members of room %q: %w", room, err)
+	}
+	seen := make(map[string]bool, len(entries))
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		_, name, ok := strings.Cut(e, "\x00")
+		if ok && !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 func (b *RedisBroker) History(ctx context.Context, room string) ([]Message, error) {

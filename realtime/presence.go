@@ -1,0 +1,222 @@
+package realtime
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// present lists name in roomName through this instance and tells the other
+// instances to read the list again. A leave still in its grace period is
+// called off instead: the user never left.
+func (h *Hub) present(ctx context.Context, roomName, name string) error {
+	h.presMu.Lock()
+	defer h.presMu.Unlock()
+	key := presenceKey{roomName, name}
+	if t, ok := h.pending[key]; ok {
+		t.Stop()
+		delete(h.pending, key)
+		return nil
+	}
+	if err := h.broker.Present(ctx, roomName, []string{name}, h.timing.TTL); err != nil {
+		return err
+	}
+	return h.broker.Announce(ctx, roomName, KindPresence, name)
+}
+
+// absentLater unlists name from roomName after LeaveGrace, unless a socket
+// of theirs joins here meanwhile.
+func (h *Hub) absentLater(roomName, name string) {
+	h.presMu.Lock()
+	defer h.presMu.Unlock()
+	key := presenceKey{roomName, name}
+	if t, ok := h.pending[key]; ok {
+		t.Stop()
+	}
+	var t *time.Timer
+	// The timer reads t under presMu, which is held while t is set.
+	t = time.AfterFunc(h.timing.LeaveGrace, func() { h.absent(key, &t) })
+	h.pending[key] = t
+}
+
+func (h *Hub) absent(key presenceKey, t **time.Timer) {
+	h.presMu.Lock()
+	defer h.presMu.Unlock()
+	if h.pending[key] != *t {
+		return // called off, or superseded
+	}
+	delete(h.pending, key)
+	if h.localSockets(key.room, key.name) > 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := h.broker.Absent(ctx, key.room, key.name); err != nil {
+		h.log.Warn("record absence", "room", key.room, "err", err)
+		return // the entry expires by itself
+	}
+	if err := h.broker.Announce(ctx, key.room, KindPresence, key.name); err != nil {
+		h.log.Warn("announce absence", "room", key.room, "err", err)
+	}
+}
+
+func (h *Hub) stopPending() {
+	h.presMu.Lock()
+	defer h.presMu.Unlock()
+	for k, t := range h.pending {
+		t.Stop()
+		delete(h.pending, k)
+	}
+}
+
+func (h *Hub) localSockets(roomName, name string) int {
+	h.mu.Lock()
+	r := h.rooms[roomName]
+	h.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.names[name]
+}
+
+// markDirty asks the presence loop to read the room's member list again.
+func (h *Hub) markDirty(roomName string) {
+	h.dirtyMu.Lock()
+	h.dirty[roomName] = true
+	h.dirtyMu.Unlock()
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// presenceLoop renews this instance's users and reads the member lists of
+// its rooms: at once when a room is marked dirty, and every beat,
+// which is how the users of a dead instance are seen to leave.
+func (h *Hub) presenceLoop(ctx context.Context) {
+	tick := time.NewTicker(h.timing.Beat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.kick:
+			h.dirtyMu.Lock()
+			rooms := h.dirty
+			h.dirty = make(map[string]bool)
+			h.dirtyMu.Unlock()
+			for name := range rooms {
+				h.refresh(ctx, name)
+			}
+		case <-tick.C:
+			h.heartbeat(ctx)
+			for _, name := range h.roomNames() {
+				h.refresh(ctx, name)
+			}
+		}
+	}
+}
+
+func (h *Hub) roomNames() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := make([]string, 0, len(h.rooms))
+	for n := range h.rooms {
+		names = append(names, n)
+	}
+	return names
+}
+
+// heartbeat renews the presence of every user with a socket here, and of
+// those in their grace period.
+func (h *Hub) heartbeat(ctx context.Context) {
+	byRoom := map[string][]string{}
+	h.mu.Lock()
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.mu.RLock()
+		for n := range r.names {
+			byRoom[r.name] = append(byRoom[r.name], n)
+		}
+		r.mu.RUnlock()
+	}
+	h.presMu.Lock()
+	for k := range h.pending {
+		byRoom[k.room] = append(byRoom[k.room], k.name)
+	}
+	h.presMu.Unlock()
+	for roomName, names := range byRoom {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := h.broker.Present(ctx, roomName, names, h.timing.TTL); err != nil {
+			h.log.Warn("renew presence", "room", roomName, "err", err)
+		}
+		cancel()
+	}
+}
+
+// knowMembers reads the member list of a room new to this instance before
+// its first user here is listed, so that the others' entries made from now
+// on are told as entries.
+func (h *Hub) knowMembers(ctx context.Context, r *room) {
+	r.mu.RLock()
+	known := r.known
+	r.mu.RUnlock()
+	if known {
+		return
+	}
+	names, err := h.broker.Members(ctx, r.name)
+	if err != nil {
+		h.log.Warn("read members", "room", r.name, "err", err)
+		return
+	}
+	r.mu.Lock()
+	if !r.known {
+		r.listed, r.known = names, true
+	}
+	r.mu.Unlock()
+}
+
+// refresh reads the room's member list and, when it changed, tells the local
+// sockets who entered and who left, and sends them the new list.
+func (h *Hub) refresh(ctx context.Context, roomName string) {
+	h.mu.Lock()
+	r := h.rooms[roomName]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	names, err := h.broker.Members(ctx, roomName)
+	cancel()
+	if err != nil {
+		h.log.Warn("read members", "room", roomName, "err", err)
+		return
+	}
+	r.mu.Lock()
+	old, known := r.listed, r.known
+	r.listed, r.known = names, true
+	r.mu.Unlock()
+	if known && slices.Equal(old, names) {
+		return
+	}
+	if known {
+		// A user's own sockets are not told that the user came or went.
+		for _, n := range names {
+			if !slices.Contains(old, n) {
+				r.broadcast(frame{data: h.render.Notice(KindEntered, n)}, n)
+			}
+		}
+		for _, n := range old {
+			if !slices.Contains(names, n) {
+				r.broadcast(frame{data: h.render.Notice(KindLeft, n)}, n)
+			}
+		}
+	}
+	r.broadcast(frame{data: h.render.Members(names)}, "")
+}

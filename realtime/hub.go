@@ -222,6 +222,8 @@ func (h *Hub) acquire(ctx context.Context, name string) (*room, error) {
 	r.subMu.Lock()
 	defer r.subMu.Unlock()
 	if !r.subscribed {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		if err := h.broker.Subscribe(ctx, name); err != nil {
 			h.mu.Lock()
 			r.refs--

@@ -253,19 +253,24 @@ func (b *RedisBroker) Subscribe(ctx context.Context, room string) error {
 	b.waiters[ch] = append(b.waiters[ch], confirmed)
 	b.mu.Unlock()
 
-	if err := b.pubsub.Subscribe(ctx, ch); err != nil {
-		b.dropWaiter(ch, confirmed)
-		return fmt.Errorf("subscribe to room %q: %w", room, err)
+	err := b.pubsub.Subscribe(ctx, ch)
+	if err == nil {
+		select {
+		case <-confirmed:
+			return nil
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-b.done:
+			return ErrClosed
+		}
 	}
-	select {
-	case <-confirmed:
-		return nil
-	case <-ctx.Done():
-		b.dropWaiter(ch, confirmed)
-		return fmt.Errorf("subscribe to room %q: %w", room, ctx.Err())
-	case <-b.done:
-		return ErrClosed
-	}
+	b.dropWaiter(ch, confirmed)
+	// go-redis keeps a channel whose SUBSCRIBE failed and subscribes to it
+	// again on reconnect; nobody here wants it.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	_ = b.pubsub.Unsubscribe(uctx, ch)
+	cancel()
+	return fmt.Errorf("subscribe to room %q: %w", room, err)
 }
 
 func (b *RedisBroker) dropWaiter(ch string, w chan struct{}) {

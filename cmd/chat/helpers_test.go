@@ -5,10 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -168,10 +172,32 @@ func (u *user) signIn(name, room string) {
 	}
 }
 
-// socket is a test client of the room's WebSocket.
+// socket is a test client of the room's WebSocket. A goroutine reads its
+// frames into a channel, so that waiting for a frame never closes the
+// socket (a Read whose context ends does).
 type socket struct {
-	t    *testing.T
-	conn *websocket.Conn
+	t      *testing.T
+	conn   *websocket.Conn
+	frames chan string // closed when the socket is
+	err    error       // why it closed; read it only after frames is closed
+}
+
+func newSocket(t *testing.T, conn *websocket.Conn) *socket {
+	conn.SetReadLimit(1 << 20)
+	s := &socket{t: t, conn: conn, frames: make(chan string, 4096)}
+	go func() {
+		defer close(s.frames)
+		for {
+			_, data, err := conn.Read(context.Background())
+			if err != nil {
+				s.err = err
+				return
+			}
+			s.frames <- string(data)
+		}
+	}()
+	t.Cleanup(func() { conn.CloseNow() })
+	return s
 }
 
 func (u *user) dial(room string) *socket {
@@ -187,10 +213,21 @@ func (u *user) dial(room string) *socket {
 	if err != nil {
 		u.t.Fatalf("dial %s: %v (%v)", room, err, resp)
 	}
-	conn.SetReadLimit(1 << 20)
-	s := &socket{t: u.t, conn: conn}
-	u.t.Cleanup(func() { conn.CloseNow() })
-	return s
+	return newSocket(u.t, conn)
+}
+
+// read returns the next frame, or an error when ctx ends or the socket
+// closes; it may be used off the test goroutine.
+func (s *socket) read(ctx context.Context) (string, error) {
+	select {
+	case f, ok := <-s.frames:
+		if !ok {
+			return "", fmt.Errorf("socket closed: %w", s.err)
+		}
+		return f, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // next returns the next frame, failing the test after 10 s.
@@ -198,11 +235,11 @@ func (s *socket) next() string {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, data, err := s.conn.Read(ctx)
+	f, err := s.read(ctx)
 	if err != nil {
 		s.t.Fatalf("read frame: %v", err)
 	}
-	return string(data)
+	return f
 }
 
 // until reads frames until one contains want, and returns it.
@@ -250,11 +287,74 @@ func (s *socket) sendRaw(frame []byte) {
 // closeStatus reads until the socket closes and returns its close status.
 func (s *socket) closeStatus() websocket.StatusCode {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	timeout := time.After(10 * time.Second)
 	for {
-		if _, _, err := s.conn.Read(ctx); err != nil {
-			return websocket.CloseStatus(err)
+		select {
+		case _, ok := <-s.frames:
+			if !ok {
+				return websocket.CloseStatus(s.err)
+			}
+		case <-timeout:
+			s.t.Fatal("the socket did not close within 10 s")
 		}
 	}
+}
+
+var (
+	historyFrame = regexp.MustCompile(`<ol id="messages" hx-swap-oob="innerMorph">`)
+	itemID       = regexp.MustCompile(`<li id="msg-(\d+)"`)
+)
+
+// view is what a page shows in #messages, rebuilt from the frames it got:
+// a history frame replaces the list, a message frame appends to it.
+type view struct {
+	seqs      []int
+	dups      []int // seqs appended while already shown
+	histories []int // how many messages each history frame held
+}
+
+func (v *view) apply(frame string) {
+	ids := itemID.FindAllStringSubmatch(frame, -1)
+	if historyFrame.MatchString(frame) {
+		v.seqs = v.seqs[:0]
+		v.histories = append(v.histories, len(ids))
+	} else if len(ids) == 0 {
+		return
+	}
+	for _, m := range ids {
+		n, _ := strconv.Atoi(m[1])
+		if slices.Contains(v.seqs, n) {
+			v.dups = append(v.dups, n)
+			continue
+		}
+		v.seqs = append(v.seqs, n)
+	}
+}
+
+func (v *view) has(seq int) bool { return slices.Contains(v.seqs, seq) }
+
+// contiguous reports whether the view shows exactly 1..n in order.
+func (v *view) contiguous(n int) bool {
+	if len(v.seqs) != n {
+		return false
+	}
+	for i, s := range v.seqs {
+		if s != i+1 {
+			return false
+		}
+	}
+	return true
+}
+
+// watch applies every frame to a view until the view shows seq, or ctx ends.
+func (s *socket) watch(ctx context.Context, seq int) (*view, error) {
+	v := &view{}
+	for !v.has(seq) {
+		f, err := s.read(ctx)
+		if err != nil {
+			return v, err
+		}
+		v.apply(f)
+	}
+	return v, nil
 }

@@ -53,18 +53,32 @@ func Client(t testing.TB) *redis.Client {
 type Server struct {
 	Addr   string
 	t      testing.TB
+	args   []string
 	dir    string
 	cmd    *exec.Cmd
 	exited chan error
 }
 
-// Start runs a private redis-server on a free loopback port until the test ends.
+// Start runs a private redis-server on a free loopback port until the test
+// ends. It keeps nothing on disk: Restart starts it empty.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return start(t, "--save", "", "--appendonly", "no")
+}
+
+// StartPersistent is Start with every write on disk first, so that the data
+// outlives Stop and Restart, as Memorystore's does a restart.
+func StartPersistent(t testing.TB) *Server {
+	t.Helper()
+	return start(t, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+}
+
+func start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		Require(t, "redis", "redis-server is not on PATH (apt-get install redis-server)")
 	}
-	s := &Server{t: t, dir: t.TempDir()}
+	s := &Server{t: t, args: args, dir: t.TempDir()}
 	var err error
 	for range 5 {
 		s.Addr, err = freeAddr()
@@ -101,9 +115,9 @@ func (s *Server) Restart() {
 
 func (s *Server) start() error {
 	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command("redis-server",
-		"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
+	args := append([]string{"--port", port, "--bind", "127.0.0.1",
+		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}, s.args...)
+	cmd := exec.Command("redis-server", args...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("run redis-server: %w", err)
 	}

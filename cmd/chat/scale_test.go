@@ -1,0 +1,543 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/realtime/redistest"
+)
+
+// burstEnv lets tests send as fast as they like.
+func burstEnv(redisAddr string) map[string]string {
+	env := sharedEnv(redisAddr)
+	env["HISTORY_SIZE"] = "1000"
+	env["SEND_RATE"] = "10000"
+	env["SEND_BURST"] = "10000"
+	return env
+}
+
+// storedSeqs returns the seqs in the room's Redis list, oldest first.
+func storedSeqs(t *testing.T, addr, room string) ([]int, []string) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	entries, err := rdb.LRange(context.Background(), "chat:{"+room+"}:history", 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int
+	var texts []string
+	for _, e := range entries {
+		var m struct {
+			Seq  int
+			Text string
+		}
+		if err := json.Unmarshal([]byte(e), &m); err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, m.Seq)
+		texts = append(texts, m.Text)
+	}
+	return seqs, texts
+}
+
+func frameFor(text, nonce string) []byte {
+	b, _ := json.Marshal(map[string]any{"text": text, "nonce": nonce, "headers": map[string]string{"HX-Request": "true"}})
+	return b
+}
+
+// Joiners arrive while two senders on two instances send without pause:
+// every client ends with 1..N, no gap and nothing twice, as Redis has it.
+func TestJoinersDuringSendsSeeEveryMessageOnce(t *testing.T) {
+	addr := redistest.Addr(t)
+	env := burstEnv(addr)
+	insts := []*instance{startInstance(t, env), startInstance(t, env)}
+	room := uniqueRoom()
+	const perSender, joiners = 150, 6
+	const total = 2 * perSender
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	type result struct {
+		who string
+		v   *view
+		err error
+	}
+	results := make(chan result, 2+joiners)
+	watch := func(who string, s *socket) {
+		go func() {
+			v, err := s.watch(ctx, total)
+			results <- result{who, v, err}
+		}()
+	}
+
+	sent := make(chan struct{}, total)
+	sendErrs := make(chan error, 2)
+	for i, inst := range insts {
+		u := newUser(t, inst.URL)
+		u.signIn(fmt.Sprintf("Sender%d", i), room)
+		s := u.dial(room)
+		watch(fmt.Sprintf("sender %d", i), s)
+		go func() {
+			// Paced, so that joiners arrive in the middle of the stream.
+			pace := time.NewTicker(2 * time.Millisecond)
+			defer pace.Stop()
+			for j := range perSender {
+				<-pace.C
+				if err := s.conn.Write(ctx, websocket.MessageText, frameFor(fmt.Sprintf("s%d-%d", i, j), fmt.Sprintf("n%d", j))); err != nil {
+					sendErrs <- err
+					return
+				}
+				sent <- struct{}{}
+			}
+			sendErrs <- nil
+		}()
+	}
+	// A joiner arrives every total/(joiners+1) messages, on either instance.
+	for n, joined := 0, 0; joined < joiners; {
+		select {
+		case <-sent:
+			n++
+		case <-ctx.Done():
+			t.Fatal("senders stalled")
+		}
+		if n >= (joined+1)*total/(joiners+1) {
+			u := newUser(t, insts[joined%2].URL)
+			u.signIn(fmt.Sprintf("Joiner%d", joined), room)
+			watch(fmt.Sprintf("joiner %d", joined), u.dial(room))
+			joined++
+		}
+	}
+	for range 2 {
+		if err := <-sendErrs; err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	midStream := 0
+	for range 2 + joiners {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("%s: %v (view %v)", r.who, r.err, r.v.seqs)
+		}
+		if len(r.v.dups) > 0 || !r.v.contiguous(total) {
+			t.Errorf("%s shows %v, duplicates %v; want 1..%d once each", r.who, r.v.seqs, r.v.dups, total)
+		}
+		if h := r.v.histories[0]; strings.HasPrefix(r.who, "joiner") && h > 0 && h < total {
+			midStream++
+		}
+	}
+	t.Logf("%d of %d joiners joined in the middle of the stream", midStream, joiners)
+	if midStream == 0 {
+		t.Error("no joiner arrived while messages were being sent: the test did not test the race")
+	}
+	seqs, _ := storedSeqs(t, addr, room)
+	if v := (&view{seqs: seqs}); !v.contiguous(total) {
+		t.Errorf("Redis holds %v, want 1..%d", seqs, total)
+	}
+}
+
+// A socket that drops misses three messages; the first frame after it
+// reconnects, on another instance, carries all three, each once.
+func TestReconnectCatchesUp(t *testing.T) {
+	env := burstEnv(redistest.Addr(t))
+	a, b := startInstance(t, env), startInstance(t, env)
+	room := uniqueRoom()
+	ann, bob := newUser(t, a.URL), newUser(t, b.URL)
+	ann.signIn("Ann", room)
+	bob.signIn("Bob", room)
+	annWS, bobWS := ann.dial(room), bob.dial(room)
+	annWS.next()
+	bobWS.next()
+	bobWS.send("before", "n0")
+	annWS.until(`id="msg-1"`)
+
+	annWS.conn.CloseNow()
+	for i := 1; i <= 3; i++ {
+		bobWS.send(fmt.Sprintf("missed %d", i), fmt.Sprintf("n%d", i))
+		bobWS.until(fmt.Sprintf(`id="msg-%d"`, i+1))
+	}
+	back := ann.on(b.URL).dial(room)
+	first := back.next()
+	if !historyFrame.MatchString(first) {
+		t.Fatalf("first frame after the reconnect is not the history: %s", first)
+	}
+	v := &view{}
+	v.apply(first)
+	if !v.contiguous(4) || len(v.dups) > 0 {
+		t.Fatalf("history after the reconnect shows %v (dups %v), want 1..4", v.seqs, v.dups)
+	}
+	for i := 1; i <= 3; i++ {
+		if strings.Count(first, fmt.Sprintf("missed %d<", i)) != 1 {
+			t.Errorf("message %q is not in the history frame exactly once", fmt.Sprintf("missed %d", i))
+		}
+	}
+}
+
+// roundRobin is a load balancer for tests: each request goes to the next
+// backend; it remembers which backend served each client's WebSocket.
+type roundRobin struct {
+	backends []*url.URL
+	next     atomic.Uint64 // for WebSockets; other requests go to the first
+
+	mu     sync.Mutex
+	served map[string]*url.URL // X-Test-Client -> backend
+}
+
+func newRoundRobin(t *testing.T, urls ...string) (*roundRobin, string) {
+	rr := &roundRobin{served: map[string]*url.URL{}}
+	for _, u := range urls {
+		p, _ := url.Parse(u)
+		rr.backends = append(rr.backends, p)
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			be := rr.backends[0]
+			if r.In.Header.Get("Upgrade") == "websocket" {
+				be = rr.backends[rr.next.Add(1)%uint64(len(rr.backends))]
+			}
+			r.SetURL(be)
+			r.Out.Host = r.In.Host // keep the browser's host: Origin checks compare with it
+			if id := r.In.Header.Get("X-Test-Client"); id != "" {
+				rr.mu.Lock()
+				rr.served[id] = be
+				rr.mu.Unlock()
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	return rr, srv.URL
+}
+
+func (rr *roundRobin) backendOf(id string) string {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return rr.served[id].String()
+}
+
+// dialAs dials through the balancer, naming the client, retrying as htmx
+// does while the handshake fails (a backend that is gone answers 502).
+func (u *user) dialAs(room, id string) *socket {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	base, _ := url.Parse(u.base)
+	h := http.Header{"Origin": {u.base}, "X-Test-Client": {id}}
+	for _, c := range u.client.Jar.Cookies(base) {
+		h.Add("Cookie", c.String())
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(u.base, "http")+"/rooms/"+room+"/ws", &websocket.DialOptions{HTTPHeader: h})
+		if err == nil {
+			return newSocket(u.t, conn)
+		}
+		select {
+		case <-ctx.Done():
+			u.t.Fatalf("dial %s through the balancer: %v", room, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// Draining: one of two instances behind a balancer shuts down. Its sockets
+// get 1012 and it is gone within 8 s; its clients reconnect through the
+// balancer to the other and find every message, including those sent
+// during the drain.
+func TestDrainMovesClientsToTheOtherInstance(t *testing.T) {
+	env := burstEnv(redistest.Addr(t))
+	a, b := startInstance(t, env), startInstance(t, env)
+	rr, lb := newRoundRobin(t, a.URL, b.URL)
+	room := uniqueRoom()
+
+	users := map[string]*user{}
+	socks := map[string]*socket{}
+	for _, name := range []string{"Ann", "Bob", "Cid", "Dee"} {
+		u := newUser(t, lb)
+		u.signIn(name, room)
+		users[name] = u
+		socks[name] = u.dialAs(room, name)
+		socks[name].next()
+	}
+	onA := func(name string) bool { return rr.backendOf(name) == a.URL }
+	var drained, staying []string
+	for name := range socks {
+		if onA(name) {
+			drained = append(drained, name)
+		} else {
+			staying = append(staying, name)
+		}
+	}
+	if len(drained) == 0 || len(staying) == 0 {
+		t.Fatalf("the balancer put %v on A and %v on B; want some on each", drained, staying)
+	}
+	sender := socks[staying[0]]
+	sender.send("before the drain", "n1")
+	sender.until(`id="msg-1"`)
+
+	took := make(chan time.Duration, 1)
+	go func() { took <- a.stop() }()
+	for _, name := range drained {
+		if code := socks[name].closeStatus(); code != websocket.StatusServiceRestart {
+			t.Fatalf("%s's socket on the draining instance closed with %v, want 1012", name, code)
+		}
+	}
+	sender.send("during the drain", "n2")
+	sender.until(`id="msg-2"`)
+	if d := <-took; d > 8*time.Second {
+		t.Fatalf("the drain took %v, want under 8 s", d)
+	}
+	for _, name := range drained {
+		s := users[name].dialAs(room, name+"-again")
+		if rr.backendOf(name+"-again") != b.URL {
+			t.Fatalf("%s reconnected to %s, want the remaining instance", name, rr.backendOf(name+"-again"))
+		}
+		v := &view{}
+		v.apply(s.next())
+		if !v.contiguous(2) {
+			t.Fatalf("%s sees %v after reconnecting, want 1..2", name, v.seqs)
+		}
+	}
+	sender.send("after the drain", "n3")
+	for _, name := range staying {
+		socks[name].until(`id="msg-3"`)
+	}
+}
+
+// While Redis is down the service says so and refuses sends visibly,
+// storing nothing; when it is back, messages flow across instances again
+// within 5 s, with no restart.
+func TestRedisOutage(t *testing.T) {
+	srv := redistest.StartPersistent(t)
+	env := burstEnv(srv.Addr)
+	a, b := startInstance(t, env), startInstance(t, env)
+	room := uniqueRoom()
+	ann, bob := newUser(t, a.URL), newUser(t, b.URL)
+	ann.signIn("Ann", room)
+	bob.signIn("Bob", room)
+	annWS, bobWS := ann.dial(room), bob.dial(room)
+	annWS.next()
+	bobWS.next()
+	annWS.send("before", "n0")
+	annWS.untilAll(`id="msg-1"`, `<form id="send"`)
+	bobWS.until(`id="msg-1"`)
+
+	srv.Stop()
+	for _, inst := range []*instance{a, b} {
+		if resp, _ := newUser(t, inst.URL).get("/ready"); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/ready with Redis down: %d, want 503", resp.StatusCode)
+		}
+		if resp, _ := newUser(t, inst.URL).get("/health"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("/health with Redis down: %d, want 200", resp.StatusCode)
+		}
+	}
+	annWS.send("lost in the outage", "n1")
+	if f := annWS.until(`id="send-error"`); !strings.Contains(f, "Not sent") {
+		t.Fatalf("sender got %s, want a visible 'not sent' error", f)
+	}
+	resp := ann.postForm("/rooms/"+room+"/messages", url.Values{"text": {"posted in the outage"}, "nonce": {"p1"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("no-JS post with Redis down: %d, want 503", resp.StatusCode)
+	}
+
+	srv.Restart()
+	back := time.Now()
+	for i := 0; ; i++ {
+		annWS.send("after", fmt.Sprintf("after-%d", i))
+		f := annWS.untilAll(`id="send-error"`)[`id="send-error"`]
+		if strings.Contains(f, `<p id="send-error" role="alert" hx-swap-oob="true"></p>`) {
+			break // accepted: the error was cleared
+		}
+		if time.Since(back) > 5*time.Second {
+			t.Fatal("sends still refused 5 s after Redis came back")
+		}
+	}
+	bobWS.until(">after<")
+	if d := time.Since(back); d > 5*time.Second {
+		t.Fatalf("messages flowed again after %v, want within 5 s", d)
+	}
+	if resp, _ := newUser(t, a.URL).get("/ready"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/ready after Redis came back: %d", resp.StatusCode)
+	}
+	_, texts := storedSeqs(t, srv.Addr, room)
+	if strings.Join(texts, "|") != "before|after" {
+		t.Fatalf("Redis holds %q, want only the messages that were accepted", texts)
+	}
+}
+
+// buildChat builds the service's binary for tests that must kill it.
+func buildChat(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "chat")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	return out
+}
+
+// startProcess runs the binary as its own process, which the test may kill.
+func startProcess(t *testing.T, bin string, env map[string]string) (base string, proc *os.Process) {
+	t.Helper()
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var rec struct{ Message, Addr string }
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Message == "listening" {
+				addr <- rec.Addr
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return "http://" + a, cmd.Process
+	case <-time.After(15 * time.Second):
+		t.Fatal("the process did not listen within 15 s")
+	}
+	return "", nil
+}
+
+// membersIn returns the names in a pushed member list, or false if the
+// frame holds none.
+func membersIn(frame string) ([]string, bool) {
+	i := strings.Index(frame, `<ul id="members"`)
+	if i < 0 {
+		return nil, false
+	}
+	list := frame[i:]
+	list = list[:strings.Index(list, "</ul>")]
+	var names []string
+	for _, part := range strings.Split(list, "<li>")[1:] {
+		names = append(names, strings.TrimSuffix(part, "</li>"))
+	}
+	return names, true
+}
+
+// untilMembers reads frames until a member list equals want, for at most
+// 30 s, the longest SPEC.md lets a dead instance's users stay listed.
+func (s *socket) untilMembers(want ...string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var last []string
+	for {
+		f, err := s.read(ctx)
+		if err != nil {
+			s.t.Fatalf("members never became %v (last %v): %v", want, last, err)
+		}
+		if names, ok := membersIn(f); ok {
+			if last = names; strings.Join(names, ",") == strings.Join(want, ",") {
+				return
+			}
+		}
+	}
+}
+
+// quietUntilSentinel asserts that no entry or leave notice arrives until
+// quiet has passed, then that a sentinel message comes through.
+func quietUntilSentinel(t *testing.T, watcher, sender *socket, quiet time.Duration, nonce string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), quiet)
+	defer cancel()
+	for {
+		f, err := watcher.read(ctx)
+		if err != nil {
+			break // quiet has passed (the read was cut off)
+		}
+		if strings.Contains(f, "entered the room") || strings.Contains(f, "left the room") {
+			t.Fatalf("got a notice during a reload: %s", f)
+		}
+	}
+	sender.send("sentinel "+nonce, nonce)
+	for {
+		f := watcher.next()
+		if strings.Contains(f, "entered the room") || strings.Contains(f, "left the room") {
+			t.Fatalf("got a notice during a reload: %s", f)
+		}
+		if strings.Contains(f, "sentinel "+nonce) {
+			return
+		}
+	}
+}
+
+// Presence across instances: two tabs count once, a reload makes no noise,
+// and the users of a SIGKILLed instance leave the list within 30 s.
+func TestPresenceAcrossInstances(t *testing.T) {
+	addr := redistest.Addr(t)
+	env := burstEnv(addr)
+	a := startInstance(t, env)
+	killable, proc := startProcess(t, buildChat(t), env)
+	room := uniqueRoom()
+
+	bob := newUser(t, a.URL)
+	bob.signIn("Bob", room)
+	bobWS := bob.dial(room)
+	ann := newUser(t, a.URL)
+	ann.signIn("Ann", room)
+	annTab1 := ann.dial(room)
+	annTab2 := ann.on(killable).dial(room)
+	bobWS.untilMembers("Ann", "Bob")
+
+	// A reload: the tab's socket closes and a new one opens.
+	annTab1.conn.CloseNow()
+	annTab1 = ann.dial(room)
+	// The quiet period is the leave grace plus a presence beat and margin:
+	// a notice would have come by then.
+	quietUntilSentinel(t, bobWS, annTab1, 12*time.Second, "s1")
+
+	carol := newUser(t, killable)
+	carol.signIn("Carol", room)
+	carolWS := carol.dial(room)
+	carolWS.next()
+	bobWS.untilMembers("Ann", "Bob", "Carol")
+	_ = annTab2
+
+	killed := time.Now()
+	if err := proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Ann is still here through her other tab on the live instance.
+	bobWS.untilMembers("Ann", "Bob")
+	if d := time.Since(killed); d > 30*time.Second {
+		t.Fatalf("Carol left the list %v after her instance died, want within 30 s", d)
+	}
+}

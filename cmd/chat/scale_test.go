@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -361,6 +362,22 @@ func TestRedisOutage(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("no-JS post with Redis down: %d, want 503", resp.StatusCode)
+	}
+	// Refused sends and sockets that cannot join leave nothing running.
+	before := runtime.NumGoroutine()
+	for i := range 10 {
+		annWS.send("refused", fmt.Sprintf("r%d", i))
+		annWS.until(`id="send-error"`)
+		if code := ann.dial(room).closeStatus(); code != websocket.StatusTryAgainLater {
+			t.Fatalf("a socket that cannot join closed with %v, want 1013 (htmx retries)", code)
+		}
+	}
+	settle := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+5 {
+		if time.Now().After(settle) {
+			t.Fatalf("goroutines grew from %d to %d during the outage", before, runtime.NumGoroutine())
+		}
+		time.Sleep(10 * time.Millisecond) // polling a counter: there is nothing to wait on
 	}
 
 	srv.Restart()

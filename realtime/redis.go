@@ -26,7 +26,7 @@ func historyKey(room string) string { return "chat:{" + room + "}:history" }
 func guardKey(room, g string) string {
 	return "chat:{" + room + "}:guard:" + g
 }
-func channelName(room string) string { return "chat:{" + room + "}:events" }
+func channelName(room string) string    { return "chat:{" + room + "}:events" }
 func presenceSetKey(room string) string { return "chat:{" + room + "}:presence" }
 
 func roomOfChannel(ch string) (string, bool) {

@@ -31,6 +31,9 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	// A read that fails (the peer went away, or only half-closed) does not
+	// close the connection: without this it would stay open.
+	defer conn.CloseNow()
 	if !s.track(conn) {
 		conn.Close(websocket.StatusServiceRestart, "server restarting")
 		return

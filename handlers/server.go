@@ -3,6 +3,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -25,7 +26,8 @@ import (
 
 // Chat is what the handlers need of the realtime hub.
 type Chat interface {
-	Join(ctx context.Context, room, name string) (*realtime.Member, error)
+	Join(ctx context.Context, room string, u realtime.User) (*realtime.Member, error)
+	NameTaken(ctx context.Context, room string, u realtime.User) (bool, error)
 	Send(ctx context.Context, room, name, text, guard string) (realtime.Message, error)
 	History(ctx context.Context, room string) ([]realtime.Message, error)
 	Members(ctx context.Context, room string) ([]string, error)
@@ -40,6 +42,12 @@ type Config struct {
 	SendRate  rate.Limit
 	SendBurst int
 	Log       *slog.Logger
+	// PingInterval is how often an idle socket is pinged; a peer that does
+	// not answer within half of it is dropped. Default 30 s.
+	PingInterval time.Duration
+	// MaxSocketsPerIP caps the sockets one address may hold open on this
+	// instance. Default 100, room for a busy office behind one NAT.
+	MaxSocketsPerIP int
 }
 
 // Server serves the pages, the WebSocket and the no-JS fallback, and keeps
@@ -53,20 +61,28 @@ type Server struct {
 
 	mu       sync.Mutex
 	sockets  map[*websocket.Conn]struct{}
+	perIP    map[string]int
 	active   sync.WaitGroup // socket handlers still running
 	draining bool
+
+	pingInterval time.Duration
+	maxPerIP     int
 }
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
-	return &Server{
-		chat:     cfg.Chat,
-		static:   cfg.Static,
-		sessions: sessions{secret: cfg.Secret, now: time.Now},
-		limits:   newLimiter(cfg.SendRate, cfg.SendBurst),
-		log:      cfg.Log,
-		sockets:  make(map[*websocket.Conn]struct{}),
+	s := &Server{
+		chat:         cfg.Chat,
+		static:       cfg.Static,
+		sessions:     sessions{secret: cfg.Secret, now: time.Now},
+		limits:       newLimiter(cfg.SendRate, cfg.SendBurst),
+		log:          cfg.Log,
+		sockets:      make(map[*websocket.Conn]struct{}),
+		perIP:        make(map[string]int),
+		pingInterval: cmp.Or(cfg.PingInterval, 30*time.Second),
+		maxPerIP:     cmp.Or(cfg.MaxSocketsPerIP, 100),
 	}
+	return s
 }
 
 // Handler returns the routes of SPEC.md.
@@ -141,7 +157,19 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 		return
 	}
-	s.sessions.issue(w, r, name)
+	sess := s.sessions.forName(r, name)
+	taken, err := s.chat.NameTaken(r.Context(), room, realtime.User{Name: name, Session: sess.ID})
+	if err != nil {
+		s.log.Error("check name", "room", room, "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	if taken {
+		f.NameError = nameTaken
+		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
+		return
+	}
+	s.sessions.issue(w, r, sess)
 	http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
 }
 
@@ -245,6 +273,8 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
 	}
 }
+
+const nameTaken = "Someone in this room is using that name. Please pick another."
 
 // errUnavailable wraps broker failures that the user can only retry.
 var errUnavailable = errors.New("chat unavailable")

@@ -37,10 +37,20 @@ func (s sessions) sign(payload string) string {
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// issue sets a fresh session cookie for name.
-func (s sessions) issue(w http.ResponseWriter, r *http.Request, name string) {
+// forName returns the session a sign-in as name gets: the request's own when
+// it is already signed in with that name (so that a user signing in again
+// is not taken for someone else holding the name), else a new one.
+func (s sessions) forName(r *http.Request, name string) Session {
+	if cur, ok := s.read(r); ok && cur.Name == name {
+		return cur
+	}
+	return Session{ID: rand.Text(), Name: name}
+}
+
+// issue sets a session cookie for sess, valid for sessionTTL from now.
+func (s sessions) issue(w http.ResponseWriter, r *http.Request, sess Session) {
 	exp := s.now().Add(sessionTTL)
-	payload := strconv.FormatInt(exp.Unix(), 10) + "|" + rand.Text() + "|" + name
+	payload := strconv.FormatInt(exp.Unix(), 10) + "|" + sess.ID + "|" + sess.Name
 	value := base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + s.sign(payload)
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,

@@ -13,7 +13,7 @@ func TestSessionCookie(t *testing.T) {
 	s := sessions{secret: []byte("k1"), now: func() time.Time { return now }}
 	issue := func(r *http.Request, name string) *http.Cookie {
 		w := httptest.NewRecorder()
-		s.issue(w, r, name)
+		s.issue(w, r, s.forName(r, name))
 		return w.Result().Cookies()[0]
 	}
 	read := func(s sessions, c *http.Cookie) (Session, bool) {
@@ -32,6 +32,16 @@ func TestSessionCookie(t *testing.T) {
 	}
 	if again, _ := read(s, issue(httptest.NewRequest(http.MethodGet, "/", nil), "Ann|with a bar")); again.ID == got.ID {
 		t.Error("two sign-ins share a session id")
+	}
+	// Signing in again with the same name keeps the session; another name
+	// gets a new one.
+	signedIn := httptest.NewRequest(http.MethodGet, "/", nil)
+	signedIn.AddCookie(c)
+	if same, _ := read(s, issue(signedIn, "Ann|with a bar")); same.ID != got.ID {
+		t.Error("signing in again with the same name changed the session")
+	}
+	if other, _ := read(s, issue(signedIn, "Bob")); other.ID == got.ID {
+		t.Error("signing in with another name kept the session")
 	}
 
 	behindProxy := httptest.NewRequest(http.MethodGet, "/", nil)

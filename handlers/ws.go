@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -26,7 +29,8 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, signedIn := s.sessions.read(r)
-	// Accept refuses a browser Origin other than the host with 403.
+	// Accept refuses a browser Origin other than the host with 403
+	// (cross-site WebSocket hijacking); CrossOriginProtection lets GET by.
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
@@ -34,22 +38,41 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	// A read that fails (the peer went away, or only half-closed) does not
 	// close the connection: without this it would stay open.
 	defer conn.CloseNow()
-	if !s.track(conn) {
+	ip := clientIP(r)
+	switch s.track(conn, ip) {
+	case trackDraining:
 		conn.Close(websocket.StatusServiceRestart, "server restarting")
 		return
+	case trackTooMany:
+		s.write(r.Context(), conn, renderBytes(views.NoticeOOB("Too many connections from your network. Retrying…")))
+		conn.Close(websocket.StatusTryAgainLater, "too many connections")
+		return
 	}
-	defer s.untrack(conn)
+	defer s.untrack(conn, ip)
 	conn.SetReadLimit(maxFrame)
 	ctx := r.Context()
 
+	// A refused handshake makes htmx retry for ever; 1008 makes it stop.
+	// Nothing of the room is sent first.
 	if !signedIn {
-		// A refused handshake makes htmx retry for ever; 1008 makes it stop.
-		s.write(ctx, conn, renderBytes(views.SignInAgainOOB(room)))
+		s.write(ctx, conn, renderBytes(views.SignInAgainOOB(room, "Your session has ended.")))
 		conn.Close(websocket.StatusPolicyViolation, "sign in again")
 		return
 	}
+	user := realtime.User{Name: sess.Name, Session: sess.ID}
+	taken, err := s.chat.NameTaken(ctx, room, user)
+	if err != nil {
+		s.log.Error("check name", "room", room, "err", err)
+		conn.Close(websocket.StatusTryAgainLater, "chat unavailable")
+		return
+	}
+	if taken {
+		s.write(ctx, conn, renderBytes(views.SignInAgainOOB(room, nameTaken)))
+		conn.Close(websocket.StatusPolicyViolation, "name taken")
+		return
+	}
 
-	m, err := s.chat.Join(ctx, room, sess.Name)
+	m, err := s.chat.Join(ctx, room, user)
 	if err != nil {
 		s.log.Error("join room", "room", room, "err", err)
 		conn.Close(websocket.StatusTryAgainLater, "chat unavailable")
@@ -64,17 +87,35 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeLoop is the socket's only writer: it drains the member's bounded
-// queue. A member dropped for being slow is closed with 1013, so htmx
-// reconnects and catches up from the history.
+// queue, and pings an idle peer so that a dead one is found and let go. A
+// member dropped for being slow is closed with 1013, so htmx reconnects and
+// catches up from the history.
 func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, m *realtime.Member) {
-	for data := range m.Out() {
-		if err := s.write(ctx, conn, data); err != nil {
-			conn.CloseNow()
-			return
+	ping := time.NewTicker(s.pingInterval)
+	defer ping.Stop()
+	out := m.Out()
+	for {
+		select {
+		case data, ok := <-out:
+			if !ok {
+				if m.Dropped() {
+					conn.Close(websocket.StatusTryAgainLater, "too slow")
+				}
+				return
+			}
+			if err := s.write(ctx, conn, data); err != nil {
+				conn.CloseNow()
+				return
+			}
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, s.pingInterval/2)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				conn.CloseNow() // no pong: the peer is gone
+				return
+			}
 		}
-	}
-	if m.Dropped() {
-		conn.Close(websocket.StatusTryAgainLater, "too slow")
 	}
 }
 
@@ -91,30 +132,39 @@ type incoming struct {
 	Nonce *string `json:"nonce"`
 }
 
+// decodeFrame reads a frame from the page: the message text and nonce, or
+// why the frame is refused.
+func decodeFrame(typ websocket.MessageType, data []byte) (text, nonce, refusal string) {
+	if typ != websocket.MessageText {
+		return "", "", "Messages must be text."
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD.
+	if !utf8.Valid(data) {
+		return "", "", "Your message has characters that are not text."
+	}
+	var in incoming
+	if err := json.Unmarshal(data, &in); err != nil {
+		return "", "", "That message could not be read."
+	}
+	if in.Text == nil {
+		return "", "", "Type a message first."
+	}
+	if in.Nonce != nil {
+		nonce = *in.Nonce
+	}
+	return *in.Text, nonce, ""
+}
+
 func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, m *realtime.Member) {
 	for {
 		typ, data, err := conn.Read(ctx)
 		if err != nil {
 			return // closed by the peer, too large (1009), or the server shut down
 		}
-		if typ != websocket.MessageText {
-			m.Push(renderBytes(views.SendErrorOOB("Messages must be text.")))
-			continue
+		text, nonce, refusal := decodeFrame(typ, data)
+		if refusal == "" {
+			refusal, err = s.send(ctx, room, sess, text, nonce)
 		}
-		var in incoming
-		if err := json.Unmarshal(data, &in); err != nil {
-			m.Push(renderBytes(views.SendErrorOOB("That message could not be read.")))
-			continue
-		}
-		if in.Text == nil {
-			m.Push(renderBytes(views.SendErrorOOB("Type a message first.")))
-			continue
-		}
-		nonce := ""
-		if in.Nonce != nil {
-			nonce = *in.Nonce
-		}
-		refusal, err := s.send(ctx, room, sess, *in.Text, nonce)
 		switch {
 		case errors.Is(err, errUnavailable):
 			m.Push(renderBytes(views.SendErrorOOB("Not sent: the chat is unavailable. Try again.")))
@@ -126,21 +176,55 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 	}
 }
 
-func (s *Server) track(conn *websocket.Conn) bool {
+// clientIP is the address the request came from. Behind Cloud Run's front
+// end that is the last X-Forwarded-For entry, the one the front end added;
+// a client can only put entries before it.
+func clientIP(r *http.Request) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		parts := strings.Split(xff, ",")
+		if ip := strings.TrimSpace(parts[len(parts)-1]); ip != "" {
+			return ip
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type trackResult int
+
+const (
+	tracked trackResult = iota
+	trackDraining
+	trackTooMany
+)
+
+// track registers a socket from ip, unless the server is draining or ip has
+// too many sockets open here already.
+func (s *Server) track(conn *websocket.Conn, ip string) trackResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
-		return false
+		return trackDraining
 	}
+	if s.perIP[ip] >= s.maxPerIP {
+		return trackTooMany
+	}
+	s.perIP[ip]++
 	s.sockets[conn] = struct{}{}
 	s.active.Add(1)
-	return true
+	return tracked
 }
 
-func (s *Server) untrack(conn *websocket.Conn) {
+func (s *Server) untrack(conn *websocket.Conn, ip string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.sockets, conn)
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
 	s.active.Done()
 }
 

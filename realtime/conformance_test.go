@@ -58,6 +58,9 @@ func forEachBroker(t *testing.T, body func(t *testing.T, f brokerFactory)) {
 	}
 }
 
+// usr is a user whose session is named after them.
+func usr(name string) realtime.User { return realtime.User{Name: name, Session: "session-" + name} }
+
 // uniqueRoom names a room no other test or package uses on a shared Redis.
 func uniqueRoom(t *testing.T) string {
 	return "t-" + strings.ToLower(rand.Text()[:10])
@@ -354,7 +357,7 @@ func TestHubHistoryFirstThenLiveRenderedOnce(t *testing.T) {
 		}
 		var members []*realtime.Member
 		for i := range 5 {
-			m, err := h.Join(ctx, room, "user"+strconv.Itoa(i))
+			m, err := h.Join(ctx, room, usr("user"+strconv.Itoa(i)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -387,13 +390,13 @@ func TestHubNoticesGoToOthers(t *testing.T) {
 		ctx := ctxFor(t)
 		h := newHub(t, f.make(t, 100), &countingRenderer{})
 		room := uniqueRoom(t)
-		ann, err := h.Join(ctx, room, "ann")
+		ann, err := h.Join(ctx, room, usr("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer ann.Leave()
 		recv(t, ctx, ann) // history
-		bob, err := h.Join(ctx, room, "bob")
+		bob, err := h.Join(ctx, room, usr("bob"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -420,12 +423,12 @@ func TestHubDropsSlowMemberWithoutStallingRoom(t *testing.T) {
 		ctx := ctxFor(t)
 		h := newHub(t, f.make(t, 1000), &countingRenderer{})
 		room := uniqueRoom(t)
-		slow, err := h.Join(ctx, room, "slow")
+		slow, err := h.Join(ctx, room, usr("slow"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer slow.Leave()
-		fast, err := h.Join(ctx, room, "fast")
+		fast, err := h.Join(ctx, room, usr("fast"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,13 +466,13 @@ func TestHubInstancesShareRooms(t *testing.T) {
 		h1 := newHub(t, f.make(t, 100), &countingRenderer{})
 		h2 := newHub(t, f.make(t, 100), &countingRenderer{})
 		room := uniqueRoom(t)
-		a, err := h1.Join(ctx, room, "ann")
+		a, err := h1.Join(ctx, room, usr("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer a.Leave()
 		recv(t, ctx, a)
-		b, err := h2.Join(ctx, room, "bob")
+		b, err := h2.Join(ctx, room, usr("bob"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -511,11 +514,11 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 
 func members(t *testing.T, ctx context.Context, b realtime.Broker, room string) string {
 	t.Helper()
-	names, err := b.Members(ctx, room)
+	users, err := b.Members(ctx, room)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Join(names, ",")
+	return strings.Join(realtime.Names(users), ",")
 }
 
 func TestBrokerPresence(t *testing.T) {
@@ -523,19 +526,19 @@ func TestBrokerPresence(t *testing.T) {
 		ctx := ctxFor(t)
 		b := f.make(t, 100)
 		room := uniqueRoom(t)
-		if err := b.Present(ctx, room, []string{"bob", "ann"}, time.Hour); err != nil {
+		if err := b.Present(ctx, room, []realtime.User{usr("bob"), usr("ann")}, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		if got := members(t, ctx, b, room); got != "ann,bob" {
 			t.Fatalf("members %q, want ann,bob", got)
 		}
-		if err := b.Absent(ctx, room, "bob"); err != nil {
+		if err := b.Absent(ctx, room, usr("bob")); err != nil {
 			t.Fatal(err)
 		}
 		if got := members(t, ctx, b, room); got != "ann" {
 			t.Fatalf("members %q after bob's absence, want ann", got)
 		}
-		if err := b.Present(ctx, room, []string{"carol"}, 200*time.Millisecond); err != nil {
+		if err := b.Present(ctx, room, []realtime.User{usr("carol")}, 200*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 		if got := members(t, ctx, b, room); got != "ann,carol" {
@@ -548,19 +551,19 @@ func TestBrokerPresence(t *testing.T) {
 		}
 		// Two instances listing one user: listed once, until both let go.
 		b2 := f.make(t, 100)
-		if err := b2.Present(ctx, room, []string{"ann"}, time.Hour); err != nil {
+		if err := b2.Present(ctx, room, []realtime.User{usr("ann")}, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		if got := members(t, ctx, b2, room); got != "ann" {
 			t.Fatalf("members %q, want ann once", got)
 		}
-		if err := b.Absent(ctx, room, "ann"); err != nil {
+		if err := b.Absent(ctx, room, usr("ann")); err != nil {
 			t.Fatal(err)
 		}
 		if got := members(t, ctx, b, room); got != "ann" {
 			t.Fatalf("members %q, want ann, still present through the second instance", got)
 		}
-		if err := b2.Absent(ctx, room, "ann"); err != nil {
+		if err := b2.Absent(ctx, room, usr("ann")); err != nil {
 			t.Fatal(err)
 		}
 		if got := members(t, ctx, b, room); got != "" {
@@ -601,13 +604,13 @@ func TestHubReloadMakesNoNoise(t *testing.T) {
 		ctx := ctxFor(t)
 		h := newHub(t, f.make(t, 100), &countingRenderer{})
 		room := uniqueRoom(t)
-		bob, err := h.Join(ctx, room, "bob")
+		bob, err := h.Join(ctx, room, usr("bob"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer bob.Leave()
 		recv(t, ctx, bob)
-		ann, err := h.Join(ctx, room, "ann")
+		ann, err := h.Join(ctx, room, usr("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -616,7 +619,7 @@ func TestHubReloadMakesNoNoise(t *testing.T) {
 		}
 		// A reload: the socket closes and a new one opens at once.
 		ann.Leave()
-		ann, err = h.Join(ctx, room, "ann")
+		ann, err = h.Join(ctx, room, usr("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -637,18 +640,18 @@ func TestHubPresenceAcrossInstances(t *testing.T) {
 		h2 := newHub(t, f.make(t, 100), &countingRenderer{})
 		room := uniqueRoom(t)
 
-		bob, err := h2.Join(ctx, room, "bob")
+		bob, err := h2.Join(ctx, room, usr("bob"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer bob.Leave()
 		recv(t, ctx, bob)
 		// Two tabs of ann, one on each instance: listed once.
-		tab1, err := h1.Join(ctx, room, "ann")
+		tab1, err := h1.Join(ctx, room, usr("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		tab2, err := h2.Join(ctx, room, "ann")
+		tab2, err := h2.Join(ctx, room, usr("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -666,5 +669,39 @@ func TestHubPresenceAcrossInstances(t *testing.T) {
 		if got := recvList(t, ctx, bob); got != "l:bob" {
 			t.Fatalf("list %q, want bob alone", got)
 		}
+	})
+}
+
+func TestHubNameTakenByAnotherSession(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		h := newHub(t, f.make(t, 100), &countingRenderer{})
+		room := uniqueRoom(t)
+		ann := realtime.User{Name: "Ann", Session: "s1"}
+		m, err := h.Join(ctx, room, ann)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			u    realtime.User
+			want bool
+		}{
+			{realtime.User{Name: "Ann", Session: "s2"}, true},
+			{realtime.User{Name: "aNN", Session: "s2"}, true},
+			{realtime.User{Name: "Ann", Session: "s1"}, false}, // her own other tab
+			{realtime.User{Name: "Bob", Session: "s2"}, false},
+		} {
+			if got, err := h.NameTaken(ctx, room, c.u); err != nil || got != c.want {
+				t.Errorf("NameTaken(%+v) = %v, %v; want %v", c.u, got, err, c.want)
+			}
+		}
+		if got, _ := h.NameTaken(ctx, uniqueRoom(t), realtime.User{Name: "Ann", Session: "s2"}); got {
+			t.Error("the name is taken in another room too")
+		}
+		m.Leave()
+		waitFor(t, ctx, "Ann's name is free after she left", func() bool {
+			got, err := h.NameTaken(ctx, room, realtime.User{Name: "Ann", Session: "s2"})
+			return err == nil && !got
+		})
 	})
 }

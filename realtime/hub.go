@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -61,7 +62,10 @@ type Hub struct {
 	kick    chan struct{}
 }
 
-type presenceKey struct{ room, name string }
+type presenceKey struct {
+	room string
+	user User
+}
 
 type room struct {
 	name string
@@ -72,9 +76,9 @@ type room struct {
 
 	mu      sync.RWMutex
 	members map[*Member]struct{}
-	names   map[string]int // local sockets per user name
-	listed  []string       // the member list last sent to local sockets
-	known   bool           // whether listed has been read yet
+	users   map[User]int // local sockets per user
+	listed  []string     // the names last sent to local sockets
+	known   bool         // whether listed has been read yet
 }
 
 // NewHub returns a hub on broker. Call Run to start delivering events.
@@ -158,9 +162,25 @@ func (h *Hub) Send(ctx context.Context, roomName, name, text, guard string) (Mes
 	return m, err
 }
 
-// Members returns who is in the room, across instances.
+// Members returns the names of who is in the room, across instances.
 func (h *Hub) Members(ctx context.Context, roomName string) ([]string, error) {
-	return h.broker.Members(ctx, roomName)
+	users, err := h.broker.Members(ctx, roomName)
+	return Names(users), err
+}
+
+// NameTaken reports whether another session holds u's name in the room
+// (names compared without case, so that "ann" cannot pass for "Ann").
+func (h *Hub) NameTaken(ctx context.Context, roomName string, u User) (bool, error) {
+	users, err := h.broker.Members(ctx, roomName)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range users {
+		if o.Session != u.Session && strings.EqualFold(o.Name, u.Name) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // History returns the room's recent messages, oldest first.
@@ -171,16 +191,16 @@ func (h *Hub) History(ctx context.Context, roomName string) ([]Message, error) {
 // Ping reports whether the broker is reachable.
 func (h *Hub) Ping(ctx context.Context) error { return h.broker.Ping(ctx) }
 
-// Join registers a socket of user name in roomName. Its first frame is the
+// Join registers a socket of user u in roomName. Its first frame is the
 // room's history; live events follow, each once: the socket is registered
 // before the history is read, and events the history already holds are
 // dropped.
-func (h *Hub) Join(ctx context.Context, roomName, name string) (*Member, error) {
+func (h *Hub) Join(ctx context.Context, roomName string, u User) (*Member, error) {
 	r, err := h.acquire(ctx, roomName)
 	if err != nil {
 		return nil, err
 	}
-	m := &Member{hub: h, room: r, Name: name, out: make(chan []byte, h.queueSize)}
+	m := &Member{hub: h, room: r, User: u, out: make(chan []byte, h.queueSize)}
 	first := r.add(m)
 	msgs, err := h.broker.History(ctx, roomName)
 	if err != nil {
@@ -190,7 +210,7 @@ func (h *Hub) Join(ctx context.Context, roomName, name string) (*Member, error) 
 	m.start(frame{seq: lastSeq(msgs), data: h.render.History(msgs), history: true})
 	h.knowMembers(ctx, r)
 	if first {
-		if err := h.present(ctx, roomName, name); err != nil {
+		if err := h.present(ctx, roomName, u); err != nil {
 			h.log.Warn("record presence", "room", roomName, "err", err)
 		}
 	}
@@ -199,8 +219,8 @@ func (h *Hub) Join(ctx context.Context, roomName, name string) (*Member, error) 
 	r.mu.RUnlock()
 	if known {
 		// The page's list may be older than this instance's.
-		if !slices.Contains(listed, name) {
-			listed = slices.Sorted(slices.Values(append(slices.Clip(listed), name)))
+		if !slices.Contains(listed, u.Name) {
+			listed = slices.Sorted(slices.Values(append(slices.Clip(listed), u.Name)))
 		}
 		m.Push(h.render.Members(listed))
 	}
@@ -213,7 +233,7 @@ func (h *Hub) acquire(ctx context.Context, name string) (*room, error) {
 	h.mu.Lock()
 	r := h.rooms[name]
 	if r == nil {
-		r = &room{name: name, members: make(map[*Member]struct{}), names: make(map[string]int)}
+		r = &room{name: name, members: make(map[*Member]struct{}), users: make(map[User]int)}
 		h.rooms[name] = r
 	}
 	r.refs++
@@ -275,8 +295,8 @@ func (r *room) add(m *Member) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.members[m] = struct{}{}
-	r.names[m.Name]++
-	return r.names[m.Name] == 1
+	r.users[m.User]++
+	return r.users[m.User] == 1
 }
 
 // remove unregisters m and reports whether it was its user's last local socket.
@@ -287,11 +307,11 @@ func (r *room) remove(m *Member) bool {
 		return false
 	}
 	delete(r.members, m)
-	r.names[m.Name]--
-	if r.names[m.Name] > 0 {
+	r.users[m.User]--
+	if r.users[m.User] > 0 {
 		return false
 	}
-	delete(r.names, m.Name)
+	delete(r.users, m.User)
 	return true
 }
 
@@ -299,7 +319,7 @@ func (r *room) broadcast(f frame, skipName string) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for m := range r.members {
-		if skipName != "" && m.Name == skipName {
+		if skipName != "" && m.User.Name == skipName {
 			continue
 		}
 		m.deliver(f)
@@ -325,7 +345,7 @@ type frame struct {
 type Member struct {
 	hub  *Hub
 	room *room
-	Name string
+	User User
 
 	mu      sync.Mutex
 	out     chan []byte
@@ -420,7 +440,7 @@ func (m *Member) leave(wasPresent bool) {
 	m.closeOut()
 	m.mu.Unlock()
 	if m.room.remove(m) && wasPresent {
-		m.hub.absentLater(m.room.name, m.Name)
+		m.hub.absentLater(m.room.name, m.User)
 	}
 	m.hub.release(m.room)
 }

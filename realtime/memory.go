@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 )
@@ -24,7 +23,7 @@ type MemoryBroker struct {
 }
 
 type memoryRoom struct {
-	present    map[string]time.Time // name -> expiry
+	present    map[User]time.Time // user -> expiry
 	seq        int64
 	history    []Message
 	guards     map[string]int64
@@ -44,7 +43,7 @@ func NewMemoryBroker(historySize int) *MemoryBroker {
 func (b *MemoryBroker) room(name string) *memoryRoom {
 	r := b.rooms[name]
 	if r == nil {
-		r = &memoryRoom{guards: make(map[string]int64), present: make(map[string]time.Time)}
+		r = &memoryRoom{guards: make(map[string]int64), present: make(map[User]time.Time)}
 		b.rooms[name] = r
 	}
 	return r
@@ -103,7 +102,7 @@ func (b *MemoryBroker) publish(ctx context.Context, ev Event) error {
 	}
 }
 
-func (b *MemoryBroker) Present(_ context.Context, room string, names []string, ttl time.Duration) error {
+func (b *MemoryBroker) Present(_ context.Context, room string, users []User, ttl time.Duration) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -111,23 +110,23 @@ func (b *MemoryBroker) Present(_ context.Context, room string, names []string, t
 	}
 	r := b.room(room)
 	exp := time.Now().Add(ttl)
-	for _, n := range names {
-		r.present[n] = exp
+	for _, u := range users {
+		r.present[u] = exp
 	}
 	return nil
 }
 
-func (b *MemoryBroker) Absent(_ context.Context, room, name string) error {
+func (b *MemoryBroker) Absent(_ context.Context, room string, u User) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return ErrClosed
 	}
-	delete(b.room(room).present, name)
+	delete(b.room(room).present, u)
 	return nil
 }
 
-func (b *MemoryBroker) Members(_ context.Context, room string) ([]string, error) {
+func (b *MemoryBroker) Members(_ context.Context, room string) ([]User, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -138,16 +137,16 @@ func (b *MemoryBroker) Members(_ context.Context, room string) ([]string, error)
 		return nil, nil
 	}
 	now := time.Now()
-	names := make([]string, 0, len(r.present))
-	for n, exp := range r.present {
+	users := make([]User, 0, len(r.present))
+	for u, exp := range r.present {
 		if now.After(exp) {
-			delete(r.present, n)
+			delete(r.present, u)
 			continue
 		}
-		names = append(names, n)
+		users = append(users, u)
 	}
-	slices.Sort(names)
-	return names, nil
+	sortUsers(users)
+	return users, nil
 }
 
 func (b *MemoryBroker) History(_ context.Context, room string) ([]Message, error) {

@@ -6,30 +6,30 @@ import (
 	"time"
 )
 
-// present lists name in roomName through this instance and tells the other
+// present lists u in roomName through this instance and tells the other
 // instances to read the list again. A leave still in its grace period is
 // called off instead: the user never left.
-func (h *Hub) present(ctx context.Context, roomName, name string) error {
+func (h *Hub) present(ctx context.Context, roomName string, u User) error {
 	h.presMu.Lock()
 	defer h.presMu.Unlock()
-	key := presenceKey{roomName, name}
+	key := presenceKey{roomName, u}
 	if t, ok := h.pending[key]; ok {
 		t.Stop()
 		delete(h.pending, key)
 		return nil
 	}
-	if err := h.broker.Present(ctx, roomName, []string{name}, h.timing.TTL); err != nil {
+	if err := h.broker.Present(ctx, roomName, []User{u}, h.timing.TTL); err != nil {
 		return err
 	}
-	return h.broker.Announce(ctx, roomName, KindPresence, name)
+	return h.broker.Announce(ctx, roomName, KindPresence, u.Name)
 }
 
-// absentLater unlists name from roomName after LeaveGrace, unless a socket
-// of theirs joins here meanwhile.
-func (h *Hub) absentLater(roomName, name string) {
+// absentLater unlists u from roomName after the leave grace, unless a
+// socket of theirs joins here meanwhile.
+func (h *Hub) absentLater(roomName string, u User) {
 	h.presMu.Lock()
 	defer h.presMu.Unlock()
-	key := presenceKey{roomName, name}
+	key := presenceKey{roomName, u}
 	if t, ok := h.pending[key]; ok {
 		t.Stop()
 	}
@@ -46,16 +46,16 @@ func (h *Hub) absent(key presenceKey, t **time.Timer) {
 		return // called off, or superseded
 	}
 	delete(h.pending, key)
-	if h.localSockets(key.room, key.name) > 0 {
+	if h.localSockets(key.room, key.user) > 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := h.broker.Absent(ctx, key.room, key.name); err != nil {
+	if err := h.broker.Absent(ctx, key.room, key.user); err != nil {
 		h.log.Warn("record absence", "room", key.room, "err", err)
 		return // the entry expires by itself
 	}
-	if err := h.broker.Announce(ctx, key.room, KindPresence, key.name); err != nil {
+	if err := h.broker.Announce(ctx, key.room, KindPresence, key.user.Name); err != nil {
 		h.log.Warn("announce absence", "room", key.room, "err", err)
 	}
 }
@@ -69,7 +69,7 @@ func (h *Hub) stopPending() {
 	}
 }
 
-func (h *Hub) localSockets(roomName, name string) int {
+func (h *Hub) localSockets(roomName string, u User) int {
 	h.mu.Lock()
 	r := h.rooms[roomName]
 	h.mu.Unlock()
@@ -78,7 +78,7 @@ func (h *Hub) localSockets(roomName, name string) int {
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.names[name]
+	return r.users[u]
 }
 
 // markDirty asks the presence loop to read the room's member list again.
@@ -132,7 +132,7 @@ func (h *Hub) roomNames() []string {
 // heartbeat renews the presence of every user with a socket here, and of
 // those in their grace period.
 func (h *Hub) heartbeat(ctx context.Context) {
-	byRoom := map[string][]string{}
+	byRoom := map[string][]User{}
 	h.mu.Lock()
 	rooms := make([]*room, 0, len(h.rooms))
 	for _, r := range h.rooms {
@@ -141,19 +141,19 @@ func (h *Hub) heartbeat(ctx context.Context) {
 	h.mu.Unlock()
 	for _, r := range rooms {
 		r.mu.RLock()
-		for n := range r.names {
-			byRoom[r.name] = append(byRoom[r.name], n)
+		for u := range r.users {
+			byRoom[r.name] = append(byRoom[r.name], u)
 		}
 		r.mu.RUnlock()
 	}
 	h.presMu.Lock()
 	for k := range h.pending {
-		byRoom[k.room] = append(byRoom[k.room], k.name)
+		byRoom[k.room] = append(byRoom[k.room], k.user)
 	}
 	h.presMu.Unlock()
-	for roomName, names := range byRoom {
+	for roomName, users := range byRoom {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := h.broker.Present(ctx, roomName, names, h.timing.TTL); err != nil {
+		if err := h.broker.Present(ctx, roomName, users, h.timing.TTL); err != nil {
 			h.log.Warn("renew presence", "room", roomName, "err", err)
 		}
 		cancel()
@@ -170,14 +170,14 @@ func (h *Hub) knowMembers(ctx context.Context, r *room) {
 	if known {
 		return
 	}
-	names, err := h.broker.Members(ctx, r.name)
+	users, err := h.broker.Members(ctx, r.name)
 	if err != nil {
 		h.log.Warn("read members", "room", r.name, "err", err)
 		return
 	}
 	r.mu.Lock()
 	if !r.known {
-		r.listed, r.known = names, true
+		r.listed, r.known = Names(users), true
 	}
 	r.mu.Unlock()
 }
@@ -192,12 +192,13 @@ func (h *Hub) refresh(ctx context.Context, roomName string) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	names, err := h.broker.Members(ctx, roomName)
+	users, err := h.broker.Members(ctx, roomName)
 	cancel()
 	if err != nil {
 		h.log.Warn("read members", "room", roomName, "err", err)
 		return
 	}
+	names := Names(users)
 	r.mu.Lock()
 	old, known := r.listed, r.known
 	r.listed, r.known = names, true

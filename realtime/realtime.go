@@ -4,10 +4,12 @@
 package realtime
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -17,6 +19,13 @@ type Message struct {
 	Name string    `json:"name"`
 	Text string    `json:"text"`
 	Time time.Time `json:"ts"`
+}
+
+// User is one signed-in person: the name shown, and the session that signed
+// in with it. Two sessions may not hold one name in a room.
+type User struct {
+	Name    string
+	Session string
 }
 
 // EventKind tells what an Event announces.
@@ -56,14 +65,14 @@ type Broker interface {
 	Send(ctx context.Context, room string, m Message, guard string) (stored Message, dup bool, err error)
 	// Announce publishes an event that is not kept in the history.
 	Announce(ctx context.Context, room string, kind EventKind, name string) error
-	// Present records that names are connected to room through this
+	// Present records that users are connected to room through this
 	// instance, until ttl passes without another call.
-	Present(ctx context.Context, room string, names []string, ttl time.Duration) error
-	// Absent removes this instance's record of name in room.
-	Absent(ctx context.Context, room, name string) error
+	Present(ctx context.Context, room string, users []User, ttl time.Duration) error
+	// Absent removes this instance's record of u in room.
+	Absent(ctx context.Context, room string, u User) error
 	// Members returns who is connected to room through any live instance,
-	// each name once, sorted.
-	Members(ctx context.Context, room string) ([]string, error)
+	// each user once, sorted by name.
+	Members(ctx context.Context, room string) ([]User, error)
 	// History returns the room's recent messages, oldest first.
 	History(ctx context.Context, room string) ([]Message, error)
 	// Subscribe starts delivering the room's events on Events; it returns
@@ -105,4 +114,22 @@ func decodeMessage(payload []byte) (Message, error) {
 		return Message{}, fmt.Errorf("decode history entry: %w", err)
 	}
 	return Message{Seq: w.Seq, Name: w.Name, Text: w.Text, Time: w.Time}, nil
+}
+
+// sortUsers orders users by name, then session.
+func sortUsers(us []User) {
+	slices.SortFunc(us, func(a, b User) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Session, b.Session))
+	})
+}
+
+// Names returns the distinct names of users, in order.
+func Names(users []User) []string {
+	names := make([]string, 0, len(users))
+	for _, u := range users {
+		if len(names) == 0 || names[len(names)-1] != u.Name {
+			names = append(names, u.Name)
+		}
+	}
+	return names
 }

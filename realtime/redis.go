@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -172,19 +171,22 @@ func (b *RedisBroker) Announce(ctx context.Context, room string, kind EventKind,
 	return nil
 }
 
-// Presence is a sorted set per room: one member per (instance, name), scored
-// with its expiry, so the users of an instance that died vanish on their own.
-func (b *RedisBroker) presenceMember(name string) string { return b.instance + "\x00" + name }
+// Presence is a sorted set per room: one member per (instance, session,
+// name), scored with its expiry, so that the users of an instance that died
+// vanish on their own.
+func (b *RedisBroker) presenceMember(u User) string {
+	return b.instance + "\x00" + u.Session + "\x00" + u.Name
+}
 
-func (b *RedisBroker) Present(ctx context.Context, room string, names []string, ttl time.Duration) error {
-	if len(names) == 0 {
+func (b *RedisBroker) Present(ctx context.Context, room string, users []User, ttl time.Duration) error {
+	if len(users) == 0 {
 		return nil
 	}
 	now := time.Now()
 	exp := float64(now.Add(ttl).UnixMilli())
-	zs := make([]redis.Z, len(names))
-	for i, n := range names {
-		zs[i] = redis.Z{Score: exp, Member: b.presenceMember(n)}
+	zs := make([]redis.Z, len(users))
+	for i, u := range users {
+		zs[i] = redis.Z{Score: exp, Member: b.presenceMember(u)}
 	}
 	key := presenceSetKey(room)
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -200,30 +202,34 @@ func (b *RedisBroker) Present(ctx context.Context, room string, names []string, 
 	return nil
 }
 
-func (b *RedisBroker) Absent(ctx context.Context, room, name string) error {
-	if err := b.rdb.ZRem(ctx, presenceSetKey(room), b.presenceMember(name)).Err(); err != nil {
+func (b *RedisBroker) Absent(ctx context.Context, room string, u User) error {
+	if err := b.rdb.ZRem(ctx, presenceSetKey(room), b.presenceMember(u)).Err(); err != nil {
 		return fmt.Errorf("absence in room %q: %w", room, err)
 	}
 	return nil
 }
 
-func (b *RedisBroker) Members(ctx context.Context, room string) ([]string, error) {
+func (b *RedisBroker) Members(ctx context.Context, room string) ([]User, error) {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	entries, err := b.rdb.ZRangeByScore(ctx, presenceSetKey(room), &redis.ZRangeBy{Min: "(" + now, Max: "+inf"}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("members of room %q: %w", room, err)
 	}
-	seen := make(map[string]bool, len(entries))
-	names := make([]string, 0, len(entries))
+	seen := make(map[User]bool, len(entries))
+	users := make([]User, 0, len(entries))
 	for _, e := range entries {
-		_, name, ok := strings.Cut(e, "\x00")
-		if ok && !seen[name] {
-			seen[name] = true
-			names = append(names, name)
+		parts := strings.SplitN(e, "\x00", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		u := User{Session: parts[1], Name: parts[2]}
+		if !seen[u] {
+			seen[u] = true
+			users = append(users, u)
 		}
 	}
-	slices.Sort(names)
-	return names, nil
+	sortUsers(users)
+	return users, nil
 }
 
 func (b *RedisBroker) History(ctx context.Context, room string) ([]Message, error) {

@@ -27,8 +27,9 @@ func newLimiter(r rate.Limit, burst int) *limiter {
 	return &limiter{rate: r, burst: burst, buckets: make(map[string]*bucket)}
 }
 
-func (l *limiter) allow(key string) bool {
-	now := time.Now()
+func (l *limiter) allow(key string) bool { return l.allowAt(key, time.Now()) }
+
+func (l *limiter) allowAt(key string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	// A bucket idle long enough to be full again can be forgotten.

@@ -160,3 +160,14 @@ func FuzzSessionCookie(f *testing.F) {
 		}
 	})
 }
+
+func TestJSONDepth(t *testing.T) {
+	for in, want := range map[string]int{
+		`{}`: 1, `{"text":"x","headers":{"a":"b"}}`: 2, `[[[]]]`: 3, `"[[[["`: 0,
+		`{"t":"\"[[[["}`: 1, `{"t":"\\"}`: 1, `42`: 0, ``: 0,
+	} {
+		if got := jsonDepth([]byte(in)); got != want {
+			t.Errorf("jsonDepth(%s) = %d, want %d", in, got, want)
+		}
+	}
+}

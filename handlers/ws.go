@@ -143,7 +143,7 @@ func decodeFrame(typ websocket.MessageType, data []byte) (text, nonce, refusal s
 		return "", "", "Your message has characters that are not text."
 	}
 	var in incoming
-	if err := json.Unmarshal(data, &in); err != nil {
+	if jsonDepth(data) > maxFrameDepth || json.Unmarshal(data, &in) != nil {
 		return "", "", "That message could not be read."
 	}
 	if in.Text == nil {
@@ -153,6 +153,38 @@ func decodeFrame(typ websocket.MessageType, data []byte) (text, nonce, refusal s
 		nonce = *in.Nonce
 	}
 	return *in.Text, nonce, ""
+}
+
+// maxFrameDepth bounds the nesting of a frame's JSON: htmx sends two levels
+// (the form's fields and a headers object); deeper is not from the page.
+const maxFrameDepth = 8
+
+// jsonDepth returns the deepest nesting of objects and arrays in data,
+// reading it as JSON text without decoding it.
+func jsonDepth(data []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, m *realtime.Member) {

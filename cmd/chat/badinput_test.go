@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/url"
@@ -76,6 +77,7 @@ func TestBadInputIsRefused(t *testing.T) {
 			}
 		}
 		resp, _ := ann.get("/rooms/" + strings.ToUpper(room))
+		base, _ := url.Parse(inst.URL)
 		if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/rooms/"+room {
 			t.Errorf("capitals: %d to %q, want a redirect to /rooms/%s", resp.StatusCode, resp.Header.Get("Location"), room)
 		}
@@ -84,10 +86,26 @@ func TestBadInputIsRefused(t *testing.T) {
 			t.Errorf("no session: %d to %q, want 303 to the sign-in", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		forged := newUser(t, inst.URL)
-		base, _ := url.Parse(inst.URL)
 		forged.client.Jar.SetCookies(base, []*http.Cookie{{Name: "chat_session", Value: "MTk5OTk5OTk5OXxhYmN8TWFsbG9yeQ.AAAA"}})
 		if resp, _ := forged.get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("forged cookie: %d, want 303 to the sign-in", resp.StatusCode)
+		}
+		// Ann's real cookie with one byte of the name changed: the MAC fails.
+		tampered := newUser(t, inst.URL)
+		for _, c := range ann.client.Jar.Cookies(base) {
+			enc, mac, _ := strings.Cut(c.Value, ".")
+			raw, _ := base64.RawURLEncoding.DecodeString(enc)
+			raw = []byte(strings.Replace(string(raw), "|Ann", "|Mallory", 1))
+			c.Value = base64.RawURLEncoding.EncodeToString(raw) + "." + mac
+			tampered.client.Jar.SetCookies(base, []*http.Cookie{c})
+		}
+		if resp, _ := tampered.get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("tampered cookie: %d, want 303 to the sign-in", resp.StatusCode)
+		}
+		resp = tampered.postForm("/rooms/"+room+"/messages", url.Values{"text": {"as mallory"}})
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("post with a tampered cookie: %d, want 303 to the sign-in", resp.StatusCode)
 		}
 	})
 
@@ -159,6 +177,11 @@ func TestBadInputIsRefused(t *testing.T) {
 			{`{"text":"<script>alert(1)</script>\u202e"}`, "control characters"},
 			{`{"text":"ok","nonce":"` + long(65) + `"}`, "reload the page"},
 			{`[]`, "could not be read"},
+			{"{\"text\":\"bad \xff\xfe utf-8\"}", "not text"},
+			{`{"text":"x","headers":` + strings.Repeat("[", 6000) + strings.Repeat("]", 6000) + `}`, "could not be read"},
+			{`{"text":"x","nonce":{"nested":{"deeper":[1,2,3]}}}`, "could not be read"},
+			{`{"text":"\u202Eevil"}`, "control characters"},
+			{`{"text":"ctrl \u001b[31m"}`, "control characters"},
 		}
 		for _, c := range cases {
 			ws.sendRaw([]byte(c.frame))
@@ -175,10 +198,17 @@ func TestBadInputIsRefused(t *testing.T) {
 		if f := ws.until(`id="send-error"`); !strings.Contains(f, "must be text") {
 			t.Errorf("binary frame: %s", f)
 		}
-		// Over 16 KiB: the socket is closed with 1009.
+		// Over 16 KiB: the socket is closed with 1009; so is 1 MiB of JSON.
 		ws.sendRaw([]byte(`{"text":"` + long(17<<10) + `"}`))
 		if code := ws.closeStatus(); code != websocket.StatusMessageTooBig {
 			t.Errorf("oversized frame closed the socket with %v, want 1009", code)
+		}
+		huge := ann.dial(room)
+		huge.next()
+		// The server may cut the connection before the whole frame is written.
+		_ = huge.conn.Write(ctx, websocket.MessageText, []byte(`{"text":"x","pad":[`+strings.Repeat(`"aaaaaaaaaa",`, 1<<20/13)+`""]}`))
+		if code := huge.closeStatus(); code != websocket.StatusMessageTooBig {
+			t.Errorf("1 MiB frame closed the socket with %v, want 1009", code)
 		}
 
 		// Cross-site WebSocket hijacking: refused at the handshake.
@@ -199,6 +229,61 @@ func TestBadInputIsRefused(t *testing.T) {
 		}
 		if code := anon.closeStatus(); code != websocket.StatusPolicyViolation {
 			t.Errorf("no-session socket closed with %v, want 1008", code)
+		}
+	})
+
+	t.Run("impersonation", func(t *testing.T) {
+		// The observer holds "Observer" in the room; another session may
+		// not take the name, whatever its case.
+		for _, name := range []string{"Observer", "observer", " OBSERVER "} {
+			u := newUser(t, inst.URL)
+			resp := u.postForm("/signin", url.Values{"name": {name}, "room": {room}})
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "using that name") || len(resp.Cookies()) != 0 {
+				t.Errorf("signing in as %q beside the observer: %d, cookie %v", name, resp.StatusCode, resp.Cookies())
+			}
+		}
+		// Signed in as "Observer" elsewhere, then straight to the room's
+		// socket: refused there too, with nothing of the room.
+		u := newUser(t, inst.URL)
+		u.signIn("Observer", uniqueRoom())
+		s := u.dial(room)
+		if f := s.next(); !strings.Contains(f, "using that name") || strings.Contains(f, `id="messages"`) {
+			t.Errorf("impostor's socket got %s", f)
+		}
+		if code := s.closeStatus(); code != websocket.StatusPolicyViolation {
+			t.Errorf("impostor's socket closed with %v, want 1008", code)
+		}
+		// The observer signing in again keeps the name.
+		resp := obs.postForm("/signin", url.Values{"name": {"Observer"}, "room": {room}})
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("the observer signing in again: %d, want 303", resp.StatusCode)
+		}
+	})
+
+	t.Run("script in names and texts is inert", func(t *testing.T) {
+		xssRoom := uniqueRoom()
+		name := `<img src=x onerror=alert(1)>`
+		evil := newUser(t, inst.URL)
+		evil.signIn(name, xssRoom)
+		watcher := newUser(t, inst.URL)
+		watcher.signIn("Watcher", xssRoom)
+		wws := watcher.dial(xssRoom)
+		wws.next()
+		ews := evil.dial(xssRoom)
+		ews.next()
+		ews.send(`<script>alert(1)</script><b onclick="x()">hi</b>`, "x1")
+		f := wws.until(`id="msg-1"`)
+		_, page := watcher.get("/rooms/" + xssRoom)
+		for what, html := range map[string]string{"pushed fragment": f, "room page": page} {
+			if strings.Contains(html, "<script>alert") || strings.Contains(html, "<img src=x") || strings.Contains(html, "<b onclick") {
+				t.Errorf("%s carries live markup: %s", what, html)
+			}
+			if !strings.Contains(html, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(html, "&lt;img src=x onerror=alert(1)&gt;") {
+				t.Errorf("%s does not show the text escaped: %s", what, html)
+			}
 		}
 	})
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,5 +185,92 @@ func TestBrowserChatAcrossInstancesAndWithoutJS(t *testing.T) {
 	}
 	for _, p := range []*tab{ann, bob} {
 		p.waitIDs("msg-1", "msg-2", "msg-3", "msg-4")
+	}
+}
+
+// console collects what a tab writes to its console, browser log included.
+type console struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (p *tab) console() *console {
+	ctx, cancel := context.WithCancel(p.ctx)
+	msgs := chromedp.Console(ctx)
+	c := &console{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			c.mu.Lock()
+			c.msgs = append(c.msgs, string(m.Type)+": "+m.Text)
+			c.mu.Unlock()
+		}
+	}()
+	p.t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return c
+}
+
+// violations returns the console lines that report a blocked resource or
+// script, as Chromium words a Content-Security-Policy violation.
+func (c *console) violations() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var v []string
+	for _, m := range c.msgs {
+		if strings.Contains(m, "Content Security Policy") || strings.Contains(m, "Refused to") {
+			v = append(v, m)
+		}
+	}
+	return v
+}
+
+// The room page, chatting, receives every kind of fragment with no
+// Content-Security-Policy violation.
+func TestBrowserRoomHasNoCSPViolations(t *testing.T) {
+	inst := startInstance(t, sharedEnv(""))
+	browser := newBrowser(t)
+	room := uniqueRoom()
+	p := newTab(t, browser)
+	con := p.console()
+	p.signIn(inst.URL, "Ann", room)
+	p.waitJS(socketOpen)
+	// Count violations in the page too, from now on.
+	p.do(chromedp.Evaluate[chromedp.Void](`window.cspViolations = []; document.addEventListener('securitypolicyviolation', e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI))`))
+
+	// Every fragment kind: a message and the fresh form, an entry notice
+	// and the member list, a refusal.
+	p.do(chromedp.SendKeys(chromedp.CSS("#text"), "hello\r"))
+	p.waitIDs("msg-1")
+	bob := newUser(t, inst.URL)
+	bob.signIn("Bob", room)
+	bob.dial(room).next()
+	p.waitJS(`document.querySelector('#notices').textContent.includes('Bob entered')`)
+	p.waitJS(`document.querySelector('#members').textContent.includes('Bob')`)
+	p.do(chromedp.SetValue(chromedp.CSS("#text"), strings.Repeat("x", 2001)), chromedp.SendKeys(chromedp.CSS("#text"), "\r"))
+	p.waitJS(`document.querySelector('#send-error').textContent.includes('2,000')`)
+
+	if v := con.violations(); len(v) > 0 {
+		t.Fatalf("CSP violations in the console: %q", v)
+	}
+	if n := evalJS[int](p, `window.cspViolations.length`); n != 0 {
+		t.Fatalf("%d CSP violations reported in the page", n)
+	}
+
+	// The check can fail: an inline style is a violation, and it is seen.
+	p.do(chromedp.Evaluate[chromedp.Void](`document.body.insertAdjacentHTML('beforeend', '<p style="color: red">x</p>')`))
+	p.waitJS(`window.cspViolations.length > 0`)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(con.violations()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the console never reported the inline style")
+		}
+		time.Sleep(20 * time.Millisecond) // polling what the console goroutine gathered
 	}
 }

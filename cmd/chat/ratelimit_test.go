@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// A burst past the limit gets "slow down" errors, to the sender alone, and
+// nothing more is stored or broadcast. (That a steady pace under the rate
+// is never limited is shown on a virtual clock in handlers.)
+func TestSendRateLimit(t *testing.T) {
+	env := sharedEnv("")
+	env["SEND_RATE"], env["SEND_BURST"] = "0.5", "3"
+	inst := startInstance(t, env)
+	room := uniqueRoom()
+	ann, bob := newUser(t, inst.URL), newUser(t, inst.URL)
+	ann.signIn("Ann", room)
+	bob.signIn("Bob", room)
+	annWS, bobWS := ann.dial(room), bob.dial(room)
+	annWS.next()
+	bobWS.next()
+
+	for i := range 6 {
+		annWS.send(fmt.Sprintf("burst %d", i), fmt.Sprintf("b%d", i))
+	}
+	accepted, slowed := 0, 0
+	for accepted+slowed < 6 {
+		f := annWS.until(`id="send-error"`)
+		switch {
+		case strings.Contains(f, "Slow down"):
+			slowed++
+		case strings.Contains(f, `<p id="send-error" role="alert" hx-swap-oob="true"></p>`):
+			accepted++
+		default:
+			t.Fatalf("unexpected reply: %s", f)
+		}
+	}
+	if accepted != 3 || slowed != 3 {
+		t.Fatalf("%d accepted and %d slowed, want 3 and 3", accepted, slowed)
+	}
+	// Bob's first message is his own to send; before it he sees Ann's three
+	// and no error of hers.
+	bobWS.send("from bob", "c1")
+	for seen := 0; ; {
+		f := bobWS.next()
+		if strings.Contains(f, "Slow down") {
+			t.Fatalf("another user got the sender's error: %s", f)
+		}
+		if strings.Contains(f, "from bob") {
+			if seen != 3 || !strings.Contains(f, `id="msg-4"`) {
+				t.Fatalf("bob saw %d of ann's messages before his own (%s), want 3 and msg-4", seen, f)
+			}
+			break
+		}
+		if strings.Contains(f, "burst ") && strings.Contains(f, `<li id="msg-`) {
+			seen++
+		}
+	}
+}

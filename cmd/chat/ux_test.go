@@ -232,6 +232,10 @@ func TestBrowserReconnectAfterCut(t *testing.T) {
 	p.signIn(proxy.URL(), "Ann", room)
 	p.waitJS(socketOpen)
 	p.waitJS(`document.querySelector('#connection').textContent === 'Connected'`)
+	// A hidden tab keeps its socket (hx-ws would close it by default).
+	if !evalJS[bool](p, `document.querySelector('#chat')._htmx.ws.connection.config.pauseOnBackground === false`) {
+		t.Error("pauseOnBackground is on: every tab switch would drop the socket")
+	}
 	bob := newUser(t, inst.URL)
 	bob.signIn("Bob", room)
 	bobWS := bob.dial(room)

@@ -34,6 +34,19 @@ type Chat interface {
 	Ping(ctx context.Context) error
 }
 
+// Metrics is told about sockets and messages, for monitoring.
+type Metrics interface {
+	SocketOpened()
+	SocketClosed()
+	MessageIn()
+}
+
+type noMetrics struct{}
+
+func (noMetrics) SocketOpened() {}
+func (noMetrics) SocketClosed() {}
+func (noMetrics) MessageIn()    {}
+
 // Config holds a Server's dependencies.
 type Config struct {
 	Chat      Chat
@@ -48,6 +61,8 @@ type Config struct {
 	// MaxSocketsPerIP caps the sockets one address may hold open on this
 	// instance. Default 100, room for a busy office behind one NAT.
 	MaxSocketsPerIP int
+	// Metrics, when set, is told about sockets and messages.
+	Metrics Metrics
 }
 
 // Server serves the pages, the WebSocket and the no-JS fallback, and keeps
@@ -58,6 +73,7 @@ type Server struct {
 	sessions sessions
 	limits   *limiter
 	log      *slog.Logger
+	metrics  Metrics
 
 	mu       sync.Mutex
 	sockets  map[*websocket.Conn]struct{}
@@ -81,6 +97,10 @@ func New(cfg Config) *Server {
 		perIP:        make(map[string]int),
 		pingInterval: cmp.Or(cfg.PingInterval, 30*time.Second),
 		maxPerIP:     cmp.Or(cfg.MaxSocketsPerIP, 100),
+		metrics:      cfg.Metrics,
+	}
+	if s.metrics == nil {
+		s.metrics = noMetrics{}
 	}
 	return s
 }
@@ -300,5 +320,6 @@ func (s *Server) send(ctx context.Context, room string, sess Session, text, nonc
 		s.log.Error("send message", "room", room, "err", err)
 		return "", errors.Join(errUnavailable, err)
 	}
+	s.metrics.MessageIn()
 	return "", nil
 }

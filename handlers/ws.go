@@ -247,6 +247,7 @@ func (s *Server) track(conn *websocket.Conn, ip string) trackResult {
 	s.perIP[ip]++
 	s.sockets[conn] = struct{}{}
 	s.active.Add(1)
+	s.metrics.SocketOpened()
 	return tracked
 }
 
@@ -257,6 +258,7 @@ func (s *Server) untrack(conn *websocket.Conn, ip string) {
 	if s.perIP[ip]--; s.perIP[ip] <= 0 {
 		delete(s.perIP, ip)
 	}
+	s.metrics.SocketClosed()
 	s.active.Done()
 }
 

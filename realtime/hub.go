@@ -50,6 +50,7 @@ type Hub struct {
 	log       *slog.Logger
 	queueSize int
 	timing    PresenceTiming
+	obs       Observer
 
 	mu    sync.Mutex
 	rooms map[string]*room
@@ -89,6 +90,7 @@ func NewHub(broker Broker, render Renderer, log *slog.Logger, opts ...HubOption)
 		log:       log,
 		queueSize: DefaultQueueSize,
 		timing:    DefaultPresenceTiming,
+		obs:       noObserver{},
 		rooms:     make(map[string]*room),
 		pending:   make(map[presenceKey]*time.Timer),
 		dirty:     make(map[string]bool),
@@ -134,7 +136,10 @@ func (h *Hub) dispatch(ctx context.Context, ev Event) {
 	}
 	switch ev.Kind {
 	case KindMessage:
-		r.broadcast(frame{seq: ev.Message.Seq, data: h.render.Message(ev.Message)}, "")
+		start := time.Now()
+		n := r.broadcast(frame{seq: ev.Message.Seq, data: h.render.Message(ev.Message)}, "")
+		h.obs.Delivered(n)
+		h.obs.FanOut(time.Since(start))
 	case KindPresence:
 		h.markDirty(ev.Room)
 	case KindResync:
@@ -148,7 +153,7 @@ func (h *Hub) dispatch(ctx context.Context, ev Event) {
 func (h *Hub) resync(ctx context.Context, r *room) {
 	msgs, err := h.broker.History(ctx, r.name)
 	if err != nil {
-		h.log.Warn("resync room", "room", r.name, "err", err)
+		h.brokerFailed("resync room", r.name, err)
 		return
 	}
 	f := frame{seq: lastSeq(msgs), data: h.render.History(msgs), history: true}
@@ -159,6 +164,9 @@ func (h *Hub) resync(ctx context.Context, r *room) {
 // guard is answered like the original, with nothing stored again.
 func (h *Hub) Send(ctx context.Context, roomName, name, text, guard string) (Message, error) {
 	m, _, err := h.broker.Send(ctx, roomName, Message{Name: name, Text: text, Time: time.Now().UTC()}, guard)
+	if err != nil {
+		h.obs.BrokerError()
+	}
 	return m, err
 }
 
@@ -204,6 +212,7 @@ func (h *Hub) Join(ctx context.Context, roomName string, u User) (*Member, error
 	first := r.add(m)
 	msgs, err := h.broker.History(ctx, roomName)
 	if err != nil {
+		h.obs.BrokerError()
 		m.leave(false)
 		return nil, fmt.Errorf("join room %q: %w", roomName, err)
 	}
@@ -211,7 +220,7 @@ func (h *Hub) Join(ctx context.Context, roomName string, u User) (*Member, error
 	h.knowMembers(ctx, r)
 	if first {
 		if err := h.present(ctx, roomName, u); err != nil {
-			h.log.Warn("record presence", "room", roomName, "err", err)
+			h.brokerFailed("record presence", roomName, err)
 		}
 	}
 	r.mu.RLock()
@@ -235,6 +244,7 @@ func (h *Hub) acquire(ctx context.Context, name string) (*room, error) {
 	if r == nil {
 		r = &room{name: name, members: make(map[*Member]struct{}), users: make(map[User]int)}
 		h.rooms[name] = r
+		h.obs.RoomsActive(len(h.rooms))
 	}
 	r.refs++
 	h.mu.Unlock()
@@ -249,7 +259,9 @@ func (h *Hub) acquire(ctx context.Context, name string) (*room, error) {
 			r.refs--
 			if r.refs == 0 && h.rooms[name] == r {
 				delete(h.rooms, name)
+				h.obs.RoomsActive(len(h.rooms))
 			}
+			h.obs.BrokerError()
 			h.mu.Unlock()
 			return nil, fmt.Errorf("join room %q: %w", name, err)
 		}
@@ -278,7 +290,7 @@ func (h *Hub) release(r *room) {
 	if r.subscribed {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := h.broker.Unsubscribe(ctx, r.name); err != nil {
-			h.log.Warn("unsubscribe", "room", r.name, "err", err)
+			h.brokerFailed("unsubscribe", r.name, err)
 		}
 		cancel()
 		r.subscribed = false
@@ -286,6 +298,7 @@ func (h *Hub) release(r *room) {
 	h.mu.Lock()
 	if r.refs == 0 && h.rooms[r.name] == r {
 		delete(h.rooms, r.name)
+		h.obs.RoomsActive(len(h.rooms))
 	}
 	h.mu.Unlock()
 }
@@ -315,15 +328,19 @@ func (r *room) remove(m *Member) bool {
 	return true
 }
 
-func (r *room) broadcast(f frame, skipName string) {
+// broadcast hands f to every member but skipName's, and returns how many.
+func (r *room) broadcast(f frame, skipName string) int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	n := 0
 	for m := range r.members {
 		if skipName != "" && m.User.Name == skipName {
 			continue
 		}
 		m.deliver(f)
+		n++
 	}
+	return n
 }
 
 func lastSeq(msgs []Message) int64 {
@@ -421,6 +438,7 @@ func (m *Member) enqueue(f frame) {
 func (m *Member) drop() {
 	m.dropped = true
 	m.closeOut()
+	m.hub.obs.Dropped()
 }
 
 func (m *Member) closeOut() {

@@ -52,11 +52,11 @@ func (h *Hub) absent(key presenceKey, t **time.Timer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := h.broker.Absent(ctx, key.room, key.user); err != nil {
-		h.log.Warn("record absence", "room", key.room, "err", err)
+		h.brokerFailed("record absence", key.room, err)
 		return // the entry expires by itself
 	}
 	if err := h.broker.Announce(ctx, key.room, KindPresence, key.user.Name); err != nil {
-		h.log.Warn("announce absence", "room", key.room, "err", err)
+		h.brokerFailed("announce absence", key.room, err)
 	}
 }
 
@@ -154,7 +154,7 @@ func (h *Hub) heartbeat(ctx context.Context) {
 	for roomName, users := range byRoom {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		if err := h.broker.Present(ctx, roomName, users, h.timing.TTL); err != nil {
-			h.log.Warn("renew presence", "room", roomName, "err", err)
+			h.brokerFailed("renew presence", roomName, err)
 		}
 		cancel()
 	}
@@ -172,7 +172,7 @@ func (h *Hub) knowMembers(ctx context.Context, r *room) {
 	}
 	users, err := h.broker.Members(ctx, r.name)
 	if err != nil {
-		h.log.Warn("read members", "room", r.name, "err", err)
+		h.brokerFailed("read members", r.name, err)
 		return
 	}
 	r.mu.Lock()
@@ -195,7 +195,7 @@ func (h *Hub) refresh(ctx context.Context, roomName string) {
 	users, err := h.broker.Members(ctx, roomName)
 	cancel()
 	if err != nil {
-		h.log.Warn("read members", "room", roomName, "err", err)
+		h.brokerFailed("read members", roomName, err)
 		return
 	}
 	names := Names(users)

@@ -55,7 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Warn("SESSION_SECRET is not set: using a random key, so sessions end when this process does and are not valid on other instances")
 	}
 
-	hub := realtime.NewHub(broker, handlers.Fragments{}, log)
+	met := newMetrics()
+	hub := realtime.NewHub(broker, handlers.Fragments{}, log, realtime.WithObserver(met))
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	go func() {
@@ -74,13 +75,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		SendRate:  rate.Limit(cfg.sendRate),
 		SendBurst: cfg.sendBurst,
 		Log:       log,
+		Metrics:   met,
 	})
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", met.handler())
+	mux.Handle("/", srv.Handler())
 	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

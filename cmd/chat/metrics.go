@@ -1,0 +1,69 @@
+package main
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the service's Prometheus metrics, in a registry of their own
+// (one per run, so that tests can run instances side by side). They serve
+// both the hub (realtime.Observer) and the handlers (handlers.Metrics).
+type metrics struct {
+	reg          *prometheus.Registry
+	socketsOpen  prometheus.Gauge
+	roomsActive  prometheus.Gauge
+	messagesIn   prometheus.Counter
+	deliveries   prometheus.Counter
+	dropped      prometheus.Counter
+	brokerErrors prometheus.Counter
+	fanOut       prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		socketsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_sockets_open", Help: "WebSockets open on this instance.",
+		}),
+		roomsActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_rooms_active", Help: "Rooms with at least one socket on this instance.",
+		}),
+		messagesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_messages_in_total", Help: "Messages accepted from this instance's users.",
+		}),
+		deliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_deliveries_out_total", Help: "Messages handed to this instance's sockets.",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_slow_clients_dropped_total", Help: "Sockets dropped because their queue was full.",
+		}),
+		brokerErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_redis_errors_total", Help: "Failed calls to the broker (Redis).",
+		}),
+		fanOut: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "chat_fanout_seconds",
+			Help:    "Time to hand one message to every local socket of its room.",
+			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10), // 1 µs to 0.26 s
+		}),
+	}
+	m.reg.MustRegister(m.socketsOpen, m.roomsActive, m.messagesIn, m.deliveries, m.dropped, m.brokerErrors, m.fanOut,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+func (m *metrics) SocketOpened()          { m.socketsOpen.Inc() }
+func (m *metrics) SocketClosed()          { m.socketsOpen.Dec() }
+func (m *metrics) MessageIn()             { m.messagesIn.Inc() }
+func (m *metrics) Delivered(n int)        { m.deliveries.Add(float64(n)) }
+func (m *metrics) FanOut(d time.Duration) { m.fanOut.Observe(d.Seconds()) }
+func (m *metrics) Dropped()               { m.dropped.Inc() }
+func (m *metrics) RoomsActive(n int)      { m.roomsActive.Set(float64(n)) }
+func (m *metrics) BrokerError()           { m.brokerErrors.Inc() }

@@ -103,7 +103,7 @@ func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, m *realtim
 				}
 				return
 			}
-			if err := s.write(ctx, conn, data); err != nil {
+			if err := s.write(ctx, conn, coalesce(data, out)); err != nil {
 				conn.CloseNow()
 				return
 			}
@@ -117,6 +117,44 @@ func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, m *realtim
 			}
 		}
 	}
+}
+
+// maxCoalesced bounds one coalesced WebSocket message.
+const maxCoalesced = 32 << 10
+
+// coalesce joins first with the frames already waiting in out into one
+// WebSocket message: htmx applies every OOB element of a frame, in order, so
+// a busy room costs one write per socket per batch instead of per message.
+// Frames are shared by every socket of a room and are never modified: the
+// joined copy is new.
+func coalesce(first []byte, out <-chan []byte) []byte {
+	var joined []byte
+	for len(first)+len(joined) < maxCoalesced {
+		select {
+		case next, ok := <-out:
+			if !ok {
+				// The queue closed behind these frames: write what we have.
+				if joined == nil {
+					return first
+				}
+				return joined
+			}
+			if joined == nil {
+				joined = make([]byte, 0, 2*(len(first)+len(next)))
+				joined = append(joined, first...)
+			}
+			joined = append(joined, next...)
+		default:
+			if joined == nil {
+				return first
+			}
+			return joined
+		}
+	}
+	if joined == nil {
+		return first
+	}
+	return joined
 }
 
 func (s *Server) write(ctx context.Context, conn *websocket.Conn, data []byte) error {

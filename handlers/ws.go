@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -31,59 +34,108 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	sess, signedIn := s.sessions.read(r)
 	// Accept refuses a browser Origin other than the host with 403
 	// (cross-site WebSocket hijacking); CrossOriginProtection lets GET by.
-	conn, err := websocket.Accept(w, r, nil)
+	conn, err := websocket.Accept(smallBuffers{w}, r, nil)
 	if err != nil {
 		return
 	}
-	// A read that fails (the peer went away, or only half-closed) does not
-	// close the connection: without this it would stay open.
-	defer conn.CloseNow()
 	ip := clientIP(r)
 	switch s.track(conn, ip) {
 	case trackDraining:
 		conn.Close(websocket.StatusServiceRestart, "server restarting")
+		conn.CloseNow()
 		return
 	case trackTooMany:
 		s.write(r.Context(), conn, renderBytes(views.NoticeOOB("Too many connections from your network. Retrying…")))
 		conn.Close(websocket.StatusTryAgainLater, "too many connections")
+		conn.CloseNow()
 		return
 	}
-	defer s.untrack(conn, ip)
 	conn.SetReadLimit(maxFrame)
-	ctx := r.Context()
+	// The socket outlives this handler and its request: it needs none of
+	// the request's context values, and a shutdown closes it by itself.
+	ctx := context.Background()
+	m, ok := s.admit(ctx, conn, room, sess, signedIn)
+	if !ok {
+		conn.CloseNow()
+		s.untrack(conn, ip)
+		return
+	}
+	// Reading and writing go on in goroutines of their own, which start
+	// with small stacks; this handler's deep stack and the request are let
+	// go, which is most of what an idle socket would otherwise cost.
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		s.writeLoop(ctx, conn, m)
+	}()
+	go func() {
+		s.readLoop(ctx, conn, room, sess, m)
+		m.Leave()
+		<-written
+		// A read that fails (the peer went away, or only half-closed)
+		// does not close the connection: without this it would stay open.
+		conn.CloseNow()
+		s.untrack(conn, ip)
+	}()
+}
 
+// admit joins the socket to the room, or tells it why not and closes it.
+func (s *Server) admit(ctx context.Context, conn *websocket.Conn, room string, sess Session, signedIn bool) (*realtime.Member, bool) {
 	// A refused handshake makes htmx retry for ever; 1008 makes it stop.
 	// Nothing of the room is sent first.
 	if !signedIn {
 		s.write(ctx, conn, renderBytes(views.SignInAgainOOB(room, "Your session has ended.")))
 		conn.Close(websocket.StatusPolicyViolation, "sign in again")
-		return
+		return nil, false
 	}
 	user := realtime.User{Name: sess.Name, Session: sess.ID}
 	taken, err := s.chat.NameTaken(ctx, room, user)
 	if err != nil {
 		s.log.Error("check name", "room", room, "err", err)
 		conn.Close(websocket.StatusTryAgainLater, "chat unavailable")
-		return
+		return nil, false
 	}
 	if taken {
 		s.write(ctx, conn, renderBytes(views.SignInAgainOOB(room, nameTaken)))
 		conn.Close(websocket.StatusPolicyViolation, "name taken")
-		return
+		return nil, false
 	}
-
 	m, err := s.chat.Join(ctx, room, user)
 	if err != nil {
 		s.log.Error("join room", "room", room, "err", err)
 		conn.Close(websocket.StatusTryAgainLater, "chat unavailable")
-		return
+		return nil, false
 	}
+	return m, true
+}
 
-	var wg sync.WaitGroup
-	wg.Go(func() { s.writeLoop(ctx, conn, m) })
-	s.readLoop(ctx, conn, room, sess, m)
-	m.Leave()
-	wg.Wait()
+// Buffer sizes of a socket after the hijack. net/http's are 4 KiB each way,
+// most of what an idle socket costs; a message fragment fits in these.
+const (
+	socketReadBuf  = 512
+	socketWriteBuf = 2048
+)
+
+// smallBuffers hands coder/websocket the hijacked connection with small
+// buffers in place of net/http's.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// The 101 response may still sit in net/http's buffer.
+	if err := brw.Writer.Flush(); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	var r io.Reader = conn
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		r = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
+	}
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, socketReadBuf), bufio.NewWriterSize(conn, socketWriteBuf)), nil
 }
 
 // writeLoop is the socket's only writer: it drains the member's bounded

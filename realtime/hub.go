@@ -20,8 +20,10 @@ type Renderer interface {
 }
 
 // DefaultQueueSize is how many frames a socket may have waiting before it is
-// dropped as too slow.
-const DefaultQueueSize = 64
+// dropped as too slow. Its writer takes all that wait at once (see
+// handlers' coalesce), so a socket is dropped only when it falls this many
+// frames behind while a write is blocked.
+const DefaultQueueSize = 32
 
 // PresenceTiming sets how presence behaves. A user stays listed for
 // LeaveGrace after their last socket closes, so reloads and reconnects make

@@ -84,7 +84,8 @@ func (p *tab) waitJS(expr string) {
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if evalJS[bool](p, "!!("+expr+")") {
+		// Between two pages the document may lack what expr reads: false.
+		if evalJS[bool](p, "(() => { try { return !!("+expr+") } catch (e) { return false } })()") {
 			return
 		}
 		if time.Now().After(deadline) {

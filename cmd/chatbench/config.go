@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is what the flags ask for.
+type config struct {
+	urls               []*url.URL
+	rooms              int
+	members            int
+	senders            int
+	rate               float64
+	duration           time.Duration
+	drain              time.Duration
+	connectTimeout     time.Duration
+	connectConcurrency int
+	sources            int
+	pids               []int
+	page               bool
+	json               bool
+	idle               time.Duration
+	roomPrefix         string
+	allowRemote        bool
+}
+
+// maxRoom is SPEC.md's longest room name.
+const maxRoom = 64
+
+// parseConfig reads args (without the program name). On -h it writes the
+// usage to usage and returns flag.ErrHelp.
+func parseConfig(args []string, usage io.Writer) (config, error) {
+	var c config
+	var urls, pids string
+	fs := flag.NewFlagSet("chatbench", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned; usage only on -h
+	fs.StringVar(&urls, "urls", "http://127.0.0.1:8080", "comma-separated base URLs of the instances; connections are spread round-robin over them")
+	fs.IntVar(&c.rooms, "rooms", 10, "number of rooms")
+	fs.IntVar(&c.members, "members", 10, "connections (members) per room")
+	fs.IntVar(&c.senders, "senders", 1, "members per room that send (the first ones of each room)")
+	fs.Float64Var(&c.rate, "rate", 1, "messages per second per sender")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of the sending phase")
+	fs.DurationVar(&c.drain, "drain", 5*time.Second, "longest wait after sending for deliveries still in flight")
+	fs.DurationVar(&c.connectTimeout, "connect-timeout", 60*time.Second, "deadline of the whole connect phase")
+	fs.IntVar(&c.connectConcurrency, "connect-concurrency", 200, "connections being set up at once")
+	fs.IntVar(&c.sources, "sources", 1, "loopback source addresses to spread client sockets over (127.0.0.1 .. 127.0.0.N); loopback targets only")
+	fs.StringVar(&pids, "pids", "", "comma-separated server PIDs whose RSS and CPU are sampled from /proc")
+	fs.BoolVar(&c.page, "page", true, "GET the room page before opening the socket, as a browser does")
+	fs.BoolVar(&c.json, "json", false, "print one JSON line instead of the text report")
+	fs.DurationVar(&c.idle, "idle", 0, "connect everything, then hold the connections idle this long without sending (memory per connection)")
+	fs.StringVar(&c.roomPrefix, "room-prefix", "bench", "rooms are named <prefix>-<k>")
+	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow targets that are not loopback addresses")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(usage, "Usage: chatbench [flags]\n\nLoad generator for the chat service (SPEC.md protocol).\n\nFlags:")
+			fs.SetOutput(usage)
+			fs.PrintDefaults()
+		}
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	var err error
+	if c.urls, err = parseURLs(urls); err != nil {
+		return c, err
+	}
+	if c.pids, err = parsePIDs(pids); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.rooms < 1:
+		return errors.New("-rooms must be at least 1")
+	case c.members < 1:
+		return errors.New("-members must be at least 1")
+	case c.senders < 0 || c.senders > c.members:
+		return fmt.Errorf("-senders must be between 0 and -members (%d)", c.members)
+	case c.idle == 0 && c.senders > 0 && !(c.rate > 0 && c.rate <= 1e6):
+		return errors.New("-rate must be above 0 and at most 1e6")
+	case c.idle == 0 && c.duration <= 0:
+		return errors.New("-duration must be positive")
+	case c.idle < 0 || c.drain < 0:
+		return errors.New("-idle and -drain may not be negative")
+	case c.connectTimeout <= 0:
+		return errors.New("-connect-timeout must be positive")
+	case c.connectConcurrency < 1:
+		return errors.New("-connect-concurrency must be at least 1")
+	case c.sources < 1 || c.sources > 254:
+		return errors.New("-sources must be between 1 and 254")
+	}
+	if bad := roomNameError(c.roomPrefix + "-" + strconv.Itoa(c.rooms-1)); bad != "" {
+		return fmt.Errorf("-room-prefix %q: %s", c.roomPrefix, bad)
+	}
+	for _, u := range c.urls {
+		loop := isLoopbackHost(u.Hostname())
+		if !loop && !c.allowRemote {
+			return fmt.Errorf("refusing %s: not a loopback address (pass -allow-remote to load a remote service)", u)
+		}
+		// Binding 127.0.0.N only reaches a target on loopback.
+		if c.sources > 1 && !loop {
+			return fmt.Errorf("-sources %d needs loopback targets; %s is not", c.sources, u)
+		}
+	}
+	return nil
+}
+
+// roomNameError checks a room name as SPEC.md does; "" when valid.
+func roomNameError(room string) string {
+	if room == "" || len(room) > maxRoom {
+		return "room names are 1 to 64 characters"
+	}
+	for _, r := range room {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return "room names use only a-z, 0-9, - and _"
+		}
+	}
+	return ""
+}
+
+func parseURLs(s string) ([]*url.URL, error) {
+	var out []*url.URL
+	for _, raw := range strings.Split(s, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("-urls: %w", err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return nil, fmt.Errorf("-urls: %q: scheme must be http or https", raw)
+		}
+		if u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("-urls: %q: want a base URL such as http://127.0.0.1:8080", raw)
+		}
+		out = append(out, &url.URL{Scheme: u.Scheme, Host: u.Host})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("-urls: no URL given")
+	}
+	return out, nil
+}
+
+func parsePIDs(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		pid, err := strconv.Atoi(f)
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("-pids: %q is not a process id", f)
+		}
+		out = append(out, pid)
+	}
+	return out, nil
+}
+
+// isLoopbackHost reports whether host is a loopback IP or localhost. Other
+// names are not resolved: a name can point anywhere by the time it is dialled.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// fakeClientIP is the X-Forwarded-For address of connection i, from the
+// benchmarking range 198.18.0.0/15 (RFC 2544): the server caps sockets per
+// client address, and each connection stands in for its own browser.
+func fakeClientIP(i int) string {
+	n := uint32(i%(1<<17-2)) + 1 // skip .0.0 and the broadcast address
+	return net.IPv4(198, 18+byte(n>>16), byte(n>>8), byte(n)).String()
+}
+
+// sourceIP is the local address connection i binds to when -sources > 1:
+// each source address has its own range of ephemeral ports.
+func sourceIP(i, sources int) net.IP {
+	return net.IPv4(127, 0, 0, byte(1+i%sources))
+}

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// member is one simulated browser tab in a room: one session, one socket.
+type member struct {
+	idx      int // over the whole run; picks the instance, source and client IP
+	room     *room
+	name     string
+	base     *url.URL
+	clientIP string // sent as X-Forwarded-For
+	sender   bool
+
+	conn *websocket.Conn
+	// goneEarly: the server closed the socket before sending began; it
+	// takes no part in the counts (see the disconnects instead).
+	goneEarly bool
+
+	// Read by the drain check while the reader runs.
+	received atomic.Int64 // distinct messages of this run after the history
+	sent     atomic.Int64 // frames written (senders)
+	accepted atomic.Int64 // replies with a fresh form
+	refused  atomic.Int64 // replies with a reason
+
+	// Owned by the reader goroutine; read by others after it has exited.
+	last      int64 // highest seq seen, the history's last at first
+	histories int
+	dups      int64 // items at or below the highest seq seen
+	foreign   int64 // live items not sent by this run
+	resynced  int64 // messages of this run first seen in a later history
+	lastRecv  int64 // unix nanos of the last delivery
+	reasons   map[string]int
+	readErr   error
+	readPhase string      // the phase the server closed the socket in
+	closedBy  atomic.Bool // the server ended the socket before we closed it
+	firstSend int64       // owned by the sender goroutine
+	sendErr   error
+}
+
+// active reports whether the member connected and was still there when
+// sending began: it then expects every message accepted in its room.
+func (m *member) active() bool { return m.conn != nil && !m.goneEarly }
+
+// room is one chat room of the run and its members.
+type room struct {
+	name    string
+	members []*member
+}
+
+// errStatus is an HTTP answer other than the one expected.
+type errStatus struct {
+	step string
+	code int
+}
+
+func (e errStatus) Error() string { return fmt.Sprintf("%s: status %d", e.step, e.code) }
+
+// connect signs in, optionally GETs the room page, opens the socket and
+// reads its first frame, the history: once it is in, the member is
+// registered in the room and will get every message sent afterwards.
+func (m *member) connect(ctx context.Context, b *bench, transport *http.Transport) error {
+	jar, _ := cookiejar.New(nil) // a jar of its own: one browser each
+	client := &http.Client{
+		Jar:       jar,
+		Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	origin := m.base.String()
+	roomURL := origin + "/rooms/" + m.room.name
+
+	form := url.Values{"name": {m.name}, "room": {m.room.name}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, origin+"/signin", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", origin)
+	req.Header.Set("X-Forwarded-For", m.clientIP)
+	if err := do(client, req, "sign in", http.StatusSeeOther); err != nil {
+		return err
+	}
+
+	if b.cfg.page {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, roomURL, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("X-Forwarded-For", m.clientIP)
+		if err := do(client, req, "room page", http.StatusOK); err != nil {
+			return err
+		}
+	}
+
+	wsURL := "ws" + strings.TrimPrefix(roomURL, "http") + "/ws"
+	h := http.Header{"Origin": {origin}, "X-Forwarded-For": {m.clientIP}}
+	conn, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: client, HTTPHeader: h})
+	if err != nil {
+		if resp != nil {
+			return errStatus{"dial", resp.StatusCode}
+		}
+		return fmt.Errorf("dial: %w", err)
+	}
+	conn.SetReadLimit(1 << 20)
+	// Until the history is in, a failure cuts the socket (a Read whose
+	// context ends closes it).
+	for {
+		typ, data, err := conn.Read(ctx)
+		if err != nil {
+			conn.CloseNow()
+			return fmt.Errorf("before history: %s", closeErrKey(err))
+		}
+		if typ == websocket.MessageText && bytes.Contains(data, historyTag) {
+			m.conn = conn
+			m.last = -1
+			m.handle(data, time.Now().UnixNano(), b)
+			return nil
+		}
+	}
+}
+
+// do sends req and wants status back; the body is read to the end so that
+// the connection can carry the next request.
+func do(client *http.Client, req *http.Request, step string, want int) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		return errStatus{step, resp.StatusCode}
+	}
+	return nil
+}
+
+// framePool holds read buffers: tens of thousands of sockets must not each
+// keep one as large as the largest frame they ever got.
+var framePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readLoop reads frames until the socket closes. It also keeps the socket
+// answering the server's pings.
+func (m *member) readLoop(ctx context.Context, b *bench) {
+	for {
+		typ, r, err := m.conn.Reader(ctx)
+		if err != nil {
+			m.lost(err, b)
+			return
+		}
+		buf := framePool.Get().(*bytes.Buffer)
+		buf.Reset()
+		_, err = buf.ReadFrom(r)
+		if err == nil && typ == websocket.MessageText {
+			m.handle(buf.Bytes(), time.Now().UnixNano(), b)
+		}
+		framePool.Put(buf)
+		if err != nil {
+			m.lost(err, b)
+			return
+		}
+	}
+}
+
+// lost records why the socket ended, and whether the server ended it.
+func (m *member) lost(err error, b *bench) {
+	m.readErr = err
+	if !b.closing.Load() {
+		m.readPhase = *b.phase.Load()
+		m.closedBy.Store(true)
+	}
+}
+
+// handle accounts for one frame received at now (unix nanos). The first
+// history sets where the member starts; after that every item of this run
+// with a higher seq than any seen is one delivery, anything else a
+// duplicate. A later history (a resync) replaces the list: its new items
+// count as delivered, its old ones are not duplicates.
+func (m *member) handle(data []byte, now int64, b *bench) {
+	if m.sender {
+		if n := scanReplies(data, m.refusedFor); n > 0 {
+			m.accepted.Add(int64(n))
+		}
+	}
+	first := m.last < 0
+	m.histories += scanFrame(data, func(it item) {
+		if first && it.history {
+			m.last = max(m.last, it.seq)
+			return
+		}
+		_, sent, ours := parsePayload(it.text, b.run)
+		if !ours {
+			if !it.history {
+				m.foreign++
+			}
+			m.last = max(m.last, it.seq)
+			return
+		}
+		if it.seq <= m.last {
+			if !it.history {
+				m.dups++
+			}
+			return
+		}
+		m.last = it.seq
+		if it.history {
+			m.resynced++
+		}
+		m.received.Add(1)
+		m.lastRecv = now
+		b.latency.record(m.idx, (now-sent)/1000)
+	})
+	if first {
+		m.last = max(m.last, 0)
+	}
+}
+
+func (m *member) refusedFor(reason []byte) {
+	m.refused.Add(1)
+	if m.reasons == nil {
+		m.reasons = make(map[string]int)
+	}
+	if len(m.reasons) < 16 {
+		m.reasons[string(reason)]++
+	} else {
+		m.reasons["(other)"]++
+	}
+}
+
+// sendLoop writes one message every 1/rate seconds from offset on, until
+// stop closes, without waiting for replies: the receivers measure.
+func (m *member) sendLoop(stop <-chan struct{}, b *bench, offset time.Duration) {
+	interval := time.Duration(float64(time.Second) / b.cfg.rate)
+	select {
+	case <-time.After(offset):
+	case <-stop:
+		return
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	buf := make([]byte, 0, 160)
+	for n := 0; ; n++ {
+		now := time.Now().UnixNano()
+		buf = appendSendFrame(buf[:0], b.run, m.idx, n, now)
+		// Not the phase's context: a Write whose context ends closes the
+		// socket, and the socket must stay open for the drain.
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := m.conn.Write(wctx, websocket.MessageText, buf)
+		cancel()
+		if err != nil {
+			m.sendErr = err
+			return
+		}
+		if n == 0 {
+			m.firstSend = now
+		}
+		m.sent.Add(1)
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// closeErrKey names why a socket or a connection attempt failed, coarsely
+// enough to be counted.
+func closeErrKey(err error) string {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		if ce.Reason != "" && len(ce.Reason) <= 40 {
+			return fmt.Sprintf("closed by server with %d %q", int(ce.Code), ce.Reason)
+		}
+		return fmt.Sprintf("closed by server with %d", int(ce.Code))
+	}
+	var es errStatus
+	if errors.As(err, &es) {
+		return es.Error()
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return "connection closed"
+	}
+	s := err.Error()
+	if i := strings.Index(s, ": "); i > 0 && i < 30 {
+		// Keep the step and the last cause; addresses and ports differ.
+		last := s[strings.LastIndex(s, ": ")+2:]
+		return s[:i] + ": " + last
+	}
+	return s
+}

@@ -251,11 +251,11 @@ func (r *countingRenderer) Message(m realtime.Message) []byte {
 
 func (r *countingRenderer) Notice(k realtime.EventKind, name string) []byte {
 	r.notices.Add(1)
-	return fmt.Appendf(nil, "n:%s:%s", k, name)
+	return fmt.Appendf(nil, "n:%s:%s|", k, name)
 }
 
 func (r *countingRenderer) Members(names []string) []byte {
-	return []byte("l:" + strings.Join(names, ","))
+	return []byte("l:" + strings.Join(names, ",") + "|")
 }
 
 func (r *countingRenderer) History(msgs []realtime.Message) []byte {
@@ -297,15 +297,38 @@ func startHub(b realtime.Broker, r realtime.Renderer) (*realtime.Hub, func()) {
 	}
 }
 
-// recvAny returns the next frame, member lists included.
+// parts holds what is left of frames that joined several parts (a presence
+// frame carries its notices and the member list, each ending in "|").
+var (
+	partsMu sync.Mutex
+	parts   = map[*realtime.Member][]string{}
+)
+
+// recvAny returns the next frame, or the next part of a joined frame,
+// member lists included.
 func recvAny(t *testing.T, ctx context.Context, m *realtime.Member) string {
 	t.Helper()
+	partsMu.Lock()
+	if p := parts[m]; len(p) > 0 {
+		parts[m] = p[1:]
+		partsMu.Unlock()
+		return p[0]
+	}
+	partsMu.Unlock()
 	select {
 	case b, ok := <-m.Out():
 		if !ok {
 			t.Fatal("member's queue closed")
 		}
-		return string(b)
+		f := string(b)
+		if !strings.Contains(f, "|") {
+			return f
+		}
+		split := strings.Split(strings.TrimSuffix(f, "|"), "|")
+		partsMu.Lock()
+		parts[m] = append(parts[m], split[1:]...)
+		partsMu.Unlock()
+		return split[0]
 	case <-ctx.Done():
 		t.Fatal("no frame before the deadline")
 	}
@@ -584,7 +607,7 @@ func quietFor(t *testing.T, ctx context.Context, h *realtime.Hub, m *realtime.Me
 			if !ok {
 				t.Fatal("queue closed")
 			}
-			if strings.HasPrefix(string(f), "n:") {
+			if strings.Contains(string(f), "n:") {
 				t.Fatalf("got notice %q, want none", f)
 			}
 		case <-time.After(time.Until(deadline)):

@@ -98,11 +98,23 @@ func (h *Hub) markDirty(roomName string) {
 func (h *Hub) presenceLoop(ctx context.Context) {
 	tick := time.NewTicker(h.timing.Beat)
 	defer tick.Stop()
+	// Changes are read back at most every presenceBatch: a crowd joining at
+	// once costs each socket a frame per batch, not a frame per person.
+	batch := time.NewTimer(0)
+	<-batch.C
+	batching := false
 	for {
 		select {
 		case <-ctx.Done():
+			batch.Stop()
 			return
 		case <-h.kick:
+			if !batching {
+				batching = true
+				batch.Reset(presenceBatch)
+			}
+		case <-batch.C:
+			batching = false
 			h.dirtyMu.Lock()
 			rooms := h.dirty
 			h.dirty = make(map[string]bool)
@@ -118,6 +130,10 @@ func (h *Hub) presenceLoop(ctx context.Context) {
 		}
 	}
 }
+
+// presenceBatch is how long changes of presence gather before they are
+// read back and told.
+const presenceBatch = 100 * time.Millisecond
 
 func (h *Hub) roomNames() []string {
 	h.mu.Lock()
@@ -206,18 +222,55 @@ func (h *Hub) refresh(ctx context.Context, roomName string) {
 	if known && slices.Equal(old, names) {
 		return
 	}
+	var entered, left []string
 	if known {
-		// A user's own sockets are not told that the user came or went.
 		for _, n := range names {
 			if !slices.Contains(old, n) {
-				r.broadcast(frame{data: h.render.Notice(KindEntered, n)}, n)
+				entered = append(entered, n)
 			}
 		}
 		for _, n := range old {
 			if !slices.Contains(names, n) {
-				r.broadcast(frame{data: h.render.Notice(KindLeft, n)}, n)
+				left = append(left, n)
 			}
 		}
 	}
-	r.broadcast(frame{data: h.render.Members(names)}, "")
+	h.tellPresence(r, entered, left, names)
+}
+
+// tellPresence sends each local socket one frame: who entered, who left,
+// and the new list. A user's own sockets are not told that the user came or
+// went, so they get the same frame without that notice.
+func (h *Hub) tellPresence(r *room, entered, left, names []string) {
+	notices := make(map[string][]byte, len(entered)+len(left))
+	for _, n := range entered {
+		notices[n] = h.render.Notice(KindEntered, n)
+	}
+	for _, n := range left {
+		notices[n] = h.render.Notice(KindLeft, n)
+	}
+	list := h.render.Members(names)
+	frameFor := func(skip string) []byte {
+		var b []byte
+		for _, n := range append(slices.Clip(entered), left...) {
+			if n != skip {
+				b = append(b, notices[n]...)
+			}
+		}
+		return append(b, list...)
+	}
+	common := frameFor("")
+	own := map[string][]byte{}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for m := range r.members {
+		data := common
+		if _, ok := notices[m.User.Name]; ok {
+			if own[m.User.Name] == nil {
+				own[m.User.Name] = frameFor(m.User.Name)
+			}
+			data = own[m.User.Name]
+		}
+		m.deliver(frame{data: data})
+	}
 }

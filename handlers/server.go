@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -76,7 +77,7 @@ type Server struct {
 	metrics  Metrics
 
 	mu       sync.Mutex
-	sockets  map[*websocket.Conn]struct{}
+	sockets  map[*websocket.Conn]net.Conn // with the connection under it, for deadlines
 	perIP    map[string]int
 	active   sync.WaitGroup // socket handlers still running
 	draining bool
@@ -93,7 +94,7 @@ func New(cfg Config) *Server {
 		sessions:     sessions{secret: cfg.Secret, now: time.Now},
 		limits:       newLimiter(cfg.SendRate, cfg.SendBurst),
 		log:          cfg.Log,
-		sockets:      make(map[*websocket.Conn]struct{}),
+		sockets:      make(map[*websocket.Conn]net.Conn),
 		perIP:        make(map[string]int),
 		pingInterval: cmp.Or(cfg.PingInterval, 30*time.Second),
 		maxPerIP:     cmp.Or(cfg.MaxSocketsPerIP, 100),

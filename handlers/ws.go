@@ -34,12 +34,13 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	sess, signedIn := s.sessions.read(r)
 	// Accept refuses a browser Origin other than the host with 403
 	// (cross-site WebSocket hijacking); CrossOriginProtection lets GET by.
-	conn, err := websocket.Accept(smallBuffers{w}, r, nil)
+	hj := &smallBuffers{ResponseWriter: w}
+	conn, err := websocket.Accept(hj, r, nil)
 	if err != nil {
 		return
 	}
 	ip := clientIP(r)
-	switch s.track(conn, ip) {
+	switch s.track(conn, hj.conn, ip) {
 	case trackDraining:
 		conn.Close(websocket.StatusServiceRestart, "server restarting")
 		conn.CloseNow()
@@ -66,7 +67,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
-		s.writeLoop(ctx, conn, m)
+		s.writeLoop(ctx, conn, hj.conn, m)
 	}()
 	go func() {
 		s.readLoop(ctx, conn, room, sess, m)
@@ -117,14 +118,19 @@ const (
 )
 
 // smallBuffers hands coder/websocket the hijacked connection with small
-// buffers in place of net/http's.
-type smallBuffers struct{ http.ResponseWriter }
+// buffers in place of net/http's, and keeps the connection for the writer's
+// deadlines.
+type smallBuffers struct {
+	http.ResponseWriter
+	conn net.Conn
+}
 
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
+	w.conn = conn
 	// The 101 response may still sit in net/http's buffer.
 	if err := brw.Writer.Flush(); err != nil {
 		conn.Close()
@@ -142,24 +148,39 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // queue, and pings an idle peer so that a dead one is found and let go. A
 // member dropped for being slow is closed with 1013, so htmx reconnects and
 // catches up from the history.
-func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, m *realtime.Member) {
+//
+// A write that blocks for writeTimeout fails on the connection's deadline.
+// The deadline is moved at most every writeTimeout/2, not per write: a
+// per-write context timeout cost a timer and allocations on every message.
+func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, netConn net.Conn, m *realtime.Member) {
 	ping := time.NewTicker(s.pingInterval)
 	defer ping.Stop()
 	out := m.Out()
+	var deadline time.Time
 	for {
 		select {
 		case data, ok := <-out:
 			if !ok {
 				if m.Dropped() {
+					_ = netConn.SetWriteDeadline(time.Now().Add(writeTimeout))
 					conn.Close(websocket.StatusTryAgainLater, "too slow")
 				}
 				return
 			}
-			if err := s.write(ctx, conn, coalesce(data, out)); err != nil {
+			if now := time.Now(); deadline.Sub(now) < writeTimeout/2 {
+				deadline = now.Add(writeTimeout)
+				if err := netConn.SetWriteDeadline(deadline); err != nil {
+					conn.CloseNow()
+					return
+				}
+			}
+			if err := conn.Write(ctx, websocket.MessageText, coalesce(data, out)); err != nil {
 				conn.CloseNow()
 				return
 			}
 		case <-ping.C:
+			deadline = time.Now().Add(s.pingInterval / 2)
+			_ = netConn.SetWriteDeadline(deadline)
 			pctx, cancel := context.WithTimeout(ctx, s.pingInterval/2)
 			err := conn.Ping(pctx)
 			cancel()
@@ -325,7 +346,7 @@ const (
 
 // track registers a socket from ip, unless the server is draining or ip has
 // too many sockets open here already.
-func (s *Server) track(conn *websocket.Conn, ip string) trackResult {
+func (s *Server) track(conn *websocket.Conn, netConn net.Conn, ip string) trackResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
@@ -335,7 +356,7 @@ func (s *Server) track(conn *websocket.Conn, ip string) trackResult {
 		return trackTooMany
 	}
 	s.perIP[ip]++
-	s.sockets[conn] = struct{}{}
+	s.sockets[conn] = netConn
 	s.active.Add(1)
 	s.metrics.SocketOpened()
 	return tracked
@@ -360,8 +381,10 @@ func (s *Server) CloseSockets(ctx context.Context) {
 	s.mu.Lock()
 	s.draining = true
 	conns := make([]*websocket.Conn, 0, len(s.sockets))
-	for c := range s.sockets {
+	for c, nc := range s.sockets {
 		conns = append(conns, c)
+		// The writer may have left a deadline that has passed.
+		_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	}
 	s.mu.Unlock()
 

@@ -25,6 +25,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		args = []string{"chatbench"}
 	}
+	if len(args) > 1 && args[1] == "chart" {
+		return chart(args[2:], stdout)
+	}
 	cfg, err := parseConfig(args[1:], stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil

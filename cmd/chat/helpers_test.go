@@ -172,6 +172,17 @@ func (u *user) signIn(name, room string) {
 	}
 }
 
+// joinAs signs name in to room on base and opens the room's socket, past
+// its history frame.
+func joinAs(t *testing.T, base, name, room string) (*user, *socket) {
+	t.Helper()
+	u := newUser(t, base)
+	u.signIn(name, room)
+	s := u.dial(room)
+	s.next()
+	return u, s
+}
+
 // socket is a test client of the room's WebSocket. A goroutine reads its
 // frames into a channel, so that waiting for a frame never closes the
 // socket (a Read whose context ends does).

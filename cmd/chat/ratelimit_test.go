@@ -14,12 +14,8 @@ func TestSendRateLimit(t *testing.T) {
 	env["SEND_RATE"], env["SEND_BURST"] = "0.5", "3"
 	inst := startInstance(t, env)
 	room := uniqueRoom()
-	ann, bob := newUser(t, inst.URL), newUser(t, inst.URL)
-	ann.signIn("Ann", room)
-	bob.signIn("Bob", room)
-	annWS, bobWS := ann.dial(room), bob.dial(room)
-	annWS.next()
-	bobWS.next()
+	_, annWS := joinAs(t, inst.URL, "Ann", room)
+	_, bobWS := joinAs(t, inst.URL, "Bob", room)
 
 	for i := range 6 {
 		annWS.send(fmt.Sprintf("burst %d", i), fmt.Sprintf("b%d", i))

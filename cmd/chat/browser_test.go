@@ -78,18 +78,23 @@ func (p *tab) do(steps ...chromedp.Action[chromedp.Void]) {
 
 // waitJS polls a JavaScript expression until it is truthy. It evaluates in
 // the page's own world (chromedp's Poll does not), where htmx's state lives.
+// While the tab navigates, an evaluation may fail or the document may lack
+// what expr reads: that counts as not yet.
 func (p *tab) waitJS(expr string) {
 	p.t.Helper()
+	js := "(() => { try { return !!(" + expr + ") } catch (e) { return false } })()"
 	deadline := time.Now().Add(15 * time.Second)
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		// Between two pages the document may lack what expr reads: false.
-		if evalJS[bool](p, "(() => { try { return !!("+expr+") } catch (e) { return false } })()") {
+		ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		cancel()
+		if err == nil && ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("still false after 15 s: %s", expr)
+			p.t.Fatalf("still false after 15 s: %s (last error: %v)", expr, err)
 		}
 		<-tick.C
 	}

@@ -59,6 +59,9 @@ type Config struct {
 	// PingInterval is how often an idle socket is pinged; a peer that does
 	// not answer within half of it is dropped. Default 30 s.
 	PingInterval time.Duration
+	// WriteTimeout bounds one write to a socket; a peer that takes longer
+	// is dead. Default 10 s.
+	WriteTimeout time.Duration
 	// MaxSocketsPerIP caps the sockets one address may hold open on this
 	// instance. Default 100, room for a busy office behind one NAT.
 	MaxSocketsPerIP int
@@ -83,6 +86,7 @@ type Server struct {
 	draining bool
 
 	pingInterval time.Duration
+	writeTimeout time.Duration
 	maxPerIP     int
 }
 
@@ -97,6 +101,7 @@ func New(cfg Config) *Server {
 		sockets:      make(map[*websocket.Conn]net.Conn),
 		perIP:        make(map[string]int),
 		pingInterval: cmp.Or(cfg.PingInterval, 30*time.Second),
+		writeTimeout: cmp.Or(cfg.WriteTimeout, 10*time.Second),
 		maxPerIP:     cmp.Or(cfg.MaxSocketsPerIP, 100),
 		metrics:      cfg.Metrics,
 	}

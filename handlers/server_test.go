@@ -180,3 +180,30 @@ func TestClientIP(t *testing.T) {
 		}
 	}
 }
+
+// A socket that has been quiet for longer than the write timeout still gets
+// its 1012 at shutdown: the deadline the writer left behind has passed.
+func TestShutdownAfterIdleBeyondTheWriteDeadline(t *testing.T) {
+	s, ts := newTestServer(t, Config{WriteTimeout: 100 * time.Millisecond})
+	c := dialWS(t, ts, "r", signedInHeader(t, ts, "Ann", "r"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := c.Read(ctx); err != nil { // the history, written under a deadline
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // idle past the deadline the writer set
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.CloseSockets(ctx)
+	}()
+	for {
+		if _, _, err := c.Read(ctx); err != nil {
+			if code := websocket.CloseStatus(err); code != websocket.StatusServiceRestart {
+				t.Fatalf("closed with %v (%v), want 1012", code, err)
+			}
+			break
+		}
+	}
+	<-done
+}

@@ -21,9 +21,6 @@ import (
 	"github.com/chatrun/chat/views"
 )
 
-// writeTimeout bounds one frame's write; a peer that takes longer is dead.
-const writeTimeout = 10 * time.Second
-
 // socket serves GET /rooms/{room}/ws: history first, then live events; each
 // text frame from the page is a message to store and broadcast.
 func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
@@ -149,8 +146,8 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // member dropped for being slow is closed with 1013, so htmx reconnects and
 // catches up from the history.
 //
-// A write that blocks for writeTimeout fails on the connection's deadline.
-// The deadline is moved at most every writeTimeout/2, not per write: a
+// A write that blocks for the write timeout fails on the connection's
+// deadline. The deadline is moved at most every half timeout, not per write: a
 // per-write context timeout cost a timer and allocations on every message.
 func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, netConn net.Conn, m *realtime.Member) {
 	ping := time.NewTicker(s.pingInterval)
@@ -162,13 +159,13 @@ func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, netConn ne
 		case data, ok := <-out:
 			if !ok {
 				if m.Dropped() {
-					_ = netConn.SetWriteDeadline(time.Now().Add(writeTimeout))
+					_ = netConn.SetWriteDeadline(time.Now().Add(s.writeTimeout))
 					conn.Close(websocket.StatusTryAgainLater, "too slow")
 				}
 				return
 			}
-			if now := time.Now(); deadline.Sub(now) < writeTimeout/2 {
-				deadline = now.Add(writeTimeout)
+			if now := time.Now(); deadline.Sub(now) < s.writeTimeout/2 {
+				deadline = now.Add(s.writeTimeout)
 				if err := netConn.SetWriteDeadline(deadline); err != nil {
 					conn.CloseNow()
 					return
@@ -231,7 +228,7 @@ func coalesce(first []byte, out <-chan []byte) []byte {
 }
 
 func (s *Server) write(ctx context.Context, conn *websocket.Conn, data []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
 	return conn.Write(ctx, websocket.MessageText, data)
 }
@@ -384,7 +381,7 @@ func (s *Server) CloseSockets(ctx context.Context) {
 	for c, nc := range s.sockets {
 		conns = append(conns, c)
 		// The writer may have left a deadline that has passed.
-		_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_ = nc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
 	}
 	s.mu.Unlock()
 

@@ -49,6 +49,15 @@ func (b *MemoryBroker) room(name string) *memoryRoom {
 	return r
 }
 
+// peek returns the room for reading, an empty one when it has none yet; it
+// must be called with b.mu held.
+func (b *MemoryBroker) peek(name string) *memoryRoom {
+	if r := b.rooms[name]; r != nil {
+		return r
+	}
+	return &memoryRoom{}
+}
+
 func (b *MemoryBroker) Send(ctx context.Context, room string, m Message, guard string) (Message, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -132,10 +141,7 @@ func (b *MemoryBroker) Members(_ context.Context, room string) ([]User, error) {
 	if b.closed {
 		return nil, ErrClosed
 	}
-	r := b.rooms[room]
-	if r == nil {
-		return nil, nil
-	}
+	r := b.peek(room)
 	now := time.Now()
 	users := make([]User, 0, len(r.present))
 	for u, exp := range r.present {
@@ -155,11 +161,7 @@ func (b *MemoryBroker) History(_ context.Context, room string) ([]Message, error
 	if b.closed {
 		return nil, ErrClosed
 	}
-	r := b.rooms[room]
-	if r == nil {
-		return nil, nil
-	}
-	return append([]Message(nil), r.history...), nil
+	return append([]Message(nil), b.peek(room).history...), nil
 }
 
 func (b *MemoryBroker) Subscribe(_ context.Context, room string) error {

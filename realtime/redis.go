@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -40,6 +39,8 @@ func roomOfChannel(ch string) (string, bool) {
 // sendScript checks the guard, numbers, stores, trims and publishes in one
 // step, so every instance and the history agree on order and seq. The
 // message body comes from Go as a JSON object; the script prepends the seq.
+// The channel is passed as a key, and published with ARGV[1] (PUBLISH or
+// SPUBLISH), so that a cluster checks it shares the room's slot.
 var sendScript = redis.NewScript(`
 if ARGV[4] == '1' then
   local prev = redis.call('GET', KEYS[3])
@@ -52,82 +53,137 @@ redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
 if ARGV[4] == '1' then
   redis.call('SET', KEYS[3], seq, 'EX', ARGV[5])
 end
-redis.call('PUBLISH', ARGV[1], entry)
+redis.call(ARGV[1], KEYS[4], entry)
 return {1, seq}
 `)
 
-// RedisBroker relays events through Redis pub/sub and keeps history in a
-// Redis list per room. It holds one pub/sub connection for all its rooms.
-type RedisBroker struct {
-	rdb         redis.UniversalClient
-	instance    string // tells this instance's presence entries apart
-	historySize int
-	pubsub      *redis.PubSub
-	events      chan Event
-	quit        chan struct{} // closed by Close, so receive never blocks on events
-	done        chan struct{} // closed when receive returns
+// PubSubMode is how room events travel between instances.
+type PubSubMode int
 
-	mu      sync.Mutex
-	waiters map[string][]chan struct{} // channel -> Subscribe calls awaiting confirmation
-	closed  bool
+const (
+	// ClassicPubSub is PUBLISH and SUBSCRIBE on one connection for all
+	// rooms: right for one Redis. On a cluster it works, but every node
+	// receives every message.
+	ClassicPubSub PubSubMode = iota + 1
+	// ShardedPubSub is SPUBLISH and SSUBSCRIBE (Redis 7, Valkey): a room's
+	// messages stay on the shard that owns its slot, and an instance holds
+	// one subscription connection per shard it needs.
+	ShardedPubSub
+)
+
+func (m PubSubMode) String() string {
+	if m == ShardedPubSub {
+		return "sharded"
+	}
+	return "classic"
 }
 
-// NewRedisBroker starts the broker's pub/sub connection on rdb. Close stops
-// it; rdb itself stays the caller's to close.
-func NewRedisBroker(rdb redis.UniversalClient, historySize int) *RedisBroker {
+// subscriber delivers the events of the rooms' channels it is subscribed to.
+type subscriber interface {
+	// subscribe returns once the subscription is in effect.
+	subscribe(ctx context.Context, channel string) error
+	unsubscribe(ctx context.Context, channel string) error
+	close() error
+}
+
+// RedisBroker relays events through Redis pub/sub and keeps history in a
+// Redis list per room. It holds one pub/sub connection for all its rooms on
+// one Redis, or one per shard on a cluster.
+type RedisBroker struct {
+	rdb         redis.UniversalClient
+	mode        PubSubMode
+	publish     string // the script's publish command
+	instance    string // tells this instance's presence entries apart
+	historySize int
+	sub         subscriber
+	events      chan Event
+	quit        chan struct{} // closed by Close, so delivery never blocks on events
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// RedisOption changes how NewRedisBroker sets up a broker.
+type RedisOption func(*RedisBroker)
+
+// WithPubSub chooses the pub/sub mode instead of the default: sharded on a
+// *redis.ClusterClient, classic otherwise.
+func WithPubSub(mode PubSubMode) RedisOption {
+	return func(b *RedisBroker) { b.mode = mode }
+}
+
+// NewRedisBroker starts the broker's pub/sub on rdb. Close stops it; rdb
+// itself stays the caller's to close.
+func NewRedisBroker(rdb redis.UniversalClient, historySize int, opts ...RedisOption) *RedisBroker {
 	b := &RedisBroker{
 		rdb:         rdb,
+		mode:        ClassicPubSub,
 		instance:    rand.Text(),
 		historySize: historySize,
-		pubsub:      rdb.Subscribe(context.Background()),
 		events:      make(chan Event, 1024),
 		quit:        make(chan struct{}),
-		done:        make(chan struct{}),
-		waiters:     make(map[string][]chan struct{}),
 	}
-	// A large buffer: go-redis drops messages when its channel stays full.
-	in := b.pubsub.ChannelWithSubscriptions(redis.WithChannelSize(4096))
-	go b.receive(in)
+	if _, ok := rdb.(*redis.ClusterClient); ok {
+		b.mode = ShardedPubSub
+	}
+	for _, o := range opts {
+		o(b)
+	}
+	if b.mode == ShardedPubSub {
+		b.publish = "SPUBLISH"
+		b.sub = newShardedSub(rdb, b.deliver, b.resync)
+	} else {
+		b.publish = "PUBLISH"
+		b.sub = newClassicSub(rdb, b.deliver, b.resync)
+	}
 	return b
 }
 
-func (b *RedisBroker) receive(in <-chan any) {
-	defer close(b.done)
-	defer close(b.events)
-	for msg := range in {
-		switch msg := msg.(type) {
-		case *redis.Subscription:
-			if msg.Kind != "subscribe" {
-				continue
-			}
-			room, ok := roomOfChannel(msg.Channel)
-			if !ok {
-				continue
-			}
-			b.mu.Lock()
-			ws := b.waiters[msg.Channel]
-			delete(b.waiters, msg.Channel)
-			b.mu.Unlock()
-			if len(ws) > 0 {
-				for _, w := range ws {
-					close(w)
-				}
-				continue
-			}
-			// Nobody asked: go-redis re-subscribed after a lost connection,
-			// and whatever was published meanwhile is gone.
-			b.emit(Event{Room: room, Kind: KindResync})
-		case *redis.Message:
-			room, ok := roomOfChannel(msg.Channel)
-			if !ok {
-				continue
-			}
-			ev, err := decodeEvent(room, []byte(msg.Payload))
-			if err != nil {
-				continue
-			}
-			b.emit(ev)
-		}
+// Mode reports how the broker's room events travel.
+func (b *RedisBroker) Mode() PubSubMode { return b.mode }
+
+// ShardedPubSubSupported reports whether the server (every node, for a
+// cluster) knows SPUBLISH: Redis 7 and later, and Valkey, do.
+func ShardedPubSubSupported(ctx context.Context, rdb redis.UniversalClient) (bool, error) {
+	probe := func(ctx context.Context, c *redis.Client) error {
+		// A channel outside the chat's names: no room hears it.
+		return c.SPublish(ctx, "chat-probe", "").Err()
+	}
+	var err error
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, probe)
+	} else if c, ok := rdb.(*redis.Client); ok {
+		err = probe(ctx, c)
+	} else {
+		err = rdb.SPublish(ctx, "chat-probe", "").Err()
+	}
+	if err == nil {
+		return true, nil
+	}
+	if isUnknownCommand(err) {
+		return false, nil
+	}
+	return false, fmt.Errorf("probe for sharded pub/sub: %w", err)
+}
+
+// deliver turns a payload on channel into an event.
+func (b *RedisBroker) deliver(channel, payload string) {
+	room, ok := roomOfChannel(channel)
+	if !ok {
+		return
+	}
+	ev, err := decodeEvent(room, []byte(payload))
+	if err != nil {
+		return
+	}
+	b.emit(ev)
+}
+
+// resync says that channel's events may have been lost while its
+// subscription was re-established.
+func (b *RedisBroker) resync(channel string) {
+	if room, ok := roomOfChannel(channel); ok {
+		b.emit(Event{Room: room, Kind: KindResync})
 	}
 }
 
@@ -147,9 +203,9 @@ func (b *RedisBroker) Send(ctx context.Context, room string, m Message, guard st
 	if guard != "" {
 		useGuard = "1"
 	}
-	keys := []string{seqKey(room), historyKey(room), guardKey(room, guard)}
+	keys := []string{seqKey(room), historyKey(room), guardKey(room, guard), channelName(room)}
 	res, err := sendScript.Run(ctx, b.rdb, keys,
-		channelName(room), body, b.historySize, useGuard, int(guardTTL/time.Second)).Int64Slice()
+		b.publish, body, b.historySize, useGuard, int(guardTTL/time.Second)).Int64Slice()
 	if err != nil {
 		return Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
 	}
@@ -165,7 +221,13 @@ func (b *RedisBroker) Announce(ctx context.Context, room string, kind EventKind,
 	if err != nil {
 		return fmt.Errorf("encode notice: %w", err)
 	}
-	if err := b.rdb.Publish(ctx, channelName(room), body).Err(); err != nil {
+	var cmd *redis.IntCmd
+	if b.mode == ShardedPubSub {
+		cmd = b.rdb.SPublish(ctx, channelName(room), body)
+	} else {
+		cmd = b.rdb.Publish(ctx, channelName(room), body)
+	}
+	if err := cmd.Err(); err != nil {
 		return fmt.Errorf("announce in room %q: %w", room, err)
 	}
 	return nil
@@ -249,53 +311,20 @@ func (b *RedisBroker) History(ctx context.Context, room string) ([]Message, erro
 }
 
 func (b *RedisBroker) Subscribe(ctx context.Context, room string) error {
-	ch := channelName(room)
-	confirmed := make(chan struct{})
 	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
 		return ErrClosed
 	}
-	b.waiters[ch] = append(b.waiters[ch], confirmed)
-	b.mu.Unlock()
-
-	err := b.pubsub.Subscribe(ctx, ch)
-	if err == nil {
-		select {
-		case <-confirmed:
-			return nil
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-b.done:
-			return ErrClosed
-		}
+	if err := b.sub.subscribe(ctx, channelName(room)); err != nil {
+		return fmt.Errorf("subscribe to room %q: %w", room, err)
 	}
-	b.dropWaiter(ch, confirmed)
-	// go-redis keeps a channel whose SUBSCRIBE failed and subscribes to it
-	// again on reconnect; nobody here wants it.
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	_ = b.pubsub.Unsubscribe(uctx, ch)
-	cancel()
-	return fmt.Errorf("subscribe to room %q: %w", room, err)
-}
-
-func (b *RedisBroker) dropWaiter(ch string, w chan struct{}) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	ws := b.waiters[ch]
-	for i, x := range ws {
-		if x == w {
-			b.waiters[ch] = append(ws[:i:i], ws[i+1:]...)
-			break
-		}
-	}
-	if len(b.waiters[ch]) == 0 {
-		delete(b.waiters, ch)
-	}
+	return nil
 }
 
 func (b *RedisBroker) Unsubscribe(ctx context.Context, room string) error {
-	if err := b.pubsub.Unsubscribe(ctx, channelName(room)); err != nil {
+	if err := b.sub.unsubscribe(ctx, channelName(room)); err != nil {
 		return fmt.Errorf("unsubscribe from room %q: %w", room, err)
 	}
 	return nil
@@ -303,14 +332,24 @@ func (b *RedisBroker) Unsubscribe(ctx context.Context, room string) error {
 
 func (b *RedisBroker) Events() <-chan Event { return b.events }
 
+// Ping asks every node that holds rooms: on a cluster, a room whose shard
+// is down cannot be served.
 func (b *RedisBroker) Ping(ctx context.Context) error {
-	if err := b.rdb.Ping(ctx).Err(); err != nil {
+	var err error
+	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			return c.Ping(ctx).Err()
+		})
+	} else {
+		err = b.rdb.Ping(ctx).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("redis ping: %w", err)
 	}
 	return nil
 }
 
-// Close ends the pub/sub connection and waits for its reader to stop.
+// Close ends the pub/sub connections and waits for their readers to stop.
 func (b *RedisBroker) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -320,10 +359,7 @@ func (b *RedisBroker) Close() error {
 	b.closed = true
 	b.mu.Unlock()
 	close(b.quit)
-	err := b.pubsub.Close()
-	if errors.Is(err, redis.ErrClosed) {
-		err = nil
-	}
-	<-b.done
+	err := b.sub.close()
+	close(b.events)
 	return err
 }

@@ -35,21 +35,39 @@ func factories() []func(t *testing.T) brokerFactory {
 			}}
 		},
 		func(t *testing.T) brokerFactory {
-			addr := redistest.Addr(t)
-			return brokerFactory{name: "redis", shared: true, make: func(t *testing.T, n int) realtime.Broker {
-				rdb := redis.NewClient(&redis.Options{Addr: addr})
-				b := realtime.NewRedisBroker(rdb, n)
-				t.Cleanup(func() {
-					b.Close()
-					rdb.Close()
-				})
-				return b
-			}}
+			return redisFactory(t, redistest.Client(t))
+		},
+		// Sharded pub/sub works on one Redis 7 as well.
+		func(t *testing.T) brokerFactory {
+			return redisFactory(t, redistest.Client(t), realtime.WithPubSub(realtime.ShardedPubSub))
+		},
+		func(t *testing.T) brokerFactory {
+			return redisFactory(t, redistest.ClusterClient(t))
 		},
 	}
 }
 
-var factoryNames = []string{"memory", "redis"}
+var factoryNames = []string{"memory", "redis", "redis-sharded", "cluster"}
+
+// redisFactory makes brokers sharing the Redis (or cluster) rdb talks to,
+// each on a client of its own, as instances have.
+func redisFactory(t *testing.T, rdb redis.UniversalClient, opts ...realtime.RedisOption) brokerFactory {
+	return brokerFactory{name: "redis", shared: true, make: func(t *testing.T, n int) realtime.Broker {
+		var c redis.UniversalClient
+		switch rdb := rdb.(type) {
+		case *redis.ClusterClient:
+			c = redis.NewClusterClient(rdb.Options())
+		case *redis.Client:
+			c = redis.NewClient(rdb.Options())
+		}
+		b := realtime.NewRedisBroker(c, n, opts...)
+		t.Cleanup(func() {
+			b.Close()
+			c.Close()
+		})
+		return b
+	}}
+}
 
 // forEachBroker runs the conformance test body against every broker kind.
 func forEachBroker(t *testing.T, body func(t *testing.T, f brokerFactory)) {

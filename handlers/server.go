@@ -67,6 +67,9 @@ type Config struct {
 	MaxSocketsPerIP int
 	// Metrics, when set, is told about sockets and messages.
 	Metrics Metrics
+	// ReadyNote, when set, says in /ready's body how the service runs
+	// below what it was configured for, while still serving.
+	ReadyNote string
 }
 
 // Server serves the pages, the WebSocket and the no-JS fallback, and keeps
@@ -78,6 +81,7 @@ type Server struct {
 	limits   *limiter
 	log      *slog.Logger
 	metrics  Metrics
+	readyMsg string
 
 	mu       sync.Mutex
 	sockets  map[*websocket.Conn]net.Conn // with the connection under it, for deadlines
@@ -104,6 +108,10 @@ func New(cfg Config) *Server {
 		writeTimeout: cmp.Or(cfg.WriteTimeout, 10*time.Second),
 		maxPerIP:     cmp.Or(cfg.MaxSocketsPerIP, 100),
 		metrics:      cfg.Metrics,
+		readyMsg:     "ready\n",
+	}
+	if cfg.ReadyNote != "" {
+		s.readyMsg = "ready, degraded: " + cfg.ReadyNote + "\n"
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
@@ -162,7 +170,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("broker unreachable\n"))
 		return
 	}
-	_, _ = w.Write([]byte("ready\n"))
+	_, _ = w.Write([]byte(s.readyMsg))
 }
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {

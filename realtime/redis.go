@@ -166,6 +166,15 @@ func ShardedPubSubSupported(ctx context.Context, rdb redis.UniversalClient) (boo
 	return false, fmt.Errorf("probe for sharded pub/sub: %w", err)
 }
 
+// stale asks a cluster client to reload its slot map, after an error that
+// a failover may explain: go-redis would otherwise keep sending a failed
+// primary's slots to it until its next periodic reload.
+func (b *RedisBroker) stale() {
+	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
+		cc.ReloadState(context.Background())
+	}
+}
+
 // deliver turns a payload on channel into an event.
 func (b *RedisBroker) deliver(channel, payload string) {
 	room, ok := roomOfChannel(channel)
@@ -207,6 +216,7 @@ func (b *RedisBroker) Send(ctx context.Context, room string, m Message, guard st
 	res, err := sendScript.Run(ctx, b.rdb, keys,
 		b.publish, body, b.historySize, useGuard, int(guardTTL/time.Second)).Int64Slice()
 	if err != nil {
+		b.stale()
 		return Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
 	}
 	if len(res) != 2 {
@@ -228,6 +238,7 @@ func (b *RedisBroker) Announce(ctx context.Context, room string, kind EventKind,
 		cmd = b.rdb.Publish(ctx, channelName(room), body)
 	}
 	if err := cmd.Err(); err != nil {
+		b.stale()
 		return fmt.Errorf("announce in room %q: %w", room, err)
 	}
 	return nil

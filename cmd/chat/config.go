@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -19,7 +20,8 @@ import (
 // SPEC.md lists it.
 type config struct {
 	addr            string
-	redis           *redis.Options // nil: the in-memory broker
+	redis           *redis.Options        // one Redis; nil with cluster nil: the in-memory broker
+	cluster         *redis.ClusterOptions // a Redis Cluster
 	historySize     int
 	sendRate        float64
 	sendBurst       int
@@ -59,52 +61,85 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		cfg.secret = []byte(rand.Text() + rand.Text())
 		cfg.secretGenerated = true
 	}
-	opts, err := redisOptions(getenv)
-	if err != nil {
+	var err error
+	if cfg.redis, cfg.cluster, err = redisOptions(getenv); err != nil {
 		errs = append(errs, err)
 	}
-	cfg.redis = opts
 	return cfg, errors.Join(errs...)
 }
 
-// redisOptions reads REDIS_URL, or REDISHOST and REDISPORT as the Cloud Run
-// tutorial sets them; nil when neither is set.
-func redisOptions(getenv func(string) string) (*redis.Options, error) {
-	if getenv("REDIS_CLUSTER") != "" {
-		return nil, errors.New("REDIS_CLUSTER: Redis Cluster support is not built yet; use REDISHOST or REDIS_URL")
+// redisOptions reads REDIS_CLUSTER, or REDIS_URL, or REDISHOST and
+// REDISPORT as the Cloud Run tutorial sets them; both nil when none is set.
+func redisOptions(getenv func(string) string) (*redis.Options, *redis.ClusterOptions, error) {
+	tlsConfig, err := redisTLS(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	pw := getenv("REDIS_PASSWORD")
+	seeds, u, host := getenv("REDIS_CLUSTER"), getenv("REDIS_URL"), getenv("REDISHOST")
+	if seeds != "" {
+		if u != "" || host != "" {
+			return nil, nil, errors.New("REDIS_CLUSTER: set it, or REDIS_URL, or REDISHOST, not several")
+		}
+		var addrs []string
+		for a := range strings.SplitSeq(seeds, ",") {
+			a = strings.TrimSpace(a)
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, nil, fmt.Errorf("REDIS_CLUSTER=%q: want host:port[,host:port...]: %w", seeds, err)
+			}
+			addrs = append(addrs, a)
+		}
+		return nil, &redis.ClusterOptions{
+			Addrs:    addrs,
+			Password: pw,
+			// The TLS server name is each node's own address, not the seed's.
+			TLSConfig: tlsConfig,
+			// go-redis keeps sending a failed primary's slots to it until the
+			// slot map is reloaded: every 60 s by default. The broker asks for
+			// a reload on errors too; this bounds what it cannot see.
+			ClusterStateReloadInterval: 5 * time.Second,
+		}, nil
 	}
 	var opts *redis.Options
-	switch u, host := getenv("REDIS_URL"), getenv("REDISHOST"); {
+	switch {
 	case u != "":
-		var err error
 		if opts, err = redis.ParseURL(u); err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
+			return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 	case host != "":
 		port := envOr(getenv, "REDISPORT", "6379")
 		opts = &redis.Options{Addr: net.JoinHostPort(host, port)}
 	default:
-		return nil, nil
+		return nil, nil, nil
 	}
-	if pw := getenv("REDIS_PASSWORD"); pw != "" {
+	if pw != "" {
 		opts.Password = pw
 	}
-	if getenv("REDIS_TLS") == "1" {
-		host, _, _ := net.SplitHostPort(opts.Addr)
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
-		if path := getenv("REDIS_CA_CERT"); path != "" {
-			pem, err := os.ReadFile(path)
-			if err != nil {
-				return nil, fmt.Errorf("REDIS_CA_CERT: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("REDIS_CA_CERT: no PEM certificate in %s", path)
-			}
-		}
-		opts.TLSConfig = tc
+	if tlsConfig != nil {
+		tlsConfig.ServerName, _, _ = net.SplitHostPort(opts.Addr)
+		opts.TLSConfig = tlsConfig
 	}
-	return opts, nil
+	return opts, nil, nil
+}
+
+// redisTLS is the TLS configuration REDIS_TLS and REDIS_CA_CERT ask for, or
+// nil.
+func redisTLS(getenv func(string) string) (*tls.Config, error) {
+	if getenv("REDIS_TLS") != "1" {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if path := getenv("REDIS_CA_CERT"); path != "" {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_CA_CERT: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("REDIS_CA_CERT: no PEM certificate in %s", path)
+		}
+	}
+	return tc, nil
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -34,23 +34,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("configuration: %w", err)
 	}
 
-	var broker realtime.Broker
-	if cfg.redis == nil {
-		log.Info("no Redis configured: running as a single instance on the in-memory broker", "broker", "memory")
-		broker = realtime.NewMemoryBroker(cfg.historySize)
-	} else {
-		log.Info("relaying rooms through Redis", "broker", "redis", "redis_addr", cfg.redis.Addr, "tls", cfg.redis.TLSConfig != nil)
-		rdb := redis.NewClient(cfg.redis)
-		defer rdb.Close()
-		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := rdb.Ping(pingCtx).Err(); err != nil {
-			// Not fatal: /ready says 503 until Redis answers.
-			log.Warn("Redis does not answer yet", "err", err)
-		}
-		cancel()
-		broker = realtime.NewRedisBroker(rdb, cfg.historySize)
-	}
-	defer broker.Close()
+	broker, readyNote, closeBroker := openBroker(ctx, cfg, log)
+	defer closeBroker()
 	if cfg.secretGenerated {
 		log.Warn("SESSION_SECRET is not set: using a random key, so sessions end when this process does and are not valid on other instances")
 	}
@@ -76,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		SendBurst: cfg.sendBurst,
 		Log:       log,
 		Metrics:   met,
+		ReadyNote: readyNote,
 	})
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -114,6 +100,51 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	_ = httpSrv.Close()
 	log.Info("stopped", "drain_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// openBroker connects the broker cfg asks for. The note, when not empty,
+// says how the service runs below what was asked; /ready repeats it.
+func openBroker(ctx context.Context, cfg config, log *slog.Logger) (realtime.Broker, string, func()) {
+	var rdb redis.UniversalClient
+	var opts []realtime.RedisOption
+	note := ""
+	switch {
+	case cfg.cluster != nil:
+		cc := redis.NewClusterClient(cfg.cluster)
+		rdb = cc
+		probeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := realtime.ShardedPubSubSupported(probeCtx, cc)
+		cancel()
+		switch {
+		case err != nil:
+			// Not fatal: /ready says 503 until the cluster answers.
+			log.Warn("Redis Cluster does not answer yet: assuming it has sharded pub/sub (Redis 7 or Valkey)", "err", err)
+		case !ok:
+			note = "the Redis Cluster refuses sharded pub/sub (SPUBLISH needs Redis 7 or Valkey): rooms use classic PUBLISH, which every node of the cluster receives"
+			// Before any other line, so that nobody misses it.
+			log.Warn(note, "broker", "redis-cluster", "pubsub", realtime.ClassicPubSub.String())
+			opts = append(opts, realtime.WithPubSub(realtime.ClassicPubSub))
+		}
+		log.Info("relaying rooms through a Redis Cluster", "broker", "redis-cluster", "seeds", cfg.cluster.Addrs, "tls", cfg.cluster.TLSConfig != nil)
+	case cfg.redis != nil:
+		log.Info("relaying rooms through Redis", "broker", "redis", "redis_addr", cfg.redis.Addr, "tls", cfg.redis.TLSConfig != nil)
+		rdb = redis.NewClient(cfg.redis)
+		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := rdb.Ping(pingCtx).Err(); err != nil {
+			// Not fatal: /ready says 503 until Redis answers.
+			log.Warn("Redis does not answer yet", "err", err)
+		}
+		cancel()
+	default:
+		log.Info("no Redis configured: running as a single instance on the in-memory broker", "broker", "memory")
+		b := realtime.NewMemoryBroker(cfg.historySize)
+		return b, "", func() { b.Close() }
+	}
+	b := realtime.NewRedisBroker(rdb, cfg.historySize, opts...)
+	return b, note, func() {
+		b.Close()
+		rdb.Close()
+	}
 }
 
 // newLogger writes one JSON object a line with the field names Cloud

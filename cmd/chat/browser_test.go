@@ -137,7 +137,11 @@ func (p *tab) waitIDs(ids ...string) {
 // Two users in separate browser contexts on two instances chat live; a third
 // with JavaScript disabled reads the history and posts with the form.
 func TestBrowserChatAcrossInstancesAndWithoutJS(t *testing.T) {
-	env := sharedEnv(redistest.Addr(t))
+	forEachStore(t, testBrowserChatAcrossInstancesAndWithoutJS)
+}
+
+func testBrowserChatAcrossInstancesAndWithoutJS(t *testing.T, st store) {
+	env := st.shared()
 	a, b := startInstance(t, env), startInstance(t, env)
 	browser := newBrowser(t)
 	room := uniqueRoom()

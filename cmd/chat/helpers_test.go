@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -19,6 +20,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/realtime/redistest"
 )
 
 // instance is a chat service started in-process through run, as main does.
@@ -102,6 +106,37 @@ func sharedEnv(redisAddr string) map[string]string {
 		host, port, _ := strings.Cut(redisAddr, ":")
 		env["REDISHOST"], env["REDISPORT"] = host, port
 	}
+	return env
+}
+
+// store is the Redis, one server or a cluster, that a test's instances
+// share, with a client to read what they stored.
+type store struct {
+	env map[string]string
+	rdb redis.UniversalClient
+}
+
+// forEachStore runs body on one Redis and on a Redis Cluster, as subtests.
+func forEachStore(t *testing.T, body func(t *testing.T, st store)) {
+	t.Run("redis", func(t *testing.T) {
+		addr := redistest.Addr(t)
+		host, port, _ := strings.Cut(addr, ":")
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { rdb.Close() })
+		body(t, store{env: map[string]string{"REDISHOST": host, "REDISPORT": port}, rdb: rdb})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		seeds := redistest.ClusterAddrs(t)
+		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: seeds})
+		t.Cleanup(func() { rdb.Close() })
+		body(t, store{env: map[string]string{"REDIS_CLUSTER": strings.Join(seeds, ",")}, rdb: rdb})
+	})
+}
+
+// shared is the environment of instances that form one deployment on st.
+func (st store) shared() map[string]string {
+	env := sharedEnv("")
+	maps.Copy(env, st.env)
 	return env
 }
 
@@ -360,12 +395,17 @@ func (v *view) contiguous(n int) bool {
 // watch applies every frame to a view until the view shows seq, or ctx ends.
 func (s *socket) watch(ctx context.Context, seq int) (*view, error) {
 	v := &view{}
+	return v, s.feed(ctx, v, seq)
+}
+
+// feed applies frames to v until it shows seq.
+func (s *socket) feed(ctx context.Context, v *view, seq int) error {
 	for !v.has(seq) {
 		f, err := s.read(ctx)
 		if err != nil {
-			return v, err
+			return err
 		}
 		v.apply(f)
 	}
-	return v, nil
+	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
-
-	"github.com/chatrun/chat/realtime/redistest"
 )
 
 var msgIDs = regexp.MustCompile(`<li id="msg-(\d+)"`)
@@ -24,7 +22,11 @@ func idsIn(html string) []string {
 // Two instances on one Redis deliver both ways over real WebSockets, and a
 // third shows the same history with the same ids.
 func TestInstancesShareRoomsThroughRedis(t *testing.T) {
-	env := sharedEnv(redistest.Addr(t))
+	forEachStore(t, testInstancesShareRoomsThroughRedis)
+}
+
+func testInstancesShareRoomsThroughRedis(t *testing.T, st store) {
+	env := st.shared()
 	a, b, c := startInstance(t, env), startInstance(t, env), startInstance(t, env)
 	room := uniqueRoom()
 

@@ -26,9 +26,8 @@ import (
 	"github.com/chatrun/chat/realtime/redistest"
 )
 
-// burstEnv lets tests send as fast as they like.
-func burstEnv(redisAddr string) map[string]string {
-	env := sharedEnv(redisAddr)
+// burst lets the instances of env send as fast as tests like.
+func burst(env map[string]string) map[string]string {
 	env["HISTORY_SIZE"] = "1000"
 	env["SEND_RATE"] = "10000"
 	env["SEND_BURST"] = "10000"
@@ -36,10 +35,8 @@ func burstEnv(redisAddr string) map[string]string {
 }
 
 // storedSeqs returns the seqs in the room's Redis list, oldest first.
-func storedSeqs(t *testing.T, addr, room string) ([]int, []string) {
+func storedSeqs(t *testing.T, rdb redis.UniversalClient, room string) ([]int, []string) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
 	entries, err := rdb.LRange(context.Background(), "chat:{"+room+"}:history", 0, -1).Result()
 	if err != nil {
 		t.Fatal(err)
@@ -68,8 +65,11 @@ func frameFor(text, nonce string) []byte {
 // Joiners arrive while two senders on two instances send without pause:
 // every client ends with 1..N, no gap and nothing twice, as Redis has it.
 func TestJoinersDuringSendsSeeEveryMessageOnce(t *testing.T) {
-	addr := redistest.Addr(t)
-	env := burstEnv(addr)
+	forEachStore(t, testJoinersDuringSendsSeeEveryMessageOnce)
+}
+
+func testJoinersDuringSendsSeeEveryMessageOnce(t *testing.T, st store) {
+	env := burst(st.shared())
 	insts := []*instance{startInstance(t, env), startInstance(t, env)}
 	room := uniqueRoom()
 	const perSender, joiners = 150, 6
@@ -149,7 +149,7 @@ func TestJoinersDuringSendsSeeEveryMessageOnce(t *testing.T) {
 	if midStream == 0 {
 		t.Error("no joiner arrived while messages were being sent: the test did not test the race")
 	}
-	seqs, _ := storedSeqs(t, addr, room)
+	seqs, _ := storedSeqs(t, st.rdb, room)
 	if v := (&view{seqs: seqs}); !v.contiguous(total) {
 		t.Errorf("Redis holds %v, want 1..%d", seqs, total)
 	}
@@ -157,8 +157,10 @@ func TestJoinersDuringSendsSeeEveryMessageOnce(t *testing.T) {
 
 // A socket that drops misses three messages; the first frame after it
 // reconnects, on another instance, carries all three, each once.
-func TestReconnectCatchesUp(t *testing.T) {
-	env := burstEnv(redistest.Addr(t))
+func TestReconnectCatchesUp(t *testing.T) { forEachStore(t, testReconnectCatchesUp) }
+
+func testReconnectCatchesUp(t *testing.T, st store) {
+	env := burst(st.shared())
 	a, b := startInstance(t, env), startInstance(t, env)
 	room := uniqueRoom()
 	ann, annWS := joinAs(t, a.URL, "Ann", room)
@@ -264,7 +266,11 @@ func (u *user) dialAs(room, id string) *socket {
 // balancer to the other and find every message, including those sent
 // during the drain.
 func TestDrainMovesClientsToTheOtherInstance(t *testing.T) {
-	env := burstEnv(redistest.Addr(t))
+	forEachStore(t, testDrainMovesClientsToTheOtherInstance)
+}
+
+func testDrainMovesClientsToTheOtherInstance(t *testing.T, st store) {
+	env := burst(st.shared())
 	a, b := startInstance(t, env), startInstance(t, env)
 	rr, lb := newRoundRobin(t, a.URL, b.URL)
 	room := uniqueRoom()
@@ -328,7 +334,7 @@ func TestDrainMovesClientsToTheOtherInstance(t *testing.T) {
 // within 5 s, with no restart.
 func TestRedisOutage(t *testing.T) {
 	srv := redistest.StartPersistent(t)
-	env := burstEnv(srv.Addr)
+	env := burst(sharedEnv(srv.Addr))
 	a, b := startInstance(t, env), startInstance(t, env)
 	room := uniqueRoom()
 	ann, annWS := joinAs(t, a.URL, "Ann", room)
@@ -391,7 +397,9 @@ func TestRedisOutage(t *testing.T) {
 	if resp, _ := newUser(t, a.URL).get("/ready"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("/ready after Redis came back: %d", resp.StatusCode)
 	}
-	_, texts := storedSeqs(t, srv.Addr, room)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	_, texts := storedSeqs(t, rdb, room)
 	if strings.Join(texts, "|") != "before|after" {
 		t.Fatalf("Redis holds %q, want only the messages that were accepted", texts)
 	}
@@ -510,9 +518,10 @@ func quietUntilSentinel(t *testing.T, watcher, sender *socket, quiet time.Durati
 
 // Presence across instances: two tabs count once, a reload makes no noise,
 // and the users of a SIGKILLed instance leave the list within 30 s.
-func TestPresenceAcrossInstances(t *testing.T) {
-	addr := redistest.Addr(t)
-	env := burstEnv(addr)
+func TestPresenceAcrossInstances(t *testing.T) { forEachStore(t, testPresenceAcrossInstances) }
+
+func testPresenceAcrossInstances(t *testing.T, st store) {
+	env := burst(st.shared())
 	a := startInstance(t, env)
 	killable, proc := startProcess(t, buildChat(t), env)
 	room := uniqueRoom()

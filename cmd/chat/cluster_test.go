@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/realtime/redistest"
+)
+
+// clusterStore is a private cluster's store, for tests that watch or stop
+// its nodes.
+func clusterStore(t *testing.T, c *redistest.Cluster) store {
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+	t.Cleanup(func() { rdb.Close() })
+	return store{env: map[string]string{"REDIS_CLUSTER": strings.Join(c.Addrs, ",")}, rdb: rdb}
+}
+
+// roomsOnShards returns one new room name per shard primary of c, each
+// room's slot (CLUSTER KEYSLOT) served by a different primary.
+func roomsOnShards(t *testing.T, ctx context.Context, c *redistest.Cluster, rdb *redis.ClusterClient, shards int) (rooms, primaries []string) {
+	t.Helper()
+	for range 1000 {
+		room := uniqueRoom()
+		key := "chat:{" + room + "}:events"
+		slot, err := rdb.ClusterKeySlot(ctx, key).Result()
+		if err != nil {
+			t.Fatalf("CLUSTER KEYSLOT: %v", err)
+		}
+		p, err := c.PrimaryOf(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(primaries, p) {
+			t.Logf("room %s: slot %d on %s", room, slot, p)
+			rooms, primaries = append(rooms, room), append(primaries, p)
+		}
+		if len(rooms) == shards {
+			return rooms, primaries
+		}
+	}
+	t.Fatalf("found rooms on only %d shards", len(rooms))
+	return nil, nil
+}
+
+// shardSubscribers counts the connections on a node that hold shard
+// channel subscriptions (CLIENT LIST's ssub field).
+func shardSubscribers(t *testing.T, ctx context.Context, addr string) int {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	list, err := c.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatalf("CLIENT LIST on %s: %v", addr, err)
+	}
+	n := 0
+	for line := range strings.Lines(list) {
+		for f := range strings.FieldsSeq(line) {
+			if v, ok := strings.CutPrefix(f, "ssub="); ok && v != "0" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Rooms on all three shards, two instances: every message is delivered once
+// and stored in its room's list, and each instance holds one subscription
+// connection per shard however many rooms and sockets it serves there.
+func TestClusterRoomsOnEveryShard(t *testing.T) {
+	c := redistest.StartCluster(t)
+	st := clusterStore(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rooms, primaries := roomsOnShards(t, ctx, c, st.rdb.(*redis.ClusterClient), 3)
+	// A second room on the first shard: still one connection there.
+	for {
+		r := uniqueRoom()
+		if p, err := c.PrimaryOf(ctx, "chat:{"+r+"}:events"); err == nil && p == primaries[0] {
+			rooms = append(rooms, r)
+			break
+		}
+	}
+	env := burst(st.shared())
+	a, b := startInstance(t, env), startInstance(t, env)
+
+	const perUser = 20
+	type member struct {
+		room string
+		who  string
+		s    *socket
+	}
+	var members []member
+	for _, room := range rooms {
+		for _, u := range []struct{ name, url string }{{"Ann", a.URL}, {"Bob", b.URL}, {"Cid", a.URL}} {
+			_, s := joinAs(t, u.url, u.name, room)
+			members = append(members, member{room, u.name, s})
+		}
+	}
+	for _, p := range primaries {
+		if n := shardSubscribers(t, ctx, p); n != 2 {
+			t.Errorf("primary %s has %d shard subscription connections, want 2 (one per instance)", p, n)
+		}
+	}
+
+	for _, m := range members {
+		if m.who == "Cid" {
+			continue
+		}
+		go func() {
+			for i := range perUser {
+				m.s.write(ctx, fmt.Sprintf("%s-%s-%d", m.room, m.who, i), fmt.Sprintf("n%d", i))
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	views := make([]*view, len(members))
+	errs := make([]error, len(members))
+	for i, m := range members {
+		wg.Go(func() { views[i], errs[i] = m.s.watch(ctx, 2*perUser) })
+	}
+	wg.Wait()
+	for i, m := range members {
+		v := views[i]
+		if errs[i] != nil || len(v.dups) > 0 || !v.contiguous(2*perUser) {
+			t.Errorf("%s in %s shows %v, duplicates %v (%v); want 1..%d once each", m.who, m.room, v.seqs, v.dups, errs[i], 2*perUser)
+		}
+	}
+	for _, room := range rooms {
+		seqs, texts := storedSeqs(t, st.rdb, room)
+		if v := (&view{seqs: seqs}); !v.contiguous(2 * perUser) {
+			t.Errorf("room %s stores %v, want 1..%d", room, seqs, 2*perUser)
+		}
+		for _, who := range []string{"Ann", "Bob"} {
+			for i := range perUser {
+				if want := fmt.Sprintf("%s-%s-%d", room, who, i); !slices.Contains(texts, want) {
+					t.Errorf("room %s does not store %q", room, want)
+				}
+			}
+		}
+	}
+}
+
+// The primary of a busy room is stopped: once its replica has taken over,
+// messages flow again within 10 s with the same instances, nothing is shown
+// twice, and every message acknowledged before the stop is kept.
+func TestClusterFailover(t *testing.T) {
+	c := redistest.StartCluster(t)
+	st := clusterStore(t, c)
+	env := burst(st.shared())
+	a, b := startInstance(t, env), startInstance(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	room := uniqueRoom()
+	primary, err := c.PrimaryOf(ctx, "chat:{"+room+"}:events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica, err := c.ReplicaOf(ctx, primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := newUser(t, a.URL)
+	ann.signIn("Ann", room)
+	annWS := ann.dial(room)
+	bob := newUser(t, b.URL)
+	bob.signIn("Bob", room)
+	bobWS := bob.dial(room)
+
+	// Ann posts without pause (the no-JS form: 303 is the acknowledgement);
+	// stopping sets phase 1, and every post is recorded with its phase.
+	var mu sync.Mutex
+	var acked []string
+	var ackedAt []time.Time
+	phase := 0
+	stopSending := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for i := 0; ; i++ {
+			select {
+			case <-stopSending:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			mu.Lock()
+			text := fmt.Sprintf("p%d-%d", phase, i)
+			mu.Unlock()
+			if ann.tryPost(ctx, room, text, "n"+strconv.Itoa(i)) {
+				mu.Lock()
+				acked = append(acked, text)
+				ackedAt = append(ackedAt, time.Now())
+				mu.Unlock()
+			}
+		}
+	}()
+	ackedCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	waitFor(t, ctx, "20 messages before the stop", func() bool { return ackedCount() >= 20 })
+
+	mu.Lock()
+	phase = 1
+	mu.Unlock()
+	c.Stop(primary)
+	stopped := ackedCount()
+	if err := c.WaitPrimary(ctx, replica); err != nil {
+		t.Fatalf("the replica %s did not take over: %v", replica, err)
+	}
+	tookOver := time.Now()
+	t.Logf("replica %s took over; %d messages acknowledged before the stop", replica, stopped)
+	waitFor(t, ctx, "a message acknowledged after the takeover", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(ackedAt) > 0 && ackedAt[len(ackedAt)-1].After(tookOver)
+	})
+	firstAfter := ""
+	mu.Lock()
+	for i, at := range ackedAt {
+		if at.After(tookOver) {
+			firstAfter = acked[i]
+			break
+		}
+	}
+	mu.Unlock()
+	// Both pages, on both instances, show it: flow is back.
+	seqs, texts := storedSeqs(t, st.rdb, room)
+	seq := seqs[slices.Index(texts, firstAfter)]
+	annView, bobView := &view{}, &view{}
+	for _, w := range []struct {
+		s *socket
+		v *view
+	}{{annWS, annView}, {bobWS, bobView}} {
+		if err := w.s.feed(ctx, w.v, seq); err != nil {
+			t.Fatalf("waiting for message %d on the page: %v", seq, err)
+		}
+	}
+	if d := time.Since(tookOver); d > 10*time.Second {
+		t.Errorf("messages flowed again %v after the takeover, want within 10 s", d)
+	} else {
+		t.Logf("messages flowed again %v after the takeover", d.Round(time.Millisecond))
+	}
+	waitFor(t, ctx, "10 more messages", func() bool { return ackedCount() >= stopped+10 })
+	close(stopSending)
+	<-sent
+
+	seqs, texts = storedSeqs(t, st.rdb, room)
+	for _, m := range acked[:stopped] {
+		if !slices.Contains(texts, m) {
+			t.Errorf("message %q, acknowledged before the stop, is not in the history", m)
+		}
+	}
+	for _, w := range []struct {
+		s *socket
+		v *view
+	}{{annWS, annView}, {bobWS, bobView}} {
+		if err := w.s.feed(ctx, w.v, seqs[len(seqs)-1]); err != nil {
+			t.Fatalf("watch: %v", err)
+		}
+		if len(w.v.dups) > 0 {
+			t.Errorf("shown twice: %v", w.v.dups)
+		}
+		// What the page shows is what is stored.
+		if !slices.Equal(w.v.seqs, seqs) {
+			t.Errorf("the page shows %v, the history holds %v", w.v.seqs, seqs)
+		}
+	}
+	t.Logf("%d messages acknowledged in all, %d stored, %d history frames on Bob's page", len(acked), len(seqs), len(bobView.histories))
+}
+
+// tryPost sends a message through the no-JS form and reports whether it was
+// acknowledged (303); safe off the test goroutine.
+func (u *user) tryPost(ctx context.Context, room, text, nonce string) bool {
+	form := url.Values{"text": {text}, "nonce": {nonce}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base+"/rooms/"+room+"/messages", strings.NewReader(form.Encode()))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", u.base)
+	resp, err := u.client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusSeeOther
+}
+
+// write sends a message frame; safe off the test goroutine, where a failure
+// shows as what the receivers miss.
+func (s *socket) write(ctx context.Context, text, nonce string) {
+	_ = s.conn.Write(ctx, websocket.MessageText, frameFor(text, nonce))
+}
+
+// waitFor polls cond until it holds, failing the test when ctx ends.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}

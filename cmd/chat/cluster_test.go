@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -93,6 +94,9 @@ func TestClusterRoomsOnEveryShard(t *testing.T) {
 	}
 	env := burst(st.shared())
 	a, b := startInstance(t, env), startInstance(t, env)
+	if _, body := newUser(t, a.URL).get("/ready"); body != "ready\n" {
+		t.Errorf("/ready on a cluster with sharded pub/sub says %q", body)
+	}
 
 	const perUser = 20
 	type member struct {
@@ -317,4 +321,35 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 		case <-tick.C:
 		}
 	}
+}
+
+// A cluster whose servers lack sharded pub/sub (SPUBLISH and SSUBSCRIBE
+// renamed away, as on a server older than Redis 7) is used with classic
+// pub/sub: no message is lost, and the service says so in its first log
+// line and in /ready rather than downgrading silently.
+func TestClusterWithoutShardedPubSub(t *testing.T) {
+	srv := redistest.StartOneNodeCluster(t, "--rename-command", "SPUBLISH", "", "--rename-command", "SSUBSCRIBE", "")
+	env := sharedEnv("")
+	env["REDIS_CLUSTER"] = srv.Addr
+	a, b := startInstance(t, env), startInstance(t, env)
+	for _, inst := range []*instance{a, b} {
+		var first struct{ Severity, Message string }
+		if err := json.Unmarshal([]byte(inst.Logs()[0]), &first); err != nil {
+			t.Fatal(err)
+		}
+		if first.Severity != "WARNING" || !strings.Contains(first.Message, "refuses sharded pub/sub") {
+			t.Errorf("first log line: %+v; want a WARNING that the cluster refuses sharded pub/sub", first)
+		}
+		resp, body := newUser(t, inst.URL).get("/ready")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "degraded") || !strings.Contains(body, "SPUBLISH") {
+			t.Errorf("/ready: %d %q; want 200 saying it runs degraded without SPUBLISH", resp.StatusCode, body)
+		}
+	}
+	room := uniqueRoom()
+	_, annWS := joinAs(t, a.URL, "Ann", room)
+	_, bobWS := joinAs(t, b.URL, "Bob", room)
+	annWS.send("through classic pub/sub", "n1")
+	bobWS.until(">through classic pub/sub<")
+	bobWS.send("and back", "n1")
+	annWS.until(">and back<")
 }

@@ -101,10 +101,43 @@ func StartCluster(t testing.TB) *Cluster {
 	return c
 }
 
+// StartOneNodeCluster runs one redis-server in cluster mode serving every
+// slot, with extra arguments: the smallest cluster, for instance with
+// commands renamed away to act as an older server.
+func StartOneNodeCluster(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	c := &Cluster{t: t}
+	s, err := c.startNode(extra...)
+	if err != nil {
+		t.Fatalf("start cluster node: %v", err)
+	}
+	rc := nodeClient(s.Addr)
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rc.ClusterAddSlotsRange(ctx, 0, 16383).Err(); err != nil {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE on %s: %v", s.Addr, err)
+	}
+	err = c.poll(ctx, func(ctx context.Context) error {
+		info, err := rc.ClusterInfo(ctx).Result()
+		if err != nil {
+			return err
+		}
+		if st := infoField(info, "cluster_state"); st != "ok" {
+			return fmt.Errorf("cluster_state:%s", st)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("one-node cluster on %s: %v", s.Addr, err)
+	}
+	return s
+}
+
 // startNode starts one cluster node on a free port, with its cluster bus on
 // another (--cluster-port, so that the bus needs no port+10000 free), trying
 // again with other ports if either turns out to be taken.
-func (c *Cluster) startNode() (*Server, error) {
+func (c *Cluster) startNode(extra ...string) (*Server, error) {
 	var err error
 	for range 5 {
 		var ports []string
@@ -119,6 +152,7 @@ func (c *Cluster) startNode() (*Server, error) {
 			// syncs the first one; here each has only one.
 			"--repl-diskless-sync-delay", "0",
 		}}
+		s.args = append(s.args, extra...)
 		if err = s.start(); err != nil {
 			continue
 		}

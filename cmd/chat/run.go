@@ -108,6 +108,11 @@ func openBroker(ctx context.Context, cfg config, log *slog.Logger) (realtime.Bro
 	var rdb redis.UniversalClient
 	var opts []realtime.RedisOption
 	note := ""
+	if cfg.cluster != nil || cfg.redis != nil {
+		// go-redis has one logger for the process; without this its lines
+		// (failed dials during a failover) would reach stderr as plain text.
+		redis.SetLogger(redisLogger{log})
+	}
 	switch {
 	case cfg.cluster != nil:
 		cc := redis.NewClusterClient(cfg.cluster)
@@ -145,6 +150,13 @@ func openBroker(ctx context.Context, cfg config, log *slog.Logger) (realtime.Bro
 		b.Close()
 		rdb.Close()
 	}
+}
+
+// redisLogger writes go-redis's own lines into the JSON log.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }
 
 // newLogger writes one JSON object a line with the field names Cloud

@@ -353,3 +353,55 @@ func TestClusterWithoutShardedPubSub(t *testing.T) {
 	bobWS.send("and back", "n1")
 	annWS.until(">and back<")
 }
+
+// A room's slot moves to another shard while two instances serve it: the
+// old owner drops their subscriptions (SUNSUBSCRIBE), they subscribe again
+// on the new owner, and the room goes on with nothing lost or shown twice.
+func TestClusterSlotMove(t *testing.T) {
+	c := redistest.StartCluster(t)
+	st := clusterStore(t, c)
+	env := burst(st.shared())
+	a, b := startInstance(t, env), startInstance(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rooms, primaries := roomsOnShards(t, ctx, c, st.rdb.(*redis.ClusterClient), 2)
+	room, to := rooms[0], primaries[1]
+	_, annWS := joinAs(t, a.URL, "Ann", room)
+	_, bobWS := joinAs(t, b.URL, "Bob", room)
+	annView, bobView := &view{}, &view{}
+	feedBoth := func(seq int) {
+		t.Helper()
+		for _, w := range []struct {
+			s *socket
+			v *view
+		}{{annWS, annView}, {bobWS, bobView}} {
+			if err := w.s.feed(ctx, w.v, seq); err != nil {
+				t.Fatalf("waiting for message %d: %v", seq, err)
+			}
+		}
+	}
+	annWS.send("before the move", "n1")
+	feedBoth(1)
+
+	if err := c.MoveSlot(ctx, "chat:{"+room+"}:events", to); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "both instances subscribed on the new owner", func() bool {
+		return shardSubscribers(t, ctx, to) == 2
+	})
+	bobWS.send("after the move", "n1")
+	feedBoth(2)
+	annWS.send("and once more", "n2")
+	feedBoth(3)
+	for _, v := range []*view{annView, bobView} {
+		if len(v.dups) > 0 || !v.contiguous(3) {
+			t.Errorf("the page shows %v, duplicates %v; want 1..3 once each", v.seqs, v.dups)
+		}
+	}
+	if seqs, _ := storedSeqs(t, st.rdb, room); !slices.Equal(seqs, []int{1, 2, 3}) {
+		t.Errorf("the history holds %v, want 1..3", seqs)
+	}
+	if p, err := c.PrimaryOf(ctx, "chat:{"+room+"}:events"); err != nil || p != to {
+		t.Errorf("the room is on %s (%v), want %s: the slot did not move", p, err, to)
+	}
+}

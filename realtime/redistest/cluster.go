@@ -435,3 +435,64 @@ func freePorts(n int) ([]string, error) {
 	}
 	return ports, nil
 }
+
+// MoveSlot moves key's slot, with its keys, from its primary to the primary
+// at to, as a resharding does: IMPORTING and MIGRATING, MIGRATE of every
+// key, then SETSLOT NODE on every primary.
+func (c *Cluster) MoveSlot(ctx context.Context, key, to string) error {
+	from, err := c.PrimaryOf(ctx, key)
+	if err != nil {
+		return err
+	}
+	src, dst := c.clients[from], c.clients[to]
+	if dst == nil {
+		return fmt.Errorf("move slot: %s is not a node of this cluster", to)
+	}
+	slot, err := src.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		return fmt.Errorf("CLUSTER KEYSLOT: %w", err)
+	}
+	srcID, err := src.ClusterMyID(ctx).Result()
+	if err != nil {
+		return fmt.Errorf("CLUSTER MYID on %s: %w", from, err)
+	}
+	dstID, err := dst.ClusterMyID(ctx).Result()
+	if err != nil {
+		return fmt.Errorf("CLUSTER MYID on %s: %w", to, err)
+	}
+	if err := dst.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", srcID).Err(); err != nil {
+		return fmt.Errorf("SETSLOT IMPORTING on %s: %w", to, err)
+	}
+	if err := src.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", dstID).Err(); err != nil {
+		return fmt.Errorf("SETSLOT MIGRATING on %s: %w", from, err)
+	}
+	host, port, _ := net.SplitHostPort(to)
+	for {
+		keys, err := src.ClusterGetKeysInSlot(ctx, int(slot), 100).Result()
+		if err != nil {
+			return fmt.Errorf("CLUSTER GETKEYSINSLOT on %s: %w", from, err)
+		}
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"MIGRATE", host, port, "", 0, 5000, "KEYS"}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		if err := src.Do(ctx, args...).Err(); err != nil {
+			return fmt.Errorf("MIGRATE from %s: %w", from, err)
+		}
+	}
+	// The new owner first, then the old, then everyone else, as redis-cli
+	// does it.
+	for _, addr := range append([]string{to, from}, c.Addrs...) {
+		rc := c.clients[addr]
+		if role, err := rc.Do(ctx, "ROLE").Slice(); err != nil || len(role) == 0 || role[0] != "master" {
+			continue // replicas follow their primaries; stopped nodes cannot
+		}
+		if err := rc.Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", dstID).Err(); err != nil {
+			return fmt.Errorf("SETSLOT NODE on %s: %w", addr, err)
+		}
+	}
+	return nil
+}

@@ -147,7 +147,13 @@ func (b *RedisBroker) Mode() PubSubMode { return b.mode }
 func ShardedPubSubSupported(ctx context.Context, rdb redis.UniversalClient) (bool, error) {
 	probe := func(ctx context.Context, c *redis.Client) error {
 		// A channel outside the chat's names: no room hears it.
-		return c.SPublish(ctx, "chat-probe", "").Err()
+		err := c.SPublish(ctx, "chat-probe", "").Err()
+		// A node that does not own the channel's slot redirects: it knows
+		// the command, which is all that is asked.
+		if err != nil && (strings.HasPrefix(err.Error(), "MOVED ") || strings.HasPrefix(err.Error(), "ASK ")) {
+			return nil
+		}
+		return err
 	}
 	var err error
 	if cc, ok := rdb.(*redis.ClusterClient); ok {

@@ -97,6 +97,11 @@ func TestClusterRoomsOnEveryShard(t *testing.T) {
 	if _, body := newUser(t, a.URL).get("/ready"); body != "ready\n" {
 		t.Errorf("/ready on a cluster with sharded pub/sub says %q", body)
 	}
+	for _, line := range a.Logs() {
+		if strings.Contains(line, `"severity":"WARNING"`) {
+			t.Errorf("a warning at start-up on a sound cluster: %s", line)
+		}
+	}
 
 	const perUser = 20
 	type member struct {

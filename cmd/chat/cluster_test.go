@@ -161,9 +161,19 @@ func TestClusterRoomsOnEveryShard(t *testing.T) {
 }
 
 // The primary of a busy room is stopped: once its replica has taken over,
-// messages flow again within 10 s with the same instances, nothing is shown
-// twice, and every message acknowledged before the stop is kept.
+// messages flow again within 10 s with the same instances, and nothing is
+// shown twice. Every message acknowledged before a graceful stop is kept; a
+// crash may lose the last ones, and then the pages show what is stored.
 func TestClusterFailover(t *testing.T) {
+	t.Run("graceful stop", func(t *testing.T) {
+		testClusterFailover(t, (*redistest.Cluster).Stop, true)
+	})
+	t.Run("crash", func(t *testing.T) {
+		testClusterFailover(t, (*redistest.Cluster).Crash, false)
+	})
+}
+
+func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr string), keepsAcked bool) {
 	c := redistest.StartCluster(t)
 	st := clusterStore(t, c)
 	env := burst(st.shared())
@@ -224,7 +234,7 @@ func TestClusterFailover(t *testing.T) {
 	mu.Lock()
 	phase = 1
 	mu.Unlock()
-	c.Stop(primary)
+	stop(c, primary)
 	stopped := ackedCount()
 	if err := c.WaitPrimary(ctx, replica); err != nil {
 		t.Fatalf("the replica %s did not take over: %v", replica, err)
@@ -267,11 +277,16 @@ func TestClusterFailover(t *testing.T) {
 	<-sent
 
 	seqs, texts = storedSeqs(t, st.rdb, room)
+	lost := 0
 	for _, m := range acked[:stopped] {
 		if !slices.Contains(texts, m) {
-			t.Errorf("message %q, acknowledged before the stop, is not in the history", m)
+			lost++
+			if keepsAcked {
+				t.Errorf("message %q, acknowledged before the stop, is not in the history", m)
+			}
 		}
 	}
+	t.Logf("%d of %d messages acknowledged before the stop are not in the history", lost, stopped)
 	for _, w := range []struct {
 		s *socket
 		v *view

@@ -315,6 +315,7 @@ func (c *Cluster) ReplicaOf(ctx context.Context, primary string) (string, error)
 // Stop sends SIGTERM to the node at addr (a graceful stop: Redis 7 primaries
 // wait for replicas to catch up before exiting) and waits for it to exit.
 func (c *Cluster) Stop(addr string) {
+	c.t.Helper()
 	s, ok := c.nodes[addr]
 	if !ok {
 		c.t.Errorf("stop %s: not a node of this cluster", addr)
@@ -332,6 +333,18 @@ func (c *Cluster) Stop(addr string) {
 		c.t.Errorf("%s did not exit within 30s of SIGTERM; killed", addr)
 	}
 	s.cmd = nil
+}
+
+// Crash kills the node at addr with SIGKILL, as a machine failure would: a
+// primary's writes that had not reached its replica are lost.
+func (c *Cluster) Crash(addr string) {
+	c.t.Helper()
+	s, ok := c.nodes[addr]
+	if !ok {
+		c.t.Errorf("crash %s: not a node of this cluster", addr)
+		return
+	}
+	s.Stop()
 }
 
 // WaitPrimary waits (deadline given by ctx) until addr reports role master in

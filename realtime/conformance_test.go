@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,31 +36,33 @@ func factories() []func(t *testing.T) brokerFactory {
 			}}
 		},
 		func(t *testing.T) brokerFactory {
-			return redisFactory(t, redistest.Client(t))
+			return redisFactory(oneRedis(redistest.Addr(t)))
 		},
 		// Sharded pub/sub works on one Redis 7 as well.
 		func(t *testing.T) brokerFactory {
-			return redisFactory(t, redistest.Client(t), realtime.WithPubSub(realtime.ShardedPubSub))
+			return redisFactory(oneRedis(redistest.Addr(t)), realtime.WithPubSub(realtime.ShardedPubSub))
 		},
 		func(t *testing.T) brokerFactory {
-			return redisFactory(t, redistest.ClusterClient(t))
+			seeds := redistest.ClusterAddrs(t)
+			return redisFactory(func() redis.UniversalClient {
+				// Options of its own: go-redis appends to Addrs.
+				return redis.NewClusterClient(&redis.ClusterOptions{Addrs: slices.Clone(seeds)})
+			})
 		},
 	}
 }
 
+func oneRedis(addr string) func() redis.UniversalClient {
+	return func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: addr}) }
+}
+
 var factoryNames = []string{"memory", "redis", "redis-sharded", "cluster"}
 
-// redisFactory makes brokers sharing the Redis (or cluster) rdb talks to,
-// each on a client of its own, as instances have.
-func redisFactory(t *testing.T, rdb redis.UniversalClient, opts ...realtime.RedisOption) brokerFactory {
+// redisFactory makes brokers sharing one Redis (or cluster), each on a
+// client of its own from newClient, as instances have.
+func redisFactory(newClient func() redis.UniversalClient, opts ...realtime.RedisOption) brokerFactory {
 	return brokerFactory{name: "redis", shared: true, make: func(t *testing.T, n int) realtime.Broker {
-		var c redis.UniversalClient
-		switch rdb := rdb.(type) {
-		case *redis.ClusterClient:
-			c = redis.NewClusterClient(rdb.Options())
-		case *redis.Client:
-			c = redis.NewClient(rdb.Options())
-		}
+		c := newClient()
 		b := realtime.NewRedisBroker(c, n, opts...)
 		t.Cleanup(func() {
 			b.Close()

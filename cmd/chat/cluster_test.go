@@ -22,7 +22,7 @@ import (
 // clusterStore is a private cluster's store, for tests that watch or stop
 // its nodes.
 func clusterStore(t *testing.T, c *redistest.Cluster) store {
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: slices.Clone(c.Addrs)})
 	t.Cleanup(func() { rdb.Close() })
 	return store{env: map[string]string{"REDIS_CLUSTER": strings.Join(c.Addrs, ",")}, rdb: rdb}
 }

@@ -34,15 +34,6 @@ func ClusterAddrs(t testing.TB) []string {
 	return StartCluster(t).Addrs
 }
 
-// ClusterClient returns a *redis.ClusterClient of ClusterAddrs(t), closed
-// when the test ends.
-func ClusterClient(t testing.TB) *redis.ClusterClient {
-	t.Helper()
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: ClusterAddrs(t)})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // Cluster is a private Redis Cluster of three primaries, each with one
 // replica, on free loopback ports; stopped when the test ends.
 type Cluster struct {

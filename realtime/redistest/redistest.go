@@ -40,14 +40,6 @@ func Addr(t testing.TB) string {
 	return Start(t).Addr
 }
 
-// Client returns a client of Addr(t), closed when the test ends.
-func Client(t testing.TB) *redis.Client {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: Addr(t)})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // Server is a redis-server process of the test's own, which it may stop and
 // start again on the same port.
 type Server struct {

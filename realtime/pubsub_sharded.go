@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,11 +19,20 @@ const (
 	// does not answer in time is treated as lost.
 	confirmWithin = 5 * time.Second
 	// readIdle is how long a subscription connection may stay silent
-	// before it is pinged; a second silence of that length loses it.
-	readIdle = 10 * time.Second
+	// before it is pinged; pongWithin is how long the answer may take.
+	readIdle   = 5 * time.Second
+	pongWithin = 2 * time.Second
+	// failedFor is how long a node whose connection failed is not dialled
+	// again while the slot map still names it: during a failover the map
+	// lags, and each dial of a dead host costs a dial timeout.
+	failedFor = 3 * time.Second
 )
 
-var errShardLost = errors.New("shard connection lost")
+var (
+	errShardLost = errors.New("shard connection lost")
+	errStaleMap  = errors.New("the slot map names a node that just failed")
+	errNoReply   = errors.New("no reply to SSUBSCRIBE")
+)
 
 // shardedSub holds one SSUBSCRIBE connection per shard primary that owns a
 // subscribed room's slot.
@@ -41,15 +52,17 @@ type shardedSub struct {
 	wg      sync.WaitGroup // readers and re-subscribing goroutines
 
 	mu     sync.Mutex
-	shards map[string]*shard // by node address
-	want   map[string]bool   // channels subscribed to and not unsubscribed
+	shards map[string]*shard    // by node address
+	want   map[string]bool      // channels subscribed to and not unsubscribed
+	failed map[string]time.Time // node address -> when its connection failed
 	closed bool
 }
 
 type shard struct {
-	addr  string
-	ps    *redis.PubSub
-	subMu sync.Mutex // one SSUBSCRIBE in flight, so that an error reply is known to be its
+	addr       string
+	ps         *redis.PubSub
+	subMu      sync.Mutex  // one SSUBSCRIBE in flight, so that an error reply is known to be its
+	delivering atomic.Bool // the reader waits on the hub, not on the server
 
 	// Guarded by shardedSub.mu.
 	channels map[string]bool // confirmed on this connection
@@ -65,6 +78,7 @@ func newShardedSub(rdb redis.UniversalClient, deliver func(channel, payload stri
 		quit:    make(chan struct{}),
 		shards:  make(map[string]*shard),
 		want:    make(map[string]bool),
+		failed:  make(map[string]time.Time),
 		reload:  func() {},
 	}
 	switch c := rdb.(type) {
@@ -90,9 +104,11 @@ func (s *shardedSub) subscribe(ctx context.Context, ch string) error {
 	s.want[ch] = true
 	s.mu.Unlock()
 	for {
-		err := s.place(ctx, ch)
+		err := ctx.Err()
 		if err == nil {
-			return nil
+			if err = s.place(ctx, ch); err == nil {
+				return nil
+			}
 		}
 		if errors.Is(err, ErrClosed) || isUnknownCommand(err) || ctx.Err() != nil {
 			s.mu.Lock()
@@ -103,7 +119,7 @@ func (s *shardedSub) subscribe(ctx context.Context, ch string) error {
 		// MOVED, a shard that just failed: the slot map is out of date.
 		s.reload()
 		select {
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(jitter(100 * time.Millisecond)):
 		case <-ctx.Done():
 		}
 	}
@@ -132,6 +148,12 @@ func (s *shardedSub) shardOf(node *redis.Client) (*shard, error) {
 	if sh := s.shards[addr]; sh != nil {
 		return sh, nil
 	}
+	if at, ok := s.failed[addr]; ok {
+		if time.Since(at) < failedFor {
+			return nil, errStaleMap
+		}
+		delete(s.failed, addr)
+	}
 	// No channels yet: the reader's first Receive dials.
 	sh := &shard{addr: addr, ps: node.SSubscribe(context.Background()), channels: make(map[string]bool)}
 	s.shards[addr] = sh
@@ -143,6 +165,11 @@ func (s *shardedSub) shardOf(node *redis.Client) (*shard, error) {
 func (s *shardedSub) subscribeOn(ctx context.Context, sh *shard, ch string) error {
 	sh.subMu.Lock()
 	defer sh.subMu.Unlock()
+	// A write whose deadline has passed fails, and go-redis then drops the
+	// connection: better not to start.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	reply := make(chan error, 1)
 	s.mu.Lock()
 	if sh.dead {
@@ -152,16 +179,22 @@ func (s *shardedSub) subscribeOn(ctx context.Context, sh *shard, ch string) erro
 	sh.pending, sh.reply = ch, reply
 	s.mu.Unlock()
 
-	err := sh.ps.SSubscribe(ctx, ch)
+	// From here the caller's context is not watched: an SSUBSCRIBE on the
+	// wire is answered, and an answer that came unheard would leave this
+	// connection out of step.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), confirmWithin)
+	err := sh.ps.SSubscribe(wctx, ch)
+	cancel()
+	silent := false
 	if err == nil {
-		// The caller's context is not watched here: an SSUBSCRIBE on the
-		// wire is answered, and an answer that came unheard would leave
-		// this connection out of step.
 		t := time.NewTimer(confirmWithin)
 		select {
 		case err = <-reply:
 		case <-t.C:
-			err = fmt.Errorf("no reply to SSUBSCRIBE from %s within %v", sh.addr, confirmWithin)
+			err = fmt.Errorf("%w from %s within %v", errNoReply, sh.addr, confirmWithin)
+			// A reader stuck handing events to a busy hub is not a
+			// silent server.
+			silent = !sh.delivering.Load()
 		case <-s.quit:
 			err = ErrClosed
 		}
@@ -170,20 +203,20 @@ func (s *shardedSub) subscribeOn(ctx context.Context, sh *shard, ch string) erro
 
 	s.mu.Lock()
 	sh.pending, sh.reply = "", nil
-	unwanted := err == nil && !s.want[ch]
 	if err == nil && sh.dead {
 		err = errShardLost
 	}
-	if err == nil && !unwanted {
-		sh.channels[ch] = true
+	if err != nil {
+		delete(sh.channels, ch)
 	}
+	unwanted := err == nil && !s.want[ch]
 	s.mu.Unlock()
 	var rerr redis.Error
 	switch {
 	case unwanted:
 		// Unsubscribed while this was in flight.
-		_ = sh.ps.SUnsubscribe(context.WithoutCancel(ctx), ch)
-	case err != nil && !errors.As(err, &rerr) && !errors.Is(err, ErrClosed):
+		s.unsubscribeOn(sh, ch)
+	case silent, err != nil && !errors.As(err, &rerr) && !errors.Is(err, ErrClosed) && !errors.Is(err, errNoReply):
 		// The connection failed or went silent: nothing on it is sure.
 		s.fail(sh, err)
 	}
@@ -196,21 +229,31 @@ func (s *shardedSub) read(sh *shard) {
 	ctx := context.Background()
 	pinged := false
 	for {
-		msg, err := sh.ps.ReceiveTimeout(ctx, readIdle)
+		wait := readIdle
+		if pinged {
+			wait = pongWithin
+		}
+		msg, err := sh.ps.ReceiveTimeout(ctx, wait)
 		if err != nil {
 			if s.isDead(sh) {
 				return
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && !pinged {
+			var op *net.OpError
+			dial := errors.As(err, &op) && op.Op == "dial"
+			if !dial && errors.As(err, &ne) && ne.Timeout() && !pinged {
 				pinged = true
 				if sh.ps.Ping(ctx) == nil {
 					continue
 				}
 			}
 			var rerr redis.Error
-			if errors.As(err, &rerr) && s.answer(sh, "", err) {
-				continue // MOVED and the like: the pending subscribe retries elsewhere
+			if errors.As(err, &rerr) {
+				// MOVED and the like: the pending subscribe retries
+				// elsewhere. Unasked, it answers an SUNSUBSCRIBE of a
+				// slot already gone: nothing to do.
+				s.answer(sh, "", err)
+				continue
 			}
 			s.fail(sh, err)
 			return
@@ -218,7 +261,9 @@ func (s *shardedSub) read(sh *shard) {
 		pinged = false
 		switch m := msg.(type) {
 		case *redis.Message:
+			sh.delivering.Store(true)
 			s.deliver(m.Channel, m.Payload)
+			sh.delivering.Store(false)
 		case *redis.Subscription:
 			switch m.Kind {
 			case "ssubscribe":
@@ -230,16 +275,20 @@ func (s *shardedSub) read(sh *shard) {
 	}
 }
 
-// answer hands the reply to the subscribe call awaiting it, if any.
-func (s *shardedSub) answer(sh *shard, ch string, err error) bool {
+// answer hands the reply to the subscribe call awaiting it, if any. A
+// confirmation is recorded at once, before the reader reads on: the next
+// reply may be the server dropping the channel again.
+func (s *shardedSub) answer(sh *shard, ch string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sh.reply == nil || (err == nil && sh.pending != ch) {
-		return false
+		return
+	}
+	if err == nil && s.want[ch] && !sh.dead {
+		sh.channels[ch] = true
 	}
 	sh.reply <- err
 	sh.reply = nil
-	return true
 }
 
 // dropped handles a SUNSUBSCRIBE: the answer to ours, or the server's word
@@ -268,6 +317,7 @@ func (s *shardedSub) fail(sh *shard, reason error) {
 	sh.dead = true
 	if s.shards[sh.addr] == sh {
 		delete(s.shards, sh.addr)
+		s.failed[sh.addr] = time.Now()
 	}
 	var again []string
 	for ch := range sh.channels {
@@ -325,29 +375,39 @@ func (s *shardedSub) resubscribe(ch string) {
 			select {
 			case <-s.quit:
 				return
-			case <-time.After(backoff):
+			case <-time.After(jitter(backoff)):
 			}
 			backoff = min(2*backoff, time.Second)
 		}
 	}()
 }
 
-func (s *shardedSub) unsubscribe(ctx context.Context, ch string) error {
+func (s *shardedSub) unsubscribe(_ context.Context, ch string) error {
 	s.mu.Lock()
 	delete(s.want, ch)
-	var on *shard
+	var on []*shard
 	for _, sh := range s.shards {
 		if sh.channels[ch] {
-			on = sh
+			on = append(on, sh)
 			delete(sh.channels, ch)
-			break
 		}
 	}
 	s.mu.Unlock()
-	if on == nil {
-		return nil
+	for _, sh := range on {
+		s.unsubscribeOn(sh, ch)
 	}
-	return on.ps.SUnsubscribe(ctx, ch)
+	return nil
+}
+
+// unsubscribeOn sends SUNSUBSCRIBE. If the write fails, go-redis has
+// reconnected that PubSub behind our back, re-sending its channels in one
+// SSUBSCRIBE: the shard is dropped and its rooms placed again.
+func (s *shardedSub) unsubscribeOn(sh *shard, ch string) {
+	ctx, cancel := context.WithTimeout(context.Background(), confirmWithin)
+	defer cancel()
+	if err := sh.ps.SUnsubscribe(ctx, ch); err != nil {
+		s.fail(sh, err)
+	}
 }
 
 // close ends every shard connection and waits for their goroutines.
@@ -365,11 +425,19 @@ func (s *shardedSub) close() error {
 	}
 	s.mu.Unlock()
 	close(s.quit)
+	// In parallel: a Close can wait behind a reconnect's dial.
+	var closing sync.WaitGroup
 	for _, sh := range shards {
-		_ = sh.ps.Close()
+		closing.Go(func() { _ = sh.ps.Close() })
 	}
+	closing.Wait()
 	s.wg.Wait()
 	return nil
+}
+
+// jitter spreads d over [d/2, d), so that instances do not retry in step.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2)
 }
 
 // isUnknownCommand tells a server too old for a command (sharded pub/sub

@@ -98,6 +98,10 @@ func redisOptions(getenv func(string) string) (*redis.Options, *redis.ClusterOpt
 			// slot map is reloaded: every 60 s by default. The broker asks for
 			// a reload on errors too; this bounds what it cannot see.
 			ClusterStateReloadInterval: 5 * time.Second,
+			// A failed primary's address is dialled until the map moves on:
+			// fail fast (go-redis tries 5 times, 5 s each, by default).
+			DialTimeout:   2 * time.Second,
+			DialerRetries: 1,
 		}, nil
 	}
 	var opts *redis.Options

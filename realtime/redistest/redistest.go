@@ -49,6 +49,7 @@ type Server struct {
 	dir    string
 	cmd    *exec.Cmd
 	exited chan error
+	client *redis.Options // how to reach it, when not plain TCP without a password
 }
 
 // Start runs a private redis-server on a free loopback port until the test
@@ -115,7 +116,12 @@ func (s *Server) start() error {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	opts := &redis.Options{Addr: s.Addr}
+	if s.client != nil {
+		opts.Password, opts.TLSConfig = s.client.Password, s.client.TLSConfig
+	}
+	opts.MaxRetries = -1
+	c := redis.NewClient(opts)
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"maps"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chatrun/chat/realtime/redistest"
+)
+
+// TLS and a password, as Memorystore's in-transit encryption and AUTH ask
+// for, on one Redis and on a cluster; without the password, not ready.
+func TestRedisOverTLSWithPassword(t *testing.T) {
+	for _, cluster := range []bool{false, true} {
+		name := "redis"
+		if cluster {
+			name = "cluster"
+		}
+		t.Run(name, func(t *testing.T) {
+			sec := redistest.StartSecured(t, cluster)
+			env := sharedEnv("")
+			if cluster {
+				env["REDIS_CLUSTER"] = sec.Addr
+			} else {
+				env["REDISHOST"], env["REDISPORT"], _ = strings.Cut(sec.Addr, ":")
+			}
+			env["REDIS_TLS"], env["REDIS_CA_CERT"] = "1", sec.CAFile
+			noPassword := maps.Clone(env)
+			env["REDIS_PASSWORD"] = sec.Password
+
+			a, b := startInstance(t, env), startInstance(t, env)
+			if resp, body := newUser(t, a.URL).get("/ready"); resp.StatusCode != http.StatusOK || body != "ready\n" {
+				t.Fatalf("/ready: %d %q\n%s", resp.StatusCode, body, strings.Join(a.Logs(), "\n"))
+			}
+			room := uniqueRoom()
+			_, annWS := joinAs(t, a.URL, "Ann", room)
+			_, bobWS := joinAs(t, b.URL, "Bob", room)
+			annWS.send("over TLS", "n1")
+			bobWS.until(">over TLS<")
+
+			c := startInstance(t, noPassword)
+			if resp, _ := newUser(t, c.URL).get("/ready"); resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("/ready without the password: %d, want 503", resp.StatusCode)
+			}
+		})
+	}
+}

@@ -68,6 +68,18 @@ func BenchmarkFanOut1000(b *testing.B) {
 func BenchmarkRedisSend(b *testing.B) {
 	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(b)})
 	defer rdb.Close()
+	benchmarkSend(b, rdb)
+}
+
+// BenchmarkClusterSend is the same step on a Redis Cluster, where the
+// script SPUBLISHes on the room's shard.
+func BenchmarkClusterSend(b *testing.B) {
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: redistest.ClusterAddrs(b)})
+	defer rdb.Close()
+	benchmarkSend(b, rdb)
+}
+
+func benchmarkSend(b *testing.B, rdb redis.UniversalClient) {
 	broker := NewRedisBroker(rdb, 100)
 	defer broker.Close()
 	ctx := context.Background()

@@ -145,6 +145,7 @@ func (h *Hub) dispatch(ctx context.Context, ev Event) {
 	case KindPresence:
 		h.markDirty(ev.Room)
 	case KindResync:
+		h.obs.Resynced()
 		h.resync(ctx, r)
 		h.markDirty(ev.Room)
 	}

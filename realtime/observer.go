@@ -15,6 +15,9 @@ type Observer interface {
 	RoomsActive(n int)
 	// BrokerError counts failed calls to the broker (Redis).
 	BrokerError()
+	// Resynced counts rooms sent their history again after events may have
+	// been lost: a Redis outage, a failover, a slot that moved.
+	Resynced()
 }
 
 // WithObserver has the hub report to o.
@@ -27,6 +30,7 @@ func (noObserver) FanOut(time.Duration) {}
 func (noObserver) Dropped()             {}
 func (noObserver) RoomsActive(int)      {}
 func (noObserver) BrokerError()         {}
+func (noObserver) Resynced()            {}
 
 // brokerFailed logs a broker call that failed where the hub can go on, and
 // counts it.

@@ -272,6 +272,11 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 	} else {
 		t.Logf("messages flowed again %v after the takeover", d.Round(time.Millisecond))
 	}
+	for _, inst := range []*instance{a, b} {
+		if n := scrape(t, newUser(t, inst.URL))["chat_room_resyncs_total"]; n < 1 {
+			t.Errorf("chat_room_resyncs_total is %v after a failover, want at least 1", n)
+		}
+	}
 	waitFor(t, ctx, "10 more messages", func() bool { return ackedCount() >= stopped+10 })
 	close(stopSending)
 	<-sent

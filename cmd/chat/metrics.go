@@ -20,6 +20,7 @@ type metrics struct {
 	deliveries   prometheus.Counter
 	dropped      prometheus.Counter
 	brokerErrors prometheus.Counter
+	resyncs      prometheus.Counter
 	fanOut       prometheus.Histogram
 }
 
@@ -44,13 +45,16 @@ func newMetrics() *metrics {
 		brokerErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chat_redis_errors_total", Help: "Failed calls to the broker (Redis).",
 		}),
+		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_room_resyncs_total", Help: "Rooms sent their history again after a gap in their Redis subscription (outage, failover, slot move).",
+		}),
 		fanOut: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "chat_fanout_seconds",
 			Help:    "Time to hand one message to every local socket of its room.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10), // 1 µs to 0.26 s
 		}),
 	}
-	m.reg.MustRegister(m.socketsOpen, m.roomsActive, m.messagesIn, m.deliveries, m.dropped, m.brokerErrors, m.fanOut,
+	m.reg.MustRegister(m.socketsOpen, m.roomsActive, m.messagesIn, m.deliveries, m.dropped, m.brokerErrors, m.resyncs, m.fanOut,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -67,3 +71,4 @@ func (m *metrics) FanOut(d time.Duration) { m.fanOut.Observe(d.Seconds()) }
 func (m *metrics) Dropped()               { m.dropped.Inc() }
 func (m *metrics) RoomsActive(n int)      { m.roomsActive.Set(float64(n)) }
 func (m *metrics) BrokerError()           { m.brokerErrors.Inc() }
+func (m *metrics) Resynced()              { m.resyncs.Inc() }

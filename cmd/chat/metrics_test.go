@@ -59,7 +59,7 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	ann.signIn("Ann", room)
 	bob.signIn("Bob", room)
 	before := scrape(t, ann)
-	for _, name := range []string{"chat_sockets_open", "chat_rooms_active", "chat_messages_in_total", "chat_deliveries_out_total", "chat_slow_clients_dropped_total", "chat_redis_errors_total", "chat_fanout_seconds_count", "go_goroutines"} {
+	for _, name := range []string{"chat_sockets_open", "chat_rooms_active", "chat_messages_in_total", "chat_deliveries_out_total", "chat_slow_clients_dropped_total", "chat_redis_errors_total", "chat_room_resyncs_total", "chat_fanout_seconds_count", "go_goroutines"} {
 		if _, ok := before[name]; !ok {
 			t.Errorf("/metrics has no %s", name)
 		}

@@ -71,7 +71,7 @@ type shard struct {
 	dead     bool
 }
 
-func newShardedSub(rdb redis.UniversalClient, deliver func(channel, payload string), lost func(channel string)) *shardedSub {
+func newShardedSub(rdb redis.UniversalClient, reload func(), deliver func(channel, payload string), lost func(channel string)) *shardedSub {
 	s := &shardedSub{
 		deliver: deliver,
 		lost:    lost,
@@ -79,12 +79,11 @@ func newShardedSub(rdb redis.UniversalClient, deliver func(channel, payload stri
 		shards:  make(map[string]*shard),
 		want:    make(map[string]bool),
 		failed:  make(map[string]time.Time),
-		reload:  func() {},
+		reload:  reload,
 	}
 	switch c := rdb.(type) {
 	case *redis.ClusterClient:
 		s.nodeFor = c.MasterForKey
-		s.reload = func() { c.ReloadState(context.Background()) }
 	case *redis.Client:
 		s.nodeFor = func(context.Context, string) (*redis.Client, error) { return c, nil }
 	default:

@@ -131,7 +131,7 @@ func NewRedisBroker(rdb redis.UniversalClient, historySize int, opts ...RedisOpt
 	}
 	if b.mode == ShardedPubSub {
 		b.publish = "SPUBLISH"
-		b.sub = newShardedSub(rdb, b.deliver, b.resync)
+		b.sub = newShardedSub(rdb, b.stale, b.deliver, b.resync)
 	} else {
 		b.publish = "PUBLISH"
 		b.sub = newClassicSub(rdb, b.deliver, b.resync)
@@ -145,7 +145,7 @@ func (b *RedisBroker) Mode() PubSubMode { return b.mode }
 // ShardedPubSubSupported reports whether the server (every node, for a
 // cluster) knows SPUBLISH: Redis 7 and later, and Valkey, do.
 func ShardedPubSubSupported(ctx context.Context, rdb redis.UniversalClient) (bool, error) {
-	probe := func(ctx context.Context, c *redis.Client) error {
+	err := onEveryPrimary(ctx, rdb, func(ctx context.Context, c redis.Cmdable) error {
 		// A channel outside the chat's names: no room hears it.
 		err := c.SPublish(ctx, "chat-probe", "").Err()
 		// A node that does not own the channel's slot redirects: it knows
@@ -154,15 +154,7 @@ func ShardedPubSubSupported(ctx context.Context, rdb redis.UniversalClient) (boo
 			return nil
 		}
 		return err
-	}
-	var err error
-	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, probe)
-	} else if c, ok := rdb.(*redis.Client); ok {
-		err = probe(ctx, c)
-	} else {
-		err = rdb.SPublish(ctx, "chat-probe", "").Err()
-	}
+	})
 	if err == nil {
 		return true, nil
 	}
@@ -170,6 +162,14 @@ func ShardedPubSubSupported(ctx context.Context, rdb redis.UniversalClient) (boo
 		return false, nil
 	}
 	return false, fmt.Errorf("probe for sharded pub/sub: %w", err)
+}
+
+// onEveryPrimary runs fn on every primary of a cluster, or on rdb itself.
+func onEveryPrimary(ctx context.Context, rdb redis.UniversalClient, fn func(context.Context, redis.Cmdable) error) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
+	}
+	return fn(ctx, rdb)
 }
 
 // stale asks a cluster client to reload its slot map, after an error that
@@ -352,14 +352,9 @@ func (b *RedisBroker) Events() <-chan Event { return b.events }
 // Ping asks every node that holds rooms: on a cluster, a room whose shard
 // is down cannot be served.
 func (b *RedisBroker) Ping(ctx context.Context) error {
-	var err error
-	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-			return c.Ping(ctx).Err()
-		})
-	} else {
-		err = b.rdb.Ping(ctx).Err()
-	}
+	err := onEveryPrimary(ctx, b.rdb, func(ctx context.Context, c redis.Cmdable) error {
+		return c.Ping(ctx).Err()
+	})
 	if err != nil {
 		return fmt.Errorf("redis ping: %w", err)
 	}

@@ -19,12 +19,15 @@ import (
 	"github.com/chatrun/chat/realtime/redistest"
 )
 
-// clusterStore is a private cluster's store, for tests that watch or stop
-// its nodes.
-func clusterStore(t *testing.T, c *redistest.Cluster) store {
+// privateCluster starts a cluster of the test's own, for tests that watch
+// or stop its nodes, and two instances on it.
+func privateCluster(t *testing.T) (c *redistest.Cluster, st store, a, b *instance) {
+	c = redistest.StartCluster(t)
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: slices.Clone(c.Addrs)})
 	t.Cleanup(func() { rdb.Close() })
-	return store{env: map[string]string{"REDIS_CLUSTER": strings.Join(c.Addrs, ",")}, rdb: rdb}
+	st = store{env: map[string]string{"REDIS_CLUSTER": strings.Join(c.Addrs, ",")}, rdb: rdb}
+	env := burst(st.shared())
+	return c, st, startInstance(t, env), startInstance(t, env)
 }
 
 // roomsOnShards returns one new room name per shard primary of c, each
@@ -79,8 +82,7 @@ func shardSubscribers(t *testing.T, ctx context.Context, addr string) int {
 // and stored in its room's list, and each instance holds one subscription
 // connection per shard however many rooms and sockets it serves there.
 func TestClusterRoomsOnEveryShard(t *testing.T) {
-	c := redistest.StartCluster(t)
-	st := clusterStore(t, c)
+	c, st, a, b := privateCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rooms, primaries := roomsOnShards(t, ctx, c, st.rdb.(*redis.ClusterClient), 3)
@@ -92,8 +94,6 @@ func TestClusterRoomsOnEveryShard(t *testing.T) {
 			break
 		}
 	}
-	env := burst(st.shared())
-	a, b := startInstance(t, env), startInstance(t, env)
 	if _, body := newUser(t, a.URL).get("/ready"); body != "ready\n" {
 		t.Errorf("/ready on a cluster with sharded pub/sub says %q", body)
 	}
@@ -174,10 +174,7 @@ func TestClusterFailover(t *testing.T) {
 }
 
 func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr string), keepsAcked bool) {
-	c := redistest.StartCluster(t)
-	st := clusterStore(t, c)
-	env := burst(st.shared())
-	a, b := startInstance(t, env), startInstance(t, env)
+	c, st, a, b := privateCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
@@ -383,10 +380,7 @@ func TestClusterWithoutShardedPubSub(t *testing.T) {
 // old owner drops their subscriptions (SUNSUBSCRIBE), they subscribe again
 // on the new owner, and the room goes on with nothing lost or shown twice.
 func TestClusterSlotMove(t *testing.T) {
-	c := redistest.StartCluster(t)
-	st := clusterStore(t, c)
-	env := burst(st.shared())
-	a, b := startInstance(t, env), startInstance(t, env)
+	c, st, a, b := privateCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rooms, primaries := roomsOnShards(t, ctx, c, st.rdb.(*redis.ClusterClient), 2)

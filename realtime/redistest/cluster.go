@@ -104,25 +104,31 @@ func StartOneNodeCluster(t testing.TB, extra ...string) *Server {
 	}
 	rc := nodeClient(s.Addr)
 	defer rc.Close()
+	serveAllSlots(t, rc)
+	return s
+}
+
+// serveAllSlots gives the lone node rc talks to every slot and waits until
+// it says the cluster is ok.
+func serveAllSlots(t testing.TB, rc *redis.Client) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	addr := rc.Options().Addr
 	if err := rc.ClusterAddSlotsRange(ctx, 0, 16383).Err(); err != nil {
-		t.Fatalf("CLUSTER ADDSLOTSRANGE on %s: %v", s.Addr, err)
+		t.Fatalf("CLUSTER ADDSLOTSRANGE on %s: %v", addr, err)
 	}
-	err = c.poll(ctx, func(ctx context.Context) error {
+	c := &Cluster{t: t}
+	err := c.poll(ctx, func(ctx context.Context) error {
 		info, err := rc.ClusterInfo(ctx).Result()
-		if err != nil {
-			return err
+		if err == nil && infoField(info, "cluster_state") != "ok" {
+			err = fmt.Errorf("cluster_state:%s", infoField(info, "cluster_state"))
 		}
-		if st := infoField(info, "cluster_state"); st != "ok" {
-			return fmt.Errorf("cluster_state:%s", st)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
-		t.Fatalf("one-node cluster on %s: %v", s.Addr, err)
+		t.Fatalf("one-node cluster on %s: %v", addr, err)
 	}
-	return s
 }
 
 // startNode starts one cluster node on a free port, with its cluster bus on
@@ -307,12 +313,8 @@ func (c *Cluster) ReplicaOf(ctx context.Context, primary string) (string, error)
 // wait for replicas to catch up before exiting) and waits for it to exit.
 func (c *Cluster) Stop(addr string) {
 	c.t.Helper()
-	s, ok := c.nodes[addr]
-	if !ok {
-		c.t.Errorf("stop %s: not a node of this cluster", addr)
-		return
-	}
-	if s.cmd == nil {
+	s := c.node(addr)
+	if s == nil || s.cmd == nil {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
@@ -330,12 +332,19 @@ func (c *Cluster) Stop(addr string) {
 // primary's writes that had not reached its replica are lost.
 func (c *Cluster) Crash(addr string) {
 	c.t.Helper()
+	if s := c.node(addr); s != nil {
+		s.Stop()
+	}
+}
+
+// node is the cluster's node at addr, or nil with the test failed.
+func (c *Cluster) node(addr string) *Server {
+	c.t.Helper()
 	s, ok := c.nodes[addr]
 	if !ok {
-		c.t.Errorf("crash %s: not a node of this cluster", addr)
-		return
+		c.t.Errorf("%s is not a node of this cluster", addr)
 	}
-	s.Stop()
+	return s
 }
 
 // WaitPrimary waits (deadline given by ctx) until addr reports role master in

@@ -1,7 +1,6 @@
 package redistest
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -73,21 +71,7 @@ func StartSecured(t testing.TB, cluster bool) *Secured {
 	if cluster {
 		rc := redis.NewClient(&redis.Options{Addr: sec.Addr, Password: client.Password, TLSConfig: client.TLSConfig})
 		defer rc.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := rc.ClusterAddSlotsRange(ctx, 0, 16383).Err(); err != nil {
-			t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
-		}
-		c := &Cluster{t: t}
-		if err := c.poll(ctx, func(ctx context.Context) error {
-			info, err := rc.ClusterInfo(ctx).Result()
-			if err == nil && infoField(info, "cluster_state") != "ok" {
-				err = fmt.Errorf("cluster_state:%s", infoField(info, "cluster_state"))
-			}
-			return err
-		}); err != nil {
-			t.Fatalf("one-node TLS cluster: %v", err)
-		}
+		serveAllSlots(t, rc)
 	}
 	return sec
 }

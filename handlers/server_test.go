@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -30,7 +31,7 @@ func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 	}()
 	cfg.Chat, cfg.Static, cfg.Log = hub, static.FS, log
 	cfg.Secret = []byte("test")
-	cfg.SendRate, cfg.SendBurst = 5, 10
+	cfg.SendRate, cfg.SendBurst = cmp.Or(cfg.SendRate, 5), cmp.Or(cfg.SendBurst, 10)
 	s := New(cfg)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {

@@ -133,12 +133,24 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		conn.Close()
 		return nil, nil, err
 	}
-	var r io.Reader = conn
-	if n := brw.Reader.Buffered(); n > 0 {
-		b, _ := brw.Reader.Peek(n)
-		r = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
+	return conn, bufio.NewReadWriter(carryOver(brw.Reader, conn), bufio.NewWriterSize(conn, socketWriteBuf)), nil
+}
+
+// carryOver returns a small reader on conn that holds, buffered, the bytes
+// net/http had already read past the handshake: the client's first frame
+// may have come with the handshake or right after the 101. coder/websocket
+// keeps only what the reader has buffered (it resets the reader onto the
+// connection), so bytes merely waiting in an underlying reader would be lost.
+func carryOver(old *bufio.Reader, conn net.Conn) *bufio.Reader {
+	n := old.Buffered()
+	if n == 0 {
+		return bufio.NewReaderSize(conn, socketReadBuf)
 	}
-	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, socketReadBuf), bufio.NewWriterSize(conn, socketWriteBuf)), nil
+	b, _ := old.Peek(n)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn), max(socketReadBuf, n))
+	// The first read takes all n bytes from memory: it never waits on conn.
+	_, _ = br.Peek(n)
+	return br
 }
 
 // writeLoop is the socket's only writer: it drains the member's bounded

@@ -27,9 +27,20 @@ func newLimiter(r rate.Limit, burst int) *limiter {
 	return &limiter{rate: r, burst: burst, buckets: make(map[string]*bucket)}
 }
 
-func (l *limiter) allow(key string) bool { return l.allowAt(key, time.Now()) }
-
+// allowAt takes a token for key now, if there is one.
 func (l *limiter) allowAt(key string, now time.Time) bool {
+	_, ok := l.reserveAt(key, now, 0)
+	return ok
+}
+
+// reserve takes a token for key and says how long to wait before using it:
+// a burst past the limit is slowed down rather than refused. When the wait
+// would be longer than most, nothing is taken and ok is false.
+func (l *limiter) reserve(key string, most time.Duration) (wait time.Duration, ok bool) {
+	return l.reserveAt(key, time.Now(), most)
+}
+
+func (l *limiter) reserveAt(key string, now time.Time, most time.Duration) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	// A bucket idle long enough to be full again can be forgotten.
@@ -47,5 +58,14 @@ func (l *limiter) allowAt(key string, now time.Time) bool {
 		l.buckets[key] = b
 	}
 	b.seen = now
-	return b.lim.AllowN(now, 1)
+	r := b.lim.ReserveN(now, 1)
+	if !r.OK() {
+		return 0, false
+	}
+	wait := r.DelayFrom(now)
+	if wait > most {
+		r.CancelAt(now)
+		return 0, false
+	}
+	return wait, true
 }

@@ -31,6 +31,10 @@ func (Fragments) Members(names []string) []byte {
 	return renderBytes(views.Members(names, true))
 }
 
+func (Fragments) Availability(ok bool) []byte {
+	return renderBytes(views.AvailabilityOOB(ok))
+}
+
 func (Fragments) History(msgs []realtime.Message) []byte {
 	return renderBytes(views.HistoryOOB(viewMessages(msgs)))
 }

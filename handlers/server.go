@@ -1,4 +1,4 @@
-// Package handlers is the HTTP surface of SPEC.md: it parses and validates
+// Package handlers is the HTTP surface of docs/SPEC.md: it parses and validates
 // requests, calls the realtime hub and renders views.
 package handlers
 
@@ -119,7 +119,7 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// Handler returns the routes of SPEC.md.
+// Handler returns the routes of docs/SPEC.md.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer, securityHeaders)
@@ -264,6 +264,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		Nonce:    rand.Text(),
 		Text:     text,
 		Error:    errText,
+		MaxText:  maxText,
 	}))
 }
 
@@ -297,7 +298,9 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	text := r.PostForm.Get("text")
-	refusal, err := s.send(r.Context(), room, sess, text, r.PostForm.Get("nonce"))
+	// A form post is not held back by the rate limit: it is refused at once,
+	// its text kept in the form.
+	_, refusal, err := s.send(r.Context(), room, sess, text, r.PostForm.Get("nonce"), 0)
 	switch {
 	case err != nil:
 		s.unavailable(w, r)
@@ -314,26 +317,42 @@ const nameTaken = "Someone in this room is using that name. Please pick another.
 var errUnavailable = errors.New("chat unavailable")
 
 // send validates and stores a message, the one path for the socket and the
-// form. It returns a refusal for the user, or an error when the broker failed.
-func (s *Server) send(ctx context.Context, room string, sess Session, text, nonce string) (string, error) {
+// form. A send past the rate limit waits for its turn up to wait, and is
+// refused beyond. It returns the message's seq, or a refusal for the user,
+// or an error when the broker failed.
+func (s *Server) send(ctx context.Context, room string, sess Session, text, nonce string, wait time.Duration) (int64, string, error) {
 	text, bad := validateText(text)
 	if bad != "" {
-		return bad, nil
+		return 0, bad, nil
 	}
 	if bad := validateNonce(nonce); bad != "" {
-		return bad, nil
+		return 0, bad, nil
 	}
-	if !s.limits.allow(sess.ID) {
-		return "Slow down: you are sending too fast.", nil
+	delay, ok := s.limits.reserve(sess.ID, wait)
+	if !ok {
+		return 0, slowDown, nil
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return 0, "", ctx.Err()
+		}
 	}
 	guard := ""
 	if nonce != "" {
 		guard = sess.ID + ":" + nonce
 	}
-	if _, err := s.chat.Send(ctx, room, sess.Name, text, guard); err != nil {
+	m, err := s.chat.Send(ctx, room, sess.Name, text, guard)
+	if err != nil {
 		s.log.Error("send message", "room", room, "err", err)
-		return "", errors.Join(errUnavailable, err)
+		return 0, "", errors.Join(errUnavailable, err)
 	}
 	s.metrics.MessageIn()
-	return "", nil
+	return m.Seq, "", nil
 }
+
+// slowDown refuses a message past the rate limit.
+const slowDown = "Slow down: you are sending too fast. Wait a moment, then retry."

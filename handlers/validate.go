@@ -6,13 +6,14 @@ import (
 	"unicode/utf8"
 )
 
-// Limits from SPEC.md.
+// Limits from docs/SPEC.md.
 const (
 	maxName     = 32
 	maxRoom     = 64
 	maxText     = 2000
 	maxNonce    = 64
-	maxFrame    = 16 << 10 // WebSocket read limit; over it the socket closes with 1009
+	maxFrame    = 16 << 10 // a frame over it is refused; the socket stays open
+	maxDiscard  = 1 << 20  // a frame over it closes the socket with 1009
 	maxFormBody = 64 << 10
 )
 

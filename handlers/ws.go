@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -48,7 +46,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		conn.CloseNow()
 		return
 	}
-	conn.SetReadLimit(maxFrame)
+	conn.SetReadLimit(maxDiscard)
 	// The socket outlives this handler and its request: it needs none of
 	// the request's context values, and a shutdown closes it by itself.
 	ctx := context.Background()
@@ -90,7 +88,7 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, room string, s
 	taken, err := s.chat.NameTaken(ctx, room, user)
 	if err != nil {
 		s.log.Error("check name", "room", room, "err", err)
-		conn.Close(websocket.StatusTryAgainLater, "chat unavailable")
+		s.unavailableSocket(ctx, conn)
 		return nil, false
 	}
 	if taken {
@@ -101,11 +99,20 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, room string, s
 	m, err := s.chat.Join(ctx, room, user)
 	if err != nil {
 		s.log.Error("join room", "room", room, "err", err)
-		conn.Close(websocket.StatusTryAgainLater, "chat unavailable")
+		s.unavailableSocket(ctx, conn)
 		return nil, false
 	}
 	return m, true
 }
+
+// unavailableSocket tells a page that the chat cannot take it now, and
+// closes its socket with 1013 so that the page tries again later.
+func (s *Server) unavailableSocket(ctx context.Context, conn *websocket.Conn) {
+	_ = s.write(ctx, conn, renderBytes(views.NoticeOOB(unavailableNotice)))
+	conn.Close(websocket.StatusTryAgainLater, "chat unavailable")
+}
+
+const unavailableNotice = "The chat cannot store messages right now. Trying again…"
 
 // Buffer sizes of a socket after the hijack. net/http's are 4 KiB each way,
 // most of what an idle socket costs; a message fragment fits in these.
@@ -253,7 +260,7 @@ type incoming struct {
 }
 
 // decodeFrame reads a frame from the page: the message text and nonce, or
-// why the frame is refused.
+// why the frame is refused (with the nonce when it could be read).
 func decodeFrame(typ websocket.MessageType, data []byte) (text, nonce, refusal string) {
 	if typ != websocket.MessageText {
 		return "", "", "Messages must be text."
@@ -266,11 +273,14 @@ func decodeFrame(typ websocket.MessageType, data []byte) (text, nonce, refusal s
 	if jsonDepth(data) > maxFrameDepth || json.Unmarshal(data, &in) != nil {
 		return "", "", "That message could not be read."
 	}
-	if in.Text == nil {
-		return "", "", "Type a message first."
-	}
-	if in.Nonce != nil {
+	if in.Nonce != nil && validateNonce(*in.Nonce) == "" {
 		nonce = *in.Nonce
+	}
+	if in.Text == nil {
+		return "", nonce, "Type a message first."
+	}
+	if in.Nonce != nil && nonce == "" {
+		return "", "", validateNonce(*in.Nonce)
 	}
 	return *in.Text, nonce, ""
 }
@@ -307,25 +317,64 @@ func jsonDepth(data []byte) int {
 	return deepest
 }
 
+// sendWait is how long a message past the rate limit may wait for its
+// turn before it is refused: a page that comes back online sends what it
+// queued at once, and all of it should get through.
+const sendWait = 3 * time.Second
+
+// Replies to a message the chat could not take for now; the page keeps the
+// message and sends it again when the chat says it is back.
+const notSentUnavailable = "Not sent yet: the chat cannot store messages right now. It will be sent when the chat is back."
+
+// tooLarge refuses a frame over maxFrame.
+const tooLarge = "That message is too large to send: messages are at most 2,000 characters."
+
 func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, m *realtime.Member) {
 	for {
-		typ, data, err := conn.Read(ctx)
+		typ, data, dropped, err := readFrame(ctx, conn)
 		if err != nil {
-			return // closed by the peer, too large (1009), or the server shut down
+			return // closed by the peer, over maxDiscard (1009), or the server shut down
+		}
+		if dropped {
+			m.Push(renderBytes(views.RefusedOOB(tooLarge, "", false)))
+			continue
 		}
 		text, nonce, refusal := decodeFrame(typ, data)
-		if refusal == "" {
-			refusal, err = s.send(ctx, room, sess, text, nonce)
+		if refusal != "" {
+			m.Push(renderBytes(views.RefusedOOB(refusal, nonce, false)))
+			continue
 		}
+		seq, refusal, err := s.send(ctx, room, sess, text, nonce, sendWait)
 		switch {
-		case errors.Is(err, errUnavailable):
-			m.Push(renderBytes(views.SendErrorOOB("Not sent: the chat is unavailable. Try again.")))
+		case err != nil:
+			m.Push(renderBytes(views.RefusedOOB(notSentUnavailable, nonce, true)))
 		case refusal != "":
-			m.Push(renderBytes(views.SendErrorOOB(refusal)))
+			m.Push(renderBytes(views.RefusedOOB(refusal, nonce, false)))
 		default:
-			m.Push(renderBytes(views.SentOOB(room, rand.Text())))
+			m.Push(renderBytes(views.SentOOB(nonce, seq)))
 		}
 	}
+}
+
+// readFrame reads the next frame. One over maxFrame is read to its end and
+// dropped: the page is told, and its socket stays usable. Only past
+// maxDiscard does coder/websocket close the socket, with 1009.
+func readFrame(ctx context.Context, conn *websocket.Conn) (typ websocket.MessageType, data []byte, dropped bool, err error) {
+	typ, r, err := conn.Reader(ctx)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	data, err = io.ReadAll(io.LimitReader(r, maxFrame+1))
+	if err != nil {
+		return 0, nil, false, err
+	}
+	if len(data) > maxFrame {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return 0, nil, false, err
+		}
+		return typ, nil, true, nil
+	}
+	return typ, data, false, nil
 }
 
 // clientIP is the address the request came from. Behind Cloud Run's front

@@ -21,6 +21,7 @@ func (benchRenderer) Message(m Message) []byte        { return make([]byte, 300)
 func (benchRenderer) Notice(EventKind, string) []byte { return nil }
 func (benchRenderer) History([]Message) []byte        { return nil }
 func (benchRenderer) Members([]string) []byte         { return nil }
+func (benchRenderer) Availability(bool) []byte        { return nil }
 
 // BenchmarkFanOut1000 hands one message to the queues of 1,000 local
 // sockets in a room, while a reader per socket drains its queue, as the

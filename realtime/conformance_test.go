@@ -24,6 +24,9 @@ type brokerFactory struct {
 	name   string
 	shared bool
 	make   func(t *testing.T, historySize int) realtime.Broker
+	// lose deletes what the store holds of a room, as Redis restarting
+	// empty or a FLUSHALL does; nil where the store cannot lose data.
+	lose func(t *testing.T, room string)
 }
 
 func factories() []func(t *testing.T) brokerFactory {
@@ -69,6 +72,14 @@ func redisFactory(newClient func() redis.UniversalClient, opts ...realtime.Redis
 			c.Close()
 		})
 		return b
+	}, lose: func(t *testing.T, room string) {
+		c := newClient()
+		defer c.Close()
+		// One hash tag: one slot, so one DEL on a cluster too.
+		keys := []string{"chat:{" + room + "}:seq", "chat:{" + room + "}:history", "chat:{" + room + "}:epoch"}
+		if err := c.Del(t.Context(), keys...).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}}
 }
 
@@ -279,6 +290,13 @@ func (r *countingRenderer) Members(names []string) []byte {
 	return []byte("l:" + strings.Join(names, ",") + "|")
 }
 
+func (r *countingRenderer) Availability(ok bool) []byte {
+	if ok {
+		return []byte("a:ok|")
+	}
+	return []byte("a:down|")
+}
+
 func (r *countingRenderer) History(msgs []realtime.Message) []byte {
 	r.histories.Add(1)
 	var b strings.Builder
@@ -356,11 +374,11 @@ func recvAny(t *testing.T, ctx context.Context, m *realtime.Member) string {
 	return ""
 }
 
-// recv returns the next frame that is not a member list.
+// recv returns the next frame that is not a member list or availability.
 func recv(t *testing.T, ctx context.Context, m *realtime.Member) string {
 	t.Helper()
 	for {
-		if f := recvAny(t, ctx, m); !strings.HasPrefix(f, "l:") {
+		if f := recvAny(t, ctx, m); !strings.HasPrefix(f, "l:") && !strings.HasPrefix(f, "a:") {
 			return f
 		}
 	}
@@ -747,5 +765,65 @@ func TestHubNameTakenByAnotherSession(t *testing.T) {
 			got, err := h.NameTaken(ctx, room, realtime.User{Name: "Ann", Session: "s2"})
 			return err == nil && !got
 		})
+	})
+}
+
+// When the store loses a room (Redis restarted empty, a FLUSHALL), its
+// numbering starts over. Sockets that stayed open showed higher numbers:
+// they take the room's history afresh and miss none of the next messages.
+func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		if f.lose == nil {
+			t.Skip("memory is not lost while the process lives")
+		}
+		ctx := ctxFor(t)
+		h1 := newHub(t, f.make(t, 100), &countingRenderer{})
+		h2 := newHub(t, f.make(t, 100), &countingRenderer{})
+		room := uniqueRoom(t)
+		var members []*realtime.Member
+		for i, h := range []*realtime.Hub{h1, h2} {
+			m, err := h.Join(ctx, room, usr("u"+strconv.Itoa(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Leave()
+			recvUntil(t, ctx, m, "h")
+			members = append(members, m)
+		}
+		for i := 1; i <= 3; i++ {
+			if _, err := h1.Send(ctx, room, "u0", "old"+strconv.Itoa(i), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, m := range members {
+			recvUntil(t, ctx, m, "m3:old3")
+		}
+		f.lose(t, room)
+		for i := 1; i <= 6; i++ {
+			h := []*realtime.Hub{h1, h2}[i%2]
+			if _, err := h.Send(ctx, room, "u0", "new"+strconv.Itoa(i), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, m := range members {
+			// The first new message comes as the room's new history (or
+			// live, where the history was read before it); then each
+			// message once, in order.
+			got := recv(t, ctx, m)
+			next := 2
+			switch {
+			case got == "h:1":
+			case strings.HasPrefix(got, "h:1:"):
+				next = len(strings.Split(got, ":"))
+			default:
+				t.Fatalf("member %d: after the loss got %q, want the new history", i, got)
+			}
+			for ; next <= 6; next++ {
+				want := "m" + strconv.Itoa(next) + ":new" + strconv.Itoa(next)
+				if got := recv(t, ctx, m); got != want {
+					t.Fatalf("member %d: got %q, want %q", i, got, want)
+				}
+			}
+		}
 	})
 }

@@ -17,6 +17,9 @@ type Renderer interface {
 	Notice(kind EventKind, name string) []byte
 	History(msgs []Message) []byte
 	Members(names []string) []byte
+	// Availability says whether the room takes messages now. Every socket
+	// gets it after its history, and again whenever it changes.
+	Availability(ok bool) []byte
 }
 
 // DefaultQueueSize is how many frames a socket may have waiting before it is
@@ -35,24 +38,38 @@ type PresenceTiming struct {
 }
 
 // DefaultPresenceTiming lists a user who is gone for good within 10 s, and
-// the users of a dead instance within 20 s (SPEC.md allows 10 and 30).
+// the users of a dead instance within 20 s (docs/SPEC.md allows 10 and 30).
 var DefaultPresenceTiming = PresenceTiming{LeaveGrace: 5 * time.Second, Beat: 5 * time.Second, TTL: 15 * time.Second}
+
+// DefaultHealthCheck is how often the hub pings its broker to tell pages
+// whether messages can be sent.
+const DefaultHealthCheck = 2 * time.Second
 
 // HubOption changes a Hub's defaults.
 type HubOption func(*Hub)
+
+// WithHealthCheck replaces DefaultHealthCheck.
+func WithHealthCheck(every time.Duration) HubOption { return func(h *Hub) { h.healthEvery = every } }
 
 // WithPresenceTiming replaces DefaultPresenceTiming.
 func WithPresenceTiming(t PresenceTiming) HubOption { return func(h *Hub) { h.timing = t } }
 
 // Hub holds this instance's sockets by room and fans the broker's events out
 // to them.
+//
+// Lock order: availMu, then Hub.mu, then room.mu, then Member.mu. None is
+// held across broker I/O; availMu is held only while frames are queued.
 type Hub struct {
-	broker    Broker
-	render    Renderer
-	log       *slog.Logger
-	queueSize int
-	timing    PresenceTiming
-	obs       Observer
+	broker      Broker
+	render      Renderer
+	log         *slog.Logger
+	queueSize   int
+	timing      PresenceTiming
+	healthEvery time.Duration
+	obs         Observer
+
+	availMu   sync.Mutex // orders the availability frames pages get
+	available bool       // whether the broker took the last send or ping
 
 	mu    sync.Mutex
 	rooms map[string]*room
@@ -63,6 +80,10 @@ type Hub struct {
 	dirtyMu sync.Mutex
 	dirty   map[string]bool // rooms whose member list must be read again
 	kick    chan struct{}
+
+	staleMu sync.Mutex
+	stale   map[string]bool // rooms to resync, asked for outside Run's loop
+	restale chan struct{}
 }
 
 type presenceKey struct {
@@ -82,21 +103,34 @@ type room struct {
 	users   map[User]int // local sockets per user
 	listed  []string     // the names last sent to local sockets
 	known   bool         // whether listed has been read yet
+	reads   uint64       // history reads started; numbers each read's frame (see Member.enqueue)
+}
+
+// historyRead numbers a read of the room's history that is about to start.
+func (r *room) historyRead() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reads++
+	return r.reads
 }
 
 // NewHub returns a hub on broker. Call Run to start delivering events.
 func NewHub(broker Broker, render Renderer, log *slog.Logger, opts ...HubOption) *Hub {
 	h := &Hub{
-		broker:    broker,
-		render:    render,
-		log:       log,
-		queueSize: DefaultQueueSize,
-		timing:    DefaultPresenceTiming,
-		obs:       noObserver{},
-		rooms:     make(map[string]*room),
-		pending:   make(map[presenceKey]*time.Timer),
-		dirty:     make(map[string]bool),
-		kick:      make(chan struct{}, 1),
+		broker:      broker,
+		render:      render,
+		log:         log,
+		queueSize:   DefaultQueueSize,
+		timing:      DefaultPresenceTiming,
+		healthEvery: DefaultHealthCheck,
+		available:   true,
+		obs:         noObserver{},
+		rooms:       make(map[string]*room),
+		pending:     make(map[presenceKey]*time.Timer),
+		dirty:       make(map[string]bool),
+		kick:        make(chan struct{}, 1),
+		stale:       make(map[string]bool),
+		restale:     make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		o(h)
@@ -110,6 +144,7 @@ func (h *Hub) Run(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { h.presenceLoop(ctx) })
+	wg.Go(func() { h.healthLoop(ctx) })
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -125,7 +160,28 @@ func (h *Hub) Run(ctx context.Context) {
 				return
 			}
 			h.dispatch(ctx, ev)
+		case <-h.restale:
+			h.staleMu.Lock()
+			rooms := h.stale
+			h.stale = make(map[string]bool)
+			h.staleMu.Unlock()
+			for name := range rooms {
+				h.dispatch(ctx, Event{Room: name, Kind: KindResync})
+			}
 		}
+	}
+}
+
+// askResync has Run's loop resync the room. A resync must not run beside
+// the dispatch of live events: a history read before an event and sent after
+// it would take that event off the page.
+func (h *Hub) askResync(roomName string) {
+	h.staleMu.Lock()
+	h.stale[roomName] = true
+	h.staleMu.Unlock()
+	select {
+	case h.restale <- struct{}{}:
+	default:
 	}
 }
 
@@ -139,9 +195,15 @@ func (h *Hub) dispatch(ctx context.Context, ev Event) {
 	switch ev.Kind {
 	case KindMessage:
 		start := time.Now()
-		n := r.broadcast(frame{seq: ev.Message.Seq, data: h.render.Message(ev.Message)}, "")
+		n, behind := r.broadcast(frame{seq: ev.Message.Seq, epoch: ev.Message.Epoch, data: h.render.Message(ev.Message)})
 		h.obs.Delivered(n)
 		h.obs.FanOut(time.Since(start))
+		if behind {
+			// The room's numbering started over (its store lost it): the
+			// pages that show the old one take the history as it is now.
+			h.obs.Resynced()
+			h.resync(ctx, r)
+		}
 	case KindPresence:
 		h.markDirty(ev.Room)
 	case KindResync:
@@ -154,23 +216,92 @@ func (h *Hub) dispatch(ctx context.Context, ev Event) {
 // resync sends every member of r the room's history again, after events may
 // have been lost; the history fragment replaces what the client shows.
 func (h *Hub) resync(ctx context.Context, r *room) {
+	read := r.historyRead()
 	msgs, err := h.broker.History(ctx, r.name)
 	if err != nil {
 		h.brokerFailed("resync room", r.name, err)
 		return
 	}
-	f := frame{seq: lastSeq(msgs), data: h.render.History(msgs), history: true}
-	r.broadcast(f, "")
+	r.broadcast(h.historyFrame(msgs, read))
+}
+
+// historyFrame is the frame that replaces a page's messages with msgs, read
+// by the read'th history read of the room.
+func (h *Hub) historyFrame(msgs []Message, read uint64) frame {
+	f := frame{data: h.render.History(msgs), history: read}
+	if len(msgs) > 0 {
+		last := msgs[len(msgs)-1]
+		f.seq, f.epoch = last.Seq, last.Epoch
+	}
+	return f
 }
 
 // Send stores and publishes a message from name in roomName. A repeated
 // guard is answered like the original, with nothing stored again.
 func (h *Hub) Send(ctx context.Context, roomName, name, text, guard string) (Message, error) {
 	m, _, err := h.broker.Send(ctx, roomName, Message{Name: name, Text: text, Time: time.Now().UTC()}, guard)
-	if err != nil {
+	switch {
+	case err == nil:
+		h.setAvailable(true)
+	case ctx.Err() == nil: // not the sender giving up
 		h.obs.BrokerError()
+		h.setAvailable(false)
 	}
 	return m, err
+}
+
+// healthLoop pings the broker every healthEvery, so that pages learn when
+// sending stops and starts working without having to try.
+func (h *Hub) healthLoop(ctx context.Context) {
+	tick := time.NewTicker(h.healthEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, h.healthEvery)
+		err := h.broker.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		h.setAvailable(err == nil)
+	}
+}
+
+// setAvailable records whether the broker takes messages and, when that
+// changed, tells every local socket.
+func (h *Hub) setAvailable(ok bool) {
+	h.availMu.Lock()
+	defer h.availMu.Unlock()
+	if h.available == ok {
+		return
+	}
+	h.available = ok
+	if ok {
+		h.log.Info("broker reachable: messages are taken again")
+	} else {
+		h.log.Warn("broker unreachable: messages are refused until it is back")
+	}
+	f := frame{data: h.render.Availability(ok)}
+	h.mu.Lock()
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.broadcast(f)
+	}
+}
+
+// Available reports whether the broker took the last send or ping.
+func (h *Hub) Available() bool {
+	h.availMu.Lock()
+	defer h.availMu.Unlock()
+	return h.available
 }
 
 // Members returns the names of who is in the room, across instances.
@@ -213,13 +344,20 @@ func (h *Hub) Join(ctx context.Context, roomName string, u User) (*Member, error
 	}
 	m := &Member{hub: h, room: r, User: u, out: make(chan []byte, h.queueSize)}
 	first := r.add(m)
+	read := r.historyRead()
 	msgs, err := h.broker.History(ctx, roomName)
 	if err != nil {
 		h.obs.BrokerError()
 		m.leave(false)
 		return nil, fmt.Errorf("join room %q: %w", roomName, err)
 	}
-	m.start(frame{seq: lastSeq(msgs), data: h.render.History(msgs), history: true})
+	if behind := m.start(h.historyFrame(msgs, read)); behind {
+		h.askResync(roomName)
+	}
+	// The page takes this frame as the sign that it is in the room.
+	h.availMu.Lock()
+	m.Push(h.render.Availability(h.available))
+	h.availMu.Unlock()
 	h.knowMembers(ctx, r)
 	if first {
 		if err := h.present(ctx, roomName, u); err != nil {
@@ -331,34 +469,28 @@ func (r *room) remove(m *Member) bool {
 	return true
 }
 
-// broadcast hands f to every member but skipName's, and returns how many.
-func (r *room) broadcast(f frame, skipName string) int {
+// broadcast hands f to every member and returns how many, and whether one
+// of them shows another numbering than f's (see Member.enqueue).
+func (r *room) broadcast(f frame) (n int, behind bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	n := 0
 	for m := range r.members {
-		if skipName != "" && m.User.Name == skipName {
-			continue
+		if m.deliver(f) {
+			behind = true
 		}
-		m.deliver(f)
 		n++
 	}
-	return n
+	return n, behind
 }
 
-func lastSeq(msgs []Message) int64 {
-	if len(msgs) == 0 {
-		return 0
-	}
-	return msgs[len(msgs)-1].Seq
-}
-
-// frame is one WebSocket message's bytes. seq is the message number it
-// carries (0 for notices); a history frame carries its last message's seq.
+// frame is one WebSocket message's bytes. seq and epoch are the message
+// number it carries (0 for notices); a history frame carries its last
+// message's, and history numbers the read it came from.
 type frame struct {
 	seq     int64
+	epoch   int64
 	data    []byte
-	history bool
+	history uint64
 }
 
 // Member is one socket in a room. Its writer reads Out until it is closed.
@@ -371,7 +503,9 @@ type Member struct {
 	out     chan []byte
 	started bool
 	backlog []frame // events that arrived before the history was read
-	seen    int64   // highest seq already queued
+	read    uint64  // the history read whose frame the page shows
+	epoch   int64   // the numbering the page shows; 0 until known
+	seen    int64   // highest seq the page shows in that numbering
 	closed  bool
 	dropped bool
 }
@@ -392,49 +526,77 @@ func (m *Member) Push(data []byte) {
 	m.deliver(frame{data: data})
 }
 
-func (m *Member) start(history frame) {
+// start queues the socket's first history, then what arrived meanwhile. It
+// reports whether one of those events belongs to another numbering.
+func (m *Member) start(history frame) (behind bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.started = true
 	m.enqueue(history)
 	for _, f := range m.backlog {
-		m.enqueue(f)
+		if m.enqueue(f) {
+			behind = true
+		}
 	}
 	m.backlog = nil
+	return behind
 }
 
-func (m *Member) deliver(f frame) {
+// deliver queues f, or keeps it until the history is queued. It reports
+// whether f is a message of another numbering than the page shows.
+func (m *Member) deliver(f frame) (behind bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.started {
 		if len(m.backlog) >= cap(m.out) {
 			m.drop()
-			return
+			return false
 		}
 		m.backlog = append(m.backlog, f)
-		return
+		return false
 	}
-	m.enqueue(f)
+	return m.enqueue(f)
 }
 
-// enqueue must be called with m.mu held.
-func (m *Member) enqueue(f frame) {
+// enqueue must be called with m.mu held. It queues f unless the page
+// already shows it:
+//
+//   - A history frame replaces what the page shows, so it sets what the
+//     socket has seen exactly, even lower than before (a failover that lost
+//     the last messages numbers the next ones again). A frame from a read
+//     that started before the one the page shows is dropped: it is older,
+//     and would take away messages already sent on top of the newer one.
+//   - A message at or below seen in the page's numbering is in the history
+//     the page was sent. A message of another numbering is not queued, and
+//     enqueue reports it: the page needs the room's history afresh.
+func (m *Member) enqueue(f frame) (behind bool) {
 	if m.closed {
-		return
+		return false
 	}
-	if f.seq != 0 && !f.history {
-		if f.seq <= m.seen {
-			return // already in the history this socket was sent
+	switch {
+	case f.history != 0:
+		if f.history < m.read {
+			return false
 		}
+		m.read, m.epoch, m.seen = f.history, f.epoch, f.seq
+	case f.seq != 0:
+		switch {
+		case f.epoch != 0 && m.epoch == 0:
+			m.epoch = f.epoch // the page's history was empty or kept no epoch
+		case f.epoch != 0 && f.epoch != m.epoch:
+			return true
+		}
+		if f.seq <= m.seen {
+			return false
+		}
+		m.seen = f.seq
 	}
 	select {
 	case m.out <- f.data:
-		if f.seq > m.seen {
-			m.seen = f.seq
-		}
 	default:
 		m.drop()
 	}
+	return false
 }
 
 // drop must be called with m.mu held.

@@ -15,10 +15,15 @@ import (
 
 // Message is one chat message as stored in a room's history.
 type Message struct {
-	Seq  int64     `json:"seq"`
-	Name string    `json:"name"`
-	Text string    `json:"text"`
-	Time time.Time `json:"ts"`
+	Seq int64 `json:"seq"`
+	// Epoch names the numbering Seq belongs to. A room's numbering starts
+	// over with a new epoch when its store lost it (Redis restarted empty,
+	// a FLUSHALL): the same seq in two epochs is two messages. 0 is unknown
+	// (the store kept no epoch), which every epoch accepts.
+	Epoch int64     `json:"epoch,omitempty"`
+	Name  string    `json:"name"`
+	Text  string    `json:"text"`
+	Time  time.Time `json:"ts"`
 }
 
 // User is one signed-in person: the name shown, and the session that signed
@@ -58,10 +63,10 @@ var ErrClosed = errors.New("realtime: broker closed")
 // Broker stores room history and relays events between instances. The
 // in-memory and Redis brokers both pass the same conformance suite.
 type Broker interface {
-	// Send numbers m with the room's next seq, appends it to the history and
-	// publishes it, as one atomic step. A non-empty guard makes it
-	// idempotent: a second Send with the same guard stores nothing and
-	// returns the first one's seq with dup set.
+	// Send numbers m with the room's next seq (and its epoch), appends it to
+	// the history and publishes it, as one atomic step. A non-empty guard
+	// makes it idempotent: a second Send with the same guard stores nothing
+	// and returns the first one's seq with dup set.
 	Send(ctx context.Context, room string, m Message, guard string) (stored Message, dup bool, err error)
 	// Announce publishes an event that is not kept in the history.
 	Announce(ctx context.Context, room string, kind EventKind, name string) error
@@ -90,11 +95,12 @@ type Broker interface {
 
 // wireEvent is the JSON of an event on a channel and of a history entry.
 type wireEvent struct {
-	Seq  int64     `json:"seq,omitempty"`
-	Type EventKind `json:"type"`
-	Name string    `json:"name"`
-	Text string    `json:"text,omitempty"`
-	Time time.Time `json:"ts"`
+	Seq   int64     `json:"seq,omitempty"`
+	Epoch int64     `json:"epoch,omitempty"`
+	Type  EventKind `json:"type"`
+	Name  string    `json:"name"`
+	Text  string    `json:"text,omitempty"`
+	Time  time.Time `json:"ts"`
 }
 
 func decodeEvent(room string, payload []byte) (Event, error) {
@@ -105,7 +111,7 @@ func decodeEvent(room string, payload []byte) (Event, error) {
 	if w.Type == "" {
 		w.Type = KindMessage
 	}
-	return Event{Room: room, Kind: w.Type, Message: Message{Seq: w.Seq, Name: w.Name, Text: w.Text, Time: w.Time}}, nil
+	return Event{Room: room, Kind: w.Type, Message: w.message()}, nil
 }
 
 func decodeMessage(payload []byte) (Message, error) {
@@ -113,7 +119,11 @@ func decodeMessage(payload []byte) (Message, error) {
 	if err := json.Unmarshal(payload, &w); err != nil {
 		return Message{}, fmt.Errorf("decode history entry: %w", err)
 	}
-	return Message{Seq: w.Seq, Name: w.Name, Text: w.Text, Time: w.Time}, nil
+	return w.message(), nil
+}
+
+func (w wireEvent) message() Message {
+	return Message{Seq: w.Seq, Epoch: w.Epoch, Name: w.Name, Text: w.Text, Time: w.Time}
 }
 
 // sortUsers orders users by name, then session.

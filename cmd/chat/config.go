@@ -17,7 +17,7 @@ import (
 )
 
 // config is the service's configuration, read from the environment as
-// SPEC.md lists it.
+// docs/SPEC.md lists it.
 type config struct {
 	addr            string
 	redis           *redis.Options        // one Redis; nil with cluster nil: the in-memory broker

@@ -46,9 +46,10 @@ func testInstancesShareRoomsThroughRedis(t *testing.T, st store) {
 	annWS.until("Bob entered the room.")
 
 	annWS.send("hello from a", "n1")
-	// The sender also gets a fresh form, with a new nonce, and no error.
-	got := annWS.untilAll(`id="msg-1"`, `<form id="send"`)
-	if f := got[`<form id="send"`]; !strings.Contains(f, `hx-swap-oob="true"`) || strings.Contains(f, `value="n1"`) || !strings.Contains(f, `<p id="send-error" role="alert" hx-swap-oob="true"></p>`) {
+	// The sender also gets a reply that names the message by its nonce and
+	// says its seq; the form, and what is typed in it, is left alone.
+	got := annWS.untilAll(`id="msg-1"`, `data-outcome="sent"`)
+	if f := got[`data-outcome="sent"`]; !strings.Contains(f, `<template hx-swap-oob="beforeend:#signals"><p data-signal="reply" data-nonce="n1" data-outcome="sent" data-seq="1"></p></template>`) || strings.Contains(f, `<form`) {
 		t.Fatalf("reply to the sender: %s", f)
 	}
 	for _, f := range []string{got[`id="msg-1"`], bobWS.until(`id="msg-1"`)} {

@@ -1,5 +1,5 @@
 // Command chat serves the multi-room chat. Configuration comes from the
-// environment, as SPEC.md lists it.
+// environment, as docs/SPEC.md lists it.
 package main
 
 import (

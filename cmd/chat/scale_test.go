@@ -340,10 +340,14 @@ func TestRedisOutage(t *testing.T) {
 	ann, annWS := joinAs(t, a.URL, "Ann", room)
 	_, bobWS := joinAs(t, b.URL, "Bob", room)
 	annWS.send("before", "n0")
-	annWS.untilAll(`id="msg-1"`, `<form id="send"`)
+	annWS.untilAll(`id="msg-1"`, `data-outcome="sent"`)
 	bobWS.until(`id="msg-1"`)
 
 	srv.Stop()
+	// Every page is told that sending is unavailable, before anyone tries.
+	for _, ws := range []*socket{annWS, bobWS} {
+		ws.until(`<p data-signal="availability" data-state="down">`)
+	}
 	for _, inst := range []*instance{a, b} {
 		if resp, _ := newUser(t, inst.URL).get("/ready"); resp.StatusCode != http.StatusServiceUnavailable {
 			t.Fatalf("/ready with Redis down: %d, want 503", resp.StatusCode)
@@ -353,8 +357,8 @@ func TestRedisOutage(t *testing.T) {
 		}
 	}
 	annWS.send("lost in the outage", "n1")
-	if f := annWS.until(`id="send-error"`); !strings.Contains(f, "Not sent") {
-		t.Fatalf("sender got %s, want a visible 'not sent' error", f)
+	if f := annWS.until(`data-signal="reply"`); !strings.Contains(f, "Not sent") || !strings.Contains(f, `data-nonce="n1" data-outcome="unavailable"`) {
+		t.Fatalf("sender got %s, want a visible 'not sent' error that the page may send again", f)
 	}
 	resp := ann.postForm("/rooms/"+room+"/messages", url.Values{"text": {"posted in the outage"}, "nonce": {"p1"}})
 	resp.Body.Close()
@@ -365,7 +369,7 @@ func TestRedisOutage(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for i := range 10 {
 		annWS.send("refused", fmt.Sprintf("r%d", i))
-		annWS.until(`id="send-error"`)
+		annWS.until(`data-signal="reply"`)
 		if code := ann.dial(room).closeStatus(); code != websocket.StatusTryAgainLater {
 			t.Fatalf("a socket that cannot join closed with %v, want 1013 (htmx retries)", code)
 		}
@@ -380,17 +384,26 @@ func TestRedisOutage(t *testing.T) {
 
 	srv.Restart()
 	back := time.Now()
+	annToldOK := false
 	for i := 0; ; i++ {
 		annWS.send("after", fmt.Sprintf("after-%d", i))
-		f := annWS.untilAll(`id="send-error"`)[`id="send-error"`]
-		if strings.Contains(f, `<p id="send-error" role="alert" hx-swap-oob="true"></p>`) {
+		f := ""
+		for !strings.Contains(f, `data-signal="reply"`) {
+			f = annWS.next()
+			annToldOK = annToldOK || strings.Contains(f, `data-state="ok"`)
+		}
+		if strings.Contains(f, `data-outcome="sent"`) {
 			break // accepted: the error was cleared
 		}
 		if time.Since(back) > 5*time.Second {
 			t.Fatal("sends still refused 5 s after Redis came back")
 		}
 	}
-	bobWS.until(">after<")
+	// Both pages are told that sending works again.
+	bobWS.untilAll(">after<", `data-state="ok"`)
+	if !annToldOK {
+		annWS.until(`data-state="ok"`)
+	}
 	if d := time.Since(back); d > 5*time.Second {
 		t.Fatalf("messages flowed again after %v, want within 5 s", d)
 	}
@@ -456,7 +469,8 @@ func startProcess(t *testing.T, bin string, env map[string]string) (base string,
 // membersIn returns the names in a pushed member list, or false if the
 // frame holds none.
 func membersIn(frame string) ([]string, bool) {
-	i := strings.Index(frame, `<ul id="members"`)
+	// Of several lists in one message, the page keeps the last.
+	i := strings.LastIndex(frame, `<ul id="members"`)
 	if i < 0 {
 		return nil, false
 	}
@@ -470,7 +484,7 @@ func membersIn(frame string) ([]string, bool) {
 }
 
 // untilMembers reads frames until a member list equals want, for at most
-// 30 s, the longest SPEC.md lets a dead instance's users stay listed.
+// 30 s, the longest docs/SPEC.md lets a dead instance's users stay listed.
 func (s *socket) untilMembers(want ...string) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -248,8 +248,10 @@ func TestBrowserReconnectAfterCut(t *testing.T) {
 	bobWS.send("missed two", "b2")
 	bobWS.until(`id="msg-2"`)
 	p.do(chromedp.SendKeys(chromedp.CSS("#text"), "sent while cut\r"))
-	p.waitJS(`document.querySelector('#messages li.pending') !== null`)
+	p.waitJS(`document.querySelector('#outbox li') !== null`)
 	p.waitJS(`document.querySelector('#text').value === ''`)
+	// While it waits, the page offers to reconnect at once.
+	p.waitJS(`!document.querySelector('#retry').hidden`)
 
 	proxy.restore()
 	p.waitJS(`document.querySelector('#connection').textContent === 'Connected'`)
@@ -259,6 +261,7 @@ func TestBrowserReconnectAfterCut(t *testing.T) {
 		t.Fatalf("after the reconnect the page shows %q", texts)
 	}
 	p.waitJS(`document.querySelector('#notices').textContent.includes('Connection restored')`)
+	p.waitJS(`document.querySelector('#outbox').children.length === 0 && document.querySelector('#retry').hidden`)
 	// Delivered once: Bob sees it once too, and nothing after it.
 	bobWS.send("sentinel", "b3")
 	p.waitIDs("msg-1", "msg-2", "msg-3", "msg-4")

@@ -36,9 +36,10 @@ func TestExactCountsTwoInstancesOverRedis(t *testing.T) {
 }
 
 func TestRefusedSendsAreCountedNotExpected(t *testing.T) {
-	// The server lets each session send 5/s with a burst of 2; the sender
-	// tries 50/s.
-	url := memoryInstance(t, 5, 2)
+	// The server lets each session send one message every 5 s with a burst
+	// of 2: a send past the burst would wait longer than the server holds
+	// one back, so it is refused. The sender tries 50/s.
+	url := memoryInstance(t, 0.2, 2)
 	rep, _ := benchJSON(t, "-urls", url, "-rooms", "1", "-members", "2", "-rate", "50",
 		"-duration", "500ms", "-room-prefix", prefix())
 	if rep.Refused == 0 || rep.Accepted == 0 || rep.Accepted+rep.Refused != rep.Sent || rep.Unanswered != 0 {

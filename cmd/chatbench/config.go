@@ -32,7 +32,7 @@ type config struct {
 	allowRemote        bool
 }
 
-// maxRoom is SPEC.md's longest room name.
+// maxRoom is docs/SPEC.md's longest room name.
 const maxRoom = 64
 
 // parseConfig reads args (without the program name). On -h it writes the
@@ -60,7 +60,7 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow targets that are not loopback addresses")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(usage, "Usage: chatbench [flags]\n\nLoad generator for the chat service (SPEC.md protocol).\n\nFlags:")
+			fmt.Fprintln(usage, "Usage: chatbench [flags]\n\nLoad generator for the chat service (docs/SPEC.md protocol).\n\nFlags:")
 			fs.SetOutput(usage)
 			fs.PrintDefaults()
 		}
@@ -116,7 +116,7 @@ func (c *config) validate() error {
 	return nil
 }
 
-// roomNameError checks a room name as SPEC.md does; "" when valid.
+// roomNameError checks a room name as docs/SPEC.md does; "" when valid.
 func roomNameError(room string) string {
 	if room == "" || len(room) > maxRoom {
 		return "room names are 1 to 64 characters"

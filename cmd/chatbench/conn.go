@@ -35,7 +35,7 @@ type member struct {
 	// Read by the drain check while the reader runs.
 	received atomic.Int64 // distinct messages of this run after the history
 	sent     atomic.Int64 // frames written (senders)
-	accepted atomic.Int64 // replies with a fresh form
+	accepted atomic.Int64 // replies that the message was stored
 	refused  atomic.Int64 // replies with a reason
 
 	// Owned by the reader goroutine; read by others after it has exited.

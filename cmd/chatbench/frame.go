@@ -15,7 +15,8 @@ var (
 	itemEnd    = []byte(`</li>`)
 	textTag    = []byte(`<p class="text">`)
 	pEnd       = []byte(`</p>`)
-	sendError  = []byte(`<p id="send-error" role="alert" hx-swap-oob="true">`)
+	reply      = []byte(`<p data-signal="reply"`) // then data-* attributes
+	sentMark   = []byte(`data-outcome="sent"`)
 )
 
 // item is one message found in a frame.
@@ -83,24 +84,30 @@ func scanItems(data []byte, history bool, visit func(item)) {
 	}
 }
 
-// scanReplies counts the sender's own replies in a frame: an empty
-// #send-error comes with the fresh form of an accepted message, a filled one
-// is a refusal, whose reason is passed to refused.
+// scanReplies counts the sender's own replies in a frame: one that says
+// sent answers an accepted message; any other is a refusal, whose reason is
+// passed to refused.
 func scanReplies(data []byte, refused func(reason []byte)) (accepted int) {
 	for {
-		i := bytes.Index(data, sendError)
+		i := bytes.Index(data, reply)
 		if i < 0 {
 			return accepted
 		}
-		data = data[i+len(sendError):]
+		data = data[i+len(reply):]
+		gt := bytes.IndexByte(data, '>')
+		if gt < 0 {
+			return accepted
+		}
+		attrs := data[:gt]
+		data = data[gt+1:]
 		e := bytes.Index(data, pEnd)
 		if e < 0 {
 			e = len(data)
 		}
-		if reason := bytes.TrimSpace(data[:e]); len(reason) == 0 {
+		if bytes.Contains(attrs, sentMark) {
 			accepted++
 		} else if refused != nil {
-			refused(reason)
+			refused(bytes.TrimSpace(data[:e]))
 		}
 		data = data[e:]
 	}

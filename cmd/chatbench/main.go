@@ -1,5 +1,5 @@
 // Command chatbench is a load generator for the chat service. It speaks the
-// public protocol of SPEC.md as browsers do (sign in, GET the room page, open
+// public protocol of docs/SPEC.md as browsers do (sign in, GET the room page, open
 // the room's WebSocket, send htmx's JSON frames) and counts every delivery
 // exactly: each receiver must see every accepted message of its room once.
 //

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -75,6 +76,18 @@ func testInstancesShareRoomsThroughRedis(t *testing.T, st store) {
 	}
 	if strings.Index(page, "hello from a") > strings.Index(page, "hi from b") {
 		t.Fatal("history is not oldest first")
+	}
+	// A form posted twice (a double click, a resubmit), on two instances,
+	// is stored once.
+	for _, u := range []*user{carol, carol.on(a.URL)} {
+		resp := u.postForm("/rooms/"+room+"/messages", url.Values{"text": {"posted twice"}, "nonce": {"c1"}})
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("no-JS post: %d, want 303", resp.StatusCode)
+		}
+	}
+	if _, page := carol.get("/rooms/" + room); strings.Join(idsIn(page), ",") != "1,2,3" {
+		t.Fatalf("after a form posted twice the history has ids %q, want 1,2,3", strings.Join(idsIn(page), ","))
 	}
 }
 

@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -41,7 +44,7 @@ func TestSendRateLimit(t *testing.T) {
 	env["SEND_RATE"], env["SEND_BURST"] = "0.2", "3"
 	inst := startInstance(t, env)
 	room := uniqueRoom()
-	_, annWS := joinAs(t, inst.URL, "Ann", room)
+	ann, annWS := joinAs(t, inst.URL, "Ann", room)
 	_, bobWS := joinAs(t, inst.URL, "Bob", room)
 
 	for i := range 6 {
@@ -56,6 +59,14 @@ func TestSendRateLimit(t *testing.T) {
 	}
 	if accepted != 3 || slowed != 3 {
 		t.Fatalf("%d accepted and %d slowed, want 3 and 3", accepted, slowed)
+	}
+	// A no-JS post over the limit is refused at once: 422, the text kept in
+	// the form, the reason by it.
+	resp := ann.postForm("/rooms/"+room+"/messages", url.Values{"text": {"posted too fast"}, "nonce": {"p1"}})
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), `value="posted too fast"`) || !strings.Contains(string(body), "Slow down") {
+		t.Fatalf("no-JS post over the limit: %d\n%s", resp.StatusCode, body)
 	}
 	// Bob's first message is his own to send; before it he sees Ann's three
 	// and no error of hers.

@@ -81,9 +81,9 @@ type Hub struct {
 	dirty   map[string]bool // rooms whose member list must be read again
 	kick    chan struct{}
 
-	staleMu sync.Mutex
-	stale   map[string]bool // rooms to resync, asked for outside Run's loop
-	restale chan struct{}
+	resyncMu   sync.Mutex
+	resyncs    map[string]bool // rooms to resync, asked for outside Run's loop
+	resyncKick chan struct{}
 }
 
 type presenceKey struct {
@@ -129,8 +129,8 @@ func NewHub(broker Broker, render Renderer, log *slog.Logger, opts ...HubOption)
 		pending:     make(map[presenceKey]*time.Timer),
 		dirty:       make(map[string]bool),
 		kick:        make(chan struct{}, 1),
-		stale:       make(map[string]bool),
-		restale:     make(chan struct{}, 1),
+		resyncs:     make(map[string]bool),
+		resyncKick:  make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		o(h)
@@ -160,11 +160,11 @@ func (h *Hub) Run(ctx context.Context) {
 				return
 			}
 			h.dispatch(ctx, ev)
-		case <-h.restale:
-			h.staleMu.Lock()
-			rooms := h.stale
-			h.stale = make(map[string]bool)
-			h.staleMu.Unlock()
+		case <-h.resyncKick:
+			h.resyncMu.Lock()
+			rooms := h.resyncs
+			h.resyncs = make(map[string]bool)
+			h.resyncMu.Unlock()
 			for name := range rooms {
 				h.dispatch(ctx, Event{Room: name, Kind: KindResync})
 			}
@@ -176,11 +176,11 @@ func (h *Hub) Run(ctx context.Context) {
 // the dispatch of live events: a history read before an event and sent after
 // it would take that event off the page.
 func (h *Hub) askResync(roomName string) {
-	h.staleMu.Lock()
-	h.stale[roomName] = true
-	h.staleMu.Unlock()
+	h.resyncMu.Lock()
+	h.resyncs[roomName] = true
+	h.resyncMu.Unlock()
 	select {
-	case h.restale <- struct{}{}:
+	case h.resyncKick <- struct{}{}:
 	default:
 	}
 }
@@ -295,13 +295,6 @@ func (h *Hub) setAvailable(ok bool) {
 	for _, r := range rooms {
 		r.broadcast(f)
 	}
-}
-
-// Available reports whether the broker took the last send or ping.
-func (h *Hub) Available() bool {
-	h.availMu.Lock()
-	defer h.availMu.Unlock()
-	return h.available
 }
 
 // Members returns the names of who is in the room, across instances.

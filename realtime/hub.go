@@ -77,13 +77,8 @@ type Hub struct {
 	presMu  sync.Mutex // orders presence writes of this instance
 	pending map[presenceKey]*time.Timer
 
-	dirtyMu sync.Mutex
-	dirty   map[string]bool // rooms whose member list must be read again
-	kick    chan struct{}
-
-	resyncMu   sync.Mutex
-	resyncs    map[string]bool // rooms to resync, asked for outside Run's loop
-	resyncKick chan struct{}
+	dirty   *roomQueue // rooms whose member list must be read again
+	resyncs *roomQueue // rooms to resync, asked for outside Run's loop
 }
 
 type presenceKey struct {
@@ -127,10 +122,8 @@ func NewHub(broker Broker, render Renderer, log *slog.Logger, opts ...HubOption)
 		obs:         noObserver{},
 		rooms:       make(map[string]*room),
 		pending:     make(map[presenceKey]*time.Timer),
-		dirty:       make(map[string]bool),
-		kick:        make(chan struct{}, 1),
-		resyncs:     make(map[string]bool),
-		resyncKick:  make(chan struct{}, 1),
+		dirty:       newRoomQueue(),
+		resyncs:     newRoomQueue(),
 	}
 	for _, o := range opts {
 		o(h)
@@ -160,12 +153,8 @@ func (h *Hub) Run(ctx context.Context) {
 				return
 			}
 			h.dispatch(ctx, ev)
-		case <-h.resyncKick:
-			h.resyncMu.Lock()
-			rooms := h.resyncs
-			h.resyncs = make(map[string]bool)
-			h.resyncMu.Unlock()
-			for name := range rooms {
+		case <-h.resyncs.woken():
+			for name := range h.resyncs.take() {
 				h.dispatch(ctx, Event{Room: name, Kind: KindResync})
 			}
 		}
@@ -175,15 +164,7 @@ func (h *Hub) Run(ctx context.Context) {
 // askResync has Run's loop resync the room. A resync must not run beside
 // the dispatch of live events: a history read before an event and sent after
 // it would take that event off the page.
-func (h *Hub) askResync(roomName string) {
-	h.resyncMu.Lock()
-	h.resyncs[roomName] = true
-	h.resyncMu.Unlock()
-	select {
-	case h.resyncKick <- struct{}{}:
-	default:
-	}
-}
+func (h *Hub) askResync(roomName string) { h.resyncs.add(roomName) }
 
 func (h *Hub) dispatch(ctx context.Context, ev Event) {
 	h.mu.Lock()

@@ -82,15 +82,7 @@ func (h *Hub) localSockets(roomName string, u User) int {
 }
 
 // markDirty asks the presence loop to read the room's member list again.
-func (h *Hub) markDirty(roomName string) {
-	h.dirtyMu.Lock()
-	h.dirty[roomName] = true
-	h.dirtyMu.Unlock()
-	select {
-	case h.kick <- struct{}{}:
-	default:
-	}
-}
+func (h *Hub) markDirty(roomName string) { h.dirty.add(roomName) }
 
 // presenceLoop renews this instance's users and reads the member lists of
 // its rooms: at once when a room is marked dirty, and every beat,
@@ -108,18 +100,14 @@ func (h *Hub) presenceLoop(ctx context.Context) {
 		case <-ctx.Done():
 			batch.Stop()
 			return
-		case <-h.kick:
+		case <-h.dirty.woken():
 			if !batching {
 				batching = true
 				batch.Reset(presenceBatch)
 			}
 		case <-batch.C:
 			batching = false
-			h.dirtyMu.Lock()
-			rooms := h.dirty
-			h.dirty = make(map[string]bool)
-			h.dirtyMu.Unlock()
-			for name := range rooms {
+			for name := range h.dirty.take() {
 				h.refresh(ctx, name)
 			}
 		case <-tick.C:

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -144,88 +141,13 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	}
 }
 
-// cutProxy forwards TCP to a backend until it is cut: then it closes every
-// connection and refuses new ones until it is restored. Chromium's offline
-// emulation does not close an open WebSocket; this does.
-type cutProxy struct {
-	ln      net.Listener
-	backend string
-	mu      sync.Mutex
-	down    bool
-	conns   map[net.Conn]struct{}
-	wg      sync.WaitGroup
-}
-
-func newCutProxy(t *testing.T, backend string) *cutProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, backend: strings.TrimPrefix(backend, "http://"), conns: map[net.Conn]struct{}{}}
-	p.wg.Go(p.serve)
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *cutProxy) URL() string { return "http://" + p.ln.Addr().String() }
-
-func (p *cutProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.down {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		b, err := net.Dial("tcp", p.backend)
-		if err != nil {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns[c], p.conns[b] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		pipe := func(dst, src net.Conn) {
-			io.Copy(dst, src)
-			dst.Close()
-			src.Close()
-		}
-		p.wg.Go(func() { pipe(b, c) })
-		p.wg.Go(func() { pipe(c, b) })
-	}
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *cutProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}
-
 // The page's connection is cut while another user sends two messages and
 // the page's user sends one: the page says it is reconnecting and shows its
 // own message as pending; once the connection is back, all three appear,
 // once each, and the page says it is connected.
 func TestBrowserReconnectAfterCut(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	proxy := newCutProxy(t, inst.URL)
+	proxy := newNetProxy(t, inst.URL, 0)
 	browser := newBrowser(t)
 	room := uniqueRoom()
 	p := newTab(t, browser)

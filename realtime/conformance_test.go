@@ -76,7 +76,7 @@ func redisFactory(newClient func() redis.UniversalClient, opts ...realtime.Redis
 		c := newClient()
 		defer c.Close()
 		// One hash tag: one slot, so one DEL on a cluster too.
-		keys := []string{"chat:{" + room + "}:seq", "chat:{" + room + "}:history", "chat:{" + room + "}:epoch"}
+		keys := []string{"chat:{" + room + "}:seq", "chat:{" + room + "}:history"}
 		if err := c.Del(t.Context(), keys...).Err(); err != nil {
 			t.Fatal(err)
 		}

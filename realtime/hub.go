@@ -176,7 +176,7 @@ func (h *Hub) dispatch(ctx context.Context, ev Event) {
 	switch ev.Kind {
 	case KindMessage:
 		start := time.Now()
-		n, behind := r.broadcast(frame{seq: ev.Message.Seq, epoch: ev.Message.Epoch, data: h.render.Message(ev.Message)})
+		n, behind := r.broadcast(frame{seq: ev.Message.Seq, first: ev.Message.First, data: h.render.Message(ev.Message)})
 		h.obs.Delivered(n)
 		h.obs.FanOut(time.Since(start))
 		if behind {
@@ -211,8 +211,7 @@ func (h *Hub) resync(ctx context.Context, r *room) {
 func (h *Hub) historyFrame(msgs []Message, read uint64) frame {
 	f := frame{data: h.render.History(msgs), history: read}
 	if len(msgs) > 0 {
-		last := msgs[len(msgs)-1]
-		f.seq, f.epoch = last.Seq, last.Epoch
+		f.seq = msgs[len(msgs)-1].Seq
 	}
 	return f
 }
@@ -457,12 +456,13 @@ func (r *room) broadcast(f frame) (n int, behind bool) {
 	return n, behind
 }
 
-// frame is one WebSocket message's bytes. seq and epoch are the message
-// number it carries (0 for notices); a history frame carries its last
-// message's, and history numbers the read it came from.
+// frame is one WebSocket message's bytes. seq is the message number it
+// carries (0 for notices), and first whether that message starts the room's
+// numbering (Message.First); a history frame carries its last message's seq,
+// and history numbers the read it came from.
 type frame struct {
 	seq     int64
-	epoch   int64
+	first   bool
 	data    []byte
 	history uint64
 }
@@ -478,8 +478,7 @@ type Member struct {
 	started bool
 	backlog []frame // events that arrived before the history was read
 	read    uint64  // the history read whose frame the page shows
-	epoch   int64   // the numbering the page shows; 0 until known
-	seen    int64   // highest seq the page shows in that numbering
+	seen    int64   // highest seq the page shows
 	closed  bool
 	dropped bool
 }
@@ -540,9 +539,10 @@ func (m *Member) deliver(f frame) (behind bool) {
 //     the last messages numbers the next ones again). A frame from a read
 //     that started before the one the page shows is dropped: it is older,
 //     and would take away messages already sent on top of the newer one.
-//   - A message at or below seen in the page's numbering is in the history
-//     the page was sent. A message of another numbering is not queued, and
-//     enqueue reports it: the page needs the room's history afresh.
+//   - A message at or below seen is in the history the page was sent,
+//     unless it starts the room's numbering anew: then the page shows a
+//     numbering that is gone. It is not queued, and enqueue reports it: the
+//     page needs the room's history afresh.
 func (m *Member) enqueue(f frame) (behind bool) {
 	if m.closed {
 		return false
@@ -552,16 +552,10 @@ func (m *Member) enqueue(f frame) (behind bool) {
 		if f.history < m.read {
 			return false
 		}
-		m.read, m.epoch, m.seen = f.history, f.epoch, f.seq
+		m.read, m.seen = f.history, f.seq
 	case f.seq != 0:
-		switch {
-		case f.epoch != 0 && m.epoch == 0:
-			m.epoch = f.epoch // the page's history was empty or kept no epoch
-		case f.epoch != 0 && f.epoch != m.epoch:
-			return true
-		}
 		if f.seq <= m.seen {
-			return false
+			return f.first
 		}
 		m.seen = f.seq
 	}

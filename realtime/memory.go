@@ -24,7 +24,6 @@ type MemoryBroker struct {
 
 type memoryRoom struct {
 	present    map[User]time.Time // user -> expiry
-	epoch      int64              // set when the room is made; memory is never lost while the process lives
 	seq        int64
 	history    []Message
 	guards     map[string]int64
@@ -44,7 +43,7 @@ func NewMemoryBroker(historySize int) *MemoryBroker {
 func (b *MemoryBroker) room(name string) *memoryRoom {
 	r := b.rooms[name]
 	if r == nil {
-		r = &memoryRoom{epoch: time.Now().UnixMicro(), guards: make(map[string]int64), present: make(map[User]time.Time)}
+		r = &memoryRoom{guards: make(map[string]int64), present: make(map[User]time.Time)}
 		b.rooms[name] = r
 	}
 	return r
@@ -73,7 +72,7 @@ func (b *MemoryBroker) Send(ctx context.Context, room string, m Message, guard s
 		}
 	}
 	r.seq++
-	m.Seq, m.Epoch = r.seq, r.epoch
+	m.Seq, m.First = r.seq, r.seq == 1
 	r.history = append(r.history, m)
 	if over := len(r.history) - b.historySize; over > 0 {
 		r.history = append(r.history[:0:0], r.history[over:]...)

@@ -16,11 +16,11 @@ import (
 // Message is one chat message as stored in a room's history.
 type Message struct {
 	Seq int64 `json:"seq"`
-	// Epoch names the numbering Seq belongs to. A room's numbering starts
-	// over with a new epoch when its store lost it (Redis restarted empty,
-	// a FLUSHALL): the same seq in two epochs is two messages. 0 is unknown
-	// (the store kept no epoch), which every epoch accepts.
-	Epoch int64     `json:"epoch,omitempty"`
+	// First says that Seq 1 starts the room's numbering: the store held
+	// nothing of the room, because it is new or because its data was lost
+	// (Redis restarted empty, a FLUSHALL). A page that shows higher numbers
+	// shows a numbering that is gone.
+	First bool      `json:"first,omitempty"`
 	Name  string    `json:"name"`
 	Text  string    `json:"text"`
 	Time  time.Time `json:"ts"`
@@ -63,7 +63,7 @@ var ErrClosed = errors.New("realtime: broker closed")
 // Broker stores room history and relays events between instances. The
 // in-memory and Redis brokers both pass the same conformance suite.
 type Broker interface {
-	// Send numbers m with the room's next seq (and its epoch), appends it to
+	// Send numbers m with the room's next seq (and First), appends it to
 	// the history and publishes it, as one atomic step. A non-empty guard
 	// makes it idempotent: a second Send with the same guard stores nothing
 	// and returns the first one's seq with dup set.
@@ -96,7 +96,7 @@ type Broker interface {
 // wireEvent is the JSON of an event on a channel and of a history entry.
 type wireEvent struct {
 	Seq   int64     `json:"seq,omitempty"`
-	Epoch int64     `json:"epoch,omitempty"`
+	First bool      `json:"first,omitempty"`
 	Type  EventKind `json:"type"`
 	Name  string    `json:"name"`
 	Text  string    `json:"text,omitempty"`
@@ -123,7 +123,7 @@ func decodeMessage(payload []byte) (Message, error) {
 }
 
 func (w wireEvent) message() Message {
-	return Message{Seq: w.Seq, Epoch: w.Epoch, Name: w.Name, Text: w.Text, Time: w.Time}
+	return Message{Seq: w.Seq, First: w.First, Name: w.Name, Text: w.Text, Time: w.Time}
 }
 
 // sortUsers orders users by name, then session.

@@ -20,7 +20,6 @@ const guardTTL = 24 * time.Hour
 // Every key of one room carries the hash tag {room}, so the send script runs
 // on one slot when the keys live in a Redis Cluster.
 func seqKey(room string) string     { return "chat:{" + room + "}:seq" }
-func epochKey(room string) string   { return "chat:{" + room + "}:epoch" }
 func historyKey(room string) string { return "chat:{" + room + "}:history" }
 func guardKey(room, g string) string {
 	return "chat:{" + room + "}:guard:" + g
@@ -39,46 +38,41 @@ func roomOfChannel(ch string) (string, bool) {
 
 // sendScript checks the guard, numbers, stores, trims and publishes in one
 // step, so every instance and the history agree on order and seq. The
-// message body comes from Go as a JSON object; the script prepends the seq
-// and the room's epoch. The channel is passed as a key, and published with
-// ARGV[1] (PUBLISH or SPUBLISH), so that a cluster checks it shares the
-// room's slot.
+// message body comes from Go as a JSON object; the script prepends the seq.
+// The channel is passed as a key, and published with ARGV[1] (PUBLISH or
+// SPUBLISH), so that a cluster checks it shares the room's slot.
 //
-// A room whose epoch key is missing (new, or its data lost) gets a new
-// epoch from the server's clock: pages that showed the lost numbering take
-// the history afresh instead of reading the new seq 1 as old. A counter
-// lost while the history survived (an evicted key) goes on from the
-// history's last seq rather than reuse its numbers.
+// A counter that starts at 1 with no history behind it starts the room's
+// numbering, and the message says so ("first"): pages that showed an older
+// numbering, whose data Redis lost, take the history afresh instead of
+// reading the new seq 1 as a message they already show. A counter lost
+// while the history survived (an evicted key) goes on from the history's
+// last seq rather than reuse its numbers. Both cost nothing but on seq 1.
 var sendScript = redis.NewScript(`
 if ARGV[4] == '1' then
   local prev = redis.call('GET', KEYS[3])
   if prev then return {0, tonumber(prev)} end
 end
-local epoch = redis.call('GET', KEYS[5])
-if not epoch then
-  local t = redis.call('TIME')
-  epoch = t[1] .. string.format('%06d', tonumber(t[2]))
-  redis.call('SET', KEYS[5], epoch)
-end
 local seq = redis.call('INCR', KEYS[1])
+local first = ''
 if seq == 1 then
   local last = redis.call('LINDEX', KEYS[2], -1)
-  if last then
-    local prev = tonumber(cjson.decode(last).seq)
-    if prev and prev >= seq then
-      seq = prev + 1
-      redis.call('SET', KEYS[1], seq)
-    end
+  local prev = last and tonumber(cjson.decode(last).seq)
+  if prev and prev >= seq then
+    seq = prev + 1
+    redis.call('SET', KEYS[1], seq)
+  else
+    first = '"first":true,'
   end
 end
-local entry = '{"seq":' .. seq .. ',"epoch":' .. epoch .. ',' .. string.sub(ARGV[2], 2)
+local entry = '{"seq":' .. seq .. ',' .. first .. string.sub(ARGV[2], 2)
 redis.call('RPUSH', KEYS[2], entry)
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
 if ARGV[4] == '1' then
   redis.call('SET', KEYS[3], seq, 'EX', ARGV[5])
 end
 redis.call(ARGV[1], KEYS[4], entry)
-return {1, seq, tonumber(epoch)}
+return {1, seq}
 `)
 
 // PubSubMode is how room events travel between instances.
@@ -242,20 +236,17 @@ func (b *RedisBroker) Send(ctx context.Context, room string, m Message, guard st
 	if guard != "" {
 		useGuard = "1"
 	}
-	keys := []string{seqKey(room), historyKey(room), guardKey(room, guard), channelName(room), epochKey(room)}
+	keys := []string{seqKey(room), historyKey(room), guardKey(room, guard), channelName(room)}
 	res, err := sendScript.Run(ctx, b.rdb, keys,
 		b.publish, body, b.historySize, useGuard, int(guardTTL/time.Second)).Int64Slice()
 	if err != nil {
 		b.stale()
 		return Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
 	}
-	if len(res) < 2 {
+	if len(res) != 2 {
 		return Message{}, false, fmt.Errorf("send to room %q: unexpected reply %v", room, res)
 	}
 	m.Seq = res[1]
-	if len(res) > 2 {
-		m.Epoch = res[2]
-	}
 	return m, res[0] == 0, nil
 }
 

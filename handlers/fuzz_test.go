@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+	"golang.org/x/text/unicode/norm"
 )
 
 // The fuzz targets below run their seed corpus as ordinary tests; run one
@@ -38,7 +39,8 @@ func FuzzValidateName(f *testing.F) {
 		}
 		n := utf8.RuneCountInString(name)
 		if !utf8.ValidString(name) || n < 1 || n > maxName || name != strings.TrimSpace(name) ||
-			strings.IndexFunc(name, forbiddenInName) >= 0 {
+			strings.IndexFunc(name, forbiddenInName) >= 0 || strings.IndexFunc(name, invisible) >= 0 ||
+			strings.IndexFunc(name, visible) < 0 || !norm.NFKC.IsNormalString(name) {
 			t.Fatalf("accepted %q as %q", in, name)
 		}
 		if again, bad := validateName(name); bad != "" || again != name {

@@ -28,7 +28,7 @@ import (
 // Chat is what the handlers need of the realtime hub.
 type Chat interface {
 	Join(ctx context.Context, room string, u realtime.User) (*realtime.Member, error)
-	NameTaken(ctx context.Context, room string, u realtime.User) (bool, error)
+	Claim(ctx context.Context, room string, u realtime.User) (bool, error)
 	Send(ctx context.Context, room, name, text, guard string) (realtime.Message, error)
 	History(ctx context.Context, room string) ([]realtime.Message, error)
 	Members(ctx context.Context, room string) ([]string, error)
@@ -70,6 +70,11 @@ type Config struct {
 	// ReadyNote, when set, says in /ready's body how the service runs
 	// below what it was configured for, while still serving.
 	ReadyNote string
+	// TrustProxy says that a proxy in front (Cloud Run's front end) adds
+	// the client's address to X-Forwarded-For, so that MaxSocketsPerIP
+	// counts that address. Off, the peer's address counts: without a proxy,
+	// any client can write the header.
+	TrustProxy bool
 }
 
 // Server serves the pages, the WebSocket and the no-JS fallback, and keeps
@@ -92,6 +97,7 @@ type Server struct {
 	pingInterval time.Duration
 	writeTimeout time.Duration
 	maxPerIP     int
+	trustProxy   bool
 }
 
 // New returns a Server for cfg.
@@ -107,6 +113,7 @@ func New(cfg Config) *Server {
 		pingInterval: cmp.Or(cfg.PingInterval, 30*time.Second),
 		writeTimeout: cmp.Or(cfg.WriteTimeout, 10*time.Second),
 		maxPerIP:     cmp.Or(cfg.MaxSocketsPerIP, 100),
+		trustProxy:   cfg.TrustProxy,
 		metrics:      cfg.Metrics,
 		readyMsg:     "ready\n",
 	}
@@ -192,13 +199,15 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := s.sessions.forName(r, name)
-	taken, err := s.chat.NameTaken(r.Context(), room, realtime.User{Name: name, Session: sess.ID})
+	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+	defer cancel()
+	held, err := s.chat.Claim(ctx, room, realtime.User{Name: name, Session: sess.ID})
 	if err != nil {
-		s.log.Error("check name", "room", room, "err", err)
+		s.log.Error("claim name", "room", room, "err", err)
 		s.unavailable(w, r)
 		return
 	}
-	if taken {
+	if !held {
 		f.NameError = nameTaken
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 		return
@@ -250,7 +259,9 @@ func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
 // renderRoom renders the room page with its history; text and errText are
 // a refused message and why.
 func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, room string, sess Session, text, errText string) {
-	msgs, err := s.chat.History(r.Context(), room)
+	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+	defer cancel()
+	msgs, err := s.chat.History(ctx, room)
 	if err != nil {
 		s.log.Error("read history", "room", room, "err", err)
 		s.unavailable(w, r)
@@ -259,7 +270,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 	s.page(w, r, status, views.Room(views.RoomPage{
 		Room:     room,
 		Name:     sess.Name,
-		Members:  s.members(r.Context(), room, sess.Name),
+		Members:  s.members(ctx, room, sess.Name),
 		Messages: viewMessages(msgs),
 		Nonce:    rand.Text(),
 		Text:     text,
@@ -298,9 +309,23 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	text := r.PostForm.Get("text")
+	// The session may have been signed in elsewhere: in this room, its name
+	// must be its own, or the post would pass for whoever holds it here.
+	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+	defer cancel()
+	held, err := s.chat.Claim(ctx, room, realtime.User{Name: sess.Name, Session: sess.ID})
+	if err != nil {
+		s.log.Error("claim name", "room", room, "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	if !held {
+		s.renderRoom(w, r, http.StatusConflict, room, sess, text, nameHeld)
+		return
+	}
 	// A form post is not held back by the rate limit: it is refused at once,
 	// its text kept in the form.
-	_, refusal, err := s.send(r.Context(), room, sess, text, r.PostForm.Get("nonce"), 0)
+	_, refusal, err := s.send(ctx, room, sess, text, r.PostForm.Get("nonce"), 0)
 	switch {
 	case err != nil:
 		s.unavailable(w, r)
@@ -312,6 +337,9 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 const nameTaken = "Someone in this room is using that name. Please pick another."
+
+// nameHeld refuses a post under a name someone else holds in the room.
+const nameHeld = "Not sent: someone in this room is using your name. Sign in again with another name to write here."
 
 // errUnavailable wraps broker failures that the user can only retry.
 var errUnavailable = errors.New("chat unavailable")
@@ -345,6 +373,8 @@ func (s *Server) send(ctx context.Context, room string, sess Session, text, nonc
 	if nonce != "" {
 		guard = sess.ID + ":" + nonce
 	}
+	ctx, cancel := context.WithTimeout(ctx, brokerWait)
+	defer cancel()
 	m, err := s.chat.Send(ctx, room, sess.Name, text, guard)
 	if err != nil {
 		s.log.Error("send message", "room", room, "err", err)
@@ -353,6 +383,11 @@ func (s *Server) send(ctx context.Context, room string, sess Session, text, nonc
 	s.metrics.MessageIn()
 	return m.Seq, "", nil
 }
+
+// brokerWait bounds every call to the broker made for a request or a
+// socket: a broker that does not answer is an error the user can retry,
+// not a request or a drain that hangs.
+const brokerWait = 5 * time.Second
 
 // slowDown refuses a message past the rate limit.
 const slowDown = "Slow down: you are sending too fast. Wait a moment, then retry."

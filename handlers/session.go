@@ -13,8 +13,27 @@ import (
 
 const (
 	sessionCookie = "chat_session"
-	sessionTTL    = 7 * 24 * time.Hour
+	// secureSessionCookie is the cookie's name over HTTPS: a browser keeps
+	// a __Host- cookie only if it is Secure, has Path=/ and no Domain, so
+	// a sibling subdomain cannot set one that passes for ours.
+	secureSessionCookie = "__Host-" + sessionCookie
+	sessionTTL          = 7 * 24 * time.Hour
 )
+
+// overHTTPS reports whether the browser reached the service over HTTPS:
+// directly, or through Cloud Run's front end, which terminates TLS and
+// says so in X-Forwarded-Proto.
+func overHTTPS(r *http.Request) bool {
+	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+// cookieName is the session cookie's name for r's scheme.
+func cookieName(r *http.Request) string {
+	if overHTTPS(r) {
+		return secureSessionCookie
+	}
+	return sessionCookie
+}
 
 // Session is who a signed cookie says the user is. ID tells apart two
 // sign-ins with one name; it scopes nonces.
@@ -53,22 +72,21 @@ func (s sessions) issue(w http.ResponseWriter, r *http.Request, sess Session) {
 	payload := strconv.FormatInt(exp.Unix(), 10) + "|" + sess.ID + "|" + sess.Name
 	value := base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + s.sign(payload)
 	http.SetCookie(w, &http.Cookie{
-		Name:     sessionCookie,
+		Name:     cookieName(r),
 		Value:    value,
 		Path:     "/",
 		Expires:  exp,
 		MaxAge:   int(sessionTTL / time.Second),
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
-		// Cloud Run terminates TLS and says so in X-Forwarded-Proto.
-		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
+		Secure:   overHTTPS(r),
 	})
 }
 
 // read returns the request's session; a missing, tampered or expired cookie
 // is no session.
 func (s sessions) read(r *http.Request) (Session, bool) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(cookieName(r))
 	if err != nil {
 		return Session{}, false
 	}

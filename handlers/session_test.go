@@ -44,10 +44,25 @@ func TestSessionCookie(t *testing.T) {
 		t.Error("signing in with another name kept the session")
 	}
 
+	// Over HTTPS the cookie is Secure and __Host- prefixed, and only that
+	// cookie is read there.
 	behindProxy := httptest.NewRequest(http.MethodGet, "/", nil)
 	behindProxy.Header.Set("X-Forwarded-Proto", "https")
-	if !issue(behindProxy, "Ann").Secure {
-		t.Error("a request that came over HTTPS got a cookie without Secure")
+	secure := issue(behindProxy, "Ann")
+	if !secure.Secure || secure.Name != "__Host-chat_session" || secure.Path != "/" || secure.Domain != "" {
+		t.Errorf("a cookie over HTTPS: %s", secure)
+	}
+	httpsRead := httptest.NewRequest(http.MethodGet, "/", nil)
+	httpsRead.Header.Set("X-Forwarded-Proto", "https")
+	httpsRead.AddCookie(secure)
+	if got, ok := s.read(httpsRead); !ok || got.Name != "Ann" {
+		t.Errorf("the __Host- cookie was not read over HTTPS: %+v %v", got, ok)
+	}
+	plainOverHTTPS := httptest.NewRequest(http.MethodGet, "/", nil)
+	plainOverHTTPS.Header.Set("X-Forwarded-Proto", "https")
+	plainOverHTTPS.AddCookie(&http.Cookie{Name: "chat_session", Value: secure.Value})
+	if _, ok := s.read(plainOverHTTPS); ok {
+		t.Error("over HTTPS, a cookie without the __Host- prefix was accepted")
 	}
 
 	tampered := *c

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits from docs/SPEC.md.
@@ -20,17 +22,32 @@ const (
 // Each validator returns the normalised value, or a message that tells the
 // user what is wrong.
 
+// validateName normalises a name as people read it (NFKC: fullwidth
+// "Ａｌｉｃｅ" is "Alice"; runs of spaces are one space; variation selectors
+// go) and refuses what would let it pass for another: control and
+// bidirectional characters, invisible ones ("Al\u200dice", a soft hyphen,
+// a Hangul filler), and a name with nothing visible at all. Names that
+// still look alike ("Аlice" in Cyrillic) are told apart by the claim on the
+// name (realtime's nameKeys).
 func validateName(s string) (string, string) {
-	s = strings.TrimSpace(s)
-	switch n := utf8.RuneCountInString(s); {
-	case !utf8.ValidString(s):
+	if !utf8.ValidString(s) {
 		return "", "Your name has characters that are not text."
+	}
+	s = strings.TrimSpace(norm.NFKC.String(strings.Map(dropVariation, s)))
+	if strings.IndexFunc(s, forbiddenInName) >= 0 {
+		return "", "Names cannot contain control characters."
+	}
+	// Every run of spaces, of whatever kind, is one space.
+	s = strings.Join(strings.Fields(s), " ")
+	switch n := utf8.RuneCountInString(s); {
 	case n == 0:
 		return "", "Please give a name."
 	case n > maxName:
 		return "", "Names are at most 32 characters."
-	case strings.IndexFunc(s, forbiddenInName) >= 0:
-		return "", "Names cannot contain control characters."
+	case strings.IndexFunc(s, invisible) >= 0:
+		return "", "Names cannot contain invisible characters."
+	case strings.IndexFunc(s, visible) < 0:
+		return "", "Please give a name with letters or signs that can be seen."
 	}
 	return s, ""
 }
@@ -39,6 +56,30 @@ func validateName(s string) (string, string) {
 // that would let a name disguise itself.
 func forbiddenInName(r rune) bool {
 	return unicode.IsControl(r) || isBidiControl(r)
+}
+
+// dropVariation removes variation selectors, which only choose how the
+// character before them is drawn ("❤️" is "❤").
+func dropVariation(r rune) rune {
+	if unicode.Is(unicode.Variation_Selector, r) {
+		return -1
+	}
+	return r
+}
+
+// invisible reports the characters that are drawn as nothing: format
+// characters (zero-width spaces and joiners, soft hyphens, word joiners,
+// byte order marks), the other default-ignorable code points (Hangul
+// fillers) and the blank braille pattern, which draws as a space but is
+// not one.
+func invisible(r rune) bool {
+	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || r == '\u2800'
+}
+
+// visible reports the characters that draw something on their own: not
+// spaces, not marks that only decorate the character before them.
+func visible(r rune) bool {
+	return unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.IsMark(r) && !invisible(r)
 }
 
 func isBidiControl(r rune) bool {
@@ -67,7 +108,8 @@ func validateText(s string) (string, string) {
 	}
 	s = strings.TrimSpace(s)
 	switch n := utf8.RuneCountInString(s); {
-	case n == 0:
+	case strings.IndexFunc(s, visible) < 0:
+		// Empty, or only invisible characters: nothing to read.
 		return "", "Type a message first."
 	case n > maxText:
 		return "", "Messages are at most 2,000 characters."

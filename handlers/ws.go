@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -34,7 +33,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	ip := clientIP(r)
+	ip := clientIP(r, s.trustProxy)
 	switch s.track(conn, hj.conn, ip) {
 	case trackDraining:
 		conn.Close(websocket.StatusServiceRestart, "server restarting")
@@ -49,8 +48,11 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(maxDiscard)
 	// The socket outlives this handler and its request: it needs none of
 	// the request's context values, and a shutdown closes it by itself.
+	// Each call to the broker gets a deadline of its own.
 	ctx := context.Background()
-	m, ok := s.admit(ctx, conn, room, sess, signedIn)
+	actx, cancel := context.WithTimeout(ctx, brokerWait)
+	m, ok := s.admit(actx, conn, room, sess, signedIn)
+	cancel()
 	if !ok {
 		conn.CloseNow()
 		s.untrack(conn, ip)
@@ -85,13 +87,13 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, room string, s
 		return nil, false
 	}
 	user := realtime.User{Name: sess.Name, Session: sess.ID}
-	taken, err := s.chat.NameTaken(ctx, room, user)
+	held, err := s.chat.Claim(ctx, room, user)
 	if err != nil {
-		s.log.Error("check name", "room", room, "err", err)
+		s.log.Error("claim name", "room", room, "err", err)
 		s.unavailableSocket(ctx, conn)
 		return nil, false
 	}
-	if taken {
+	if !held {
 		s.write(ctx, conn, renderBytes(views.SignInAgainOOB(room, nameTaken)))
 		conn.Close(websocket.StatusPolicyViolation, "name taken")
 		return nil, false
@@ -377,23 +379,6 @@ func readFrame(ctx context.Context, conn *websocket.Conn) (typ websocket.Message
 	return typ, data, false, nil
 }
 
-// clientIP is the address the request came from. Behind Cloud Run's front
-// end that is the last X-Forwarded-For entry, the one the front end added;
-// a client can only put entries before it.
-func clientIP(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		parts := strings.Split(xff, ",")
-		if ip := strings.TrimSpace(parts[len(parts)-1]); ip != "" {
-			return ip
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 type trackResult int
 
 const (
@@ -464,5 +449,15 @@ func (s *Server) CloseSockets(ctx context.Context) {
 		}
 		<-done
 	}
-	s.active.Wait()
+	// The handlers end once their reads fail, but one may be waiting on a
+	// broker that does not answer: the drain ends at ctx all the same.
+	handled := make(chan struct{})
+	go func() {
+		s.active.Wait()
+		close(handled)
+	}()
+	select {
+	case <-handled:
+	case <-ctx.Done():
+	}
 }

@@ -51,7 +51,7 @@ func BenchmarkFanOut1000(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		ev.Message.Seq = int64(i + 1)
-		h.dispatch(ctx, ev)
+		h.dispatch(ev)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*sockets)/b.Elapsed().Seconds(), "deliveries/s")

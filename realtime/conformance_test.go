@@ -27,6 +27,8 @@ type brokerFactory struct {
 	// lose deletes what the store holds of a room, as Redis restarting
 	// empty or a FLUSHALL does; nil where the store cannot lose data.
 	lose func(t *testing.T, room string)
+	// client reaches the store itself; nil for the memory broker.
+	client func() redis.UniversalClient
 }
 
 func factories() []func(t *testing.T) brokerFactory {
@@ -72,7 +74,7 @@ func redisFactory(newClient func() redis.UniversalClient, opts ...realtime.Redis
 			c.Close()
 		})
 		return b
-	}, lose: func(t *testing.T, room string) {
+	}, client: newClient, lose: func(t *testing.T, room string) {
 		c := newClient()
 		defer c.Close()
 		// One hash tag: one slot, so one DEL on a cluster too.
@@ -309,7 +311,7 @@ func (r *countingRenderer) History(msgs []realtime.Message) []byte {
 
 // fastPresence keeps presence tests short: the rules are the same, the
 // clock is faster.
-var fastPresence = realtime.PresenceTiming{LeaveGrace: 300 * time.Millisecond, Beat: 100 * time.Millisecond, TTL: 600 * time.Millisecond}
+var fastPresence = realtime.PresenceTiming{LeaveGrace: 300 * time.Millisecond, Beat: 100 * time.Millisecond, TTL: 600 * time.Millisecond, Batch: 50 * time.Millisecond}
 
 func newHub(t *testing.T, b realtime.Broker, r realtime.Renderer) *realtime.Hub {
 	h, stop := startHub(b, r)
@@ -534,6 +536,8 @@ func TestHubInstancesShareRooms(t *testing.T) {
 		}
 		defer a.Leave()
 		recv(t, ctx, a)
+		// Presence is recorded beside the join; the list follows it.
+		recvList(t, ctx, a)
 		b, err := h2.Join(ctx, room, usr("bob"))
 		if err != nil {
 			t.Fatal(err)
@@ -734,13 +738,16 @@ func TestHubPresenceAcrossInstances(t *testing.T) {
 	})
 }
 
-func TestHubNameTakenByAnotherSession(t *testing.T) {
+func TestHubClaimsNames(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, f brokerFactory) {
 		ctx := ctxFor(t)
 		h := newHub(t, f.make(t, 100), &countingRenderer{})
 		room := uniqueRoom(t)
-		ann := realtime.User{Name: "Ann", Session: "s1"}
-		m, err := h.Join(ctx, room, ann)
+		alice := realtime.User{Name: "Alice", Session: "s1"}
+		if held, err := h.Claim(ctx, room, alice); err != nil || !held {
+			t.Fatalf("Alice could not claim her name in an empty room: %v %v", held, err)
+		}
+		m, err := h.Join(ctx, room, alice)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -748,23 +755,71 @@ func TestHubNameTakenByAnotherSession(t *testing.T) {
 			u    realtime.User
 			want bool
 		}{
-			{realtime.User{Name: "Ann", Session: "s2"}, true},
-			{realtime.User{Name: "aNN", Session: "s2"}, true},
-			{realtime.User{Name: "Ann", Session: "s1"}, false}, // her own other tab
-			{realtime.User{Name: "Bob", Session: "s2"}, false},
+			{realtime.User{Name: "Alice", Session: "s2"}, false},
+			{realtime.User{Name: "aLICE", Session: "s2"}, false},
+			{realtime.User{Name: "\u0410lice", Session: "s2"}, false}, // Cyrillic А
+			{realtime.User{Name: "AIice", Session: "s2"}, false},      // capital i
+			{realtime.User{Name: "A1ice", Session: "s2"}, false},
+			{realtime.User{Name: "Alice", Session: "s1"}, true}, // her own other tab
+			{realtime.User{Name: "Bob", Session: "s2"}, true},
 		} {
-			if got, err := h.NameTaken(ctx, room, c.u); err != nil || got != c.want {
-				t.Errorf("NameTaken(%+v) = %v, %v; want %v", c.u, got, err, c.want)
+			if got, err := h.Claim(ctx, room, c.u); err != nil || got != c.want {
+				t.Errorf("Claim(%+q) = %v, %v; want %v", c.u, got, err, c.want)
 			}
 		}
-		if got, _ := h.NameTaken(ctx, uniqueRoom(t), realtime.User{Name: "Ann", Session: "s2"}); got {
+		if got, _ := h.Claim(ctx, uniqueRoom(t), realtime.User{Name: "Alice", Session: "s2"}); !got {
 			t.Error("the name is taken in another room too")
 		}
+		// Her claim outlives its first TTL while she is present.
+		deadline := time.Now().Add(2 * fastPresence.TTL)
+		tick := time.NewTicker(fastPresence.Beat)
+		for time.Now().Before(deadline) {
+			if got, err := h.Claim(ctx, room, realtime.User{Name: "Alice", Session: "s3"}); err != nil || got {
+				t.Fatalf("Alice's name was taken while she was present: %v %v", got, err)
+			}
+			<-tick.C
+		}
+		tick.Stop()
 		m.Leave()
-		waitFor(t, ctx, "Ann's name is free after she left", func() bool {
-			got, err := h.NameTaken(ctx, room, realtime.User{Name: "Ann", Session: "s2"})
-			return err == nil && !got
+		waitFor(t, ctx, "Alice's name is free after she left", func() bool {
+			got, err := h.Claim(ctx, room, realtime.User{Name: "ALICE", Session: "s2"})
+			return err == nil && got
 		})
+	})
+}
+
+// Twenty sessions claim one name at the same moment over two instances:
+// exactly one gets it.
+func TestHubClaimIsAtomic(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		h1 := newHub(t, f.make(t, 100), &countingRenderer{})
+		h2 := h1
+		if f.shared {
+			h2 = newHub(t, f.make(t, 100), &countingRenderer{})
+		}
+		room := uniqueRoom(t)
+		var won atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range 20 {
+			h := []*realtime.Hub{h1, h2}[i%2]
+			wg.Go(func() {
+				<-start
+				held, err := h.Claim(ctx, room, realtime.User{Name: "Alice", Session: "s" + strconv.Itoa(i)})
+				if err != nil {
+					t.Error(err)
+				}
+				if held {
+					won.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if n := won.Load(); n != 1 {
+			t.Fatalf("%d of 20 simultaneous claims got the name, want 1", n)
+		}
 	})
 }
 
@@ -809,7 +864,16 @@ func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
 			// The first new message comes as the room's new history (or
 			// live, where the history was read before it); then each
 			// message once, in order.
-			got := recv(t, ctx, m)
+			// Presence notices may come at any point: they are not what
+			// is looked at here.
+			recvMessage := func() string {
+				for {
+					if f := recv(t, ctx, m); !strings.HasPrefix(f, "n:") {
+						return f
+					}
+				}
+			}
+			got := recvMessage()
 			next := 2
 			switch {
 			case got == "h:1":
@@ -820,10 +884,119 @@ func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
 			}
 			for ; next <= 6; next++ {
 				want := "m" + strconv.Itoa(next) + ":new" + strconv.Itoa(next)
-				if got := recv(t, ctx, m); got != want {
+				if got := recvMessage(); got != want {
 					t.Fatalf("member %d: got %q, want %q", i, got, want)
 				}
 			}
 		}
 	})
+}
+
+// A message whose publish was lost on the way (stored, never heard) leaves
+// a gap in the room's live sequence: the instance sees it at the next
+// message and sends its pages the history, which has it.
+func TestHubGapInTheLiveSequenceResyncs(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		if f.client == nil {
+			t.Skip("the memory broker loses no publish")
+		}
+		ctx := ctxFor(t)
+		h := newHub(t, f.make(t, 100), &countingRenderer{})
+		room := uniqueRoom(t)
+		m, err := h.Join(ctx, room, usr("ann"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Leave()
+		for i := 1; i <= 3; i++ {
+			if _, err := h.Send(ctx, room, "ann", strconv.Itoa(i), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		recvUntil(t, ctx, m, "m3:3")
+		// Message 4 is stored but its publish is lost.
+		c := f.client()
+		defer c.Close()
+		if err := c.Incr(ctx, "chat:{"+room+"}:seq").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.RPush(ctx, "chat:{"+room+"}:history", `{"seq":4,"type":"message","name":"ann","text":"quiet"}`).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Send(ctx, room, "ann", "5", ""); err != nil {
+			t.Fatal(err)
+		}
+		recvUntil(t, ctx, m, "h:1:2:3:4:5")
+	})
+}
+
+// A crowd arriving costs each socket one presence frame per batch, not one
+// per person: their notices and the list come together.
+func TestHubPresenceFramesAtMostOnceABatch(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		ctx := ctxFor(t)
+		slow := fastPresence
+		slow.Batch = 300 * time.Millisecond
+		b := f.make(t, 100)
+		h := realtime.NewHub(b, &countingRenderer{}, slog.New(slog.DiscardHandler), realtime.WithPresenceTiming(slow))
+		hctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.Run(hctx)
+		}()
+		defer func() {
+			cancel()
+			<-done
+		}()
+		room := uniqueRoom(t)
+		obs, err := h.Join(ctx, room, usr("observer"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer obs.Leave()
+		recvList(t, ctx, obs)
+		start := time.Now()
+		for i := range 30 {
+			m, err := h.Join(ctx, room, usr("u"+strconv.Itoa(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Leave()
+		}
+		lists := 0
+		for {
+			got := recvList(t, ctx, obs)
+			lists++
+			if strings.Count(got, ",") == 30 {
+				break
+			}
+		}
+		if most := int(time.Since(start)/slow.Batch) + 1; lists > most {
+			t.Fatalf("%d member lists in %v, want at most one per %v (%d)", lists, time.Since(start), slow.Batch, most)
+		}
+	})
+}
+
+// A room's history is bounded in bytes as well as in count: a hundred
+// messages of 2,000 "<" are not all sent to every page.
+func TestHubHistoryIsBoundedInBytes(t *testing.T) {
+	ctx := ctxFor(t)
+	b := realtime.NewMemoryBroker(100)
+	defer b.Close()
+	h := newHub(t, b, &countingRenderer{})
+	room := uniqueRoom(t)
+	big := strings.Repeat("<", 2000)
+	for i := range 100 {
+		if _, err := h.Send(ctx, room, "ann", big+strconv.Itoa(i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := h.History(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) == 0 || len(msgs) > 20 || msgs[len(msgs)-1].Seq != 100 {
+		t.Fatalf("history of %d messages, last %v: want the newest that fit 128 KiB of HTML", len(msgs), msgs[len(msgs)-1].Seq)
+	}
 }

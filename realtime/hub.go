@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -32,14 +31,16 @@ const DefaultQueueSize = 32
 // LeaveGrace after their last socket closes, so reloads and reconnects make
 // no noise; an instance renews its users every Beat, and the users of an
 // instance that stopped renewing vanish after TTL, seen by the others
-// within a Beat more.
+// within a Beat more. A room's sockets are told of changes at most once per
+// Batch: who came and went meanwhile, and the new list, in one frame.
 type PresenceTiming struct {
-	LeaveGrace, Beat, TTL time.Duration
+	LeaveGrace, Beat, TTL, Batch time.Duration
 }
 
 // DefaultPresenceTiming lists a user who is gone for good within 10 s, and
-// the users of a dead instance within 20 s (docs/SPEC.md allows 10 and 30).
-var DefaultPresenceTiming = PresenceTiming{LeaveGrace: 5 * time.Second, Beat: 5 * time.Second, TTL: 15 * time.Second}
+// the users of a dead instance within 20 s (docs/SPEC.md allows 10 and 30);
+// a crowd arriving costs each socket a frame a second.
+var DefaultPresenceTiming = PresenceTiming{LeaveGrace: 5 * time.Second, Beat: 5 * time.Second, TTL: 15 * time.Second, Batch: time.Second}
 
 // DefaultHealthCheck is how often the hub pings its broker to tell pages
 // whether messages can be sent.
@@ -59,6 +60,8 @@ func WithPresenceTiming(t PresenceTiming) HubOption { return func(h *Hub) { h.ti
 //
 // Lock order: availMu, then Hub.mu, then room.mu, then Member.mu. None is
 // held across broker I/O; availMu is held only while frames are queued.
+// A presenceLock (one user in one room) may be held across that user's
+// presence I/O; presMu only while maps are read or written.
 type Hub struct {
 	broker      Broker
 	render      Renderer
@@ -74,11 +77,15 @@ type Hub struct {
 	mu    sync.Mutex
 	rooms map[string]*room
 
-	presMu  sync.Mutex // orders presence writes of this instance
-	pending map[presenceKey]*time.Timer
+	presMu    sync.Mutex // guards pending and presLocks; never held across I/O
+	pending   map[presenceKey]*time.Timer
+	presLocks map[presenceKey]*presenceLock
 
-	dirty   *roomQueue // rooms whose member list must be read again
-	resyncs *roomQueue // rooms to resync, asked for outside Run's loop
+	dirty *roomQueue // rooms whose member list must be read again
+
+	life context.Context // ends when Run returns: background work stops
+	end  context.CancelFunc
+	bg   sync.WaitGroup // resyncs and joins' presence work under way
 }
 
 type presenceKey struct {
@@ -99,6 +106,52 @@ type room struct {
 	listed  []string     // the names last sent to local sockets
 	known   bool         // whether listed has been read yet
 	reads   uint64       // history reads started; numbers each read's frame (see Member.enqueue)
+	toldAt  time.Time    // when local sockets were last told of a presence change
+
+	// A resync under way holds the room's live messages (guarded by mu).
+	resyncing bool
+	again     bool    // another resync was asked for meanwhile
+	held      []frame // live messages that arrived during the read
+
+	lastLive int64 // seq of the last live message dispatched; Run's loop only
+}
+
+// maxHeld bounds the live messages held during a resync; past it the
+// oldest go, and another resync follows (the history has them).
+const maxHeld = 256
+
+// dispatchMessage hands a live message to every member, or holds it while
+// a resync is under way. It returns how many members it reached, and
+// whether one of them shows another numbering than f's.
+func (r *room) dispatchMessage(f frame) (n int, behind bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.resyncing {
+		if len(r.held) == maxHeld {
+			r.held = r.held[1:]
+			r.again = true
+		}
+		r.held = append(r.held, f)
+		return 0, false
+	}
+	return r.deliverLocked(f)
+}
+
+// resynced sends the history read by a resync (when ok) and then the live
+// messages held meanwhile, and says whether to read again.
+func (r *room) resynced(history frame, ok bool) (again bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ok {
+		r.deliverLocked(history)
+	}
+	for _, f := range r.held {
+		r.deliverLocked(f)
+	}
+	r.held = nil
+	again, r.again = r.again, false
+	r.resyncing = again
+	return again
 }
 
 // historyRead numbers a read of the room's history that is about to start.
@@ -122,9 +175,10 @@ func NewHub(broker Broker, render Renderer, log *slog.Logger, opts ...HubOption)
 		obs:         noObserver{},
 		rooms:       make(map[string]*room),
 		pending:     make(map[presenceKey]*time.Timer),
+		presLocks:   make(map[presenceKey]*presenceLock),
 		dirty:       newRoomQueue(),
-		resyncs:     newRoomQueue(),
 	}
+	h.life, h.end = context.WithCancel(context.Background())
 	for _, o := range opts {
 		o(h)
 	}
@@ -141,6 +195,8 @@ func (h *Hub) Run(ctx context.Context) {
 	defer func() {
 		cancel()
 		wg.Wait()
+		h.end()
+		h.bg.Wait()
 		h.stopPending()
 	}()
 	events := h.broker.Events()
@@ -152,21 +208,12 @@ func (h *Hub) Run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			h.dispatch(ctx, ev)
-		case <-h.resyncs.woken():
-			for name := range h.resyncs.take() {
-				h.dispatch(ctx, Event{Room: name, Kind: KindResync})
-			}
+			h.dispatch(ev)
 		}
 	}
 }
 
-// askResync has Run's loop resync the room. A resync must not run beside
-// the dispatch of live events: a history read before an event and sent after
-// it would take that event off the page.
-func (h *Hub) askResync(roomName string) { h.resyncs.add(roomName) }
-
-func (h *Hub) dispatch(ctx context.Context, ev Event) {
+func (h *Hub) dispatch(ev Event) {
 	h.mu.Lock()
 	r := h.rooms[ev.Room]
 	h.mu.Unlock()
@@ -176,34 +223,61 @@ func (h *Hub) dispatch(ctx context.Context, ev Event) {
 	switch ev.Kind {
 	case KindMessage:
 		start := time.Now()
-		n, behind := r.broadcast(frame{seq: ev.Message.Seq, first: ev.Message.First, data: h.render.Message(ev.Message)})
+		// A message more than one past the last one this instance saw of
+		// the room means one went missing on the way (a publish lost in a
+		// reconnect): the room's history has it.
+		gap := r.lastLive != 0 && !ev.Message.First && ev.Message.Seq > r.lastLive+1
+		r.lastLive = ev.Message.Seq
+		n, behind := r.dispatchMessage(frame{seq: ev.Message.Seq, first: ev.Message.First, data: h.render.Message(ev.Message)})
 		h.obs.Delivered(n)
 		h.obs.FanOut(time.Since(start))
-		if behind {
-			// The room's numbering started over (its store lost it): the
-			// pages that show the old one take the history as it is now.
-			h.obs.Resynced()
-			h.resync(ctx, r)
+		if behind || gap {
+			// behind: the room's numbering started over (its store lost
+			// it), and pages that show the old one take the history as it
+			// is now.
+			h.resync(r)
 		}
 	case KindPresence:
 		h.markDirty(ev.Room)
 	case KindResync:
-		h.obs.Resynced()
-		h.resync(ctx, r)
+		h.resync(r)
 		h.markDirty(ev.Room)
 	}
 }
 
+// resyncWait bounds a resync's read of the history.
+const resyncWait = 5 * time.Second
+
 // resync sends every member of r the room's history again, after events may
-// have been lost; the history fragment replaces what the client shows.
-func (h *Hub) resync(ctx context.Context, r *room) {
-	read := r.historyRead()
-	msgs, err := h.broker.History(ctx, r.name)
-	if err != nil {
-		h.brokerFailed("resync room", r.name, err)
+// have been lost; the history fragment replaces what the client shows. The
+// read goes on beside the event loop, so that a slow Redis stalls no other
+// room; the room's live messages that arrive meanwhile are held and follow
+// the history, which keeps them on the pages. Asked for while one is under
+// way, another follows it.
+func (h *Hub) resync(r *room) {
+	r.mu.Lock()
+	if r.resyncing {
+		r.again = true
+		r.mu.Unlock()
 		return
 	}
-	r.broadcast(h.historyFrame(msgs, read))
+	r.resyncing = true
+	r.mu.Unlock()
+	h.obs.Resynced()
+	h.bg.Go(func() {
+		for {
+			read := r.historyRead()
+			ctx, cancel := context.WithTimeout(h.life, resyncWait)
+			msgs, err := h.History(ctx, r.name)
+			cancel()
+			if err != nil {
+				h.brokerFailed("resync room", r.name, err)
+			}
+			if !r.resynced(h.historyFrame(msgs, read), err == nil) {
+				return
+			}
+		}
+	})
 }
 
 // historyFrame is the frame that replaces a page's messages with msgs, read
@@ -283,24 +357,50 @@ func (h *Hub) Members(ctx context.Context, roomName string) ([]string, error) {
 	return Names(users), err
 }
 
-// NameTaken reports whether another session holds u's name in the room
-// (names compared without case, so that "ann" cannot pass for "Ann").
-func (h *Hub) NameTaken(ctx context.Context, roomName string, u User) (bool, error) {
-	users, err := h.broker.Members(ctx, roomName)
-	if err != nil {
-		return false, err
-	}
-	for _, o := range users {
-		if o.Session != u.Session && strings.EqualFold(o.Name, u.Name) {
-			return true, nil
-		}
-	}
-	return false, nil
+// Claim gives u's name in the room to u's session, unless another session
+// holds it or a name that looks the same ("ALICE", Cyrillic "Аlice" and
+// "AIice" are all "Alice"). The claim lasts while u is present in the room
+// and a presence TTL after; it reports whether u holds the name now. Claims
+// are atomic: of two sessions claiming one name at once, one gets it.
+func (h *Hub) Claim(ctx context.Context, roomName string, u User) (bool, error) {
+	return h.broker.Claim(ctx, roomName, u, h.timing.TTL)
 }
 
 // History returns the room's recent messages, oldest first.
 func (h *Hub) History(ctx context.Context, roomName string) ([]Message, error) {
-	return h.broker.History(ctx, roomName)
+	msgs, err := h.broker.History(ctx, roomName)
+	return lastFitting(msgs), err
+}
+
+// maxHistoryBytes bounds the text of a history a page or socket is sent, as
+// HTML, beside HISTORY_SIZE's count: a hundred messages of 2,000 "<" would
+// otherwise make every room page 800 KB.
+const maxHistoryBytes = 128 << 10
+
+// lastFitting returns the newest messages whose names and texts, escaped
+// as HTML, fit in maxHistoryBytes.
+func lastFitting(msgs []Message) []Message {
+	size := 0
+	for i := len(msgs) - 1; i >= 0; i-- {
+		size += escapedLen(msgs[i].Name) + escapedLen(msgs[i].Text)
+		if size > maxHistoryBytes {
+			return msgs[i+1:]
+		}
+	}
+	return msgs
+}
+
+// escapedLen is how long s is once HTML-escaped: & < > " ' grow to an
+// entity of up to five bytes.
+func escapedLen(s string) int {
+	n := len(s)
+	for i := range len(s) {
+		switch s[i] {
+		case '&', '<', '>', '"', '\'':
+			n += 4
+		}
+	}
+	return n
 }
 
 // Ping reports whether the broker is reachable.
@@ -318,23 +418,40 @@ func (h *Hub) Join(ctx context.Context, roomName string, u User) (*Member, error
 	m := &Member{hub: h, room: r, User: u, out: make(chan []byte, h.queueSize)}
 	first := r.add(m)
 	read := r.historyRead()
-	msgs, err := h.broker.History(ctx, roomName)
+	msgs, err := h.History(ctx, roomName)
 	if err != nil {
 		h.obs.BrokerError()
 		m.leave(false)
 		return nil, fmt.Errorf("join room %q: %w", roomName, err)
 	}
 	if behind := m.start(h.historyFrame(msgs, read)); behind {
-		h.askResync(roomName)
+		h.resync(r)
 	}
 	// The page takes this frame as the sign that it is in the room.
 	h.availMu.Lock()
 	m.Push(h.render.Availability(h.available))
 	h.availMu.Unlock()
+	// Presence goes on while the caller starts writing to the socket: a
+	// joiner's queue must not fill with live messages while Redis, busy
+	// with everyone reconnecting at once, records who is here.
+	h.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(h.life, presenceWait)
+		defer cancel()
+		h.enter(ctx, r, m, first)
+	})
+	return m, nil
+}
+
+// presenceWait bounds the presence work of one join.
+const presenceWait = 5 * time.Second
+
+// enter records a joiner's presence (first: its user's first socket here)
+// and sends it the member list.
+func (h *Hub) enter(ctx context.Context, r *room, m *Member, first bool) {
 	h.knowMembers(ctx, r)
-	if first {
-		if err := h.present(ctx, roomName, u); err != nil {
-			h.brokerFailed("record presence", roomName, err)
+	if first && !m.gone() {
+		if err := h.present(ctx, r.name, m.User); err != nil {
+			h.brokerFailed("record presence", r.name, err)
 		}
 	}
 	r.mu.RLock()
@@ -342,13 +459,12 @@ func (h *Hub) Join(ctx context.Context, roomName string, u User) (*Member, error
 	r.mu.RUnlock()
 	if known {
 		// The page's list may be older than this instance's.
-		if !slices.Contains(listed, u.Name) {
-			listed = slices.Sorted(slices.Values(append(slices.Clip(listed), u.Name)))
+		if !slices.Contains(listed, m.User.Name) {
+			listed = slices.Sorted(slices.Values(append(slices.Clip(listed), m.User.Name)))
 		}
 		m.Push(h.render.Members(listed))
 	}
-	h.markDirty(roomName)
-	return m, nil
+	h.markDirty(r.name)
 }
 
 // acquire returns the room, subscribed, with a reference held for the caller.
@@ -447,6 +563,11 @@ func (r *room) remove(m *Member) bool {
 func (r *room) broadcast(f frame) (n int, behind bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	return r.deliverLocked(f)
+}
+
+// deliverLocked is broadcast with r.mu held.
+func (r *room) deliverLocked(f frame) (n int, behind bool) {
 	for m := range r.members {
 		if m.deliver(f) {
 			behind = true
@@ -499,21 +620,40 @@ func (m *Member) Push(data []byte) {
 	m.deliver(frame{data: data})
 }
 
-// start queues the socket's first history, then what arrived meanwhile. It
-// reports whether one of those events belongs to another numbering.
+// start queues the socket's first history, then what arrived meanwhile,
+// all in one slot of the queue: a joiner that waited long for the history
+// of a busy room is not dropped for what came in the meantime. It reports
+// whether one of those events belongs to another numbering.
 func (m *Member) start(history frame) (behind bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.started = true
-	m.enqueue(history)
+	var data []byte
+	if ok, _ := m.accept(history); ok {
+		data = history.data
+	}
+	owned := false // frames are shared by every socket of a room: append to a copy
 	for _, f := range m.backlog {
-		if m.enqueue(f) {
-			behind = true
+		ok, b := m.accept(f)
+		behind = behind || b
+		if !ok {
+			continue
 		}
+		if !owned {
+			data = append(make([]byte, 0, 2*(len(data)+len(f.data))), data...)
+			owned = true
+		}
+		data = append(data, f.data...)
 	}
 	m.backlog = nil
+	if data != nil {
+		m.push(data)
+	}
 	return behind
 }
+
+// maxBacklog bounds the events kept for a socket while its history is read.
+const maxBacklog = 1024
 
 // deliver queues f, or keeps it until the history is queued. It reports
 // whether f is a message of another numbering than the page shows.
@@ -521,7 +661,7 @@ func (m *Member) deliver(f frame) (behind bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.started {
-		if len(m.backlog) >= cap(m.out) {
+		if len(m.backlog) >= maxBacklog {
 			m.drop()
 			return false
 		}
@@ -531,8 +671,38 @@ func (m *Member) deliver(f frame) (behind bool) {
 	return m.enqueue(f)
 }
 
+// gone reports whether the socket has left or been dropped.
+func (m *Member) gone() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
 // enqueue must be called with m.mu held. It queues f unless the page
-// already shows it:
+// already shows it (accept).
+func (m *Member) enqueue(f frame) (behind bool) {
+	ok, behind := m.accept(f)
+	if ok {
+		m.push(f.data)
+	}
+	return behind
+}
+
+// push must be called with m.mu held: it queues data, or drops the socket
+// whose queue is full.
+func (m *Member) push(data []byte) {
+	if m.closed {
+		return
+	}
+	select {
+	case m.out <- data:
+	default:
+		m.drop()
+	}
+}
+
+// accept must be called with m.mu held. It reports whether the page needs
+// f, and takes note that it will show it:
 //
 //   - A history frame replaces what the page shows, so it sets what the
 //     socket has seen exactly, even lower than before (a failover that lost
@@ -541,30 +711,25 @@ func (m *Member) deliver(f frame) (behind bool) {
 //     and would take away messages already sent on top of the newer one.
 //   - A message at or below seen is in the history the page was sent,
 //     unless it starts the room's numbering anew: then the page shows a
-//     numbering that is gone. It is not queued, and enqueue reports it: the
-//     page needs the room's history afresh.
-func (m *Member) enqueue(f frame) (behind bool) {
+//     numbering that is gone. It is not queued, and accept reports it
+//     (behind): the page needs the room's history afresh.
+func (m *Member) accept(f frame) (ok, behind bool) {
 	if m.closed {
-		return false
+		return false, false
 	}
 	switch {
 	case f.history != 0:
 		if f.history < m.read {
-			return false
+			return false, false
 		}
 		m.read, m.seen = f.history, f.seq
 	case f.seq != 0:
 		if f.seq <= m.seen {
-			return f.first
+			return false, f.first
 		}
 		m.seen = f.seq
 	}
-	select {
-	case m.out <- f.data:
-	default:
-		m.drop()
-	}
-	return false
+	return true, false
 }
 
 // drop must be called with m.mu held.

@@ -23,7 +23,8 @@ type MemoryBroker struct {
 }
 
 type memoryRoom struct {
-	present    map[User]time.Time // user -> expiry
+	present    map[User]time.Time     // user -> expiry
+	claims     map[string]memoryClaim // name key -> who holds it
 	seq        int64
 	history    []Message
 	guards     map[string]int64
@@ -43,7 +44,7 @@ func NewMemoryBroker(historySize int) *MemoryBroker {
 func (b *MemoryBroker) room(name string) *memoryRoom {
 	r := b.rooms[name]
 	if r == nil {
-		r = &memoryRoom{guards: make(map[string]int64), present: make(map[User]time.Time)}
+		r = &memoryRoom{guards: make(map[string]int64), present: make(map[User]time.Time), claims: make(map[string]memoryClaim)}
 		b.rooms[name] = r
 	}
 	return r
@@ -111,6 +112,32 @@ func (b *MemoryBroker) publish(ctx context.Context, ev Event) error {
 	}
 }
 
+// memoryClaim is a session's hold on a name in a room, until exp.
+type memoryClaim struct {
+	session string
+	exp     time.Time
+}
+
+func (b *MemoryBroker) Claim(_ context.Context, room string, u User, ttl time.Duration) (bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false, ErrClosed
+	}
+	r := b.room(room)
+	now := time.Now()
+	keys := nameKeys(u.Name)
+	for _, k := range keys {
+		if c, ok := r.claims[k]; ok && c.session != u.Session && now.Before(c.exp) {
+			return false, nil
+		}
+	}
+	for _, k := range keys {
+		r.claims[k] = memoryClaim{session: u.Session, exp: now.Add(ttl)}
+	}
+	return true, nil
+}
+
 func (b *MemoryBroker) Present(_ context.Context, room string, users []User, ttl time.Duration) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -118,9 +145,15 @@ func (b *MemoryBroker) Present(_ context.Context, room string, users []User, ttl
 		return ErrClosed
 	}
 	r := b.room(room)
-	exp := time.Now().Add(ttl)
+	now := time.Now()
+	exp := now.Add(ttl)
 	for _, u := range users {
 		r.present[u] = exp
+		for _, k := range nameKeys(u.Name) {
+			if c, ok := r.claims[k]; !ok || c.session == u.Session || now.After(c.exp) {
+				r.claims[k] = memoryClaim{session: u.Session, exp: exp}
+			}
+		}
 	}
 	return nil
 }
@@ -131,7 +164,13 @@ func (b *MemoryBroker) Absent(_ context.Context, room string, u User) error {
 	if b.closed {
 		return ErrClosed
 	}
-	delete(b.room(room).present, u)
+	r := b.room(room)
+	delete(r.present, u)
+	for _, k := range nameKeys(u.Name) {
+		if r.claims[k].session == u.Session {
+			delete(r.claims, k)
+		}
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -10,18 +11,53 @@ import (
 // instances to read the list again. A leave still in its grace period is
 // called off instead: the user never left.
 func (h *Hub) present(ctx context.Context, roomName string, u User) error {
-	h.presMu.Lock()
-	defer h.presMu.Unlock()
 	key := presenceKey{roomName, u}
-	if t, ok := h.pending[key]; ok {
+	defer h.lockPresence(key)()
+	h.presMu.Lock()
+	t, leaving := h.pending[key]
+	if leaving {
 		t.Stop()
 		delete(h.pending, key)
+	}
+	h.presMu.Unlock()
+	if leaving {
 		return nil
 	}
 	if err := h.broker.Present(ctx, roomName, []User{u}, h.timing.TTL); err != nil {
 		return err
 	}
 	return h.broker.Announce(ctx, roomName, KindPresence, u.Name)
+}
+
+// lockPresence orders the presence writes of one user in one room (a join
+// and a leave must reach the broker in the order they happened) and returns
+// the unlock. Writes of other users and rooms go on meanwhile: no lock that
+// they need is held across broker I/O.
+func (h *Hub) lockPresence(key presenceKey) (unlock func()) {
+	h.presMu.Lock()
+	l := h.presLocks[key]
+	if l == nil {
+		l = &presenceLock{}
+		h.presLocks[key] = l
+	}
+	l.refs++
+	h.presMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		h.presMu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(h.presLocks, key)
+		}
+		h.presMu.Unlock()
+	}
+}
+
+// presenceLock is one user's presence lock in one room, kept while someone
+// holds or waits for it.
+type presenceLock struct {
+	mu   sync.Mutex
+	refs int // guarded by Hub.presMu
 }
 
 // absentLater unlists u from roomName after the leave grace, unless a
@@ -40,12 +76,16 @@ func (h *Hub) absentLater(roomName string, u User) {
 }
 
 func (h *Hub) absent(key presenceKey, t **time.Timer) {
+	defer h.lockPresence(key)()
 	h.presMu.Lock()
-	defer h.presMu.Unlock()
-	if h.pending[key] != *t {
+	current := h.pending[key] == *t
+	if current {
+		delete(h.pending, key)
+	}
+	h.presMu.Unlock()
+	if !current {
 		return // called off, or superseded
 	}
-	delete(h.pending, key)
 	if h.localSockets(key.room, key.user) > 0 {
 		return
 	}
@@ -90,8 +130,8 @@ func (h *Hub) markDirty(roomName string) { h.dirty.add(roomName) }
 func (h *Hub) presenceLoop(ctx context.Context) {
 	tick := time.NewTicker(h.timing.Beat)
 	defer tick.Stop()
-	// Changes are read back at most every presenceBatch: a crowd joining at
-	// once costs each socket a frame per batch, not a frame per person.
+	// Changes are read back at most every Batch: a crowd joining at once
+	// costs each socket a frame per batch, not a frame per person.
 	batch := time.NewTimer(0)
 	<-batch.C
 	batching := false
@@ -103,7 +143,7 @@ func (h *Hub) presenceLoop(ctx context.Context) {
 		case <-h.dirty.woken():
 			if !batching {
 				batching = true
-				batch.Reset(presenceBatch)
+				batch.Reset(h.timing.Batch)
 			}
 		case <-batch.C:
 			batching = false
@@ -118,10 +158,6 @@ func (h *Hub) presenceLoop(ctx context.Context) {
 		}
 	}
 }
-
-// presenceBatch is how long changes of presence gather before they are
-// read back and told.
-const presenceBatch = 100 * time.Millisecond
 
 func (h *Hub) roomNames() []string {
 	h.mu.Lock()
@@ -203,11 +239,21 @@ func (h *Hub) refresh(ctx context.Context, roomName string) {
 		return
 	}
 	names := Names(users)
+	now := time.Now()
 	r.mu.Lock()
 	old, known := r.listed, r.known
-	r.listed, r.known = names, true
+	changed := !known || !slices.Equal(old, names)
+	soon := changed && known && now.Sub(r.toldAt) < h.timing.Batch
+	if changed && !soon {
+		r.listed, r.known, r.toldAt = names, true, now
+	}
 	r.mu.Unlock()
-	if known && slices.Equal(old, names) {
+	if soon {
+		// Told less than a batch ago: the change waits for the next batch.
+		h.markDirty(roomName)
+		return
+	}
+	if !changed {
 		return
 	}
 	var entered, left []string

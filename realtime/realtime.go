@@ -70,10 +70,18 @@ type Broker interface {
 	Send(ctx context.Context, room string, m Message, guard string) (stored Message, dup bool, err error)
 	// Announce publishes an event that is not kept in the history.
 	Announce(ctx context.Context, room string, kind EventKind, name string) error
+	// Claim gives u's name in room to u's session until ttl passes
+	// without another Claim or Present, unless another session holds it:
+	// names that look alike to a reader are one name (nameKeys). It
+	// reports whether u's session holds the name now. Two Claims of one
+	// name at once, on any instances, give it to one session.
+	Claim(ctx context.Context, room string, u User, ttl time.Duration) (bool, error)
 	// Present records that users are connected to room through this
-	// instance, until ttl passes without another call.
+	// instance, until ttl passes without another call, and renews their
+	// claims on their names.
 	Present(ctx context.Context, room string, users []User, ttl time.Duration) error
-	// Absent removes this instance's record of u in room.
+	// Absent removes this instance's record of u in room and, when no
+	// instance has u there any more, gives up u's claim on the name.
 	Absent(ctx context.Context, room string, u User) error
 	// Members returns who is connected to room through any live instance,
 	// each user once, sorted by name.

@@ -24,7 +24,17 @@ func historyKey(room string) string { return "chat:{" + room + "}:history" }
 func guardKey(room, g string) string {
 	return "chat:{" + room + "}:guard:" + g
 }
-func channelName(room string) string    { return "chat:{" + room + "}:events" }
+func channelName(room string) string   { return "chat:{" + room + "}:events" }
+func claimKey(room, key string) string { return "chat:{" + room + "}:name:" + key }
+
+// claimKeys are the Redis keys of u's claim on its name in room.
+func claimKeys(room string, u User) []string {
+	keys := nameKeys(u.Name)
+	for i, k := range keys {
+		keys[i] = claimKey(room, k)
+	}
+	return keys
+}
 func presenceSetKey(room string) string { return "chat:{" + room + "}:presence" }
 
 func roomOfChannel(ch string) (string, bool) {
@@ -73,6 +83,50 @@ if ARGV[4] == '1' then
 end
 redis.call(ARGV[1], KEYS[4], entry)
 return {1, seq}
+`)
+
+// claimScript gives a name to a session, all of its keys or none: taken
+// when another session holds any of them. KEYS are the name's claim keys,
+// ARGV[1] the session, ARGV[2] the expiry in ms.
+var claimScript = redis.NewScript(`
+for _, k in ipairs(KEYS) do
+  local holder = redis.call('GET', k)
+  if holder and holder ~= ARGV[1] then return 0 end
+end
+for _, k in ipairs(KEYS) do
+  redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
+end
+return 1
+`)
+
+// renewScript renews the claims of present users: each key that is free or
+// held by its session (ARGV[i+1]) is set again, for ARGV[1] ms; one held by
+// another session stays theirs.
+var renewScript = redis.NewScript(`
+for i, k in ipairs(KEYS) do
+  local holder = redis.call('GET', k)
+  if not holder or holder == ARGV[i + 1] then
+    redis.call('SET', k, ARGV[i + 1], 'PX', ARGV[1])
+  end
+end
+return 1
+`)
+
+// absentScript removes an instance's presence entry (ARGV[1]) from the
+// room's set (KEYS[1]) and, when no live entry of the same session
+// (ARGV[2], as "\0session\0") is left, deletes the session's claims
+// (KEYS[2..]). The set holds a room's users, so the scan is short.
+var absentScript = redis.NewScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+for _, e in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[3], '+inf')) do
+  if string.find(e, ARGV[2], 1, true) then return 0 end
+end
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == string.sub(ARGV[2], 2, -2) then
+    redis.call('DEL', KEYS[i])
+  end
+end
+return 1
 `)
 
 // PubSubMode is how room events travel between instances.
@@ -286,11 +340,21 @@ func (b *RedisBroker) Present(ctx context.Context, room string, users []User, tt
 		zs[i] = redis.Z{Score: exp, Member: b.presenceMember(u)}
 	}
 	key := presenceSetKey(room)
+	var claims []string
+	args := []any{ttl.Milliseconds()}
+	for _, u := range users {
+		for _, k := range claimKeys(room, u) {
+			claims = append(claims, k)
+			args = append(args, u.Session)
+		}
+	}
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		// Entries of instances that died go here.
 		p.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
 		p.ZAdd(ctx, key, zs...)
 		p.PExpire(ctx, key, 2*ttl)
+		// EVAL, not EVALSHA: a pipeline cannot load a script it misses.
+		renewScript.Eval(ctx, p, claims, args...)
 		return nil
 	})
 	if err != nil {
@@ -299,8 +363,18 @@ func (b *RedisBroker) Present(ctx context.Context, room string, users []User, tt
 	return nil
 }
 
+func (b *RedisBroker) Claim(ctx context.Context, room string, u User, ttl time.Duration) (bool, error) {
+	held, err := claimScript.Run(ctx, b.rdb, claimKeys(room, u), u.Session, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("claim a name in room %q: %w", room, err)
+	}
+	return held == 1, nil
+}
+
 func (b *RedisBroker) Absent(ctx context.Context, room string, u User) error {
-	if err := b.rdb.ZRem(ctx, presenceSetKey(room), b.presenceMember(u)).Err(); err != nil {
+	keys := append([]string{presenceSetKey(room)}, claimKeys(room, u)...)
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	if err := absentScript.Run(ctx, b.rdb, keys, b.presenceMember(u), "\x00"+u.Session+"\x00", now).Err(); err != nil {
 		return fmt.Errorf("absence in room %q: %w", room, err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -107,7 +108,10 @@ func TestResyncDoesNotTakeMessagesOffANewerJoin(t *testing.T) {
 
 	// A resync reads messages 1 to 3, and is slow to return.
 	b.hold <- struct{}{}
-	h.askResync(room)
+	h.mu.Lock()
+	r := h.rooms[room]
+	h.mu.Unlock()
+	h.resync(r)
 	<-b.read
 	// Meanwhile message 4 is sent, and Bob joins and reads 1 to 4.
 	if _, err := h.Send(ctx, room, "ann", "3", ""); err != nil {
@@ -129,4 +133,74 @@ func TestResyncDoesNotTakeMessagesOffANewerJoin(t *testing.T) {
 	if hs := shown(t, bob, "1,2,3,4,5"); len(hs) != 1 || hs[0] != "h:1:2:3:4" {
 		t.Fatalf("bob was sent the histories %q, want only his own h:1:2:3:4", hs)
 	}
+}
+
+// stuckBroker is a memory broker whose History of one room does not answer
+// until the caller gives up.
+type stuckBroker struct {
+	*MemoryBroker
+	stuck    string
+	asked    chan struct{}
+	answered atomic.Bool // the stuck read has given up
+}
+
+func (b *stuckBroker) History(ctx context.Context, room string) ([]Message, error) {
+	if room == b.stuck {
+		b.asked <- struct{}{}
+		<-ctx.Done()
+		b.answered.Store(true)
+		return nil, ctx.Err()
+	}
+	return b.MemoryBroker.History(ctx, room)
+}
+
+// A resync whose read of the history does not answer stalls no other room,
+// and gives up at its deadline; the live messages of its own room that came
+// meanwhile still reach its pages.
+func TestStuckResyncStallsNoOtherRoom(t *testing.T) {
+	b := &stuckBroker{MemoryBroker: NewMemoryBroker(100), asked: make(chan struct{}, 1)}
+	defer b.Close()
+	h := NewHub(b, textRenderer{}, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	slow, err := h.Join(ctx, "slow", User{Name: "ann", Session: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Leave()
+	fast, err := h.Join(ctx, "fast", User{Name: "bob", Session: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.Leave()
+	b.stuck = "slow"
+	h.mu.Lock()
+	r := h.rooms["slow"]
+	h.mu.Unlock()
+	h.resync(r)
+	<-b.asked
+
+	if _, err := h.Send(ctx, "slow", "ann", "held", ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := h.Send(ctx, "fast", "bob", fmt.Sprint(i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shown(t, fast, "1,2,3")
+	if b.answered.Load() {
+		t.Error("the other room's messages waited for the stuck read")
+	}
+	// The stuck read gives up; the message held meanwhile follows.
+	shown(t, slow, "1")
 }

@@ -233,13 +233,23 @@ func TestBadInputIsRefused(t *testing.T) {
 	t.Run("impersonation", func(t *testing.T) {
 		// The observer holds "Observer" in the room; another session may
 		// not take the name, whatever its case.
-		for _, name := range []string{"Observer", "observer", " OBSERVER "} {
+		// Nor a name that looks the same, nor one hiding invisible
+		// characters, nor one that shows nothing at all.
+		for _, name := range []string{"Observer", "observer", " OBSERVER ",
+			"\u041ebserver", // Cyrillic О
+			"Ｏｂｓｅｒｖｅｒ",      // fullwidth
+			"Obser\u200bver", "Obs\u200derver", "\ufeffObserver", "Obs\u00aderver", "Observer\u2060",
+			"\u200b", "\u3164", "\u2800",
+		} {
 			u := newUser(t, inst.URL)
 			resp := u.postForm("/signin", url.Values{"name": {name}, "room": {room}})
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "using that name") || len(resp.Cookies()) != 0 {
-				t.Errorf("signing in as %q beside the observer: %d, cookie %v", name, resp.StatusCode, resp.Cookies())
+			if resp.StatusCode != http.StatusUnprocessableEntity || len(resp.Cookies()) != 0 {
+				t.Errorf("signing in as %+q beside the observer: %d, cookie %v", name, resp.StatusCode, resp.Cookies())
+			}
+			if !strings.Contains(string(body), "using that name") && !strings.Contains(string(body), "invisible") && !strings.Contains(string(body), "can be seen") {
+				t.Errorf("signing in as %+q: no reason given", name)
 			}
 		}
 		// Signed in as "Observer" elsewhere, then straight to the room's
@@ -253,8 +263,15 @@ func TestBadInputIsRefused(t *testing.T) {
 		if code := s.closeStatus(); code != websocket.StatusPolicyViolation {
 			t.Errorf("impostor's socket closed with %v, want 1008", code)
 		}
+		// Nor can it post there without JavaScript: nothing is stored.
+		resp := u.postForm("/rooms/"+room+"/messages", url.Values{"text": {"I am the observer"}, "nonce": {"imp"}})
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "using your name") || strings.Contains(string(body), `<li id="msg-`) && strings.Contains(string(body), ">I am the observer<") {
+			t.Errorf("impostor's no-JS post: %d", resp.StatusCode)
+		}
 		// The observer signing in again keeps the name.
-		resp := obs.postForm("/signin", url.Values{"name": {"Observer"}, "room": {room}})
+		resp = obs.postForm("/signin", url.Values{"name": {"Observer"}, "room": {room}})
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("the observer signing in again: %d, want 303", resp.StatusCode)

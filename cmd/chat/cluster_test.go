@@ -26,7 +26,7 @@ func privateCluster(t *testing.T) (c *redistest.Cluster, st store, a, b *instanc
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: slices.Clone(c.Addrs)})
 	t.Cleanup(func() { rdb.Close() })
 	st = store{env: map[string]string{"REDIS_CLUSTER": strings.Join(c.Addrs, ",")}, rdb: rdb}
-	env := burst(st.shared())
+	env := metricsEnv(burst(st.shared()))
 	return c, st, startInstance(t, env), startInstance(t, env)
 }
 
@@ -270,7 +270,7 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 		t.Logf("messages flowed again %v after the takeover", d.Round(time.Millisecond))
 	}
 	for _, inst := range []*instance{a, b} {
-		if n := scrape(t, newUser(t, inst.URL))["chat_room_resyncs_total"]; n < 1 {
+		if n := scrape(t, scraper(t, inst))["chat_room_resyncs_total"]; n < 1 {
 			t.Errorf("chat_room_resyncs_total is %v after a failover, want at least 1", n)
 		}
 	}

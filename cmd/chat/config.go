@@ -27,6 +27,8 @@ type config struct {
 	sendBurst       int
 	secret          []byte
 	secretGenerated bool
+	metricsAddr     string // where GET /metrics is served; empty: nowhere
+	trustProxy      bool   // X-Forwarded-For comes from a proxy in front
 }
 
 func loadConfig(args []string, getenv func(string) string) (config, error) {
@@ -60,6 +62,22 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	} else {
 		cfg.secret = []byte(rand.Text() + rand.Text())
 		cfg.secretGenerated = true
+	}
+	if a := strings.TrimSpace(getenv("METRICS_ADDR")); a != "" {
+		if err := checkHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("METRICS_ADDR=%q: want host:port, such as 127.0.0.1:9464: %w", a, err))
+		}
+		cfg.metricsAddr = a
+	}
+	// Cloud Run sets K_SERVICE, and its front end adds the client's address
+	// to X-Forwarded-For; without a proxy, anyone can write that header.
+	switch v := getenv("TRUST_PROXY"); v {
+	case "":
+		cfg.trustProxy = getenv("K_SERVICE") != ""
+	case "1", "0":
+		cfg.trustProxy = v == "1"
+	default:
+		errs = append(errs, fmt.Errorf("TRUST_PROXY=%q: want 1 or 0", v))
 	}
 	var err error
 	if cfg.redis, cfg.cluster, err = redisOptions(getenv); err != nil {
@@ -144,6 +162,18 @@ func redisTLS(getenv func(string) string) (*tls.Config, error) {
 		}
 	}
 	return tc, nil
+}
+
+// checkHostPort refuses an address that is not host:port with a port number.
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q: %w", port, err)
+	}
+	return nil
 }
 
 func envOr(getenv func(string) string, key, def string) string {

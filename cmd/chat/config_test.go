@@ -52,3 +52,60 @@ func TestRedisConfiguration(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigMetricsAddrAndTrustProxy(t *testing.T) {
+	load := func(kv ...string) (config, error) {
+		env := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return loadConfig([]string{"chat"}, func(k string) string { return env[k] })
+	}
+	for _, c := range []struct {
+		env         []string
+		metricsAddr string
+		trustProxy  bool
+	}{
+		{nil, "", false},
+		{[]string{"METRICS_ADDR", "127.0.0.1:9464"}, "127.0.0.1:9464", false},
+		{[]string{"METRICS_ADDR", ":9464"}, ":9464", false},
+		{[]string{"METRICS_ADDR", "[::1]:9464"}, "[::1]:9464", false},
+		// Cloud Run sets K_SERVICE: its front end is the proxy.
+		{[]string{"K_SERVICE", "chat"}, "", true},
+		{[]string{"K_SERVICE", "chat", "TRUST_PROXY", "0"}, "", false},
+		{[]string{"TRUST_PROXY", "1"}, "", true},
+		{[]string{"TRUST_PROXY", "0"}, "", false},
+	} {
+		cfg, err := load(c.env...)
+		if err != nil || cfg.metricsAddr != c.metricsAddr || cfg.trustProxy != c.trustProxy {
+			t.Errorf("%q: metrics %q, trust proxy %v, %v; want %q, %v", c.env, cfg.metricsAddr, cfg.trustProxy, err, c.metricsAddr, c.trustProxy)
+		}
+	}
+	for _, bad := range [][]string{
+		{"METRICS_ADDR", "9464"},
+		{"METRICS_ADDR", "127.0.0.1"},
+		{"METRICS_ADDR", "127.0.0.1:metrics"},
+		{"METRICS_ADDR", "127.0.0.1:70000"},
+		{"TRUST_PROXY", "yes"},
+		{"TRUST_PROXY", "true"},
+		{"K_SERVICE", "chat", "TRUST_PROXY", " 1"},
+	} {
+		key := bad[len(bad)-2]
+		if _, err := load(bad...); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%q: error %v, want one naming %s", bad, err, key)
+		}
+	}
+}
+
+// A bad METRICS_ADDR stops the service at start, like any bad value.
+func TestConfigBadMetricsAddrStopsTheService(t *testing.T) {
+	var out strings.Builder
+	env := map[string]string{"METRICS_ADDR": "localhost"}
+	err := run(t.Context(), []string{"chat", "-listen", "127.0.0.1:0"}, func(k string) string { return env[k] }, &out)
+	if err == nil {
+		t.Fatal("run started with METRICS_ADDR=localhost")
+	}
+	if !strings.Contains(out.String(), "bad configuration") || !strings.Contains(out.String(), "METRICS_ADDR") {
+		t.Errorf("log %q: want bad configuration naming METRICS_ADDR", out.String())
+	}
+}

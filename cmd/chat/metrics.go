@@ -63,6 +63,13 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
+// mux is the metrics listener's handler: GET /metrics, and 404 for the rest.
+func (m *metrics) mux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.handler())
+	return mux
+}
+
 func (m *metrics) SocketOpened()          { m.socketsOpen.Inc() }
 func (m *metrics) SocketClosed()          { m.socketsOpen.Dec() }
 func (m *metrics) MessageIn()             { m.messagesIn.Inc() }

@@ -2,19 +2,57 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// scrape returns the samples of /metrics by name (labels included).
+// metricsEnv is env with a metrics listener on a free loopback port.
+func metricsEnv(env map[string]string) map[string]string {
+	env = maps.Clone(env)
+	env["METRICS_ADDR"] = "127.0.0.1:0"
+	return env
+}
+
+// metricsAddr is where inst serves its metrics, from its "metrics listening"
+// log line (written before "listening", so startInstance has seen it), or
+// "" when it serves none.
+func metricsAddr(inst *instance) string {
+	for _, line := range inst.Logs() {
+		var rec struct{ Message, Addr string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Message == "metrics listening" {
+			return rec.Addr
+		}
+	}
+	return ""
+}
+
+// scraper is a client of inst's metrics listener, for scrape and waitMetric.
+// The instance must have been started with METRICS_ADDR (metricsEnv).
+func scraper(t *testing.T, inst *instance) *user {
+	t.Helper()
+	addr := metricsAddr(inst)
+	if addr == "" {
+		t.Fatal("the instance serves no metrics: start it with METRICS_ADDR (metricsEnv)")
+	}
+	return newUser(t, "http://"+addr)
+}
+
+// scrape returns the samples of /metrics by name (labels included); u is a
+// scraper of the instance's metrics listener.
 func scrape(t *testing.T, u *user) map[string]float64 {
 	t.Helper()
 	resp, body := u.get("/metrics")
 	if resp.StatusCode != 200 {
-		t.Fatalf("/metrics: %d", resp.StatusCode)
+		t.Fatalf("%s/metrics: %d (metrics are served on METRICS_ADDR only: scrape through scraper)", u.base, resp.StatusCode)
 	}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(strings.NewReader(body))
@@ -53,12 +91,13 @@ func waitMetric(t *testing.T, u *user, name string, want float64) {
 
 // The counters move when messages flow.
 func TestMetricsMoveWithTraffic(t *testing.T) {
-	inst := startInstance(t, sharedEnv(""))
+	inst := startInstance(t, metricsEnv(sharedEnv("")))
 	room := uniqueRoom()
 	ann, bob := newUser(t, inst.URL), newUser(t, inst.URL)
 	ann.signIn("Ann", room)
 	bob.signIn("Bob", room)
-	before := scrape(t, ann)
+	prom := scraper(t, inst)
+	before := scrape(t, prom)
 	for _, name := range []string{"chat_sockets_open", "chat_rooms_active", "chat_messages_in_total", "chat_deliveries_out_total", "chat_slow_clients_dropped_total", "chat_redis_errors_total", "chat_room_resyncs_total", "chat_fanout_seconds_count", "go_goroutines"} {
 		if _, ok := before[name]; !ok {
 			t.Errorf("/metrics has no %s", name)
@@ -67,13 +106,13 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	annWS, bobWS := ann.dial(room), bob.dial(room)
 	annWS.next()
 	bobWS.next()
-	waitMetric(t, ann, "chat_sockets_open", 2)
-	waitMetric(t, ann, "chat_rooms_active", 1)
+	waitMetric(t, prom, "chat_sockets_open", 2)
+	waitMetric(t, prom, "chat_rooms_active", 1)
 	for i := range 3 {
 		annWS.send(fmt.Sprintf("m%d", i), fmt.Sprintf("n%d", i))
 		bobWS.until(fmt.Sprintf(`id="msg-%d"`, i+1))
 	}
-	after := scrape(t, ann)
+	after := scrape(t, prom)
 	for name, want := range map[string]float64{
 		"chat_messages_in_total":    3,
 		"chat_deliveries_out_total": 6, // three messages to two sockets
@@ -85,6 +124,45 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	}
 	annWS.conn.CloseNow()
 	bobWS.conn.CloseNow()
-	waitMetric(t, ann, "chat_sockets_open", 0)
-	waitMetric(t, ann, "chat_rooms_active", 0)
+	waitMetric(t, prom, "chat_sockets_open", 0)
+	waitMetric(t, prom, "chat_rooms_active", 0)
+}
+
+// Metrics are served on METRICS_ADDR alone: the service's port answers
+// /metrics with its 404 page, and the metrics listener serves nothing else
+// and closes when the service stops.
+func TestMetricsOnlyOnMetricsAddr(t *testing.T) {
+	inst := startInstance(t, metricsEnv(sharedEnv("")))
+	public := newUser(t, inst.URL)
+	if resp, _ := public.get("/metrics"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /metrics on the service's port: %d, want 404", resp.StatusCode)
+	}
+	prom := scraper(t, inst)
+	if _, ok := scrape(t, prom)["chat_sockets_open"]; !ok {
+		t.Error("the metrics listener serves no chat_sockets_open")
+	}
+	for _, path := range []string{"/", "/health", "/rooms/r"} {
+		if resp, _ := prom.get(path); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s on the metrics listener: %d, want 404", path, resp.StatusCode)
+		}
+	}
+	addr := metricsAddr(inst)
+	inst.stop()
+	if c, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+		c.Close()
+		t.Errorf("the metrics listener %s still accepts after the service stopped", addr)
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dial the stopped metrics listener: %v, want connection refused", err)
+	}
+}
+
+// Without METRICS_ADDR there is no metrics listener at all.
+func TestMetricsNotServedWithoutMetricsAddr(t *testing.T) {
+	inst := startInstance(t, sharedEnv(""))
+	if addr := metricsAddr(inst); addr != "" {
+		t.Errorf("metrics listening on %s without METRICS_ADDR", addr)
+	}
+	if resp, _ := newUser(t, inst.URL).get("/metrics"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /metrics on the service's port: %d, want 404", resp.StatusCode)
+	}
 }

@@ -24,6 +24,36 @@ const (
 	drainTotal   = 7 * time.Second
 )
 
+// httpTimeouts bound how long a connection may hold the server without
+// sending a whole request.
+type httpTimeouts struct {
+	readHeader time.Duration // a request's headers
+	read       time.Duration // a request's headers and body
+	idle       time.Duration // a keep-alive connection between requests
+}
+
+// edgeTimeouts are the server's: a request whose body stalls, or a keep-alive
+// connection that sends nothing more, is closed within 30 s instead of
+// holding a connection and its goroutine for ever. WebSockets are not
+// affected: net/http clears a connection's deadlines when the handler hijacks
+// it, and pings find dead peers. Tests shorten them; nothing else sets them.
+var edgeTimeouts = httpTimeouts{
+	readHeader: 10 * time.Second,
+	read:       20 * time.Second,
+	idle:       25 * time.Second,
+}
+
+// newHTTPServer serves h under the edge timeouts.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: edgeTimeouts.readHeader,
+		ReadTimeout:       edgeTimeouts.read,
+		IdleTimeout:       edgeTimeouts.idle,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
 // run serves until ctx is done, then drains: it stops accepting, closes every
 // socket with 1012 and returns within drainTotal.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -35,7 +65,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	broker, readyNote, closeBroker := openBroker(ctx, cfg, log)
-	defer closeBroker()
+	// A broker that does not answer must not hold the process past the
+	// drain: closing it gets a moment, then run returns all the same.
+	defer waitAtMost(brokerClose, func() { closeBroker() })
 	if cfg.secretGenerated {
 		log.Warn("SESSION_SECRET is not set: using a random key, so sessions end when this process does and are not valid on other instances")
 	}
@@ -48,39 +80,53 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer close(hubDone)
 		hub.Run(hubCtx)
 	}()
-	defer func() {
-		stopHub()
-		<-hubDone
-	}()
+	defer stopHub()
 
 	srv := handlers.New(handlers.Config{
-		Chat:      hub,
-		Static:    static.FS,
-		Secret:    cfg.secret,
-		SendRate:  rate.Limit(cfg.sendRate),
-		SendBurst: cfg.sendBurst,
-		Log:       log,
-		Metrics:   met,
-		ReadyNote: readyNote,
+		Chat:       hub,
+		Static:     static.FS,
+		Secret:     cfg.secret,
+		SendRate:   rate.Limit(cfg.sendRate),
+		SendBurst:  cfg.sendBurst,
+		Log:        log,
+		Metrics:    met,
+		ReadyNote:  readyNote,
+		TrustProxy: cfg.trustProxy,
 	})
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", met.handler())
-	mux.Handle("/", srv.Handler())
-	httpSrv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	httpSrv := newHTTPServer(srv.Handler(), log)
+	served := make(chan error, 2)
+	// Metrics are not for the public: they have a listener of their own, on
+	// an address only a scraper reaches, and none unless asked for.
+	var metricsSrv *http.Server
+	if cfg.metricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			ln.Close()
+			log.Error("metrics listener", "addr", cfg.metricsAddr, "err", err)
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		metricsSrv = newHTTPServer(met.mux(), log)
+		log.Info("metrics listening", "addr", mln.Addr().String())
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil {
+				served <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
 	}
-	log.Info("listening", "addr", ln.Addr().String())
-	served := make(chan error, 1)
+	log.Info("listening", "addr", ln.Addr().String(), "trust_proxy", cfg.trustProxy)
 	go func() { served <- httpSrv.Serve(ln) }()
 
 	select {
 	case err := <-served:
+		// One server failed: the other goes too.
+		httpSrv.Close()
+		if metricsSrv != nil {
+			metricsSrv.Close()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -98,8 +144,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Warn("shutdown", "err", err)
 	}
 	_ = httpSrv.Close()
+	// The hub stops within what is left of the drain: its last presence
+	// writes may wait on a Redis that does not answer.
+	stopHub()
+	select {
+	case <-hubDone:
+	case <-drainCtx.Done():
+		log.Warn("the hub did not stop within the drain")
+	}
+	// Last, so that a scraper can still read the drain's figures.
+	if metricsSrv != nil {
+		if err := metricsSrv.Shutdown(drainCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("metrics shutdown", "err", err)
+		}
+		_ = metricsSrv.Close()
+	}
 	log.Info("stopped", "drain_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// brokerClose is how long closing the broker may take at the end of run.
+const brokerClose = 500 * time.Millisecond
+
+// waitAtMost runs f and waits for it for at most d: what f leaves running
+// ends with the process.
+func waitAtMost(d time.Duration, f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // openBroker connects the broker cfg asks for. The note, when not empty,

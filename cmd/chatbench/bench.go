@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,8 +37,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return runConfig(ctx, cfg, stdout)
+}
+
+// runConfig runs the benchmark cfg describes and writes its report; tests
+// call it to set what parseConfig cannot (how a storm stops an instance).
+func runConfig(ctx context.Context, cfg config, stdout io.Writer) error {
 	b := newBench(cfg, stdout)
 	rep := b.execute(ctx)
+	var err error
 	if cfg.json {
 		err = rep.writeJSON(stdout)
 	} else {
@@ -73,6 +82,10 @@ type bench struct {
 	readCtx    context.Context
 	cancelRead context.CancelFunc
 	readers    sync.WaitGroup
+
+	// Members between a storm's close and their next history: the drain
+	// waits for them.
+	reconnecting atomic.Int64
 }
 
 func newBench(cfg config, out io.Writer) *bench {
@@ -83,6 +96,10 @@ func newBench(cfg config, out io.Writer) *bench {
 		r := &room{name: cfg.roomPrefix + "-" + strconv.Itoa(k)}
 		for i := range cfg.members {
 			idx := k*cfg.members + i
+			at := idx % len(cfg.urls)
+			if cfg.storm() {
+				at = 0 // the instance the storm stops holds them all
+			}
 			m := &member{
 				idx:  idx,
 				room: r,
@@ -90,9 +107,13 @@ func newBench(cfg config, out io.Writer) *bench {
 				// for a few seconds, and a name held by another
 				// session is refused.
 				name:     "m" + strconv.Itoa(k) + "-" + strconv.Itoa(i) + "-" + b.run,
-				base:     cfg.urls[idx%len(cfg.urls)],
+				base:     cfg.urls[at],
+				urlIdx:   at,
 				clientIP: fakeClientIP(idx),
 				sender:   i < cfg.senders,
+			}
+			if m.sender && cfg.storm() {
+				m.pending = make(map[int]int64)
 			}
 			r.members = append(r.members, m)
 			b.members = append(b.members, m)
@@ -137,7 +158,11 @@ func (b *bench) execute(ctx context.Context) *report {
 	}
 	sample("before")
 
-	b.logf("run %s: connecting %d sockets to %d instance(s)", b.run, len(b.members), len(b.cfg.urls))
+	if b.cfg.storm() {
+		b.logf("run %s: connecting %d sockets to %s; the storm comes %s into sending", b.run, len(b.members), b.cfg.urls[0], b.cfg.stormAfter)
+	} else {
+		b.logf("run %s: connecting %d sockets to %d instance(s)", b.run, len(b.members), len(b.cfg.urls))
+	}
 	start := time.Now()
 	connected, failures := b.connectAll(ctx)
 	rep.ConnectSeconds = time.Since(start).Seconds()
@@ -243,12 +268,28 @@ func (b *bench) sendAndDrain(ctx context.Context, connected []*member, rep *repo
 	for j, m := range senders {
 		// Spread the senders over one interval rather than all at once.
 		offset := time.Duration(int64(interval) * int64(j) / int64(len(senders)))
-		wg.Go(func() { m.sendLoop(stop, b, offset) })
+		if b.cfg.storm() {
+			wg.Go(func() { m.stormSendLoop(stop, b, offset) })
+		} else {
+			wg.Go(func() { m.sendLoop(stop, b, offset) })
+		}
 	}
-	if sleep(ctx, b.cfg.duration/2) {
-		mid()
-		sleep(ctx, b.cfg.duration-b.cfg.duration/2)
+	type event struct {
+		at time.Duration
+		do func()
 	}
+	events := []event{{b.cfg.duration / 2, mid}}
+	if b.cfg.storm() {
+		events = append(events, event{b.cfg.stormAfter, func() { b.startStorm(rep, start) }})
+		slices.SortStableFunc(events, func(x, y event) int { return cmp.Compare(x.at, y.at) })
+	}
+	for _, e := range events {
+		if !sleep(ctx, time.Until(start.Add(e.at))) {
+			break
+		}
+		e.do()
+	}
+	sleep(ctx, time.Until(start.Add(b.cfg.duration)))
 	close(stop)
 	wg.Wait()
 	rep.SendSeconds = time.Since(start).Seconds()
@@ -276,6 +317,9 @@ func (b *bench) sendAndDrain(ctx context.Context, connected []*member, rep *repo
 // and every member of a room has every message accepted there. Sockets the
 // server closed are left out: they wait for nothing more.
 func (b *bench) drained() bool {
+	if b.reconnecting.Load() > 0 {
+		return false
+	}
 	for _, r := range b.rooms {
 		var accepted int64
 		for _, m := range r.members {
@@ -307,7 +351,9 @@ func (b *bench) closeAll(connected []*member) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			m.conn.Close(websocket.StatusNormalClosure, "")
+			// A storm's rejoin that has not swapped its socket in yet
+			// sees closing and closes the new one itself.
+			m.currentConn().Close(websocket.StatusNormalClosure, "")
 		})
 	}
 	wg.Wait()

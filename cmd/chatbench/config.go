@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -30,7 +32,19 @@ type config struct {
 	idle               time.Duration
 	roomPrefix         string
 	allowRemote        bool
+
+	// Storm mode: every member starts on the first URL, and a socket the
+	// server closes with 1012 or 1013 reconnects to the next one.
+	stormAfter time.Duration
+	stormPID   int
+	// stormStop is what stops the first instance at stormAfter: a SIGTERM
+	// to stormPID, or nil when something outside the bench does it. Tests
+	// set their own to stop an in-process instance.
+	stormStop func() error
 }
+
+// storm reports whether the run is a reconnect storm.
+func (c *config) storm() bool { return c.stormAfter > 0 }
 
 // maxRoom is docs/SPEC.md's longest room name.
 const maxRoom = 64
@@ -58,6 +72,8 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	fs.DurationVar(&c.idle, "idle", 0, "connect everything, then hold the connections idle this long without sending (memory per connection)")
 	fs.StringVar(&c.roomPrefix, "room-prefix", "bench", "rooms are named <prefix>-<k>")
 	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow targets that are not loopback addresses")
+	fs.DurationVar(&c.stormAfter, "storm-after", 0, "reconnect storm: every member connects to the first URL, and this long into the sending phase -storm-pid gets SIGTERM (without it, stop or redeploy that instance yourself); a socket the server closes with 1012 or 1013 reconnects at once, with the same session, to the next URL (the same one when only one is given, as behind a load balancer)")
+	fs.IntVar(&c.stormPID, "storm-pid", 0, "with -storm-after: the PID of the instance at the first URL, sent SIGTERM at -storm-after")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(usage, "Usage: chatbench [flags]\n\nLoad generator for the chat service (docs/SPEC.md protocol).\n\nFlags:")
@@ -75,6 +91,16 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	}
 	if c.pids, err = parsePIDs(pids); err != nil {
 		return c, err
+	}
+	if c.stormPID > 0 {
+		pid := c.stormPID
+		c.stormStop = func() error {
+			p, err := os.FindProcess(pid)
+			if err != nil {
+				return err
+			}
+			return p.Signal(syscall.SIGTERM)
+		}
 	}
 	return c, c.validate()
 }
@@ -99,6 +125,14 @@ func (c *config) validate() error {
 		return errors.New("-connect-concurrency must be at least 1")
 	case c.sources < 1 || c.sources > 254:
 		return errors.New("-sources must be between 1 and 254")
+	case c.stormAfter < 0 || c.stormPID < 0:
+		return errors.New("-storm-after and -storm-pid may not be negative")
+	case c.stormPID > 0 && c.stormAfter == 0:
+		return errors.New("-storm-pid needs -storm-after")
+	case c.storm() && c.idle > 0:
+		return errors.New("-storm-after needs a sending phase, not -idle")
+	case c.storm() && c.stormAfter >= c.duration:
+		return errors.New("-storm-after must be shorter than -duration: the storm happens while sending")
 	}
 	if bad := roomNameError(c.roomPrefix + "-" + strconv.Itoa(c.rooms-1)); bad != "" {
 		return fmt.Errorf("-room-prefix %q: %s", c.roomPrefix, bad)

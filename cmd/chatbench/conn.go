@@ -24,10 +24,17 @@ type member struct {
 	room     *room
 	name     string
 	base     *url.URL
+	urlIdx   int    // base's place in -urls: a storm's rejoin tries the next
 	clientIP string // sent as X-Forwarded-For
 	sender   bool
+	client   *http.Client // the browser: its jar holds the session for rejoins
 
-	conn *websocket.Conn
+	// mu guards conn and pending while a storm may replace the socket; in
+	// other runs conn is set once, before the reader and sender start.
+	mu      sync.Mutex
+	conn    *websocket.Conn
+	pending map[int]int64 // storm senders: unanswered messages, number → send time
+	joined  bool          // the first connect got its history
 	// goneEarly: the server closed the socket before sending began; it
 	// takes no part in the counts (see the disconnects instead).
 	goneEarly bool
@@ -49,13 +56,21 @@ type member struct {
 	readErr   error
 	readPhase string      // the phase the server closed the socket in
 	closedBy  atomic.Bool // the server ended the socket before we closed it
-	firstSend int64       // owned by the sender goroutine
+	storm     stormState
+	firstSend int64 // owned by the sender goroutine
 	sendErr   error
 }
 
 // active reports whether the member connected and was still there when
 // sending began: it then expects every message accepted in its room.
-func (m *member) active() bool { return m.conn != nil && !m.goneEarly }
+func (m *member) active() bool { return m.joined && !m.goneEarly }
+
+// currentConn is the member's socket: a storm's rejoin replaces it.
+func (m *member) currentConn() *websocket.Conn {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.conn
+}
 
 // room is one chat room of the run and its members.
 type room struct {
@@ -76,16 +91,42 @@ func (e errStatus) Error() string { return fmt.Sprintf("%s: status %d", e.step, 
 // registered in the room and will get every message sent afterwards.
 func (m *member) connect(ctx context.Context, b *bench, transport *http.Transport) error {
 	jar, _ := cookiejar.New(nil) // a jar of its own: one browser each
-	client := &http.Client{
+	m.client = &http.Client{
 		Jar:       jar,
 		Transport: transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
-	origin := m.base.String()
-	roomURL := origin + "/rooms/" + m.room.name
+	if err := m.signIn(ctx, m.base); err != nil {
+		return err
+	}
+	if b.cfg.page {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.roomURL(m.base), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("X-Forwarded-For", m.clientIP)
+		if err := do(m.client, req, "room page", http.StatusOK); err != nil {
+			return err
+		}
+	}
+	conn, first, _, err := m.dial(ctx, m.base)
+	if err != nil {
+		return err
+	}
+	m.conn, m.joined = conn, true
+	m.last = -1
+	m.handle(first, time.Now().UnixNano(), b)
+	return nil
+}
 
+func (m *member) roomURL(base *url.URL) string { return base.String() + "/rooms/" + m.room.name }
+
+// signIn posts the sign-in form to base; the session cookie lands in the
+// member's jar.
+func (m *member) signIn(ctx context.Context, base *url.URL) error {
+	origin := base.String()
 	form := url.Values{"name": {m.name}, "room": {m.room.name}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, origin+"/signin", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -94,29 +135,21 @@ func (m *member) connect(ctx context.Context, b *bench, transport *http.Transpor
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", origin)
 	req.Header.Set("X-Forwarded-For", m.clientIP)
-	if err := do(client, req, "sign in", http.StatusSeeOther); err != nil {
-		return err
-	}
+	return do(m.client, req, "sign in", http.StatusSeeOther)
+}
 
-	if b.cfg.page {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, roomURL, nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("X-Forwarded-For", m.clientIP)
-		if err := do(client, req, "room page", http.StatusOK); err != nil {
-			return err
-		}
-	}
-
-	wsURL := "ws" + strings.TrimPrefix(roomURL, "http") + "/ws"
-	h := http.Header{"Origin": {origin}, "X-Forwarded-For": {m.clientIP}}
-	conn, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: client, HTTPHeader: h})
+// dial opens the room's socket on base with the member's cookies and reads
+// up to the history, which it returns. When the server closes the socket
+// first, code is the close status (else -1).
+func (m *member) dial(ctx context.Context, base *url.URL) (conn *websocket.Conn, first []byte, code websocket.StatusCode, err error) {
+	wsURL := "ws" + strings.TrimPrefix(m.roomURL(base), "http") + "/ws"
+	h := http.Header{"Origin": {base.String()}, "X-Forwarded-For": {m.clientIP}}
+	conn, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: m.client, HTTPHeader: h})
 	if err != nil {
 		if resp != nil {
-			return errStatus{"dial", resp.StatusCode}
+			return nil, nil, -1, errStatus{"dial", resp.StatusCode}
 		}
-		return fmt.Errorf("dial: %w", err)
+		return nil, nil, -1, fmt.Errorf("dial: %w", err)
 	}
 	conn.SetReadLimit(1 << 20)
 	// Until the history is in, a failure cuts the socket (a Read whose
@@ -125,13 +158,10 @@ func (m *member) connect(ctx context.Context, b *bench, transport *http.Transpor
 		typ, data, err := conn.Read(ctx)
 		if err != nil {
 			conn.CloseNow()
-			return fmt.Errorf("before history: %s", closeErrKey(err))
+			return nil, nil, websocket.CloseStatus(err), fmt.Errorf("before history: %s", closeErrKey(err))
 		}
 		if typ == websocket.MessageText && bytes.Contains(data, historyTag) {
-			m.conn = conn
-			m.last = -1
-			m.handle(data, time.Now().UnixNano(), b)
-			return nil
+			return conn, data, -1, nil
 		}
 	}
 }
@@ -155,14 +185,29 @@ func do(client *http.Client, req *http.Request, step string, want int) error {
 // keep one as large as the largest frame they ever got.
 var framePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// readLoop reads frames until the socket closes. It also keeps the socket
-// answering the server's pings.
+// readLoop reads frames until the socket closes; in a storm it goes on
+// with the socket a rejoin opens. It also keeps the socket answering the
+// server's pings.
 func (m *member) readLoop(ctx context.Context, b *bench) {
+	conn := m.conn // set before this goroutine started
 	for {
-		typ, r, err := m.conn.Reader(ctx)
-		if err != nil {
+		err := m.readFrames(ctx, conn, b)
+		if !b.cfg.storm() {
 			m.lost(err, b)
 			return
+		}
+		if conn = m.rejoin(ctx, b, err); conn == nil {
+			return
+		}
+	}
+}
+
+// readFrames handles conn's frames until reading fails, and returns why.
+func (m *member) readFrames(ctx context.Context, conn *websocket.Conn, b *bench) error {
+	for {
+		typ, r, err := conn.Reader(ctx)
+		if err != nil {
+			return err
 		}
 		buf := framePool.Get().(*bytes.Buffer)
 		buf.Reset()
@@ -172,8 +217,7 @@ func (m *member) readLoop(ctx context.Context, b *bench) {
 		}
 		framePool.Put(buf)
 		if err != nil {
-			m.lost(err, b)
-			return
+			return err
 		}
 	}
 }
@@ -194,7 +238,9 @@ func (m *member) lost(err error, b *bench) {
 // count as delivered, its old ones are not duplicates.
 func (m *member) handle(data []byte, now int64, b *bench) {
 	if m.sender {
-		if n := scanReplies(data, m.refusedFor); n > 0 {
+		if b.cfg.storm() {
+			scanReplyNonces(data, func(nonce []byte, sent bool, reason []byte) { m.answered(b, nonce, sent, reason) })
+		} else if n := scanReplies(data, m.refusedFor); n > 0 {
 			m.accepted.Add(int64(n))
 		}
 	}

@@ -25,6 +25,16 @@ import (
 // as cmd/chat wires it (package main cannot be imported).
 func startInstance(t *testing.T, broker realtime.Broker, secret string, sendRate float64, burst int) string {
 	t.Helper()
+	url, _ := startStoppable(t, broker, secret, sendRate, burst)
+	return url
+}
+
+// startStoppable is startInstance with a stop that shuts the instance down
+// before the test ends, as cmd/chat does on SIGTERM: it stops accepting
+// and, at the same time, closes every socket with 1012, cutting those still
+// open after 5 s. Stopping again, or at cleanup, does nothing more.
+func startStoppable(t *testing.T, broker realtime.Broker, secret string, sendRate float64, burst int) (url string, stop func()) {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	hub := realtime.NewHub(broker, handlers.Fragments{}, log)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -37,17 +47,27 @@ func startInstance(t *testing.T, broker realtime.Broker, secret string, sendRate
 		SendRate:  rate.Limit(sendRate),
 		SendBurst: burst,
 		Log:       log,
+		// The bench's X-Forwarded-For stands in for Cloud Run's front
+		// end: each socket is a browser of its own, not 100 at most
+		// from loopback.
+		TrustProxy: true,
 	})
 	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
-		srv.CloseSockets(cctx)
-		ccancel()
-		cancel()
-		wg.Wait()
-	})
-	return ts.URL
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			var closed sync.WaitGroup
+			closed.Go(ts.Close)
+			cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+			srv.CloseSockets(cctx)
+			ccancel()
+			closed.Wait()
+			cancel()
+			wg.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return ts.URL, stop
 }
 
 // memoryInstance is one instance alone on the in-memory broker.

@@ -76,6 +76,40 @@ type report struct {
 	// From connected to the end of the drain (or of -idle).
 	GeneratorCPUSendSeconds float64 `json:"generator_cpu_send_s"`
 
+	// A reconnect storm (-storm-after; all zero in other runs): when the
+	// bench told the first instance to stop, into the sending phase (0
+	// when it was left to something else), and what followed. Closed1012 and Dropped1013 count sockets; Rejoined and
+	// NotRejoined the members closed with 1012, by whether they were
+	// back in their room (on the history of another socket) at the end,
+	// RejoinedOn the former by the URL they ended on.
+	// Dropped1013 counts sockets closed with 1013 after their member's
+	// 1012, before or after their history; DroppedMembers the members.
+	// Rejoin times run from a member's first 1012 to the history of the
+	// socket it ended on; the span from the first 1012 of all to the last
+	// such history. Closes are every server close that a rejoin followed,
+	// by reason and phase; Reconnects every handshake tried, and
+	// ReconnectErrors why those that failed did. CaughtUp counts
+	// messages first seen in a rejoin's history, Resent those sent again
+	// under their nonce on a new socket.
+	StormAfter           float64        `json:"storm_after_s"`
+	StormStopSeconds     float64        `json:"storm_stop_s"`
+	StormStopError       string         `json:"storm_stop_error,omitempty"`
+	StormClosed1012      int            `json:"storm_closed_1012"`
+	StormRejoined        int            `json:"storm_rejoined"`
+	StormNotRejoined     int            `json:"storm_not_rejoined"`
+	StormRejoinedOn      map[string]int `json:"storm_rejoined_on"`
+	StormDropped1013     int            `json:"storm_dropped_1013"`
+	StormDroppedMembers  int            `json:"storm_dropped_members"`
+	StormRejoinP50       float64        `json:"storm_rejoin_p50_ms"`
+	StormRejoinP99       float64        `json:"storm_rejoin_p99_ms"`
+	StormRejoinMax       float64        `json:"storm_rejoin_max_ms"`
+	StormSpanSeconds     float64        `json:"storm_span_s"`
+	StormCloses          map[string]int `json:"storm_closes"`
+	StormReconnects      int            `json:"storm_reconnects"`
+	StormReconnectErrors map[string]int `json:"storm_reconnect_errors"`
+	StormCaughtUp        int64          `json:"storm_caught_up"`
+	StormResent          int64          `json:"storm_resent"`
+
 	Interrupted bool `json:"interrupted"`
 }
 
@@ -109,6 +143,11 @@ func newReport(b *bench) *report {
 		DisconnectReasons: map[string]int{},
 		RefusalReasons:    map[string]int{},
 		Servers:           []serverReport{},
+		StormAfter:        b.cfg.stormAfter.Seconds(),
+		StormCloses:       map[string]int{},
+		StormRejoinedOn:   map[string]int{},
+
+		StormReconnectErrors: map[string]int{},
 	}
 	if b.cfg.idle > 0 {
 		r.Duration, r.Senders, r.Rate = 0, 0, 0
@@ -145,7 +184,7 @@ func (r *report) tally(b *bench, connected []*member) {
 			}
 		}
 		for _, m := range rm.members {
-			if m.conn != nil && m.closedBy.Load() {
+			if m.joined && m.closedBy.Load() {
 				r.Disconnects++
 				r.DisconnectReasons[closeErrKey(m.readErr)+" while "+m.readPhase]++
 			}
@@ -160,7 +199,7 @@ func (r *report) tally(b *bench, connected []*member) {
 			r.Unexpected += max(0, got-accepted)
 			r.Duplicated += m.dups
 			r.Foreign += m.foreign
-			r.Resyncs += int64(max(0, m.histories-1))
+			r.Resyncs += int64(max(0, m.histories-1-m.storm.rejoins))
 			r.ResyncDeliveries += m.resynced
 			lastRecv = max(lastRecv, m.lastRecv)
 		}
@@ -176,6 +215,49 @@ func (r *report) tally(b *bench, connected []*member) {
 	r.LatencyCount = s.count
 	r.LatencyP50, r.LatencyP90, r.LatencyP99 = s.p50/1000, s.p90/1000, s.p99/1000
 	r.LatencyMax, r.LatencyMean = s.max/1000, s.avg/1000
+	if b.cfg.storm() {
+		r.tallyStorm(b)
+	}
+}
+
+// tallyStorm sums the members' storms once every reader has stopped.
+func (r *report) tallyStorm(b *bench) {
+	var rejoin histogram
+	var first, last time.Time
+	for _, m := range b.members {
+		st := &m.storm
+		r.StormClosed1012 += st.closed1012
+		r.StormDropped1013 += st.dropped
+		if st.dropped > 0 {
+			r.StormDroppedMembers++
+		}
+		r.StormReconnects += st.attempts
+		addCounts(r.StormCloses, st.closes)
+		addCounts(r.StormReconnectErrors, st.errs)
+		r.StormCaughtUp += st.caughtUp
+		r.StormResent += st.resent
+		if st.closed1012 == 0 {
+			continue
+		}
+		if first.IsZero() || st.first1012.Before(first) {
+			first = st.first1012
+		}
+		if m.closedBy.Load() || !st.back.After(st.first1012) {
+			r.StormNotRejoined++
+			continue
+		}
+		r.StormRejoined++
+		r.StormRejoinedOn[m.base.String()]++
+		rejoin.record(m.idx, st.back.Sub(st.first1012).Microseconds())
+		if st.back.After(last) {
+			last = st.back
+		}
+	}
+	s := rejoin.summary()
+	r.StormRejoinP50, r.StormRejoinP99, r.StormRejoinMax = s.p50/1000, s.p99/1000, s.max/1000
+	if !last.IsZero() {
+		r.StormSpanSeconds = last.Sub(first).Seconds()
+	}
 }
 
 // servers fills in the per-process samples and what follows from them.
@@ -249,9 +331,28 @@ func (r *report) writeText(w io.Writer) error {
 		p("latency      p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms, mean %.2f ms (%d samples)",
 			r.LatencyP50, r.LatencyP90, r.LatencyP99, r.LatencyMax, r.LatencyMean, r.LatencyCount)
 	}
+	if r.StormAfter > 0 {
+		trigger := fmt.Sprintf("first instance stopped %.2f s into sending", r.StormStopSeconds)
+		switch {
+		case r.StormStopSeconds == 0:
+			trigger = "first instance left to be stopped by other means"
+		case r.StormStopError != "":
+			trigger = "stopping the first instance failed: " + r.StormStopError
+		}
+		p("storm        %s; %d sockets closed with 1012: %d rejoined, %d not; %d dropped with 1013 while rejoining (%d members)",
+			trigger, r.StormClosed1012, r.StormRejoined, r.StormNotRejoined, r.StormDropped1013, r.StormDroppedMembers)
+		p("             rejoin p50 %.0f ms, p99 %.0f ms, max %.0f ms; the last %.2f s after the first 1012; %d reconnects%s",
+			r.StormRejoinP50, r.StormRejoinP99, r.StormRejoinMax, r.StormSpanSeconds, r.StormReconnects, counts(r.StormReconnectErrors))
+		p("             %d messages caught up from a rejoin's history, %d sent again under their nonce; closes%s",
+			r.StormCaughtUp, r.StormResent, counts(r.StormCloses))
+	}
 	for _, s := range r.Servers {
-		line := fmt.Sprintf("server %-6d RSS %s → %s connected → %s mid → %s after; CPU %.2f s connecting, %.2f s after",
-			s.PID, mib(s.RSSBeforeKB), mib(s.RSSConnectedKB), mib(s.RSSMidKB), mib(s.RSSAfterKB), s.CPUConnected-s.CPUBefore, s.CPUAfter-s.CPUConnected)
+		after := fmt.Sprintf("%.2f s", s.CPUAfter-s.CPUConnected)
+		if s.CPUAfter == 0 && s.Error != "" {
+			after = "? s" // not sampled: a storm's stopped instance has exited
+		}
+		line := fmt.Sprintf("server %-6d RSS %s → %s connected → %s mid → %s after; CPU %.2f s connecting, %s after",
+			s.PID, mib(s.RSSBeforeKB), mib(s.RSSConnectedKB), mib(s.RSSMidKB), mib(s.RSSAfterKB), s.CPUConnected-s.CPUBefore, after)
 		if s.Error != "" {
 			line += " (" + s.Error + ")"
 		}

@@ -103,11 +103,13 @@ stop_chat() {
 }
 
 # start_chat NAME=VALUE...: two fresh instances with this Redis environment.
+# TRUST_PROXY=1: chatbench gives each connection an X-Forwarded-For address
+# of its own, as browsers behind Cloud Run have.
 start_chat() {
   stop_chat
   local i
   for i in 0 1; do
-    env SESSION_SECRET=perf SEND_RATE=10000 SEND_BURST=10000 "$@" \
+    env SESSION_SECRET=perf SEND_RATE=10000 SEND_BURST=10000 TRUST_PROXY=1 "$@" \
       "$work/chat" -listen 127.0.0.1:${chat_ports[i]} >"$work/chat-$i.log" 2>&1 &
     chat_pids+=($!)
     started+=($!)

@@ -15,12 +15,15 @@ redis-server --port 6390 --bind 127.0.0.1 --save '' --appendonly no --logfile "$
 redis_pid=$!
 urls=http://127.0.0.1:8081,http://127.0.0.1:8082
 
-# up starts two fresh instances (pprof on 6061 and 6062) and sets $pids.
+# up starts two fresh instances (pprof on 6061 and 6062, metrics on 9461
+# and 9462) and sets $pids. TRUST_PROXY=1: chatbench gives each connection
+# an X-Forwarded-For address of its own, as browsers behind Cloud Run have.
 up() {
   pkill -f "$work/chat " 2>/dev/null || true
   while pgrep -f "$work/chat " >/dev/null; do sleep 0.1; done
   for i in 1 2; do
-    CHAT_PPROF_ADDR=127.0.0.1:606$i SESSION_SECRET=perf REDISHOST=127.0.0.1 REDISPORT=6390 \
+    CHAT_PPROF_ADDR=127.0.0.1:606$i METRICS_ADDR=127.0.0.1:946$i TRUST_PROXY=1 \
+      SESSION_SECRET=perf REDISHOST=127.0.0.1 REDISPORT=6390 \
       SEND_RATE=10000 SEND_BURST=10000 PORT=808$i "$work/chat" -listen 127.0.0.1:808$i >"$work/chat-$i.log" 2>&1 &
   done
   for i in 1 2; do
@@ -72,7 +75,7 @@ sleep 15
 after=$(rss)
 curl -s "http://127.0.0.1:6061/debug/pprof/heap?gc=1" >"$work/heap.pb.gz"
 go tool pprof -sample_index=inuse_space -top -nodecount=20 "$work/heap.pb.gz" >"$out/heap-top.txt" 2>/dev/null
-curl -s http://127.0.0.1:8081/metrics | grep -E '^go_(goroutines|memstats_(stack_inuse|heap_inuse|heap_alloc|heap_idle)_bytes)' >"$out/idle-memstats.txt"
+curl -s http://127.0.0.1:9461/metrics | grep -E '^go_(goroutines|memstats_(stack_inuse|heap_inuse|heap_alloc|heap_idle)_bytes)' >"$out/idle-memstats.txt"
 wait $gen_a $gen_b
 {
   echo "connections: 20000 (10000 per instance)"

@@ -7,8 +7,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// limiter is a token bucket per session: SEND_RATE messages a second with a
-// burst of SEND_BURST.
+// limiter is a token bucket per key: for sends, per session, SEND_RATE
+// messages a second with a burst of SEND_BURST; for new rooms, per session
+// and per address.
 type limiter struct {
 	rate  rate.Limit
 	burst int
@@ -43,21 +44,8 @@ func (l *limiter) reserve(key string, most time.Duration) (wait time.Duration, o
 func (l *limiter) reserveAt(key string, now time.Time, most time.Duration) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	// A bucket idle long enough to be full again can be forgotten.
-	if now.Sub(l.swept) > time.Minute {
-		for k, b := range l.buckets {
-			if now.Sub(b.seen) > time.Minute {
-				delete(l.buckets, k)
-			}
-		}
-		l.swept = now
-	}
-	b := l.buckets[key]
-	if b == nil {
-		b = &bucket{lim: rate.NewLimiter(l.rate, l.burst)}
-		l.buckets[key] = b
-	}
-	b.seen = now
+	l.sweep(now)
+	b := l.bucket(key, now)
 	r := b.lim.ReserveN(now, 1)
 	if !r.OK() {
 		return 0, false
@@ -68,4 +56,45 @@ func (l *limiter) reserveAt(key string, now time.Time, most time.Duration) (time
 		return 0, false
 	}
 	return wait, true
+}
+
+// hasToken reports whether key has a token now, taking none.
+func (l *limiter) hasToken(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	return b == nil || b.lim.TokensAt(now) >= 1
+}
+
+// take takes a token for key now, even into debt.
+func (l *limiter) take(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweep(now)
+	l.bucket(key, now).lim.ReserveN(now, 1)
+}
+
+// bucket must be called with l.mu held.
+func (l *limiter) bucket(key string, now time.Time) *bucket {
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{lim: rate.NewLimiter(l.rate, l.burst)}
+		l.buckets[key] = b
+	}
+	b.seen = now
+	return b
+}
+
+// sweep must be called with l.mu held. A bucket idle long enough to be
+// full again can be forgotten.
+func (l *limiter) sweep(now time.Time) {
+	refill := max(time.Duration(float64(l.burst)/float64(l.rate)*float64(time.Second)), time.Minute)
+	if now.Sub(l.swept) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.seen) > refill {
+				delete(l.buckets, k)
+			}
+		}
+		l.swept = now
+	}
 }

@@ -84,6 +84,8 @@ type Server struct {
 	static   fs.FS
 	sessions sessions
 	limits   *limiter
+	opens    *limiter // new rooms, per session
+	opensAt  *limiter // new rooms, per address
 	log      *slog.Logger
 	metrics  Metrics
 	readyMsg string
@@ -107,6 +109,8 @@ func New(cfg Config) *Server {
 		static:       cfg.Static,
 		sessions:     sessions{secret: cfg.Secret, now: time.Now},
 		limits:       newLimiter(cfg.SendRate, cfg.SendBurst),
+		opens:        newLimiter(rate.Limit(newRoomsPerSession)/3600, newRoomsPerSession),
+		opensAt:      newLimiter(rate.Limit(newRoomsPerAddress)/3600, newRoomsPerAddress),
 		log:          cfg.Log,
 		sockets:      make(map[*websocket.Conn]net.Conn),
 		perIP:        make(map[string]int),
@@ -325,7 +329,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	// A form post is not held back by the rate limit: it is refused at once,
 	// its text kept in the form.
-	_, refusal, err := s.send(ctx, room, sess, text, r.PostForm.Get("nonce"), 0)
+	_, refusal, err := s.send(ctx, room, sess, clientIP(r, s.trustProxy), text, r.PostForm.Get("nonce"), 0)
 	switch {
 	case err != nil:
 		s.unavailable(w, r)
@@ -344,11 +348,11 @@ const nameHeld = "Not sent: someone in this room is using your name. Sign in aga
 // errUnavailable wraps broker failures that the user can only retry.
 var errUnavailable = errors.New("chat unavailable")
 
-// send validates and stores a message, the one path for the socket and the
-// form. A send past the rate limit waits for its turn up to wait, and is
-// refused beyond. It returns the message's seq, or a refusal for the user,
-// or an error when the broker failed.
-func (s *Server) send(ctx context.Context, room string, sess Session, text, nonce string, wait time.Duration) (int64, string, error) {
+// send validates and stores a message from sess at addr, the one path for
+// the socket and the form. A send past the rate limit waits for its turn up
+// to wait, and is refused beyond. It returns the message's seq, or a
+// refusal for the user, or an error when the broker failed.
+func (s *Server) send(ctx context.Context, room string, sess Session, addr, text, nonce string, wait time.Duration) (int64, string, error) {
 	text, bad := validateText(text)
 	if bad != "" {
 		return 0, bad, nil
@@ -375,14 +379,42 @@ func (s *Server) send(ctx context.Context, room string, sess Session, text, nonc
 	}
 	ctx, cancel := context.WithTimeout(ctx, brokerWait)
 	defer cancel()
+	now := time.Now()
+	if !s.opens.hasToken(sess.ID, now) || !s.opensAt.hasToken(addr, now) {
+		// Out of new rooms: only a room with messages takes one. (Asked
+		// only then: everyone else's sends cost nothing more.)
+		msgs, err := s.chat.History(ctx, room)
+		if err != nil {
+			s.log.Error("read history", "room", room, "err", err)
+			return 0, "", errors.Join(errUnavailable, err)
+		}
+		if len(msgs) == 0 {
+			return 0, tooManyRooms, nil
+		}
+	}
 	m, err := s.chat.Send(ctx, room, sess.Name, text, guard)
 	if err != nil {
 		s.log.Error("send message", "room", room, "err", err)
 		return 0, "", errors.Join(errUnavailable, err)
 	}
+	if m.First {
+		s.opens.take(sess.ID, now)
+		s.opensAt.take(addr, now)
+	}
 	s.metrics.MessageIn()
 	return m.Seq, "", nil
 }
+
+// The rooms one session, and one address (an office behind one NAT), may
+// start (write the first message in) an hour: every room is kept in Redis
+// for ROOM_TTL after its last message.
+const (
+	newRoomsPerSession = 20
+	newRoomsPerAddress = 100
+)
+
+// tooManyRooms refuses a first message in a room past that bound.
+const tooManyRooms = "Not sent: you have started many new rooms lately. Write in a room that has messages, or wait a while before starting another."
 
 // brokerWait bounds every call to the broker made for a request or a
 // socket: a broker that does not answer is an error the user can retry,

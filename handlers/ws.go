@@ -67,7 +67,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		s.writeLoop(ctx, conn, hj.conn, m)
 	}()
 	go func() {
-		s.readLoop(ctx, conn, room, sess, m)
+		s.readLoop(ctx, conn, room, sess, ip, m)
 		m.Leave()
 		<-written
 		// A read that fails (the peer went away, or only half-closed)
@@ -331,7 +331,7 @@ const notSentUnavailable = "Not sent yet: the chat cannot store messages right n
 // tooLarge refuses a frame over maxFrame.
 const tooLarge = "That message is too large to send: messages are at most 2,000 characters."
 
-func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, m *realtime.Member) {
+func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, addr string, m *realtime.Member) {
 	for {
 		typ, data, dropped, err := readFrame(ctx, conn)
 		if err != nil {
@@ -346,7 +346,7 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 			m.Push(renderBytes(views.RefusedOOB(refusal, nonce, false)))
 			continue
 		}
-		seq, refusal, err := s.send(ctx, room, sess, text, nonce, sendWait)
+		seq, refusal, err := s.send(ctx, room, sess, addr, text, nonce, sendWait)
 		switch {
 		case err != nil:
 			m.Push(renderBytes(views.RefusedOOB(notSentUnavailable, nonce, true)))

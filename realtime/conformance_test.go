@@ -1000,3 +1000,56 @@ func TestHubHistoryIsBoundedInBytes(t *testing.T) {
 		t.Fatalf("history of %d messages, last %v: want the newest that fit 128 KiB of HTML", len(msgs), msgs[len(msgs)-1].Seq)
 	}
 }
+
+// Every key of a room expires: a room nobody writes in for ROOM_TTL goes
+// away by itself. Messages are stored as written, without HTML escaping.
+func TestBrokerRoomKeysExpire(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, f brokerFactory) {
+		if f.client == nil {
+			t.Skip("the memory broker's rule is TestMemoryBrokerForgetsIdleRooms")
+		}
+		ctx := ctxFor(t)
+		h := newHub(t, f.make(t, 100), &countingRenderer{})
+		room := uniqueRoom(t)
+		u := usr("ann")
+		if held, err := h.Claim(ctx, room, u); err != nil || !held {
+			t.Fatal(held, err)
+		}
+		m, err := h.Join(ctx, room, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Leave()
+		recvList(t, ctx, m) // presence recorded
+		if _, err := h.Send(ctx, room, "ann", `<b>"&"</b>`, "g1"); err != nil {
+			t.Fatal(err)
+		}
+		c := f.client()
+		defer c.Close()
+		var keys []string
+		for _, k := range []string{"seq", "history", "guard:g1", "presence", "name:ann"} {
+			keys = append(keys, "chat:{"+room+"}:"+k)
+		}
+		for _, k := range keys {
+			ttl, err := c.PTTL(ctx, k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ttl <= 0 || ttl > realtime.DefaultRoomTTL {
+				t.Errorf("%s expires in %v, want within ROOM_TTL (%v)", k, ttl, realtime.DefaultRoomTTL)
+			}
+		}
+		for _, k := range []string{"chat:{" + room + "}:seq", "chat:{" + room + "}:history"} {
+			if ttl, _ := c.PTTL(ctx, k).Result(); ttl < realtime.DefaultRoomTTL-time.Minute {
+				t.Errorf("%s expires in %v, want ROOM_TTL (%v) from the last message", k, ttl, realtime.DefaultRoomTTL)
+			}
+		}
+		entry, err := c.LIndex(ctx, "chat:{"+room+"}:history", -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(entry, `"text":"<b>\"&\"</b>"`) {
+			t.Errorf("stored entry %s: want the text as written, not HTML-escaped", entry)
+		}
+	})
+}

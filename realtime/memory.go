@@ -14,15 +14,18 @@ const maxGuardsPerRoom = 4096
 // this process. It is what a newcomer gets with no Redis configured.
 type MemoryBroker struct {
 	historySize int
+	roomTTL     time.Duration
 	events      chan Event
 
 	mu     sync.Mutex
 	rooms  map[string]*memoryRoom
 	subs   map[string]bool
+	swept  time.Time // when forget last looked
 	closed bool
 }
 
 type memoryRoom struct {
+	used       time.Time              // last written to
 	present    map[User]time.Time     // user -> expiry
 	claims     map[string]memoryClaim // name key -> who holds it
 	seq        int64
@@ -32,22 +35,55 @@ type memoryRoom struct {
 }
 
 // NewMemoryBroker returns a broker that keeps historySize messages per room.
-func NewMemoryBroker(historySize int) *MemoryBroker {
-	return &MemoryBroker{
+func NewMemoryBroker(historySize int, opts ...MemoryOption) *MemoryBroker {
+	b := &MemoryBroker{
 		historySize: historySize,
+		roomTTL:     DefaultRoomTTL,
 		events:      make(chan Event, 1024),
 		rooms:       make(map[string]*memoryRoom),
 		subs:        make(map[string]bool),
 	}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
 }
 
+// MemoryOption changes how NewMemoryBroker sets up a broker.
+type MemoryOption func(*MemoryBroker)
+
+// WithMemoryRoomTTL replaces DefaultRoomTTL: a room untouched for that
+// long is forgotten, as its Redis keys expire.
+func WithMemoryRoomTTL(d time.Duration) MemoryOption {
+	return func(b *MemoryBroker) { b.roomTTL = d }
+}
+
+// room returns the room for writing, made if need be, and marks it used;
+// it must be called with b.mu held.
 func (b *MemoryBroker) room(name string) *memoryRoom {
+	now := time.Now()
+	b.forget(now)
 	r := b.rooms[name]
 	if r == nil {
 		r = &memoryRoom{guards: make(map[string]int64), present: make(map[User]time.Time), claims: make(map[string]memoryClaim)}
 		b.rooms[name] = r
 	}
+	r.used = now
 	return r
+}
+
+// forget drops the rooms untouched for roomTTL that nobody is in, at most
+// once per sweep interval; it must be called with b.mu held.
+func (b *MemoryBroker) forget(now time.Time) {
+	if now.Sub(b.swept) < min(b.roomTTL, time.Minute) {
+		return
+	}
+	b.swept = now
+	for name, r := range b.rooms {
+		if now.Sub(r.used) >= b.roomTTL && !b.subs[name] {
+			delete(b.rooms, name)
+		}
+	}
 }
 
 // peek returns the room for reading, an empty one when it has none yet; it

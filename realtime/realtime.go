@@ -4,6 +4,7 @@
 package realtime
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -109,6 +110,23 @@ type wireEvent struct {
 	Name  string    `json:"name"`
 	Text  string    `json:"text,omitempty"`
 	Time  time.Time `json:"ts"`
+}
+
+// DefaultRoomTTL is how long a room's keys live after its last message,
+// when nothing else is set: a room nobody writes in goes away by itself.
+const DefaultRoomTTL = 30 * 24 * time.Hour
+
+// marshalEvent encodes w without HTML escaping: the text is stored and
+// sent as written ("<" is one byte, not the six of "\u003c"); the page
+// escapes it when it shows it.
+func marshalEvent(w wireEvent) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(w); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func decodeEvent(room string, payload []byte) (Event, error) {

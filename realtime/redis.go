@@ -3,7 +3,6 @@ package realtime
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -82,6 +81,9 @@ if ARGV[4] == '1' then
   redis.call('SET', KEYS[3], seq, 'EX', ARGV[5])
 end
 redis.call(ARGV[1], KEYS[4], entry)
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+if first ~= '' then return {1, seq, 1} end
 return {1, seq}
 `)
 
@@ -167,6 +169,7 @@ type RedisBroker struct {
 	publish     string // the script's publish command
 	instance    string // tells this instance's presence entries apart
 	historySize int
+	roomTTL     time.Duration
 	sub         subscriber
 	events      chan Event
 	quit        chan struct{} // closed by Close, so delivery never blocks on events
@@ -177,6 +180,11 @@ type RedisBroker struct {
 
 // RedisOption changes how NewRedisBroker sets up a broker.
 type RedisOption func(*RedisBroker)
+
+// WithRoomTTL replaces DefaultRoomTTL.
+func WithRoomTTL(d time.Duration) RedisOption {
+	return func(b *RedisBroker) { b.roomTTL = d }
+}
 
 // WithPubSub chooses the pub/sub mode instead of the default: sharded on a
 // *redis.ClusterClient, classic otherwise.
@@ -192,6 +200,7 @@ func NewRedisBroker(rdb redis.UniversalClient, historySize int, opts ...RedisOpt
 		mode:        ClassicPubSub,
 		instance:    rand.Text(),
 		historySize: historySize,
+		roomTTL:     DefaultRoomTTL,
 		events:      make(chan Event, 1024),
 		quit:        make(chan struct{}),
 	}
@@ -282,7 +291,7 @@ func (b *RedisBroker) emit(ev Event) {
 }
 
 func (b *RedisBroker) Send(ctx context.Context, room string, m Message, guard string) (Message, bool, error) {
-	body, err := json.Marshal(wireEvent{Type: KindMessage, Name: m.Name, Text: m.Text, Time: m.Time})
+	body, err := marshalEvent(wireEvent{Type: KindMessage, Name: m.Name, Text: m.Text, Time: m.Time})
 	if err != nil {
 		return Message{}, false, fmt.Errorf("encode message: %w", err)
 	}
@@ -292,20 +301,20 @@ func (b *RedisBroker) Send(ctx context.Context, room string, m Message, guard st
 	}
 	keys := []string{seqKey(room), historyKey(room), guardKey(room, guard), channelName(room)}
 	res, err := sendScript.Run(ctx, b.rdb, keys,
-		b.publish, body, b.historySize, useGuard, int(guardTTL/time.Second)).Int64Slice()
+		b.publish, body, b.historySize, useGuard, int(guardTTL/time.Second), b.roomTTL.Milliseconds()).Int64Slice()
 	if err != nil {
 		b.stale()
 		return Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
 	}
-	if len(res) != 2 {
+	if len(res) < 2 {
 		return Message{}, false, fmt.Errorf("send to room %q: unexpected reply %v", room, res)
 	}
-	m.Seq = res[1]
+	m.Seq, m.First = res[1], len(res) > 2
 	return m, res[0] == 0, nil
 }
 
 func (b *RedisBroker) Announce(ctx context.Context, room string, kind EventKind, name string) error {
-	body, err := json.Marshal(wireEvent{Type: kind, Name: name, Time: time.Now()})
+	body, err := marshalEvent(wireEvent{Type: kind, Name: name, Time: time.Now()})
 	if err != nil {
 		return fmt.Errorf("encode notice: %w", err)
 	}

@@ -204,3 +204,47 @@ func TestStuckResyncStallsNoOtherRoom(t *testing.T) {
 	// The stuck read gives up; the message held meanwhile follows.
 	shown(t, slow, "1")
 }
+
+// The memory broker forgets a room untouched for its room TTL, as Redis
+// expires its keys, unless someone is in it.
+func TestMemoryBrokerForgetsIdleRooms(t *testing.T) {
+	b := NewMemoryBroker(100, WithMemoryRoomTTL(20*time.Millisecond))
+	defer b.Close()
+	ctx := context.Background()
+	if _, _, err := b.Send(ctx, "idle", Message{Name: "ann", Text: "hello"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Subscribe(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Send(ctx, "kept", Message{Name: "bob", Text: "hi"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		// Any write looks for rooms to forget.
+		if _, _, err := b.Send(ctx, "busy", Message{Name: "cy", Text: "x"}, ""); err != nil {
+			t.Fatal(err)
+		}
+		b.mu.Lock()
+		_, idle := b.rooms["idle"]
+		_, kept := b.rooms["kept"]
+		b.mu.Unlock()
+		if !kept {
+			t.Fatal("a room with a subscriber was forgotten")
+		}
+		if !idle {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("an idle room was kept past its TTL")
+		}
+	}
+	if msgs, _ := b.History(ctx, "idle"); len(msgs) != 0 {
+		t.Fatalf("a forgotten room still has %d messages", len(msgs))
+	}
+}

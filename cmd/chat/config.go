@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/realtime"
 )
 
 // config is the service's configuration, read from the environment as
@@ -23,6 +25,7 @@ type config struct {
 	redis           *redis.Options        // one Redis; nil with cluster nil: the in-memory broker
 	cluster         *redis.ClusterOptions // a Redis Cluster
 	historySize     int
+	roomTTL         time.Duration
 	sendRate        float64
 	sendBurst       int
 	secret          []byte
@@ -48,6 +51,14 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		cfg.addr = *listen
 	}
 	cfg.historySize = intEnv(getenv, "HISTORY_SIZE", 100, 1, 10000, &errs)
+	cfg.roomTTL = realtime.DefaultRoomTTL
+	if v := getenv("ROOM_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute {
+			errs = append(errs, fmt.Errorf("ROOM_TTL=%q: want a duration of at least a minute, such as 720h", v))
+		}
+		cfg.roomTTL = d
+	}
 	cfg.sendBurst = intEnv(getenv, "SEND_BURST", 10, 1, 100000, &errs)
 	cfg.sendRate = 5
 	if v := getenv("SEND_RATE"); v != "" {

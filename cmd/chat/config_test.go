@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRedisConfiguration(t *testing.T) {
@@ -107,5 +108,20 @@ func TestConfigBadMetricsAddrStopsTheService(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "bad configuration") || !strings.Contains(out.String(), "METRICS_ADDR") {
 		t.Errorf("log %q: want bad configuration naming METRICS_ADDR", out.String())
+	}
+}
+
+// ROOM_TTL is a duration of at least a minute; 30 days when unset.
+func TestConfigRoomTTL(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 30 * 24 * time.Hour, "720h": 720 * time.Hour, "90m": 90 * time.Minute} {
+		cfg, err := loadConfig([]string{"chat"}, func(k string) string { return map[string]string{"ROOM_TTL": v}[k] })
+		if err != nil || cfg.roomTTL != want {
+			t.Errorf("ROOM_TTL=%q: %v, %v; want %v", v, cfg.roomTTL, err, want)
+		}
+	}
+	for _, v := range []string{"30", "-1h", "10s", "a month"} {
+		if _, err := loadConfig([]string{"chat"}, func(k string) string { return map[string]string{"ROOM_TTL": v}[k] }); err == nil || !strings.Contains(err.Error(), "ROOM_TTL") {
+			t.Errorf("ROOM_TTL=%q accepted (%v)", v, err)
+		}
 	}
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,4 +45,55 @@ func TestSimultaneousSignInsGiveANameOnce(t *testing.T) {
 			t.Fatalf("%d sign-ins got the name and %d were refused, want 1 and 19", won.Load(), refused.Load())
 		}
 	})
+}
+
+// A session may start (write the first message in) 20 rooms an hour, and
+// one address 100: every room is kept for ROOM_TTL after its last message.
+// Past that, a first message is refused and nothing is stored; writing in a
+// room that has messages goes on.
+func TestNewRoomsAreBounded(t *testing.T) {
+	inst := startInstance(t, burst(sharedEnv("")))
+	post := func(u *user, room, text string) (int, string) {
+		t.Helper()
+		resp := u.postForm("/rooms/"+room+"/messages", url.Values{"text": {text}, "nonce": {text}})
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	var rooms []string
+	started := 0
+	var refusal string
+	// Six sessions from one address: each may start 20, the address 100.
+	for s := range 6 {
+		u := newUser(t, inst.URL)
+		u.signIn(fmt.Sprint("starter ", s), uniqueRoom())
+		for i := range 21 {
+			room := uniqueRoom()
+			code, body := post(u, room, fmt.Sprint("first ", s, " ", i))
+			switch {
+			case code == http.StatusSeeOther:
+				started++
+				rooms = append(rooms, room)
+			case code == http.StatusUnprocessableEntity && strings.Contains(body, "started many new rooms"):
+				refusal = body
+				if _, page := u.get("/rooms/" + room); strings.Contains(page, `<li id="msg-`) {
+					t.Fatalf("a refused first message was stored in %s", room)
+				}
+			default:
+				t.Fatalf("first message %d of session %d: %d", i, s, code)
+			}
+		}
+		if s == 0 && started != 20 {
+			t.Fatalf("one session started %d rooms, want 20", started)
+		}
+	}
+	if started != 100 || refusal == "" {
+		t.Fatalf("six sessions from one address started %d rooms, want 100", started)
+	}
+	// A room that has messages still takes them.
+	u := newUser(t, inst.URL)
+	u.signIn("late", rooms[0])
+	if code, _ := post(u, rooms[0], "in an existing room"); code != http.StatusSeeOther {
+		t.Fatalf("a message in a room with messages: %d, want 303", code)
+	}
 }

@@ -222,10 +222,10 @@ func openBroker(ctx context.Context, cfg config, log *slog.Logger) (realtime.Bro
 		cancel()
 	default:
 		log.Info("no Redis configured: running as a single instance on the in-memory broker", "broker", "memory")
-		b := realtime.NewMemoryBroker(cfg.historySize)
+		b := realtime.NewMemoryBroker(cfg.historySize, realtime.WithMemoryRoomTTL(cfg.roomTTL))
 		return b, "", func() { b.Close() }
 	}
-	b := realtime.NewRedisBroker(rdb, cfg.historySize, opts...)
+	b := realtime.NewRedisBroker(rdb, cfg.historySize, append(opts, realtime.WithRoomTTL(cfg.roomTTL))...)
 	return b, note, func() {
 		b.Close()
 		rdb.Close()

@@ -97,3 +97,28 @@ func TestNewRoomsAreBounded(t *testing.T) {
 		t.Fatalf("a message in a room with messages: %d, want 303", code)
 	}
 }
+
+// The room page's history is bounded in bytes as well as in count: a room
+// of a hundred messages of 2,000 "<" (8 KB each as HTML) renders far less
+// than the 800 KB all of them would.
+func TestRoomPageIsBoundedInBytes(t *testing.T) {
+	inst := startInstance(t, burst(sharedEnv("")))
+	room := uniqueRoom()
+	u := newUser(t, inst.URL)
+	u.signIn("Ann", room)
+	for i := range 100 {
+		resp := u.postForm("/rooms/"+room+"/messages", url.Values{"text": {strings.Repeat("<", 1990) + fmt.Sprint(i)}, "nonce": {fmt.Sprint(i)}})
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("post %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp, page := u.get("/rooms/" + room)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatal(resp.Status)
+	}
+	if len(page) > 200<<10 || !strings.Contains(page, `id="msg-100"`) {
+		t.Fatalf("the room page is %d bytes (newest shown: %v); want the newest messages within 200 KB", len(page), strings.Contains(page, `id="msg-100"`))
+	}
+	t.Logf("room page: %d bytes", len(page))
+}

@@ -306,7 +306,9 @@ func (r *countingRenderer) History(msgs []realtime.Message) []byte {
 	for _, m := range msgs {
 		fmt.Fprintf(&b, ":%d", m.Seq)
 	}
-	return []byte(b.String())
+	// Ended like the other parts: a joiner's history and what came while it
+	// was read share one frame.
+	return []byte(b.String() + "|")
 }
 
 // fastPresence keeps presence tests short: the rules are the same, the

@@ -25,7 +25,7 @@ type Renderer interface {
 // dropped as too slow. Its writer takes all that wait at once (see
 // handlers' coalesce), so a socket is dropped only when it falls this many
 // frames behind while a write is blocked.
-const DefaultQueueSize = 32
+const DefaultQueueSize = 64
 
 // PresenceTiming sets how presence behaves. A user stays listed for
 // LeaveGrace after their last socket closes, so reloads and reconnects make

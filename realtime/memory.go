@@ -162,7 +162,7 @@ func (b *MemoryBroker) Claim(_ context.Context, room string, u User, ttl time.Du
 	}
 	r := b.room(room)
 	now := time.Now()
-	keys := nameKeys(u.Name)
+	keys := NameKeys(u.Name)
 	for _, k := range keys {
 		if c, ok := r.claims[k]; ok && c.session != u.Session && now.Before(c.exp) {
 			return false, nil
@@ -185,7 +185,7 @@ func (b *MemoryBroker) Present(_ context.Context, room string, users []User, ttl
 	exp := now.Add(ttl)
 	for _, u := range users {
 		r.present[u] = exp
-		for _, k := range nameKeys(u.Name) {
+		for _, k := range NameKeys(u.Name) {
 			if c, ok := r.claims[k]; !ok || c.session == u.Session || now.After(c.exp) {
 				r.claims[k] = memoryClaim{session: u.Session, exp: exp}
 			}
@@ -202,7 +202,7 @@ func (b *MemoryBroker) Absent(_ context.Context, room string, u User) error {
 	}
 	r := b.room(room)
 	delete(r.present, u)
-	for _, k := range nameKeys(u.Name) {
+	for _, k := range NameKeys(u.Name) {
 		if r.claims[k].session == u.Session {
 			delete(r.claims, k)
 		}
@@ -226,7 +226,7 @@ func (b *MemoryBroker) Members(_ context.Context, room string) ([]User, error) {
 		}
 		users = append(users, u)
 	}
-	sortUsers(users)
+	SortUsers(users)
 	return users, nil
 }
 

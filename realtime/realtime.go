@@ -4,12 +4,9 @@
 package realtime
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -73,7 +70,7 @@ type Broker interface {
 	Announce(ctx context.Context, room string, kind EventKind, name string) error
 	// Claim gives u's name in room to u's session until ttl passes
 	// without another Claim or Present, unless another session holds it:
-	// names that look alike to a reader are one name (nameKeys). It
+	// names that look alike to a reader are one name (NameKeys). It
 	// reports whether u's session holds the name now. Two Claims of one
 	// name at once, on any instances, give it to one session.
 	Claim(ctx context.Context, room string, u User, ttl time.Duration) (bool, error)
@@ -102,58 +99,13 @@ type Broker interface {
 	Close() error
 }
 
-// wireEvent is the JSON of an event on a channel and of a history entry.
-type wireEvent struct {
-	Seq   int64     `json:"seq,omitempty"`
-	First bool      `json:"first,omitempty"`
-	Type  EventKind `json:"type"`
-	Name  string    `json:"name"`
-	Text  string    `json:"text,omitempty"`
-	Time  time.Time `json:"ts"`
-}
-
 // DefaultRoomTTL is how long a room's keys live after its last message,
 // when nothing else is set: a room nobody writes in goes away by itself.
 const DefaultRoomTTL = 30 * 24 * time.Hour
 
-// marshalEvent encodes w without HTML escaping: the text is stored and
-// sent as written ("<" is one byte, not the six of "\u003c"); the page
-// escapes it when it shows it.
-func marshalEvent(w wireEvent) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(w); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
-func decodeEvent(room string, payload []byte) (Event, error) {
-	var w wireEvent
-	if err := json.Unmarshal(payload, &w); err != nil {
-		return Event{}, fmt.Errorf("decode event in room %q: %w", room, err)
-	}
-	if w.Type == "" {
-		w.Type = KindMessage
-	}
-	return Event{Room: room, Kind: w.Type, Message: w.message()}, nil
-}
-
-func decodeMessage(payload []byte) (Message, error) {
-	var w wireEvent
-	if err := json.Unmarshal(payload, &w); err != nil {
-		return Message{}, fmt.Errorf("decode history entry: %w", err)
-	}
-	return w.message(), nil
-}
-
-func (w wireEvent) message() Message {
-	return Message{Seq: w.Seq, First: w.First, Name: w.Name, Text: w.Text, Time: w.Time}
-}
-
-// sortUsers orders users by name, then session.
-func sortUsers(us []User) {
+// SortUsers orders users by name, then session: the order Broker.Members
+// returns them in.
+func SortUsers(us []User) {
 	slices.SortFunc(us, func(a, b User) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Session, b.Session))
 	})

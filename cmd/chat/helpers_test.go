@@ -359,15 +359,33 @@ type view struct {
 	histories []int // how many messages each history frame held
 }
 
+// apply applies one WebSocket message as htmx does: its fragments in
+// order, so a message appended before a history in the same message is
+// replaced by that history, and one after it is added to it.
 func (v *view) apply(frame string) {
-	ids := itemID.FindAllStringSubmatch(frame, -1)
-	if historyFrame.MatchString(frame) {
+	for {
+		h := historyFrame.FindStringIndex(frame)
+		if h == nil {
+			v.append(frame)
+			return
+		}
+		v.append(frame[:h[0]])
+		rest := frame[h[1]:]
+		end := strings.Index(rest, "</ol>")
+		if end < 0 {
+			end = len(rest)
+		}
+		ids := itemID.FindAllStringSubmatch(rest[:end], -1)
 		v.seqs = v.seqs[:0]
 		v.histories = append(v.histories, len(ids))
-	} else if len(ids) == 0 {
-		return
+		v.append(rest[:end])
+		frame = rest[end:]
 	}
-	for _, m := range ids {
+}
+
+// append adds the message items of a part of a frame to the view.
+func (v *view) append(part string) {
+	for _, m := range itemID.FindAllStringSubmatch(part, -1) {
 		n, _ := strconv.Atoi(m[1])
 		if slices.Contains(v.seqs, n) {
 			v.dups = append(v.dups, n)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatrun/chat/handlers"
 	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/realtime/redisbroker"
 	"github.com/chatrun/chat/static"
 )
 
@@ -186,7 +187,7 @@ func waitAtMost(d time.Duration, f func()) {
 // says how the service runs below what was asked; /ready repeats it.
 func openBroker(ctx context.Context, cfg config, log *slog.Logger) (realtime.Broker, string, func()) {
 	var rdb redis.UniversalClient
-	var opts []realtime.RedisOption
+	var opts []redisbroker.Option
 	note := ""
 	if cfg.cluster != nil || cfg.redis != nil {
 		// go-redis has one logger for the process; without this its lines
@@ -198,7 +199,7 @@ func openBroker(ctx context.Context, cfg config, log *slog.Logger) (realtime.Bro
 		cc := redis.NewClusterClient(cfg.cluster)
 		rdb = cc
 		probeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		ok, err := realtime.ShardedPubSubSupported(probeCtx, cc)
+		ok, err := redisbroker.ShardedPubSubSupported(probeCtx, cc)
 		cancel()
 		switch {
 		case err != nil:
@@ -207,8 +208,8 @@ func openBroker(ctx context.Context, cfg config, log *slog.Logger) (realtime.Bro
 		case !ok:
 			note = "the Redis Cluster refuses sharded pub/sub (SPUBLISH needs Redis 7 or Valkey): rooms use classic PUBLISH, which every node of the cluster receives"
 			// Before any other line, so that nobody misses it.
-			log.Warn(note, "broker", "redis-cluster", "pubsub", realtime.ClassicPubSub.String())
-			opts = append(opts, realtime.WithPubSub(realtime.ClassicPubSub))
+			log.Warn(note, "broker", "redis-cluster", "pubsub", redisbroker.ClassicPubSub.String())
+			opts = append(opts, redisbroker.WithPubSub(redisbroker.ClassicPubSub))
 		}
 		log.Info("relaying rooms through a Redis Cluster", "broker", "redis-cluster", "seeds", cfg.cluster.Addrs, "tls", cfg.cluster.TLSConfig != nil)
 	case cfg.redis != nil:
@@ -225,7 +226,7 @@ func openBroker(ctx context.Context, cfg config, log *slog.Logger) (realtime.Bro
 		b := realtime.NewMemoryBroker(cfg.historySize, realtime.WithMemoryRoomTTL(cfg.roomTTL))
 		return b, "", func() { b.Close() }
 	}
-	b := realtime.NewRedisBroker(rdb, cfg.historySize, append(opts, realtime.WithRoomTTL(cfg.roomTTL))...)
+	b := redisbroker.New(rdb, cfg.historySize, append(opts, redisbroker.WithRoomTTL(cfg.roomTTL))...)
 	return b, note, func() {
 		b.Close()
 		rdb.Close()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatrun/chat/handlers"
 	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/realtime/redisbroker"
 	"github.com/chatrun/chat/static"
 )
 
@@ -84,7 +85,7 @@ func redisInstances(t *testing.T, addr string, n int) []string {
 	var urls []string
 	for range n {
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
-		broker := realtime.NewRedisBroker(rdb, 100)
+		broker := redisbroker.New(rdb, 100)
 		t.Cleanup(func() {
 			broker.Close()
 			rdb.Close()

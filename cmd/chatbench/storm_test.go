@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/realtime/redisbroker"
 	"github.com/chatrun/chat/realtime/redistest"
 	"github.com/chatrun/chat/views"
 )
@@ -36,7 +36,7 @@ func TestStormRejoinsOtherInstance(t *testing.T) {
 	addr := redistest.Addr(t)
 	instance := func() (string, func()) {
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
-		broker := realtime.NewRedisBroker(rdb, 100)
+		broker := redisbroker.New(rdb, 100)
 		t.Cleanup(func() {
 			broker.Close()
 			rdb.Close()

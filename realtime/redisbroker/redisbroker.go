@@ -1,4 +1,4 @@
-package realtime
+package redisbroker
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/realtime"
 )
 
 // guardTTL is how long a (session, nonce) guard is remembered: far longer
@@ -27,8 +29,8 @@ func channelName(room string) string   { return "chat:{" + room + "}:events" }
 func claimKey(room, key string) string { return "chat:{" + room + "}:name:" + key }
 
 // claimKeys are the Redis keys of u's claim on its name in room.
-func claimKeys(room string, u User) []string {
-	keys := nameKeys(u.Name)
+func claimKeys(room string, u realtime.User) []string {
+	keys := realtime.NameKeys(u.Name)
 	for i, k := range keys {
 		keys[i] = claimKey(room, k)
 	}
@@ -160,10 +162,10 @@ type subscriber interface {
 	close() error
 }
 
-// RedisBroker relays events through Redis pub/sub and keeps history in a
+// Broker relays events through Redis pub/sub and keeps history in a
 // Redis list per room. It holds one pub/sub connection for all its rooms on
 // one Redis, or one per shard on a cluster.
-type RedisBroker struct {
+type Broker struct {
 	rdb         redis.UniversalClient
 	mode        PubSubMode
 	publish     string // the script's publish command
@@ -171,37 +173,37 @@ type RedisBroker struct {
 	historySize int
 	roomTTL     time.Duration
 	sub         subscriber
-	events      chan Event
+	events      chan realtime.Event
 	quit        chan struct{} // closed by Close, so delivery never blocks on events
 
 	mu     sync.Mutex
 	closed bool
 }
 
-// RedisOption changes how NewRedisBroker sets up a broker.
-type RedisOption func(*RedisBroker)
+// Option changes how New sets up a broker.
+type Option func(*Broker)
 
-// WithRoomTTL replaces DefaultRoomTTL.
-func WithRoomTTL(d time.Duration) RedisOption {
-	return func(b *RedisBroker) { b.roomTTL = d }
+// WithRoomTTL replaces realtime.DefaultRoomTTL.
+func WithRoomTTL(d time.Duration) Option {
+	return func(b *Broker) { b.roomTTL = d }
 }
 
 // WithPubSub chooses the pub/sub mode instead of the default: sharded on a
 // *redis.ClusterClient, classic otherwise.
-func WithPubSub(mode PubSubMode) RedisOption {
-	return func(b *RedisBroker) { b.mode = mode }
+func WithPubSub(mode PubSubMode) Option {
+	return func(b *Broker) { b.mode = mode }
 }
 
-// NewRedisBroker starts the broker's pub/sub on rdb. Close stops it; rdb
+// New starts the broker's pub/sub on rdb. Close stops it; rdb
 // itself stays the caller's to close.
-func NewRedisBroker(rdb redis.UniversalClient, historySize int, opts ...RedisOption) *RedisBroker {
-	b := &RedisBroker{
+func New(rdb redis.UniversalClient, historySize int, opts ...Option) *Broker {
+	b := &Broker{
 		rdb:         rdb,
 		mode:        ClassicPubSub,
 		instance:    rand.Text(),
 		historySize: historySize,
-		roomTTL:     DefaultRoomTTL,
-		events:      make(chan Event, 1024),
+		roomTTL:     realtime.DefaultRoomTTL,
+		events:      make(chan realtime.Event, 1024),
 		quit:        make(chan struct{}),
 	}
 	if _, ok := rdb.(*redis.ClusterClient); ok {
@@ -219,9 +221,6 @@ func NewRedisBroker(rdb redis.UniversalClient, historySize int, opts ...RedisOpt
 	}
 	return b
 }
-
-// Mode reports how the broker's room events travel.
-func (b *RedisBroker) Mode() PubSubMode { return b.mode }
 
 // ShardedPubSubSupported reports whether the server (every node, for a
 // cluster) knows SPUBLISH: Redis 7 and later, and Valkey, do.
@@ -256,14 +255,14 @@ func onEveryPrimary(ctx context.Context, rdb redis.UniversalClient, fn func(cont
 // stale asks a cluster client to reload its slot map, after an error that
 // a failover may explain: go-redis would otherwise keep sending a failed
 // primary's slots to it until its next periodic reload.
-func (b *RedisBroker) stale() {
+func (b *Broker) stale() {
 	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
 		cc.ReloadState(context.Background())
 	}
 }
 
 // deliver turns a payload on channel into an event.
-func (b *RedisBroker) deliver(channel, payload string) {
+func (b *Broker) deliver(channel, payload string) {
 	room, ok := roomOfChannel(channel)
 	if !ok {
 		return
@@ -277,23 +276,23 @@ func (b *RedisBroker) deliver(channel, payload string) {
 
 // resync says that channel's events may have been lost while its
 // subscription was re-established.
-func (b *RedisBroker) resync(channel string) {
+func (b *Broker) resync(channel string) {
 	if room, ok := roomOfChannel(channel); ok {
-		b.emit(Event{Room: room, Kind: KindResync})
+		b.emit(realtime.Event{Room: room, Kind: realtime.KindResync})
 	}
 }
 
-func (b *RedisBroker) emit(ev Event) {
+func (b *Broker) emit(ev realtime.Event) {
 	select {
 	case b.events <- ev:
 	case <-b.quit:
 	}
 }
 
-func (b *RedisBroker) Send(ctx context.Context, room string, m Message, guard string) (Message, bool, error) {
-	body, err := marshalEvent(wireEvent{Type: KindMessage, Name: m.Name, Text: m.Text, Time: m.Time})
+func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guard string) (realtime.Message, bool, error) {
+	body, err := marshalEvent(wireEvent{Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time})
 	if err != nil {
-		return Message{}, false, fmt.Errorf("encode message: %w", err)
+		return realtime.Message{}, false, fmt.Errorf("encode message: %w", err)
 	}
 	useGuard := "0"
 	if guard != "" {
@@ -304,16 +303,16 @@ func (b *RedisBroker) Send(ctx context.Context, room string, m Message, guard st
 		b.publish, body, b.historySize, useGuard, int(guardTTL/time.Second), b.roomTTL.Milliseconds()).Int64Slice()
 	if err != nil {
 		b.stale()
-		return Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
+		return realtime.Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
 	}
 	if len(res) < 2 {
-		return Message{}, false, fmt.Errorf("send to room %q: unexpected reply %v", room, res)
+		return realtime.Message{}, false, fmt.Errorf("send to room %q: unexpected reply %v", room, res)
 	}
 	m.Seq, m.First = res[1], len(res) > 2
 	return m, res[0] == 0, nil
 }
 
-func (b *RedisBroker) Announce(ctx context.Context, room string, kind EventKind, name string) error {
+func (b *Broker) Announce(ctx context.Context, room string, kind realtime.EventKind, name string) error {
 	body, err := marshalEvent(wireEvent{Type: kind, Name: name, Time: time.Now()})
 	if err != nil {
 		return fmt.Errorf("encode notice: %w", err)
@@ -334,11 +333,11 @@ func (b *RedisBroker) Announce(ctx context.Context, room string, kind EventKind,
 // Presence is a sorted set per room: one member per (instance, session,
 // name), scored with its expiry, so that the users of an instance that died
 // vanish on their own.
-func (b *RedisBroker) presenceMember(u User) string {
+func (b *Broker) presenceMember(u realtime.User) string {
 	return b.instance + "\x00" + u.Session + "\x00" + u.Name
 }
 
-func (b *RedisBroker) Present(ctx context.Context, room string, users []User, ttl time.Duration) error {
+func (b *Broker) Present(ctx context.Context, room string, users []realtime.User, ttl time.Duration) error {
 	if len(users) == 0 {
 		return nil
 	}
@@ -372,7 +371,7 @@ func (b *RedisBroker) Present(ctx context.Context, room string, users []User, tt
 	return nil
 }
 
-func (b *RedisBroker) Claim(ctx context.Context, room string, u User, ttl time.Duration) (bool, error) {
+func (b *Broker) Claim(ctx context.Context, room string, u realtime.User, ttl time.Duration) (bool, error) {
 	held, err := claimScript.Run(ctx, b.rdb, claimKeys(room, u), u.Session, ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, fmt.Errorf("claim a name in room %q: %w", room, err)
@@ -380,7 +379,7 @@ func (b *RedisBroker) Claim(ctx context.Context, room string, u User, ttl time.D
 	return held == 1, nil
 }
 
-func (b *RedisBroker) Absent(ctx context.Context, room string, u User) error {
+func (b *Broker) Absent(ctx context.Context, room string, u realtime.User) error {
 	keys := append([]string{presenceSetKey(room)}, claimKeys(room, u)...)
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	if err := absentScript.Run(ctx, b.rdb, keys, b.presenceMember(u), "\x00"+u.Session+"\x00", now).Err(); err != nil {
@@ -389,35 +388,35 @@ func (b *RedisBroker) Absent(ctx context.Context, room string, u User) error {
 	return nil
 }
 
-func (b *RedisBroker) Members(ctx context.Context, room string) ([]User, error) {
+func (b *Broker) Members(ctx context.Context, room string) ([]realtime.User, error) {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	entries, err := b.rdb.ZRangeByScore(ctx, presenceSetKey(room), &redis.ZRangeBy{Min: "(" + now, Max: "+inf"}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("members of room %q: %w", room, err)
 	}
-	seen := make(map[User]bool, len(entries))
-	users := make([]User, 0, len(entries))
+	seen := make(map[realtime.User]bool, len(entries))
+	users := make([]realtime.User, 0, len(entries))
 	for _, e := range entries {
 		parts := strings.SplitN(e, "\x00", 3)
 		if len(parts) != 3 {
 			continue
 		}
-		u := User{Session: parts[1], Name: parts[2]}
+		u := realtime.User{Session: parts[1], Name: parts[2]}
 		if !seen[u] {
 			seen[u] = true
 			users = append(users, u)
 		}
 	}
-	sortUsers(users)
+	realtime.SortUsers(users)
 	return users, nil
 }
 
-func (b *RedisBroker) History(ctx context.Context, room string) ([]Message, error) {
+func (b *Broker) History(ctx context.Context, room string) ([]realtime.Message, error) {
 	entries, err := b.rdb.LRange(ctx, historyKey(room), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("history of room %q: %w", room, err)
 	}
-	msgs := make([]Message, 0, len(entries))
+	msgs := make([]realtime.Message, 0, len(entries))
 	for _, e := range entries {
 		m, err := decodeMessage([]byte(e))
 		if err != nil {
@@ -428,12 +427,12 @@ func (b *RedisBroker) History(ctx context.Context, room string) ([]Message, erro
 	return msgs, nil
 }
 
-func (b *RedisBroker) Subscribe(ctx context.Context, room string) error {
+func (b *Broker) Subscribe(ctx context.Context, room string) error {
 	b.mu.Lock()
 	closed := b.closed
 	b.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return realtime.ErrClosed
 	}
 	if err := b.sub.subscribe(ctx, channelName(room)); err != nil {
 		return fmt.Errorf("subscribe to room %q: %w", room, err)
@@ -441,18 +440,18 @@ func (b *RedisBroker) Subscribe(ctx context.Context, room string) error {
 	return nil
 }
 
-func (b *RedisBroker) Unsubscribe(ctx context.Context, room string) error {
+func (b *Broker) Unsubscribe(ctx context.Context, room string) error {
 	if err := b.sub.unsubscribe(ctx, channelName(room)); err != nil {
 		return fmt.Errorf("unsubscribe from room %q: %w", room, err)
 	}
 	return nil
 }
 
-func (b *RedisBroker) Events() <-chan Event { return b.events }
+func (b *Broker) Events() <-chan realtime.Event { return b.events }
 
 // Ping asks every node that holds rooms: on a cluster, a room whose shard
 // is down cannot be served.
-func (b *RedisBroker) Ping(ctx context.Context) error {
+func (b *Broker) Ping(ctx context.Context) error {
 	err := onEveryPrimary(ctx, b.rdb, func(ctx context.Context, c redis.Cmdable) error {
 		return c.Ping(ctx).Err()
 	})
@@ -463,7 +462,7 @@ func (b *RedisBroker) Ping(ctx context.Context) error {
 }
 
 // Close ends the pub/sub connections and waits for their readers to stop.
-func (b *RedisBroker) Close() error {
+func (b *Broker) Close() error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()

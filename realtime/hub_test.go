@@ -2,10 +2,8 @@ package realtime_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,266 +12,8 @@ import (
 	"time"
 
 	"github.com/chatrun/chat/realtime"
-	"github.com/chatrun/chat/realtime/redistest"
-	"github.com/redis/go-redis/v9"
+	"github.com/chatrun/chat/realtime/brokertest"
 )
-
-// brokerFactory makes brokers of one kind for one test; shared reports
-// whether the brokers it makes share their state, as instances on one Redis do.
-type brokerFactory struct {
-	name   string
-	shared bool
-	make   func(t *testing.T, historySize int) realtime.Broker
-	// lose deletes what the store holds of a room, as Redis restarting
-	// empty or a FLUSHALL does; nil where the store cannot lose data.
-	lose func(t *testing.T, room string)
-	// client reaches the store itself; nil for the memory broker.
-	client func() redis.UniversalClient
-}
-
-func factories() []func(t *testing.T) brokerFactory {
-	return []func(t *testing.T) brokerFactory{
-		func(*testing.T) brokerFactory {
-			return brokerFactory{name: "memory", make: func(t *testing.T, n int) realtime.Broker {
-				b := realtime.NewMemoryBroker(n)
-				t.Cleanup(func() { b.Close() })
-				return b
-			}}
-		},
-		func(t *testing.T) brokerFactory {
-			return redisFactory(oneRedis(redistest.Addr(t)))
-		},
-		// Sharded pub/sub works on one Redis 7 as well.
-		func(t *testing.T) brokerFactory {
-			return redisFactory(oneRedis(redistest.Addr(t)), realtime.WithPubSub(realtime.ShardedPubSub))
-		},
-		func(t *testing.T) brokerFactory {
-			seeds := redistest.ClusterAddrs(t)
-			return redisFactory(func() redis.UniversalClient {
-				// Options of its own: go-redis appends to Addrs.
-				return redis.NewClusterClient(&redis.ClusterOptions{Addrs: slices.Clone(seeds)})
-			})
-		},
-	}
-}
-
-func oneRedis(addr string) func() redis.UniversalClient {
-	return func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: addr}) }
-}
-
-var factoryNames = []string{"memory", "redis", "redis-sharded", "cluster"}
-
-// redisFactory makes brokers sharing one Redis (or cluster), each on a
-// client of its own from newClient, as instances have.
-func redisFactory(newClient func() redis.UniversalClient, opts ...realtime.RedisOption) brokerFactory {
-	return brokerFactory{name: "redis", shared: true, make: func(t *testing.T, n int) realtime.Broker {
-		c := newClient()
-		b := realtime.NewRedisBroker(c, n, opts...)
-		t.Cleanup(func() {
-			b.Close()
-			c.Close()
-		})
-		return b
-	}, client: newClient, lose: func(t *testing.T, room string) {
-		c := newClient()
-		defer c.Close()
-		// One hash tag: one slot, so one DEL on a cluster too.
-		keys := []string{"chat:{" + room + "}:seq", "chat:{" + room + "}:history"}
-		if err := c.Del(t.Context(), keys...).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}}
-}
-
-// forEachBroker runs the conformance test body against every broker kind.
-func forEachBroker(t *testing.T, body func(t *testing.T, f brokerFactory)) {
-	for i, mk := range factories() {
-		t.Run(factoryNames[i], func(t *testing.T) { body(t, mk(t)) })
-	}
-}
-
-// usr is a user whose session is named after them.
-func usr(name string) realtime.User { return realtime.User{Name: name, Session: "session-" + name} }
-
-// uniqueRoom names a room no other test or package uses on a shared Redis.
-func uniqueRoom(t *testing.T) string {
-	return "t-" + strings.ToLower(rand.Text()[:10])
-}
-
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func send(t *testing.T, ctx context.Context, b realtime.Broker, room, name, text, guard string) (realtime.Message, bool) {
-	t.Helper()
-	m, dup, err := b.Send(ctx, room, realtime.Message{Name: name, Text: text, Time: time.Now().UTC()}, guard)
-	if err != nil {
-		t.Fatalf("Send: %v", err)
-	}
-	return m, dup
-}
-
-func nextEvent(t *testing.T, ctx context.Context, b realtime.Broker) realtime.Event {
-	t.Helper()
-	select {
-	case ev, ok := <-b.Events():
-		if !ok {
-			t.Fatal("events channel closed")
-		}
-		return ev
-	case <-ctx.Done():
-		t.Fatal("no event before the deadline")
-	}
-	return realtime.Event{}
-}
-
-func TestBrokerNumbersAndStoresInOrder(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
-		b := f.make(t, 5)
-		room := uniqueRoom(t)
-		for i := 1; i <= 8; i++ {
-			m, dup := send(t, ctx, b, room, "ann", "text "+strconv.Itoa(i), "")
-			if dup || m.Seq != int64(i) {
-				t.Fatalf("send %d: seq %d dup %v, want seq %d", i, m.Seq, dup, i)
-			}
-		}
-		hist, err := b.History(ctx, room)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(hist) != 5 {
-			t.Fatalf("history has %d messages, want the last 5", len(hist))
-		}
-		for i, m := range hist {
-			want := int64(4 + i)
-			if m.Seq != want || m.Text != "text "+strconv.Itoa(int(want)) || m.Name != "ann" || m.Time.IsZero() {
-				t.Errorf("history[%d] = %+v, want seq %d", i, m, want)
-			}
-		}
-	})
-}
-
-func TestBrokerGuardStoresOnce(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
-		b := f.make(t, 100)
-		room := uniqueRoom(t)
-		first, dup := send(t, ctx, b, room, "ann", "hello", "sess1:n1")
-		if dup {
-			t.Fatal("first send reported as duplicate")
-		}
-		again, dup := send(t, ctx, b, room, "ann", "hello", "sess1:n1")
-		if !dup || again.Seq != first.Seq {
-			t.Fatalf("repeat: seq %d dup %v, want seq %d dup true", again.Seq, dup, first.Seq)
-		}
-		if _, dup := send(t, ctx, b, room, "bob", "hello", "sess2:n1"); dup {
-			t.Fatal("another session's nonce was taken as a duplicate")
-		}
-		send(t, ctx, b, room, "ann", "no guard", "")
-		send(t, ctx, b, room, "ann", "no guard", "")
-		hist, err := b.History(ctx, room)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(hist) != 4 {
-			t.Fatalf("history has %d messages, want 4: %+v", len(hist), hist)
-		}
-	})
-}
-
-func TestBrokerRelaysOnlySubscribedRooms(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
-		b := f.make(t, 100)
-		room, other := uniqueRoom(t), uniqueRoom(t)
-		if err := b.Subscribe(ctx, room); err != nil {
-			t.Fatal(err)
-		}
-		send(t, ctx, b, other, "zed", "elsewhere", "")
-		if err := b.Announce(ctx, room, realtime.KindPresence, "ann"); err != nil {
-			t.Fatal(err)
-		}
-		m, _ := send(t, ctx, b, room, "ann", "hi", "")
-
-		ev := nextEvent(t, ctx, b)
-		if ev.Room != room || ev.Kind != realtime.KindPresence || ev.Message.Name != "ann" {
-			t.Fatalf("first event = %+v, want ann's presence in %s", ev, room)
-		}
-		ev = nextEvent(t, ctx, b)
-		if ev.Room != room || ev.Kind != realtime.KindMessage || ev.Message.Seq != m.Seq || ev.Message.Text != "hi" {
-			t.Fatalf("second event = %+v, want message %d", ev, m.Seq)
-		}
-		hist, _ := b.History(ctx, room)
-		if len(hist) != 1 {
-			t.Fatalf("notices must not be stored; history = %+v", hist)
-		}
-
-		if err := b.Unsubscribe(ctx, room); err != nil {
-			t.Fatal(err)
-		}
-		// After unsubscribing, a message in room is not relayed; one in a
-		// freshly subscribed room is, and it must be the next event.
-		third := uniqueRoom(t)
-		if err := b.Subscribe(ctx, third); err != nil {
-			t.Fatal(err)
-		}
-		send(t, ctx, b, room, "ann", "unheard", "")
-		send(t, ctx, b, third, "ann", "heard", "")
-		if ev := nextEvent(t, ctx, b); ev.Room != third || ev.Message.Text != "heard" {
-			t.Fatalf("after unsubscribe got %+v, want the message in %s", ev, third)
-		}
-	})
-}
-
-func TestBrokerConcurrentSendsGetDistinctContiguousSeqs(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
-		brokers := []realtime.Broker{f.make(t, 1000)}
-		if f.shared {
-			brokers = append(brokers, f.make(t, 1000))
-		}
-		room := uniqueRoom(t)
-		const perSender = 50
-		var wg sync.WaitGroup
-		seqs := make(chan int64, 4*perSender)
-		for i := range 4 {
-			b := brokers[i%len(brokers)]
-			wg.Go(func() {
-				for j := range perSender {
-					m, _, err := b.Send(ctx, room, realtime.Message{Name: "s" + strconv.Itoa(i), Text: strconv.Itoa(j)}, "")
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					seqs <- m.Seq
-				}
-			})
-		}
-		wg.Wait()
-		close(seqs)
-		seen := map[int64]bool{}
-		for s := range seqs {
-			if seen[s] {
-				t.Fatalf("seq %d given twice", s)
-			}
-			seen[s] = true
-		}
-		for s := int64(1); s <= 4*perSender; s++ {
-			if !seen[s] {
-				t.Fatalf("seq %d missing", s)
-			}
-		}
-		hist, _ := brokers[len(brokers)-1].History(ctx, room)
-		for i, m := range hist {
-			if m.Seq != int64(i+1) {
-				t.Fatalf("history[%d].Seq = %d", i, m.Seq)
-			}
-		}
-	})
-}
 
 // countingRenderer renders events as short strings and counts its calls.
 type countingRenderer struct{ messages, notices, histories atomic.Int64 }
@@ -412,18 +152,18 @@ func recvUntil(t *testing.T, ctx context.Context, m *realtime.Member, want strin
 }
 
 func TestHubHistoryFirstThenLiveRenderedOnce(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
-		b := f.make(t, 100)
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		ctx := brokertest.Context(t)
+		b := f.Make(t, 100)
 		r := &countingRenderer{}
 		h := newHub(t, b, r)
-		room := uniqueRoom(t)
+		room := brokertest.Room(t)
 		if _, err := h.Send(ctx, room, "ann", "before", ""); err != nil {
 			t.Fatal(err)
 		}
 		var members []*realtime.Member
 		for i := range 5 {
-			m, err := h.Join(ctx, room, usr("user"+strconv.Itoa(i)))
+			m, err := h.Join(ctx, room, brokertest.User("user"+strconv.Itoa(i)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -452,17 +192,17 @@ func TestHubHistoryFirstThenLiveRenderedOnce(t *testing.T) {
 }
 
 func TestHubNoticesGoToOthers(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
-		h := newHub(t, f.make(t, 100), &countingRenderer{})
-		room := uniqueRoom(t)
-		ann, err := h.Join(ctx, room, usr("ann"))
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		ctx := brokertest.Context(t)
+		h := newHub(t, f.Make(t, 100), &countingRenderer{})
+		room := brokertest.Room(t)
+		ann, err := h.Join(ctx, room, brokertest.User("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer ann.Leave()
 		recv(t, ctx, ann) // history
-		bob, err := h.Join(ctx, room, usr("bob"))
+		bob, err := h.Join(ctx, room, brokertest.User("bob"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -485,16 +225,16 @@ func TestHubNoticesGoToOthers(t *testing.T) {
 }
 
 func TestHubDropsSlowMemberWithoutStallingRoom(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
-		h := newHub(t, f.make(t, 1000), &countingRenderer{})
-		room := uniqueRoom(t)
-		slow, err := h.Join(ctx, room, usr("slow"))
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		ctx := brokertest.Context(t)
+		h := newHub(t, f.Make(t, 1000), &countingRenderer{})
+		room := brokertest.Room(t)
+		slow, err := h.Join(ctx, room, brokertest.User("slow"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer slow.Leave()
-		fast, err := h.Join(ctx, room, usr("fast"))
+		fast, err := h.Join(ctx, room, brokertest.User("fast"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -524,15 +264,15 @@ func TestHubDropsSlowMemberWithoutStallingRoom(t *testing.T) {
 }
 
 func TestHubInstancesShareRooms(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		if !f.shared {
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		if !f.Shared {
 			t.Skip("brokers of this kind are single-instance")
 		}
-		ctx := ctxFor(t)
-		h1 := newHub(t, f.make(t, 100), &countingRenderer{})
-		h2 := newHub(t, f.make(t, 100), &countingRenderer{})
-		room := uniqueRoom(t)
-		a, err := h1.Join(ctx, room, usr("ann"))
+		ctx := brokertest.Context(t)
+		h1 := newHub(t, f.Make(t, 100), &countingRenderer{})
+		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
+		room := brokertest.Room(t)
+		a, err := h1.Join(ctx, room, brokertest.User("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -540,7 +280,7 @@ func TestHubInstancesShareRooms(t *testing.T) {
 		recv(t, ctx, a)
 		// Presence is recorded beside the join; the list follows it.
 		recvList(t, ctx, a)
-		b, err := h2.Join(ctx, room, usr("bob"))
+		b, err := h2.Join(ctx, room, brokertest.User("bob"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -562,80 +302,6 @@ func TestHubInstancesShareRooms(t *testing.T) {
 			if got := recv(t, ctx, m); got != "m2:from 1" {
 				t.Fatalf("got %q, want m2", got)
 			}
-		}
-	})
-}
-
-// waitFor polls cond until it holds, failing the test at the deadline.
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: not before the deadline", what)
-		case <-tick.C:
-		}
-	}
-}
-
-func members(t *testing.T, ctx context.Context, b realtime.Broker, room string) string {
-	t.Helper()
-	users, err := b.Members(ctx, room)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(realtime.Names(users), ",")
-}
-
-func TestBrokerPresence(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
-		b := f.make(t, 100)
-		room := uniqueRoom(t)
-		if err := b.Present(ctx, room, []realtime.User{usr("bob"), usr("ann")}, time.Hour); err != nil {
-			t.Fatal(err)
-		}
-		if got := members(t, ctx, b, room); got != "ann,bob" {
-			t.Fatalf("members %q, want ann,bob", got)
-		}
-		if err := b.Absent(ctx, room, usr("bob")); err != nil {
-			t.Fatal(err)
-		}
-		if got := members(t, ctx, b, room); got != "ann" {
-			t.Fatalf("members %q after bob's absence, want ann", got)
-		}
-		if err := b.Present(ctx, room, []realtime.User{usr("carol")}, 200*time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
-		if got := members(t, ctx, b, room); got != "ann,carol" {
-			t.Fatalf("members %q, want ann,carol", got)
-		}
-		waitFor(t, ctx, "carol's entry expires", func() bool { return members(t, ctx, b, room) == "ann" })
-
-		if !f.shared {
-			return
-		}
-		// Two instances listing one user: listed once, until both let go.
-		b2 := f.make(t, 100)
-		if err := b2.Present(ctx, room, []realtime.User{usr("ann")}, time.Hour); err != nil {
-			t.Fatal(err)
-		}
-		if got := members(t, ctx, b2, room); got != "ann" {
-			t.Fatalf("members %q, want ann once", got)
-		}
-		if err := b.Absent(ctx, room, usr("ann")); err != nil {
-			t.Fatal(err)
-		}
-		if got := members(t, ctx, b, room); got != "ann" {
-			t.Fatalf("members %q, want ann, still present through the second instance", got)
-		}
-		if err := b2.Absent(ctx, room, usr("ann")); err != nil {
-			t.Fatal(err)
-		}
-		if got := members(t, ctx, b, room); got != "" {
-			t.Fatalf("members %q, want none", got)
 		}
 	})
 }
@@ -668,17 +334,17 @@ func quietFor(t *testing.T, ctx context.Context, h *realtime.Hub, m *realtime.Me
 }
 
 func TestHubReloadMakesNoNoise(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
-		h := newHub(t, f.make(t, 100), &countingRenderer{})
-		room := uniqueRoom(t)
-		bob, err := h.Join(ctx, room, usr("bob"))
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		ctx := brokertest.Context(t)
+		h := newHub(t, f.Make(t, 100), &countingRenderer{})
+		room := brokertest.Room(t)
+		bob, err := h.Join(ctx, room, brokertest.User("bob"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer bob.Leave()
 		recv(t, ctx, bob)
-		ann, err := h.Join(ctx, room, usr("ann"))
+		ann, err := h.Join(ctx, room, brokertest.User("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -687,7 +353,7 @@ func TestHubReloadMakesNoNoise(t *testing.T) {
 		}
 		// A reload: the socket closes and a new one opens at once.
 		ann.Leave()
-		ann, err = h.Join(ctx, room, usr("ann"))
+		ann, err = h.Join(ctx, room, brokertest.User("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -697,33 +363,33 @@ func TestHubReloadMakesNoNoise(t *testing.T) {
 }
 
 func TestHubPresenceAcrossInstances(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		if !f.shared {
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		if !f.Shared {
 			t.Skip("brokers of this kind are single-instance")
 		}
-		ctx := ctxFor(t)
-		b1 := f.make(t, 100)
+		ctx := brokertest.Context(t)
+		b1 := f.Make(t, 100)
 		h1, crash := startHub(b1, &countingRenderer{})
 		t.Cleanup(crash)
-		h2 := newHub(t, f.make(t, 100), &countingRenderer{})
-		room := uniqueRoom(t)
+		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
+		room := brokertest.Room(t)
 
-		bob, err := h2.Join(ctx, room, usr("bob"))
+		bob, err := h2.Join(ctx, room, brokertest.User("bob"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer bob.Leave()
 		recv(t, ctx, bob)
 		// Two tabs of ann, one on each instance: listed once.
-		tab1, err := h1.Join(ctx, room, usr("ann"))
+		tab1, err := h1.Join(ctx, room, brokertest.User("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		tab2, err := h2.Join(ctx, room, usr("ann"))
+		tab2, err := h2.Join(ctx, room, brokertest.User("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, ctx, "ann and bob listed", func() bool { return recvList(t, ctx, bob) == "l:ann,bob" })
+		brokertest.WaitFor(t, ctx, "ann and bob listed", func() bool { return recvList(t, ctx, bob) == "l:ann,bob" })
 		// Closing one tab is no departure.
 		tab2.Leave()
 		quietFor(t, ctx, h2, bob, room)
@@ -741,10 +407,10 @@ func TestHubPresenceAcrossInstances(t *testing.T) {
 }
 
 func TestHubClaimsNames(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
-		h := newHub(t, f.make(t, 100), &countingRenderer{})
-		room := uniqueRoom(t)
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		ctx := brokertest.Context(t)
+		h := newHub(t, f.Make(t, 100), &countingRenderer{})
+		room := brokertest.Room(t)
 		alice := realtime.User{Name: "Alice", Session: "s1"}
 		if held, err := h.Claim(ctx, room, alice); err != nil || !held {
 			t.Fatalf("Alice could not claim her name in an empty room: %v %v", held, err)
@@ -769,7 +435,7 @@ func TestHubClaimsNames(t *testing.T) {
 				t.Errorf("Claim(%+q) = %v, %v; want %v", c.u, got, err, c.want)
 			}
 		}
-		if got, _ := h.Claim(ctx, uniqueRoom(t), realtime.User{Name: "Alice", Session: "s2"}); !got {
+		if got, _ := h.Claim(ctx, brokertest.Room(t), realtime.User{Name: "Alice", Session: "s2"}); !got {
 			t.Error("the name is taken in another room too")
 		}
 		// Her claim outlives its first TTL while she is present.
@@ -783,7 +449,7 @@ func TestHubClaimsNames(t *testing.T) {
 		}
 		tick.Stop()
 		m.Leave()
-		waitFor(t, ctx, "Alice's name is free after she left", func() bool {
+		brokertest.WaitFor(t, ctx, "Alice's name is free after she left", func() bool {
 			got, err := h.Claim(ctx, room, realtime.User{Name: "ALICE", Session: "s2"})
 			return err == nil && got
 		})
@@ -793,14 +459,14 @@ func TestHubClaimsNames(t *testing.T) {
 // Twenty sessions claim one name at the same moment over two instances:
 // exactly one gets it.
 func TestHubClaimIsAtomic(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
-		h1 := newHub(t, f.make(t, 100), &countingRenderer{})
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		ctx := brokertest.Context(t)
+		h1 := newHub(t, f.Make(t, 100), &countingRenderer{})
 		h2 := h1
-		if f.shared {
-			h2 = newHub(t, f.make(t, 100), &countingRenderer{})
+		if f.Shared {
+			h2 = newHub(t, f.Make(t, 100), &countingRenderer{})
 		}
-		room := uniqueRoom(t)
+		room := brokertest.Room(t)
 		var won atomic.Int32
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -829,17 +495,17 @@ func TestHubClaimIsAtomic(t *testing.T) {
 // numbering starts over. Sockets that stayed open showed higher numbers:
 // they take the room's history afresh and miss none of the next messages.
 func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		if f.lose == nil {
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		if f.Lose == nil {
 			t.Skip("memory is not lost while the process lives")
 		}
-		ctx := ctxFor(t)
-		h1 := newHub(t, f.make(t, 100), &countingRenderer{})
-		h2 := newHub(t, f.make(t, 100), &countingRenderer{})
-		room := uniqueRoom(t)
+		ctx := brokertest.Context(t)
+		h1 := newHub(t, f.Make(t, 100), &countingRenderer{})
+		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
+		room := brokertest.Room(t)
 		var members []*realtime.Member
 		for i, h := range []*realtime.Hub{h1, h2} {
-			m, err := h.Join(ctx, room, usr("u"+strconv.Itoa(i)))
+			m, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -855,7 +521,7 @@ func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
 		for _, m := range members {
 			recvUntil(t, ctx, m, "m3:old3")
 		}
-		f.lose(t, room)
+		f.Lose(t, room)
 		for i := 1; i <= 6; i++ {
 			h := []*realtime.Hub{h1, h2}[i%2]
 			if _, err := h.Send(ctx, room, "u0", "new"+strconv.Itoa(i), ""); err != nil {
@@ -898,14 +564,14 @@ func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
 // a gap in the room's live sequence: the instance sees it at the next
 // message and sends its pages the history, which has it.
 func TestHubGapInTheLiveSequenceResyncs(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		if f.client == nil {
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		if f.Client == nil {
 			t.Skip("the memory broker loses no publish")
 		}
-		ctx := ctxFor(t)
-		h := newHub(t, f.make(t, 100), &countingRenderer{})
-		room := uniqueRoom(t)
-		m, err := h.Join(ctx, room, usr("ann"))
+		ctx := brokertest.Context(t)
+		h := newHub(t, f.Make(t, 100), &countingRenderer{})
+		room := brokertest.Room(t)
+		m, err := h.Join(ctx, room, brokertest.User("ann"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -917,7 +583,7 @@ func TestHubGapInTheLiveSequenceResyncs(t *testing.T) {
 		}
 		recvUntil(t, ctx, m, "m3:3")
 		// Message 4 is stored but its publish is lost.
-		c := f.client()
+		c := f.Client()
 		defer c.Close()
 		if err := c.Incr(ctx, "chat:{"+room+"}:seq").Err(); err != nil {
 			t.Fatal(err)
@@ -935,11 +601,11 @@ func TestHubGapInTheLiveSequenceResyncs(t *testing.T) {
 // A crowd arriving costs each socket one presence frame per batch, not one
 // per person: their notices and the list come together.
 func TestHubPresenceFramesAtMostOnceABatch(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		ctx := ctxFor(t)
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		ctx := brokertest.Context(t)
 		slow := fastPresence
 		slow.Batch = 300 * time.Millisecond
-		b := f.make(t, 100)
+		b := f.Make(t, 100)
 		h := realtime.NewHub(b, &countingRenderer{}, slog.New(slog.DiscardHandler), realtime.WithPresenceTiming(slow))
 		hctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -951,8 +617,8 @@ func TestHubPresenceFramesAtMostOnceABatch(t *testing.T) {
 			cancel()
 			<-done
 		}()
-		room := uniqueRoom(t)
-		obs, err := h.Join(ctx, room, usr("observer"))
+		room := brokertest.Room(t)
+		obs, err := h.Join(ctx, room, brokertest.User("observer"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -960,7 +626,7 @@ func TestHubPresenceFramesAtMostOnceABatch(t *testing.T) {
 		recvList(t, ctx, obs)
 		start := time.Now()
 		for i := range 30 {
-			m, err := h.Join(ctx, room, usr("u"+strconv.Itoa(i)))
+			m, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -983,11 +649,11 @@ func TestHubPresenceFramesAtMostOnceABatch(t *testing.T) {
 // A room's history is bounded in bytes as well as in count: a hundred
 // messages of 2,000 "<" are not all sent to every page.
 func TestHubHistoryIsBoundedInBytes(t *testing.T) {
-	ctx := ctxFor(t)
+	ctx := brokertest.Context(t)
 	b := realtime.NewMemoryBroker(100)
 	defer b.Close()
 	h := newHub(t, b, &countingRenderer{})
-	room := uniqueRoom(t)
+	room := brokertest.Room(t)
 	big := strings.Repeat("<", 2000)
 	for i := range 100 {
 		if _, err := h.Send(ctx, room, "ann", big+strconv.Itoa(i), ""); err != nil {
@@ -1001,57 +667,4 @@ func TestHubHistoryIsBoundedInBytes(t *testing.T) {
 	if len(msgs) == 0 || len(msgs) > 20 || msgs[len(msgs)-1].Seq != 100 {
 		t.Fatalf("history of %d messages, last %v: want the newest that fit 128 KiB of HTML", len(msgs), msgs[len(msgs)-1].Seq)
 	}
-}
-
-// Every key of a room expires: a room nobody writes in for ROOM_TTL goes
-// away by itself. Messages are stored as written, without HTML escaping.
-func TestBrokerRoomKeysExpire(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, f brokerFactory) {
-		if f.client == nil {
-			t.Skip("the memory broker's rule is TestMemoryBrokerForgetsIdleRooms")
-		}
-		ctx := ctxFor(t)
-		h := newHub(t, f.make(t, 100), &countingRenderer{})
-		room := uniqueRoom(t)
-		u := usr("ann")
-		if held, err := h.Claim(ctx, room, u); err != nil || !held {
-			t.Fatal(held, err)
-		}
-		m, err := h.Join(ctx, room, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Leave()
-		recvList(t, ctx, m) // presence recorded
-		if _, err := h.Send(ctx, room, "ann", `<b>"&"</b>`, "g1"); err != nil {
-			t.Fatal(err)
-		}
-		c := f.client()
-		defer c.Close()
-		var keys []string
-		for _, k := range []string{"seq", "history", "guard:g1", "presence", "name:ann"} {
-			keys = append(keys, "chat:{"+room+"}:"+k)
-		}
-		for _, k := range keys {
-			ttl, err := c.PTTL(ctx, k).Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ttl <= 0 || ttl > realtime.DefaultRoomTTL {
-				t.Errorf("%s expires in %v, want within ROOM_TTL (%v)", k, ttl, realtime.DefaultRoomTTL)
-			}
-		}
-		for _, k := range []string{"chat:{" + room + "}:seq", "chat:{" + room + "}:history"} {
-			if ttl, _ := c.PTTL(ctx, k).Result(); ttl < realtime.DefaultRoomTTL-time.Minute {
-				t.Errorf("%s expires in %v, want ROOM_TTL (%v) from the last message", k, ttl, realtime.DefaultRoomTTL)
-			}
-		}
-		entry, err := c.LIndex(ctx, "chat:{"+room+"}:history", -1).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(entry, `"text":"<b>\"&\"</b>"`) {
-			t.Errorf("stored entry %s: want the text as written, not HTML-escaped", entry)
-		}
-	})
 }

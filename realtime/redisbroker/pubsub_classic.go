@@ -1,4 +1,4 @@
-package realtime
+package redisbroker
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/realtime"
 )
 
 // classicSub is one SUBSCRIBE connection for every room, which go-redis
@@ -75,7 +77,7 @@ func (s *classicSub) subscribe(ctx context.Context, ch string) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 		case <-s.done:
-			return ErrClosed
+			return realtime.ErrClosed
 		}
 	}
 	s.dropWaiter(ch, confirmed)

@@ -1,4 +1,4 @@
-package realtime
+package redisbroker
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/realtime"
 )
 
 const (
@@ -98,7 +100,7 @@ func (s *shardedSub) subscribe(ctx context.Context, ch string) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrClosed
+		return realtime.ErrClosed
 	}
 	s.want[ch] = true
 	s.mu.Unlock()
@@ -109,7 +111,7 @@ func (s *shardedSub) subscribe(ctx context.Context, ch string) error {
 				return nil
 			}
 		}
-		if errors.Is(err, ErrClosed) || isUnknownCommand(err) || ctx.Err() != nil {
+		if errors.Is(err, realtime.ErrClosed) || isUnknownCommand(err) || ctx.Err() != nil {
 			s.mu.Lock()
 			delete(s.want, ch)
 			s.mu.Unlock()
@@ -142,7 +144,7 @@ func (s *shardedSub) shardOf(node *redis.Client) (*shard, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, ErrClosed
+		return nil, realtime.ErrClosed
 	}
 	if sh := s.shards[addr]; sh != nil {
 		return sh, nil
@@ -195,7 +197,7 @@ func (s *shardedSub) subscribeOn(ctx context.Context, sh *shard, ch string) erro
 			// silent server.
 			silent = !sh.delivering.Load()
 		case <-s.quit:
-			err = ErrClosed
+			err = realtime.ErrClosed
 		}
 		t.Stop()
 	}
@@ -215,7 +217,7 @@ func (s *shardedSub) subscribeOn(ctx context.Context, sh *shard, ch string) erro
 	case unwanted:
 		// Unsubscribed while this was in flight.
 		s.unsubscribeOn(sh, ch)
-	case silent, err != nil && !errors.As(err, &rerr) && !errors.Is(err, ErrClosed) && !errors.Is(err, errNoReply):
+	case silent, err != nil && !errors.As(err, &rerr) && !errors.Is(err, realtime.ErrClosed) && !errors.Is(err, errNoReply):
 		// The connection failed or went silent: nothing on it is sure.
 		s.fail(sh, err)
 	}

@@ -1,0 +1,12 @@
+package realtime_test
+
+import (
+	"testing"
+
+	"github.com/chatrun/chat/realtime/brokertest"
+)
+
+// The memory broker keeps the Broker contract.
+func TestMemoryBroker(t *testing.T) {
+	brokertest.Run(t, brokertest.Memory(t))
+}

@@ -26,6 +26,6 @@ func BenchmarkRenderHistory(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		Fragments{}.History(msgs)
+		Fragments{}.MessageList(msgs)
 	}
 }

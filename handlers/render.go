@@ -15,10 +15,13 @@ import (
 // in. It implements realtime.Renderer.
 type Fragments struct{}
 
+// Message appends m to #messages.
 func (Fragments) Message(m realtime.Message) []byte {
 	return renderBytes(views.MessageOOB(viewMessage(m)))
 }
 
+// Notice adds "name entered the room." or "name left the room." to
+// #notices.
 func (Fragments) Notice(kind realtime.EventKind, name string) []byte {
 	text := name + " entered the room."
 	if kind == realtime.KindLeft {
@@ -27,16 +30,19 @@ func (Fragments) Notice(kind realtime.EventKind, name string) []byte {
 	return renderBytes(views.NoticeOOB(text))
 }
 
-func (Fragments) Members(names []string) []byte {
-	return renderBytes(views.Members(names, true))
+// MemberList replaces the items of #members.
+func (Fragments) MemberList(names []string) []byte {
+	return renderBytes(views.MemberList(names, true))
 }
 
+// Availability is the signal that says whether the room takes messages.
 func (Fragments) Availability(ok bool) []byte {
 	return renderBytes(views.AvailabilityOOB(ok))
 }
 
-func (Fragments) History(msgs []realtime.Message) []byte {
-	return renderBytes(views.HistoryOOB(viewMessages(msgs)))
+// MessageList replaces the content of #messages.
+func (Fragments) MessageList(msgs []realtime.Message) []byte {
+	return renderBytes(views.MessageListOOB(viewMessages(msgs)))
 }
 
 func renderBytes(c templ.Component) []byte {

@@ -27,21 +27,32 @@ import (
 
 // Chat is what the handlers need of the realtime hub.
 type Chat interface {
-	Join(ctx context.Context, room string, u realtime.User) (*realtime.Member, error)
+	// Join registers a socket of u in room; its queue starts with the
+	// room's history.
+	Join(ctx context.Context, room string, u realtime.User) (*realtime.Socket, error)
+	// Claim gives u's name in room to u's session, unless another holds it.
 	Claim(ctx context.Context, room string, u realtime.User) (bool, error)
+	// Send stores and relays a message; guard makes a repeat count once.
 	Send(ctx context.Context, room, name, text, guard string) (realtime.Message, error)
-	History(ctx context.Context, room string) ([]realtime.Message, error)
-	Members(ctx context.Context, room string) ([]string, error)
+	// Recent is the room's recent messages, as a page shows them.
+	Recent(ctx context.Context, room string) ([]realtime.Message, error)
+	// MemberNames is the names of who is in the room, on every instance.
+	MemberNames(ctx context.Context, room string) ([]string, error)
+	// Ping reports whether messages can be stored now.
 	Ping(ctx context.Context) error
 }
 
 // Metrics is told about sockets and messages, for monitoring.
 type Metrics interface {
+	// SocketOpened counts a socket accepted and tracked.
 	SocketOpened()
+	// SocketClosed counts a tracked socket gone.
 	SocketClosed()
+	// MessageIn counts a message stored for one of this instance's users.
 	MessageIn()
 }
 
+// noMetrics counts nothing: a Server's default.
 type noMetrics struct{}
 
 func (noMetrics) SocketOpened() {}
@@ -265,7 +276,7 @@ func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, room string, sess Session, text, errText string) {
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
 	defer cancel()
-	msgs, err := s.chat.History(ctx, room)
+	msgs, err := s.chat.Recent(ctx, room)
 	if err != nil {
 		s.log.Error("read history", "room", room, "err", err)
 		s.unavailable(w, r)
@@ -285,7 +296,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 
 // members is who is in the room, with the user, who is about to connect.
 func (s *Server) members(ctx context.Context, room, me string) []string {
-	names, err := s.chat.Members(ctx, room)
+	names, err := s.chat.MemberNames(ctx, room)
 	if err != nil {
 		s.log.Warn("read members", "room", room, "err", err)
 	}
@@ -383,7 +394,7 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr, text
 	if !s.opens.hasToken(sess.ID, now) || !s.opensAt.hasToken(addr, now) {
 		// Out of new rooms: only a room with messages takes one. (Asked
 		// only then: everyone else's sends cost nothing more.)
-		msgs, err := s.chat.History(ctx, room)
+		msgs, err := s.chat.Recent(ctx, room)
 		if err != nil {
 			s.log.Error("read history", "room", room, "err", err)
 			return 0, "", errors.Join(errUnavailable, err)

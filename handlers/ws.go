@@ -78,7 +78,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 }
 
 // admit joins the socket to the room, or tells it why not and closes it.
-func (s *Server) admit(ctx context.Context, conn *websocket.Conn, room string, sess Session, signedIn bool) (*realtime.Member, bool) {
+func (s *Server) admit(ctx context.Context, conn *websocket.Conn, room string, sess Session, signedIn bool) (*realtime.Socket, bool) {
 	// A refused handshake makes htmx retry for ever; 1008 makes it stop.
 	// Nothing of the room is sent first.
 	if !signedIn {
@@ -170,7 +170,7 @@ func carryOver(old *bufio.Reader, conn net.Conn) *bufio.Reader {
 // A write that blocks for the write timeout fails on the connection's
 // deadline. The deadline is moved at most every half timeout, not per write: a
 // per-write context timeout cost a timer and allocations on every message.
-func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, netConn net.Conn, m *realtime.Member) {
+func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, netConn net.Conn, m *realtime.Socket) {
 	ping := time.NewTicker(s.pingInterval)
 	defer ping.Stop()
 	out := m.Out()
@@ -331,7 +331,7 @@ const notSentUnavailable = "Not sent yet: the chat cannot store messages right n
 // tooLarge refuses a frame over maxFrame.
 const tooLarge = "That message is too large to send: messages are at most 2,000 characters."
 
-func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, addr string, m *realtime.Member) {
+func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, addr string, m *realtime.Socket) {
 	for {
 		typ, data, dropped, err := readFrame(ctx, conn)
 		if err != nil {

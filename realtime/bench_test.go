@@ -14,8 +14,8 @@ type benchRenderer struct{}
 
 func (benchRenderer) Message(m Message) []byte        { return make([]byte, 300) }
 func (benchRenderer) Notice(EventKind, string) []byte { return nil }
-func (benchRenderer) History([]Message) []byte        { return nil }
-func (benchRenderer) Members([]string) []byte         { return nil }
+func (benchRenderer) MessageList([]Message) []byte    { return nil }
+func (benchRenderer) MemberList([]string) []byte      { return nil }
 func (benchRenderer) Availability(bool) []byte        { return nil }
 
 // BenchmarkFanOut1000 hands one message to the queues of 1,000 local
@@ -29,7 +29,7 @@ func BenchmarkFanOut1000(b *testing.B) {
 	h.queueSize = 1024
 	ctx := context.Background()
 	var readers sync.WaitGroup
-	var members []*Member
+	var members []*Socket
 	for i := range sockets {
 		m, err := h.Join(ctx, "bench", User{Name: strconv.Itoa(i), Session: strconv.Itoa(i)})
 		if err != nil {

@@ -12,62 +12,74 @@ import (
 // Renderer turns events into the bytes written to sockets. The Hub calls it
 // once per event per instance and writes the same bytes to every socket.
 type Renderer interface {
+	// Message is a new message, to append to what the page shows.
 	Message(m Message) []byte
+	// Notice says that name entered (KindEntered) or left (KindLeft).
 	Notice(kind EventKind, name string) []byte
-	History(msgs []Message) []byte
-	Members(names []string) []byte
+	// MessageList replaces what the page shows with msgs, oldest first.
+	MessageList(msgs []Message) []byte
+	// MemberList replaces the page's member list with names.
+	MemberList(names []string) []byte
 	// Availability says whether the room takes messages now. Every socket
 	// gets it after its history, and again whenever it changes.
 	Availability(ok bool) []byte
 }
 
-// DefaultQueueSize is how many frames a socket may have waiting before it is
+// defaultQueueSize is how many frames a socket may have waiting before it is
 // dropped as too slow. Its writer takes all that wait at once (see
 // handlers' coalesce), so a socket is dropped only when it falls this many
 // frames behind while a write is blocked.
-const DefaultQueueSize = 64
+const defaultQueueSize = 64
 
-// PresenceTiming sets how presence behaves. A user stays listed for
+// presenceTiming sets how presence behaves. A user stays listed for
 // LeaveGrace after their last socket closes, so reloads and reconnects make
 // no noise; an instance renews its users every Beat, and the users of an
 // instance that stopped renewing vanish after TTL, seen by the others
 // within a Beat more. A room's sockets are told of changes at most once per
 // Batch: who came and went meanwhile, and the new list, in one frame.
-type PresenceTiming struct {
+type presenceTiming struct {
 	LeaveGrace, Beat, TTL, Batch time.Duration
 }
 
-// DefaultPresenceTiming lists a user who is gone for good within 10 s, and
+// defaultPresenceTiming lists a user who is gone for good within 10 s, and
 // the users of a dead instance within 20 s (docs/SPEC.md allows 10 and 30);
 // a crowd arriving costs each socket a frame a second.
-var DefaultPresenceTiming = PresenceTiming{LeaveGrace: 5 * time.Second, Beat: 5 * time.Second, TTL: 15 * time.Second, Batch: time.Second}
+var defaultPresenceTiming = presenceTiming{LeaveGrace: 5 * time.Second, Beat: 5 * time.Second, TTL: 15 * time.Second, Batch: time.Second}
 
-// DefaultHealthCheck is how often the hub pings its broker to tell pages
+// defaultHealthCheck is how often the hub pings its broker to tell pages
 // whether messages can be sent.
-const DefaultHealthCheck = 2 * time.Second
+const defaultHealthCheck = 2 * time.Second
 
 // HubOption changes a Hub's defaults.
 type HubOption func(*Hub)
 
-// WithHealthCheck replaces DefaultHealthCheck.
-func WithHealthCheck(every time.Duration) HubOption { return func(h *Hub) { h.healthEvery = every } }
-
-// WithPresenceTiming replaces DefaultPresenceTiming.
-func WithPresenceTiming(t PresenceTiming) HubOption { return func(h *Hub) { h.timing = t } }
+// withPresenceTiming replaces defaultPresenceTiming: for tests, which want a faster clock.
+func withPresenceTiming(t presenceTiming) HubOption { return func(h *Hub) { h.timing = t } }
 
 // Hub holds this instance's sockets by room and fans the broker's events out
 // to them.
 //
-// Lock order: availMu, then Hub.mu, then room.mu, then Member.mu. None is
-// held across broker I/O; availMu is held only while frames are queued.
-// A presenceLock (one user in one room) may be held across that user's
-// presence I/O; presMu only while maps are read or written.
+// Concurrency. Locks are taken in this order, never the other way:
+// availMu, room.subMu, Hub.mu, room.mu, Socket.mu. presMu and a
+// presenceLock are taken alone (presMu never with another held).
+//
+//   - Hub.mu, room.mu, Socket.mu, presMu and availMu guard maps and fields
+//     and are held only while those are read or written, or while frames are
+//     queued (queueing never blocks: a full queue drops its socket). None
+//     is ever held across broker I/O.
+//   - room.subMu is held across the room's Subscribe or Unsubscribe: only a
+//     join of that same room waits for it.
+//   - A presenceLock (one user in one room) is held across that user's
+//     presence I/O: only that user's next join or leave in that room waits.
+//
+// Run's loop never does I/O: a resync reads the history in a goroutine of
+// its own (Hub.bg), and so does a join's presence work.
 type Hub struct {
 	broker      Broker
 	render      Renderer
 	log         *slog.Logger
 	queueSize   int
-	timing      PresenceTiming
+	timing      presenceTiming
 	healthEvery time.Duration
 	obs         Observer
 
@@ -93,19 +105,21 @@ type presenceKey struct {
 	user User
 }
 
+// room is one room's sockets on this instance. Its fields are guarded by
+// room.mu unless said otherwise; see Hub for the lock order.
 type room struct {
 	name string
-	refs int // members and joins under way; guarded by Hub.mu
+	refs int // sockets and joins under way; guarded by Hub.mu
 
 	subMu      sync.Mutex // orders Subscribe and Unsubscribe of this room
 	subscribed bool
 
 	mu      sync.RWMutex
-	members map[*Member]struct{}
+	sockets map[*Socket]struct{}
 	users   map[User]int // local sockets per user
 	listed  []string     // the names last sent to local sockets
 	known   bool         // whether listed has been read yet
-	reads   uint64       // history reads started; numbers each read's frame (see Member.enqueue)
+	reads   uint64       // history reads started; numbers each read's frame (see Socket.accept)
 	toldAt  time.Time    // when local sockets were last told of a presence change
 
 	// A resync under way holds the room's live messages (guarded by mu).
@@ -120,7 +134,7 @@ type room struct {
 // oldest go, and another resync follows (the history has them).
 const maxHeld = 256
 
-// dispatchMessage hands a live message to every member, or holds it while
+// dispatchMessage hands a live message to every socket, or holds it while
 // a resync is under way. It returns how many members it reached, and
 // whether one of them shows another numbering than f's.
 func (r *room) dispatchMessage(f frame) (n int, behind bool) {
@@ -168,9 +182,9 @@ func NewHub(broker Broker, render Renderer, log *slog.Logger, opts ...HubOption)
 		broker:      broker,
 		render:      render,
 		log:         log,
-		queueSize:   DefaultQueueSize,
-		timing:      DefaultPresenceTiming,
-		healthEvery: DefaultHealthCheck,
+		queueSize:   defaultQueueSize,
+		timing:      defaultPresenceTiming,
+		healthEvery: defaultHealthCheck,
 		available:   true,
 		obs:         noObserver{},
 		rooms:       make(map[string]*room),
@@ -248,7 +262,7 @@ func (h *Hub) dispatch(ev Event) {
 // resyncWait bounds a resync's read of the history.
 const resyncWait = 5 * time.Second
 
-// resync sends every member of r the room's history again, after events may
+// resync sends every socket of r the room's history again, after events may
 // have been lost; the history fragment replaces what the client shows. The
 // read goes on beside the event loop, so that a slow Redis stalls no other
 // room; the room's live messages that arrive meanwhile are held and follow
@@ -268,7 +282,7 @@ func (h *Hub) resync(r *room) {
 		for {
 			read := r.historyRead()
 			ctx, cancel := context.WithTimeout(h.life, resyncWait)
-			msgs, err := h.History(ctx, r.name)
+			msgs, err := h.Recent(ctx, r.name)
 			cancel()
 			if err != nil {
 				h.brokerFailed("resync room", r.name, err)
@@ -283,7 +297,7 @@ func (h *Hub) resync(r *room) {
 // historyFrame is the frame that replaces a page's messages with msgs, read
 // by the read'th history read of the room.
 func (h *Hub) historyFrame(msgs []Message, read uint64) frame {
-	f := frame{data: h.render.History(msgs), history: read}
+	f := frame{data: h.render.MessageList(msgs), history: read}
 	if len(msgs) > 0 {
 		f.seq = msgs[len(msgs)-1].Seq
 	}
@@ -351,8 +365,8 @@ func (h *Hub) setAvailable(ok bool) {
 	}
 }
 
-// Members returns the names of who is in the room, across instances.
-func (h *Hub) Members(ctx context.Context, roomName string) ([]string, error) {
+// MemberNames returns the names of who is in the room, across instances.
+func (h *Hub) MemberNames(ctx context.Context, roomName string) ([]string, error) {
 	users, err := h.broker.Members(ctx, roomName)
 	return Names(users), err
 }
@@ -366,8 +380,9 @@ func (h *Hub) Claim(ctx context.Context, roomName string, u User) (bool, error) 
 	return h.broker.Claim(ctx, roomName, u, h.timing.TTL)
 }
 
-// History returns the room's recent messages, oldest first.
-func (h *Hub) History(ctx context.Context, roomName string) ([]Message, error) {
+// Recent returns the room's recent messages, oldest first, as a page shows
+// them: the newest of its history that fit maxHistoryBytes.
+func (h *Hub) Recent(ctx context.Context, roomName string) ([]Message, error) {
 	msgs, err := h.broker.History(ctx, roomName)
 	return lastFitting(msgs), err
 }
@@ -410,15 +425,15 @@ func (h *Hub) Ping(ctx context.Context) error { return h.broker.Ping(ctx) }
 // room's history; live events follow, each once: the socket is registered
 // before the history is read, and events the history already holds are
 // dropped.
-func (h *Hub) Join(ctx context.Context, roomName string, u User) (*Member, error) {
+func (h *Hub) Join(ctx context.Context, roomName string, u User) (*Socket, error) {
 	r, err := h.acquire(ctx, roomName)
 	if err != nil {
 		return nil, err
 	}
-	m := &Member{hub: h, room: r, User: u, out: make(chan []byte, h.queueSize)}
+	m := &Socket{hub: h, room: r, User: u, out: make(chan []byte, h.queueSize)}
 	first := r.add(m)
 	read := r.historyRead()
-	msgs, err := h.History(ctx, roomName)
+	msgs, err := h.Recent(ctx, roomName)
 	if err != nil {
 		h.obs.BrokerError()
 		m.leave(false)
@@ -447,7 +462,7 @@ const presenceWait = 5 * time.Second
 
 // enter records a joiner's presence (first: its user's first socket here)
 // and sends it the member list.
-func (h *Hub) enter(ctx context.Context, r *room, m *Member, first bool) {
+func (h *Hub) enter(ctx context.Context, r *room, m *Socket, first bool) {
 	h.knowMembers(ctx, r)
 	if first && !m.gone() {
 		if err := h.present(ctx, r.name, m.User); err != nil {
@@ -462,7 +477,7 @@ func (h *Hub) enter(ctx context.Context, r *room, m *Member, first bool) {
 		if !slices.Contains(listed, m.User.Name) {
 			listed = slices.Sorted(slices.Values(append(slices.Clip(listed), m.User.Name)))
 		}
-		m.Push(h.render.Members(listed))
+		m.Push(h.render.MemberList(listed))
 	}
 	h.markDirty(r.name)
 }
@@ -472,7 +487,7 @@ func (h *Hub) acquire(ctx context.Context, name string) (*room, error) {
 	h.mu.Lock()
 	r := h.rooms[name]
 	if r == nil {
-		r = &room{name: name, members: make(map[*Member]struct{}), users: make(map[User]int)}
+		r = &room{name: name, sockets: make(map[*Socket]struct{}), users: make(map[User]int)}
 		h.rooms[name] = r
 		h.obs.RoomsActive(len(h.rooms))
 	}
@@ -534,22 +549,22 @@ func (h *Hub) release(r *room) {
 }
 
 // add registers m and reports whether it is its user's first local socket.
-func (r *room) add(m *Member) bool {
+func (r *room) add(m *Socket) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.members[m] = struct{}{}
+	r.sockets[m] = struct{}{}
 	r.users[m.User]++
 	return r.users[m.User] == 1
 }
 
 // remove unregisters m and reports whether it was its user's last local socket.
-func (r *room) remove(m *Member) bool {
+func (r *room) remove(m *Socket) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.members[m]; !ok {
+	if _, ok := r.sockets[m]; !ok {
 		return false
 	}
-	delete(r.members, m)
+	delete(r.sockets, m)
 	r.users[m.User]--
 	if r.users[m.User] > 0 {
 		return false
@@ -558,8 +573,8 @@ func (r *room) remove(m *Member) bool {
 	return true
 }
 
-// broadcast hands f to every member and returns how many, and whether one
-// of them shows another numbering than f's (see Member.enqueue).
+// broadcast hands f to every socket and returns how many, and whether one
+// of them shows another numbering than f's (see Socket.accept).
 func (r *room) broadcast(f frame) (n int, behind bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -568,7 +583,7 @@ func (r *room) broadcast(f frame) (n int, behind bool) {
 
 // deliverLocked is broadcast with r.mu held.
 func (r *room) deliverLocked(f frame) (n int, behind bool) {
-	for m := range r.members {
+	for m := range r.sockets {
 		if m.deliver(f) {
 			behind = true
 		}
@@ -577,186 +592,9 @@ func (r *room) deliverLocked(f frame) (n int, behind bool) {
 	return n, behind
 }
 
-// frame is one WebSocket message's bytes. seq is the message number it
-// carries (0 for notices), and first whether that message starts the room's
-// numbering (Message.First); a history frame carries its last message's seq,
-// and history numbers the read it came from.
-type frame struct {
-	seq     int64
-	first   bool
-	data    []byte
-	history uint64
-}
-
-// Member is one socket in a room. Its writer reads Out until it is closed.
-type Member struct {
-	hub  *Hub
-	room *room
-	User User
-
-	mu      sync.Mutex
-	out     chan []byte
-	started bool
-	backlog []frame // events that arrived before the history was read
-	read    uint64  // the history read whose frame the page shows
-	seen    int64   // highest seq the page shows
-	closed  bool
-	dropped bool
-}
-
-// Out carries the frames to write, history first. It is closed when the
-// member leaves or is dropped for being too slow.
-func (m *Member) Out() <-chan []byte { return m.out }
-
-// Dropped reports whether the member was dropped for not keeping up.
-func (m *Member) Dropped() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.dropped
-}
-
-// Push queues a frame for this socket alone, such as a reply to its sender.
-func (m *Member) Push(data []byte) {
-	m.deliver(frame{data: data})
-}
-
-// start queues the socket's first history, then what arrived meanwhile,
-// all in one slot of the queue: a joiner that waited long for the history
-// of a busy room is not dropped for what came in the meantime. It reports
-// whether one of those events belongs to another numbering.
-func (m *Member) start(history frame) (behind bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.started = true
-	var data []byte
-	if ok, _ := m.accept(history); ok {
-		data = history.data
-	}
-	owned := false // frames are shared by every socket of a room: append to a copy
-	for _, f := range m.backlog {
-		ok, b := m.accept(f)
-		behind = behind || b
-		if !ok {
-			continue
-		}
-		if !owned {
-			data = append(make([]byte, 0, 2*(len(data)+len(f.data))), data...)
-			owned = true
-		}
-		data = append(data, f.data...)
-	}
-	m.backlog = nil
-	if data != nil {
-		m.push(data)
-	}
-	return behind
-}
-
-// maxBacklog bounds the events kept for a socket while its history is read.
-const maxBacklog = 1024
-
-// deliver queues f, or keeps it until the history is queued. It reports
-// whether f is a message of another numbering than the page shows.
-func (m *Member) deliver(f frame) (behind bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.started {
-		if len(m.backlog) >= maxBacklog {
-			m.drop()
-			return false
-		}
-		m.backlog = append(m.backlog, f)
-		return false
-	}
-	return m.enqueue(f)
-}
-
-// gone reports whether the socket has left or been dropped.
-func (m *Member) gone() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.closed
-}
-
-// enqueue must be called with m.mu held. It queues f unless the page
-// already shows it (accept).
-func (m *Member) enqueue(f frame) (behind bool) {
-	ok, behind := m.accept(f)
-	if ok {
-		m.push(f.data)
-	}
-	return behind
-}
-
-// push must be called with m.mu held: it queues data, or drops the socket
-// whose queue is full.
-func (m *Member) push(data []byte) {
-	if m.closed {
-		return
-	}
-	select {
-	case m.out <- data:
-	default:
-		m.drop()
-	}
-}
-
-// accept must be called with m.mu held. It reports whether the page needs
-// f, and takes note that it will show it:
-//
-//   - A history frame replaces what the page shows, so it sets what the
-//     socket has seen exactly, even lower than before (a failover that lost
-//     the last messages numbers the next ones again). A frame from a read
-//     that started before the one the page shows is dropped: it is older,
-//     and would take away messages already sent on top of the newer one.
-//   - A message at or below seen is in the history the page was sent,
-//     unless it starts the room's numbering anew: then the page shows a
-//     numbering that is gone. It is not queued, and accept reports it
-//     (behind): the page needs the room's history afresh.
-func (m *Member) accept(f frame) (ok, behind bool) {
-	if m.closed {
-		return false, false
-	}
-	switch {
-	case f.history != 0:
-		if f.history < m.read {
-			return false, false
-		}
-		m.read, m.seen = f.history, f.seq
-	case f.seq != 0:
-		if f.seq <= m.seen {
-			return false, f.first
-		}
-		m.seen = f.seq
-	}
-	return true, false
-}
-
-// drop must be called with m.mu held.
-func (m *Member) drop() {
-	m.dropped = true
-	m.closeOut()
-	m.hub.obs.Dropped()
-}
-
-func (m *Member) closeOut() {
-	if !m.closed {
-		m.closed = true
-		close(m.out)
-	}
-}
-
-// Leave unregisters the socket. When it was its user's last socket here, the
-// user is unlisted after the leave grace unless a socket of theirs comes back;
-// the last socket of the room unsubscribes it.
-func (m *Member) Leave() { m.leave(true) }
-
-func (m *Member) leave(wasPresent bool) {
-	m.mu.Lock()
-	m.closeOut()
-	m.mu.Unlock()
-	if m.room.remove(m) && wasPresent {
-		m.hub.absentLater(m.room.name, m.User)
-	}
-	m.hub.release(m.room)
+// brokerFailed logs a broker call that failed where the hub can go on, and
+// counts it.
+func (h *Hub) brokerFailed(what, room string, err error) {
+	h.obs.BrokerError()
+	h.log.Warn(what, "room", room, "err", err)
 }

@@ -28,7 +28,7 @@ func (r *countingRenderer) Notice(k realtime.EventKind, name string) []byte {
 	return fmt.Appendf(nil, "n:%s:%s|", k, name)
 }
 
-func (r *countingRenderer) Members(names []string) []byte {
+func (r *countingRenderer) MemberList(names []string) []byte {
 	return []byte("l:" + strings.Join(names, ",") + "|")
 }
 
@@ -39,7 +39,7 @@ func (r *countingRenderer) Availability(ok bool) []byte {
 	return []byte("a:down|")
 }
 
-func (r *countingRenderer) History(msgs []realtime.Message) []byte {
+func (r *countingRenderer) MessageList(msgs []realtime.Message) []byte {
 	r.histories.Add(1)
 	var b strings.Builder
 	b.WriteString("h")
@@ -84,12 +84,12 @@ func startHub(b realtime.Broker, r realtime.Renderer) (*realtime.Hub, func()) {
 // frame carries its notices and the member list, each ending in "|").
 var (
 	partsMu sync.Mutex
-	parts   = map[*realtime.Member][]string{}
+	parts   = map[*realtime.Socket][]string{}
 )
 
 // recvAny returns the next frame, or the next part of a joined frame,
 // member lists included.
-func recvAny(t *testing.T, ctx context.Context, m *realtime.Member) string {
+func recvAny(t *testing.T, ctx context.Context, m *realtime.Socket) string {
 	t.Helper()
 	partsMu.Lock()
 	if p := parts[m]; len(p) > 0 {
@@ -119,7 +119,7 @@ func recvAny(t *testing.T, ctx context.Context, m *realtime.Member) string {
 }
 
 // recv returns the next frame that is not a member list or availability.
-func recv(t *testing.T, ctx context.Context, m *realtime.Member) string {
+func recv(t *testing.T, ctx context.Context, m *realtime.Socket) string {
 	t.Helper()
 	for {
 		if f := recvAny(t, ctx, m); !strings.HasPrefix(f, "l:") && !strings.HasPrefix(f, "a:") {
@@ -129,7 +129,7 @@ func recv(t *testing.T, ctx context.Context, m *realtime.Member) string {
 }
 
 // recvList returns the next member list, skipping other frames.
-func recvList(t *testing.T, ctx context.Context, m *realtime.Member) string {
+func recvList(t *testing.T, ctx context.Context, m *realtime.Socket) string {
 	t.Helper()
 	for {
 		if f := recvAny(t, ctx, m); strings.HasPrefix(f, "l:") {
@@ -139,7 +139,7 @@ func recvList(t *testing.T, ctx context.Context, m *realtime.Member) string {
 }
 
 // recvUntil reads frames until one equals want, returning those before it.
-func recvUntil(t *testing.T, ctx context.Context, m *realtime.Member, want string) []string {
+func recvUntil(t *testing.T, ctx context.Context, m *realtime.Socket, want string) []string {
 	t.Helper()
 	var before []string
 	for {
@@ -161,7 +161,7 @@ func TestHubHistoryFirstThenLiveRenderedOnce(t *testing.T) {
 		if _, err := h.Send(ctx, room, "ann", "before", ""); err != nil {
 			t.Fatal(err)
 		}
-		var members []*realtime.Member
+		var members []*realtime.Socket
 		for i := range 5 {
 			m, err := h.Join(ctx, room, brokertest.User("user"+strconv.Itoa(i)))
 			if err != nil {
@@ -295,7 +295,7 @@ func TestHubInstancesShareRooms(t *testing.T) {
 		if _, err := h1.Send(ctx, room, "ann", "from 1", ""); err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range []*realtime.Member{a, b} {
+		for _, m := range []*realtime.Socket{a, b} {
 			if got := recv(t, ctx, m); got != "m1:from 2" {
 				t.Fatalf("got %q, want m1", got)
 			}
@@ -308,7 +308,7 @@ func TestHubInstancesShareRooms(t *testing.T) {
 
 // quietFor asserts that m gets no notice while the leave grace and a
 // presence beat run out, then that the next frame is a sentinel message.
-func quietFor(t *testing.T, ctx context.Context, h *realtime.Hub, m *realtime.Member, room string) {
+func quietFor(t *testing.T, ctx context.Context, h *realtime.Hub, m *realtime.Socket, room string) {
 	t.Helper()
 	// Long enough for a pending leave to have fired and been read back.
 	deadline := time.Now().Add(fastPresence.LeaveGrace + 3*fastPresence.Beat)
@@ -503,7 +503,7 @@ func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
 		h1 := newHub(t, f.Make(t, 100), &countingRenderer{})
 		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
 		room := brokertest.Room(t)
-		var members []*realtime.Member
+		var members []*realtime.Socket
 		for i, h := range []*realtime.Hub{h1, h2} {
 			m, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)))
 			if err != nil {
@@ -660,7 +660,7 @@ func TestHubHistoryIsBoundedInBytes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	msgs, err := h.History(ctx, room)
+	msgs, err := h.Recent(ctx, room)
 	if err != nil {
 		t.Fatal(err)
 	}

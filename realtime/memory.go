@@ -95,6 +95,8 @@ func (b *MemoryBroker) peek(name string) *memoryRoom {
 	return &memoryRoom{}
 }
 
+// Send implements Broker: the room's next seq, the history, the guard and
+// the event, all under one lock.
 func (b *MemoryBroker) Send(ctx context.Context, room string, m Message, guard string) (Message, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -126,6 +128,7 @@ func (b *MemoryBroker) Send(ctx context.Context, room string, m Message, guard s
 	return m, false, b.publish(ctx, Event{Room: room, Kind: KindMessage, Message: m})
 }
 
+// Announce implements Broker.
 func (b *MemoryBroker) Announce(ctx context.Context, room string, kind EventKind, name string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -154,6 +157,7 @@ type memoryClaim struct {
 	exp     time.Time
 }
 
+// Claim implements Broker.
 func (b *MemoryBroker) Claim(_ context.Context, room string, u User, ttl time.Duration) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -174,6 +178,7 @@ func (b *MemoryBroker) Claim(_ context.Context, room string, u User, ttl time.Du
 	return true, nil
 }
 
+// Present implements Broker; it renews the users' claims on their names.
 func (b *MemoryBroker) Present(_ context.Context, room string, users []User, ttl time.Duration) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -194,6 +199,8 @@ func (b *MemoryBroker) Present(_ context.Context, room string, users []User, ttl
 	return nil
 }
 
+// Absent implements Broker. One instance holds every user here, so u's
+// claim goes with it.
 func (b *MemoryBroker) Absent(_ context.Context, room string, u User) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -210,6 +217,7 @@ func (b *MemoryBroker) Absent(_ context.Context, room string, u User) error {
 	return nil
 }
 
+// Members implements Broker: the users whose presence has not expired.
 func (b *MemoryBroker) Members(_ context.Context, room string) ([]User, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -230,6 +238,7 @@ func (b *MemoryBroker) Members(_ context.Context, room string) ([]User, error) {
 	return users, nil
 }
 
+// History implements Broker.
 func (b *MemoryBroker) History(_ context.Context, room string) ([]Message, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -239,6 +248,7 @@ func (b *MemoryBroker) History(_ context.Context, room string) ([]Message, error
 	return append([]Message(nil), b.peek(room).history...), nil
 }
 
+// Subscribe implements Broker: the room's events go to Events from now on.
 func (b *MemoryBroker) Subscribe(_ context.Context, room string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -249,6 +259,7 @@ func (b *MemoryBroker) Subscribe(_ context.Context, room string) error {
 	return nil
 }
 
+// Unsubscribe implements Broker.
 func (b *MemoryBroker) Unsubscribe(_ context.Context, room string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -256,8 +267,10 @@ func (b *MemoryBroker) Unsubscribe(_ context.Context, room string) error {
 	return nil
 }
 
+// Events implements Broker.
 func (b *MemoryBroker) Events() <-chan Event { return b.events }
 
+// Ping implements Broker: memory answers until the broker is closed.
 func (b *MemoryBroker) Ping(context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -267,6 +280,8 @@ func (b *MemoryBroker) Ping(context.Context) error {
 	return nil
 }
 
+// Close implements Broker: Events is closed, and every later call fails
+// with ErrClosed.
 func (b *MemoryBroker) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()

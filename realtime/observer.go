@@ -23,6 +23,7 @@ type Observer interface {
 // WithObserver has the hub report to o.
 func WithObserver(o Observer) HubOption { return func(h *Hub) { h.obs = o } }
 
+// noObserver is told everything and keeps nothing: the hub's default.
 type noObserver struct{}
 
 func (noObserver) Delivered(int)        {}
@@ -31,10 +32,3 @@ func (noObserver) Dropped()             {}
 func (noObserver) RoomsActive(int)      {}
 func (noObserver) BrokerError()         {}
 func (noObserver) Resynced()            {}
-
-// brokerFailed logs a broker call that failed where the hub can go on, and
-// counts it.
-func (h *Hub) brokerFailed(what, room string, err error) {
-	h.obs.BrokerError()
-	h.log.Warn(what, "room", room, "err", err)
-}

@@ -283,7 +283,7 @@ func (h *Hub) tellPresence(r *room, entered, left, names []string) {
 	for _, n := range left {
 		notices[n] = h.render.Notice(KindLeft, n)
 	}
-	list := h.render.Members(names)
+	list := h.render.MemberList(names)
 	frameFor := func(skip string) []byte {
 		var b []byte
 		for _, n := range append(slices.Clip(entered), left...) {
@@ -297,7 +297,7 @@ func (h *Hub) tellPresence(r *room, entered, left, names []string) {
 	own := map[string][]byte{}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for m := range r.members {
+	for m := range r.sockets {
 		data := common
 		if _, ok := notices[m.User.Name]; ok {
 			if own[m.User.Name] == nil {

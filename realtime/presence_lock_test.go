@@ -74,7 +74,7 @@ func TestPresenceOfRoomsProceedsInParallel(t *testing.T) {
 	b := newSlowPresence()
 	defer b.Close()
 	h := NewHub(b, textRenderer{}, slog.New(slog.DiscardHandler),
-		WithPresenceTiming(PresenceTiming{LeaveGrace: time.Millisecond, Beat: time.Hour, TTL: 2 * time.Hour}))
+		withPresenceTiming(presenceTiming{LeaveGrace: time.Millisecond, Beat: time.Hour, TTL: 2 * time.Hour}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan struct{})
@@ -89,7 +89,7 @@ func TestPresenceOfRoomsProceedsInParallel(t *testing.T) {
 	}()
 
 	// A leaver in room "l": present first (released at once), then gone.
-	leaverJoined := make(chan *Member)
+	leaverJoined := make(chan *Socket)
 	go func() {
 		m, err := h.Join(ctx, "l", User{Name: "leaver", Session: "l"})
 		if err != nil {
@@ -101,7 +101,7 @@ func TestPresenceOfRoomsProceedsInParallel(t *testing.T) {
 	b.release <- struct{}{}
 	leaver := <-leaverJoined
 
-	var joined []*Member
+	var joined []*Socket
 	for i := range 8 {
 		m, err := h.Join(ctx, fmt.Sprint("r", i), User{Name: "u", Session: fmt.Sprint("s", i)})
 		if err != nil {

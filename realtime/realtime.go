@@ -35,14 +35,16 @@ type User struct {
 type EventKind string
 
 const (
+	// KindMessage is a message stored in the room's history.
 	KindMessage EventKind = "message"
 	// KindPresence says that the room's member list changed: instances
 	// read it again and tell their sockets who entered or left.
 	KindPresence EventKind = "presence"
-	// KindEntered and KindLeft are the notices an instance derives from
-	// the member list; they do not travel between instances.
+	// KindEntered is the notice that someone entered, which an instance
+	// derives from the member list; it does not travel between instances.
 	KindEntered EventKind = "entered"
-	KindLeft    EventKind = "left"
+	// KindLeft is the notice that someone left, derived like KindEntered.
+	KindLeft EventKind = "left"
 	// KindResync says that events of the room may have been lost (the
 	// subscription was re-established): members must reload its history.
 	KindResync EventKind = "resync"
@@ -50,9 +52,9 @@ const (
 
 // Event is what travels on a room's channel between instances.
 type Event struct {
-	Room    string
-	Kind    EventKind
-	Message Message // for KindMessage; Name only for notices
+	Room    string    // the room it happened in
+	Kind    EventKind // what happened
+	Message Message   // for KindMessage; Name only for notices
 }
 
 // ErrClosed is returned by a broker that has been closed.
@@ -90,12 +92,16 @@ type Broker interface {
 	// once the subscription is in effect, so that nothing published after it
 	// returns is missed.
 	Subscribe(ctx context.Context, room string) error
+	// Unsubscribe stops delivering the room's events; events already on
+	// their way may still arrive.
 	Unsubscribe(ctx context.Context, room string) error
 	// Events carries the events of every subscribed room, in publish order
 	// per room. It is closed by Close.
 	Events() <-chan Event
 	// Ping reports whether the broker's backing store is reachable.
 	Ping(ctx context.Context) error
+	// Close ends the broker's connections and closes Events; the caller
+	// closes what it handed the broker (a Redis client).
 	Close() error
 }
 

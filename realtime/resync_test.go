@@ -35,9 +35,9 @@ type textRenderer struct{}
 
 func (textRenderer) Message(m Message) []byte        { return fmt.Appendf(nil, "m%d|", m.Seq) }
 func (textRenderer) Notice(EventKind, string) []byte { return nil }
-func (textRenderer) Members([]string) []byte         { return nil }
+func (textRenderer) MemberList([]string) []byte      { return nil }
 func (textRenderer) Availability(bool) []byte        { return []byte("a|") }
-func (textRenderer) History(msgs []Message) []byte {
+func (textRenderer) MessageList(msgs []Message) []byte {
 	var b strings.Builder
 	b.WriteString("h")
 	for _, m := range msgs {
@@ -48,7 +48,7 @@ func (textRenderer) History(msgs []Message) []byte {
 
 // shown applies m's frames to what a page would show, in order, until the
 // page shows want; it returns the histories the page was sent meanwhile.
-func shown(t *testing.T, m *Member, want string) (histories []string) {
+func shown(t *testing.T, m *Socket, want string) (histories []string) {
 	t.Helper()
 	var page []string
 	deadline := time.After(10 * time.Second)

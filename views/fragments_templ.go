@@ -50,9 +50,9 @@ func MessageOOB(m Message) templ.Component {
 	})
 }
 
-// HistoryOOB replaces the content of #messages; morphing keeps the items a
+// MessageListOOB replaces the content of #messages; morphing keeps the items a
 // reconnecting client already shows.
-func HistoryOOB(msgs []Message) templ.Component {
+func MessageListOOB(msgs []Message) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -37,9 +37,25 @@ func burst(env map[string]string) map[string]string {
 // storedSeqs returns the seqs in the room's Redis list, oldest first.
 func storedSeqs(t *testing.T, rdb redis.UniversalClient, room string) ([]int, []string) {
 	t.Helper()
-	entries, err := rdb.LRange(context.Background(), "chat:{"+room+"}:history", 0, -1).Result()
-	if err != nil {
-		t.Fatal(err)
+	// Right after a failover the client may still know the dead node as
+	// the room's owner: it learns the new one on its next slot map.
+	var entries []string
+	var err error
+	deadline := time.Now().Add(10 * time.Second)
+	retry := time.NewTicker(100 * time.Millisecond)
+	defer retry.Stop()
+	for {
+		entries, err = rdb.LRange(context.Background(), "chat:{"+room+"}:history", 0, -1).Result()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		if cc, ok := rdb.(*redis.ClusterClient); ok {
+			cc.ReloadState(context.Background())
+		}
+		<-retry.C
 	}
 	var seqs []int
 	var texts []string

@@ -32,7 +32,7 @@ func items(frame []byte) (seqs []int64, texts []string, hist []bool, histories i
 // The frames come from the server's own renderer, so that a change of
 // markup breaks this test rather than the counts.
 func TestScanFrame(t *testing.T) {
-	history := fragments.History([]realtime.Message{msg(7, "old <b>"), msg(8, "b run 1 2")})
+	history := fragments.MessageList([]realtime.Message{msg(7, "old <b>"), msg(8, "b run 1 2")})
 	one := fragments.Message(msg(9, "b abc 3 1700000000123456789"))
 	// Several fragments coalesced into one WebSocket message.
 	several := slices.Concat(fragments.Message(msg(10, "x")), fragments.Notice(realtime.KindEntered, "bob"),
@@ -55,7 +55,7 @@ func TestScanFrame(t *testing.T) {
 	if n != 1 || !slices.Equal(seqs, []int64{9, 7, 8, 10, 11, 12}) || !slices.Equal(hist, []bool{false, true, true, false, false, false}) {
 		t.Errorf("mixed frame: %d lists, %v %v", n, seqs, hist)
 	}
-	if _, _, _, n := items(fragments.History(nil)); n != 1 {
+	if _, _, _, n := items(fragments.MessageList(nil)); n != 1 {
 		t.Errorf("empty history: %d lists", n)
 	}
 	// Lookalikes are not items.
@@ -79,7 +79,7 @@ func TestScanReplies(t *testing.T) {
 	if acc != 2 || !slices.Equal(reasons, []string{"Slow down: you are sending too fast."}) {
 		t.Errorf("accepted %d, refused %q; want 2 and one Slow down", acc, reasons)
 	}
-	if acc := scanReplies(fragments.History([]realtime.Message{msg(1, "a")}), nil); acc != 0 {
+	if acc := scanReplies(fragments.MessageList([]realtime.Message{msg(1, "a")}), nil); acc != 0 {
 		t.Errorf("history counted as %d replies", acc)
 	}
 }
@@ -110,15 +110,15 @@ func TestMemberHandle(t *testing.T) {
 		return msg(seq, fmt.Sprintf("b run1 0 %d", time.Now().UnixNano()))
 	}
 	now := time.Now().Add(time.Second).UnixNano() // every message took about 1 s
-	m.handle(fragments.History([]realtime.Message{msg(4, "before"), msg(5, "b run0 0 1")}), now, b)
+	m.handle(fragments.MessageList([]realtime.Message{msg(4, "before"), msg(5, "b run0 0 1")}), now, b)
 	if m.last != 5 || m.received.Load() != 0 {
 		t.Fatalf("after history: last %d, received %d", m.last, m.received.Load())
 	}
-	m.handle(slices.Concat(fragments.Message(p(6)), fragments.Message(p(7))), now, b)             // coalesced
-	m.handle(fragments.Message(p(7)), now, b)                                                     // duplicate
-	m.handle(fragments.Message(msg(8, "someone else")), now, b)                                   // foreign
-	m.handle(fragments.Message(p(5)), now, b)                                                     // below the start
-	m.handle(fragments.History([]realtime.Message{p(6), p(7), msg(8, "x"), p(9), p(10)}), now, b) // resync
+	m.handle(slices.Concat(fragments.Message(p(6)), fragments.Message(p(7))), now, b)                 // coalesced
+	m.handle(fragments.Message(p(7)), now, b)                                                         // duplicate
+	m.handle(fragments.Message(msg(8, "someone else")), now, b)                                       // foreign
+	m.handle(fragments.Message(p(5)), now, b)                                                         // below the start
+	m.handle(fragments.MessageList([]realtime.Message{p(6), p(7), msg(8, "x"), p(9), p(10)}), now, b) // resync
 	m.handle(fragments.Message(p(11)), now, b)
 	if got := m.received.Load(); got != 5 {
 		t.Errorf("received %d; want 5 (6, 7, 9, 10, 11)", got)

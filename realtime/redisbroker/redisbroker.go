@@ -147,6 +147,7 @@ const (
 	ShardedPubSub
 )
 
+// String names the mode, for logs.
 func (m PubSubMode) String() string {
 	if m == ShardedPubSub {
 		return "sharded"
@@ -214,10 +215,10 @@ func New(rdb redis.UniversalClient, historySize int, opts ...Option) *Broker {
 	}
 	if b.mode == ShardedPubSub {
 		b.publish = "SPUBLISH"
-		b.sub = newShardedSub(rdb, b.stale, b.deliver, b.resync)
+		b.sub = newShardedSub(rdb, b.stale, b.relay, b.missed)
 	} else {
 		b.publish = "PUBLISH"
-		b.sub = newClassicSub(rdb, b.deliver, b.resync)
+		b.sub = newClassicSub(rdb, b.relay, b.missed)
 	}
 	return b
 }
@@ -261,8 +262,8 @@ func (b *Broker) stale() {
 	}
 }
 
-// deliver turns a payload on channel into an event.
-func (b *Broker) deliver(channel, payload string) {
+// relay turns a payload on channel into an event.
+func (b *Broker) relay(channel, payload string) {
 	room, ok := roomOfChannel(channel)
 	if !ok {
 		return
@@ -274,9 +275,9 @@ func (b *Broker) deliver(channel, payload string) {
 	b.emit(ev)
 }
 
-// resync says that channel's events may have been lost while its
+// missed says that channel's events may have been lost while its
 // subscription was re-established.
-func (b *Broker) resync(channel string) {
+func (b *Broker) missed(channel string) {
 	if room, ok := roomOfChannel(channel); ok {
 		b.emit(realtime.Event{Room: room, Kind: realtime.KindResync})
 	}
@@ -289,6 +290,7 @@ func (b *Broker) emit(ev realtime.Event) {
 	}
 }
 
+// Send implements realtime.Broker: one run of sendScript.
 func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guard string) (realtime.Message, bool, error) {
 	body, err := marshalEvent(wireEvent{Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time})
 	if err != nil {
@@ -312,6 +314,8 @@ func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guar
 	return m, res[0] == 0, nil
 }
 
+// Announce implements realtime.Broker: a publish on the room's channel,
+// stored nowhere.
 func (b *Broker) Announce(ctx context.Context, room string, kind realtime.EventKind, name string) error {
 	body, err := marshalEvent(wireEvent{Type: kind, Name: name, Time: time.Now()})
 	if err != nil {
@@ -337,6 +341,8 @@ func (b *Broker) presenceMember(u realtime.User) string {
 	return b.instance + "\x00" + u.Session + "\x00" + u.Name
 }
 
+// Present implements realtime.Broker: this instance's entries in the
+// room's presence set, and its users' claims, renewed in one transaction.
 func (b *Broker) Present(ctx context.Context, room string, users []realtime.User, ttl time.Duration) error {
 	if len(users) == 0 {
 		return nil
@@ -371,6 +377,7 @@ func (b *Broker) Present(ctx context.Context, room string, users []realtime.User
 	return nil
 }
 
+// Claim implements realtime.Broker: one run of claimScript.
 func (b *Broker) Claim(ctx context.Context, room string, u realtime.User, ttl time.Duration) (bool, error) {
 	held, err := claimScript.Run(ctx, b.rdb, claimKeys(room, u), u.Session, ttl.Milliseconds()).Int()
 	if err != nil {
@@ -379,6 +386,7 @@ func (b *Broker) Claim(ctx context.Context, room string, u realtime.User, ttl ti
 	return held == 1, nil
 }
 
+// Absent implements realtime.Broker: one run of absentScript.
 func (b *Broker) Absent(ctx context.Context, room string, u realtime.User) error {
 	keys := append([]string{presenceSetKey(room)}, claimKeys(room, u)...)
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
@@ -388,6 +396,8 @@ func (b *Broker) Absent(ctx context.Context, room string, u realtime.User) error
 	return nil
 }
 
+// Members implements realtime.Broker: the entries of every instance that
+// have not expired, each user once.
 func (b *Broker) Members(ctx context.Context, room string) ([]realtime.User, error) {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	entries, err := b.rdb.ZRangeByScore(ctx, presenceSetKey(room), &redis.ZRangeBy{Min: "(" + now, Max: "+inf"}).Result()
@@ -411,6 +421,7 @@ func (b *Broker) Members(ctx context.Context, room string) ([]realtime.User, err
 	return users, nil
 }
 
+// History implements realtime.Broker.
 func (b *Broker) History(ctx context.Context, room string) ([]realtime.Message, error) {
 	entries, err := b.rdb.LRange(ctx, historyKey(room), 0, -1).Result()
 	if err != nil {
@@ -427,6 +438,7 @@ func (b *Broker) History(ctx context.Context, room string) ([]realtime.Message, 
 	return msgs, nil
 }
 
+// Subscribe implements realtime.Broker.
 func (b *Broker) Subscribe(ctx context.Context, room string) error {
 	b.mu.Lock()
 	closed := b.closed
@@ -440,6 +452,7 @@ func (b *Broker) Subscribe(ctx context.Context, room string) error {
 	return nil
 }
 
+// Unsubscribe implements realtime.Broker.
 func (b *Broker) Unsubscribe(ctx context.Context, room string) error {
 	if err := b.sub.unsubscribe(ctx, channelName(room)); err != nil {
 		return fmt.Errorf("unsubscribe from room %q: %w", room, err)
@@ -447,6 +460,7 @@ func (b *Broker) Unsubscribe(ctx context.Context, room string) error {
 	return nil
 }
 
+// Events implements realtime.Broker.
 func (b *Broker) Events() <-chan realtime.Event { return b.events }
 
 // Ping asks every node that holds rooms: on a cluster, a room whose shard

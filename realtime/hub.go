@@ -354,15 +354,20 @@ func (h *Hub) setAvailable(ok bool) {
 		h.log.Warn("broker unreachable: messages are refused until it is back")
 	}
 	f := frame{data: h.render.Availability(ok)}
+	for _, r := range h.roomList() {
+		r.broadcast(f)
+	}
+}
+
+// roomList returns the rooms with sockets here now.
+func (h *Hub) roomList() []*room {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	rooms := make([]*room, 0, len(h.rooms))
 	for _, r := range h.rooms {
 		rooms = append(rooms, r)
 	}
-	h.mu.Unlock()
-	for _, r := range rooms {
-		r.broadcast(f)
-	}
+	return rooms
 }
 
 // MemberNames returns the names of who is in the room, across instances.

@@ -157,7 +157,7 @@ type memoryClaim struct {
 	exp     time.Time
 }
 
-// Claim implements Broker.
+// Claim implements Presence.
 func (b *MemoryBroker) Claim(_ context.Context, room string, u User, ttl time.Duration) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -178,7 +178,7 @@ func (b *MemoryBroker) Claim(_ context.Context, room string, u User, ttl time.Du
 	return true, nil
 }
 
-// Present implements Broker; it renews the users' claims on their names.
+// Present implements Presence; it renews the users' claims on their names.
 func (b *MemoryBroker) Present(_ context.Context, room string, users []User, ttl time.Duration) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -199,7 +199,7 @@ func (b *MemoryBroker) Present(_ context.Context, room string, users []User, ttl
 	return nil
 }
 
-// Absent implements Broker. One instance holds every user here, so u's
+// Absent implements Presence. One instance holds every user here, so u's
 // claim goes with it.
 func (b *MemoryBroker) Absent(_ context.Context, room string, u User) error {
 	b.mu.Lock()
@@ -217,7 +217,7 @@ func (b *MemoryBroker) Absent(_ context.Context, room string, u User) error {
 	return nil
 }
 
-// Members implements Broker: the users whose presence has not expired.
+// Members implements Presence: the users whose presence has not expired.
 func (b *MemoryBroker) Members(_ context.Context, room string) ([]User, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -152,34 +152,18 @@ func (h *Hub) presenceLoop(ctx context.Context) {
 			}
 		case <-tick.C:
 			h.heartbeat(ctx)
-			for _, name := range h.roomNames() {
-				h.refresh(ctx, name)
+			for _, r := range h.roomList() {
+				h.refresh(ctx, r.name)
 			}
 		}
 	}
-}
-
-func (h *Hub) roomNames() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	names := make([]string, 0, len(h.rooms))
-	for n := range h.rooms {
-		names = append(names, n)
-	}
-	return names
 }
 
 // heartbeat renews the presence of every user with a socket here, and of
 // those in their grace period.
 func (h *Hub) heartbeat(ctx context.Context) {
 	byRoom := map[string][]User{}
-	h.mu.Lock()
-	rooms := make([]*room, 0, len(h.rooms))
-	for _, r := range h.rooms {
-		rooms = append(rooms, r)
-	}
-	h.mu.Unlock()
-	for _, r := range rooms {
+	for _, r := range h.roomList() {
 		r.mu.RLock()
 		for u := range r.users {
 			byRoom[r.name] = append(byRoom[r.name], u)

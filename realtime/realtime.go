@@ -60,16 +60,10 @@ type Event struct {
 // ErrClosed is returned by a broker that has been closed.
 var ErrClosed = errors.New("realtime: broker closed")
 
-// Broker stores room history and relays events between instances. The
-// in-memory and Redis brokers both pass the same conformance suite.
-type Broker interface {
-	// Send numbers m with the room's next seq (and First), appends it to
-	// the history and publishes it, as one atomic step. A non-empty guard
-	// makes it idempotent: a second Send with the same guard stores nothing
-	// and returns the first one's seq with dup set.
-	Send(ctx context.Context, room string, m Message, guard string) (stored Message, dup bool, err error)
-	// Announce publishes an event that is not kept in the history.
-	Announce(ctx context.Context, room string, kind EventKind, name string) error
+// Presence records who is in which room through which instance, and who
+// holds which name there. Entries expire unless renewed, so the users of an
+// instance that died go by themselves.
+type Presence interface {
 	// Claim gives u's name in room to u's session until ttl passes
 	// without another Claim or Present, unless another session holds it:
 	// names that look alike to a reader are one name (NameKeys). It
@@ -86,6 +80,20 @@ type Broker interface {
 	// Members returns who is connected to room through any live instance,
 	// each user once, sorted by name.
 	Members(ctx context.Context, room string) ([]User, error)
+}
+
+// Broker stores room history and relays events between instances, and
+// keeps their presence. The in-memory and Redis brokers both pass the
+// conformance suite of realtime/brokertest.
+type Broker interface {
+	Presence
+	// Send numbers m with the room's next seq (and First), appends it to
+	// the history and publishes it, as one atomic step. A non-empty guard
+	// makes it idempotent: a second Send with the same guard stores nothing
+	// and returns the first one's seq with dup set.
+	Send(ctx context.Context, room string, m Message, guard string) (stored Message, dup bool, err error)
+	// Announce publishes an event that is not kept in the history.
+	Announce(ctx context.Context, room string, kind EventKind, name string) error
 	// History returns the room's recent messages, oldest first.
 	History(ctx context.Context, room string) ([]Message, error)
 	// Subscribe starts delivering the room's events on Events; it returns

@@ -292,37 +292,50 @@ func (m *member) refusedFor(reason []byte) {
 // sendLoop writes one message every 1/rate seconds from offset on, until
 // stop closes, without waiting for replies: the receivers measure.
 func (m *member) sendLoop(stop <-chan struct{}, b *bench, offset time.Duration) {
-	interval := time.Duration(float64(time.Second) / b.cfg.rate)
-	select {
-	case <-time.After(offset):
-	case <-stop:
-		return
-	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	buf := make([]byte, 0, 160)
-	for n := 0; ; n++ {
-		now := time.Now().UnixNano()
-		buf = appendSendFrame(buf[:0], b.run, m.idx, n, now)
-		// Not the phase's context: a Write whose context ends closes the
-		// socket, and the socket must stay open for the drain.
-		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := m.conn.Write(wctx, websocket.MessageText, buf)
-		cancel()
-		if err != nil {
+	paced(stop, b, m, offset, func(frame []byte, n int, now int64) bool {
+		if err := write(m.conn, frame); err != nil {
 			m.sendErr = err
-			return
+			return false
 		}
 		if n == 0 {
 			m.firstSend = now
 		}
 		m.sent.Add(1)
+		return true
+	})
+}
+
+// paced calls send with member m's n-th frame, stamped now, every 1/rate
+// seconds from offset on, until stop closes or send returns false.
+func paced(stop <-chan struct{}, b *bench, m *member, offset time.Duration, send func(frame []byte, n int, now int64) bool) {
+	select {
+	case <-time.After(offset):
+	case <-stop:
+		return
+	}
+	tick := time.NewTicker(time.Duration(float64(time.Second) / b.cfg.rate))
+	defer tick.Stop()
+	buf := make([]byte, 0, 160)
+	for n := 0; ; n++ {
+		now := time.Now().UnixNano()
+		buf = appendSendFrame(buf[:0], b.run, m.idx, n, now)
+		if !send(buf, n, now) {
+			return
+		}
 		select {
 		case <-stop:
 			return
 		case <-tick.C:
 		}
 	}
+}
+
+// write sends one frame. Not the phase's context: a Write whose context
+// ends closes the socket, and the socket must stay open for the drain.
+func write(conn *websocket.Conn, frame []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return conn.Write(ctx, websocket.MessageText, frame)
 }
 
 // closeErrKey names why a socket or a connection attempt failed, coarsely

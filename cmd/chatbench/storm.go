@@ -182,10 +182,7 @@ func (m *member) resend(conn *websocket.Conn, b *bench, numbers []int, sentAt []
 	buf := make([]byte, 0, 160)
 	for i, n := range numbers {
 		buf = appendSendFrame(buf[:0], b.run, m.idx, n, sentAt[i])
-		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := conn.Write(wctx, websocket.MessageText, buf)
-		cancel()
-		if err != nil {
+		if err := write(conn, buf); err != nil {
 			return // closing again: the next rejoin sends the rest
 		}
 		m.storm.resent++
@@ -196,18 +193,7 @@ func (m *member) resend(conn *websocket.Conn, b *bench, numbers []int, sentAt []
 // it is answered, and a socket closing under it is not the end of the
 // sender: the reader's rejoin sends the pending messages again.
 func (m *member) stormSendLoop(stop <-chan struct{}, b *bench, offset time.Duration) {
-	interval := time.Duration(float64(time.Second) / b.cfg.rate)
-	select {
-	case <-time.After(offset):
-	case <-stop:
-		return
-	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	buf := make([]byte, 0, 160)
-	for n := 0; ; n++ {
-		now := time.Now().UnixNano()
-		buf = appendSendFrame(buf[:0], b.run, m.idx, n, now)
+	paced(stop, b, m, offset, func(frame []byte, n int, now int64) bool {
 		m.mu.Lock()
 		m.pending[n] = now
 		m.sent.Add(1)
@@ -216,17 +202,11 @@ func (m *member) stormSendLoop(stop <-chan struct{}, b *bench, offset time.Durat
 		if n == 0 {
 			m.firstSend = now
 		}
-		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		// A failed write needs nothing more: the socket is closing, and
 		// the rejoin sends the message again.
-		_ = conn.Write(wctx, websocket.MessageText, buf)
-		cancel()
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
-	}
+		_ = write(conn, frame)
+		return true
+	})
 }
 
 // answered settles a pending message from its reply. A reply whose nonce

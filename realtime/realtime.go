@@ -1,6 +1,11 @@
 // Package realtime relays room events between the sockets of every instance
 // and keeps each room's history. It knows nothing of HTTP or HTML: the Hub is
 // handed a Renderer that turns events into the bytes it writes to sockets.
+//
+// The package holds the domain (Message, User, Event), the interfaces the
+// hub needs of a store (Broker, and Presence within it), the Hub itself, and
+// the in-memory broker a single instance runs on. The Redis broker is its
+// peer in realtime/redisbroker; realtime/brokertest is the suite both pass.
 package realtime
 
 import (

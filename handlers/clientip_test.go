@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/chatrun/chat/internal/chattest"
 )
 
 // Behind a proxy the last X-Forwarded-For entry, the proxy's own, is the
@@ -49,16 +51,17 @@ func TestClientIPTrustsForwardedForOnlyBehindAProxy(t *testing.T) {
 // the per-address cap.
 func TestSocketsPerIPCapIgnoresForwardedForWithoutTrustProxy(t *testing.T) {
 	s, ts := newTestServer(t, Config{MaxSocketsPerIP: 2})
-	h := signedInHeader(t, ts, "Ann", "r")
+	ann := chattest.NewUser(t, ts.URL)
+	ann.SignIn("Ann", "r")
 	for i, xff := range []string{"203.0.113.1", "203.0.113.2"} {
-		hi := h.Clone()
+		hi := ann.Header()
 		hi.Set("X-Forwarded-For", xff)
-		dialWS(t, ts, "r", hi)
+		ann.DialConn("r", hi)
 		waitUntil(t, "socket open", func() bool { return s.openSockets() == i+1 })
 	}
-	third := h.Clone()
+	third := ann.Header()
 	third.Set("X-Forwarded-For", "203.0.113.3")
-	c := dialWS(t, ts, "r", third)
+	c := ann.DialConn("r", third)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, data, err := c.Read(ctx); err != nil || !strings.Contains(string(data), "Too many connections") {

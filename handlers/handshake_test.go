@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatrun/chat/internal/chattest"
 )
 
 // rawSocket is a WebSocket client written by hand, so that a test controls
@@ -138,7 +140,9 @@ func (s *rawSocket) until(want string) {
 func TestFirstFrameSurvivesTheHandshake(t *testing.T) {
 	_, ts := newTestServer(t, Config{MaxSocketsPerIP: 1000, SendRate: 1000, SendBurst: 1000})
 	room := "handshake"
-	h := signedInHeader(t, ts, "Ann", room)
+	ann := chattest.NewUser(t, ts.URL)
+	ann.SignIn("Ann", room)
+	h := ann.Header()
 	addr := strings.TrimPrefix(ts.URL, "http://")
 	const rounds = 200
 	for i := range rounds {

@@ -6,18 +6,20 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/static"
 )
 
-// newTestServer serves a Server on the in-memory broker.
+// newTestServer serves a Server on the in-memory broker. It wires hub and
+// server itself, not through internal/app: that package imports handlers,
+// and these tests, inside package handlers, would import it in a cycle.
 func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
@@ -46,56 +48,26 @@ func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 	return s, ts
 }
 
-// signedInHeader returns the headers of a signed-in browser on ts.
-func signedInHeader(t *testing.T, ts *httptest.Server, name, room string) http.Header {
-	t.Helper()
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.PostForm(ts.URL+"/signin", url.Values{"name": {name}, "room": {room}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	h := http.Header{"Origin": {ts.URL}}
-	for _, c := range resp.Cookies() {
-		h.Add("Cookie", c.String())
-	}
-	return h
-}
-
-func dialWS(t *testing.T, ts *httptest.Server, room string, h http.Header) *websocket.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/rooms/"+room+"/ws", &websocket.DialOptions{HTTPHeader: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.CloseNow() })
-	return c
-}
-
 func (s *Server) openSockets() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.sockets)
 }
 
+// waitUntil waits at most 5 s for cond.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5 s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling server state: there is nothing to wait on
-	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	chattest.WaitFor(t, ctx, what, cond)
 }
 
 // A peer that stops answering pings is let go.
 func TestDeadPeersAreReaped(t *testing.T) {
 	s, ts := newTestServer(t, Config{PingInterval: 100 * time.Millisecond})
-	h := signedInHeader(t, ts, "Ann", "r")
-	alive := dialWS(t, ts, "r", h)
+	ann := chattest.NewUser(t, ts.URL)
+	ann.SignIn("Ann", "r")
+	alive := ann.DialConn("r", nil)
 	go func() { // reads, so it answers pings
 		for {
 			if _, _, err := alive.Read(context.Background()); err != nil {
@@ -103,7 +75,7 @@ func TestDeadPeersAreReaped(t *testing.T) {
 			}
 		}
 	}()
-	dialWS(t, ts, "r", h) // never reads: pings go unanswered
+	ann.DialConn("r", nil) // never reads: pings go unanswered
 	waitUntil(t, "two sockets open", func() bool { return s.openSockets() == 2 })
 	waitUntil(t, "the silent socket reaped", func() bool { return s.openSockets() == 1 })
 	// The live one stays through several ping rounds.
@@ -117,12 +89,13 @@ func TestDeadPeersAreReaped(t *testing.T) {
 // asked to come back later. Behind a proxy, forwarded addresses count apart.
 func TestSocketsPerIPAreCapped(t *testing.T) {
 	s, ts := newTestServer(t, Config{MaxSocketsPerIP: 2, TrustProxy: true})
-	h := signedInHeader(t, ts, "Ann", "r")
-	first := dialWS(t, ts, "r", h)
-	dialWS(t, ts, "r", h)
+	ann := chattest.NewUser(t, ts.URL)
+	ann.SignIn("Ann", "r")
+	first := ann.DialConn("r", nil)
+	ann.DialConn("r", nil)
 	waitUntil(t, "two sockets open", func() bool { return s.openSockets() == 2 })
 
-	third := dialWS(t, ts, "r", h)
+	third := ann.DialConn("r", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, data, err := third.Read(ctx)
@@ -133,14 +106,14 @@ func TestSocketsPerIPAreCapped(t *testing.T) {
 		t.Fatalf("third socket closed with %v, want 1013", err)
 	}
 	// Another address is not affected.
-	other := h.Clone()
+	other := ann.Header()
 	other.Set("X-Forwarded-For", "203.0.113.9")
-	dialWS(t, ts, "r", other)
+	ann.DialConn("r", other)
 	waitUntil(t, "the other address's socket open", func() bool { return s.openSockets() == 3 })
 
 	first.CloseNow()
 	waitUntil(t, "a place freed", func() bool { return s.openSockets() == 2 })
-	dialWS(t, ts, "r", h)
+	ann.DialConn("r", nil)
 	waitUntil(t, "a socket in the freed place", func() bool { return s.openSockets() == 3 })
 }
 
@@ -168,7 +141,9 @@ func TestSecurityHeaders(t *testing.T) {
 // its 1012 at shutdown: the deadline the writer left behind has passed.
 func TestShutdownAfterIdleBeyondTheWriteDeadline(t *testing.T) {
 	s, ts := newTestServer(t, Config{WriteTimeout: 100 * time.Millisecond})
-	c := dialWS(t, ts, "r", signedInHeader(t, ts, "Ann", "r"))
+	ann := chattest.NewUser(t, ts.URL)
+	ann.SignIn("Ann", "r")
+	c := ann.DialConn("r", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, _, err := c.Read(ctx); err != nil { // the history, written under a deadline

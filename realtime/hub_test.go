@@ -3,7 +3,6 @@ package realtime_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/realtime/brokertest"
 )
@@ -61,23 +61,11 @@ func newHub(t *testing.T, b realtime.Broker, r realtime.Renderer) *realtime.Hub 
 	return h
 }
 
-// startHub runs a hub until stop is called; stopping it without its members
-// leaving is what a crash looks like to the other instances.
+// startHub runs a hub on the fast presence clock until stop is called;
+// stopping it without its sockets leaving is what a crash looks like to
+// the other instances.
 func startHub(b realtime.Broker, r realtime.Renderer) (*realtime.Hub, func()) {
-	h := realtime.NewHub(b, r, slog.New(slog.DiscardHandler), realtime.WithPresenceTiming(fastPresence))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.Run(ctx)
-	}()
-	var once sync.Once
-	return h, func() {
-		once.Do(func() {
-			cancel()
-			<-done
-		})
-	}
+	return realtime.StartHub(b, r, realtime.WithPresenceTiming(fastPresence))
 }
 
 // parts holds what is left of frames that joined several parts (a presence
@@ -157,7 +145,7 @@ func TestHubHistoryFirstThenLiveRenderedOnce(t *testing.T) {
 		b := f.Make(t, 100)
 		r := &countingRenderer{}
 		h := newHub(t, b, r)
-		room := brokertest.Room(t)
+		room := chattest.Room()
 		if _, err := h.Send(ctx, room, "ann", "before", ""); err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +183,7 @@ func TestHubNoticesGoToOthers(t *testing.T) {
 	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := brokertest.Room(t)
+		room := chattest.Room()
 		ann, err := h.Join(ctx, room, brokertest.User("ann"))
 		if err != nil {
 			t.Fatal(err)
@@ -228,7 +216,7 @@ func TestHubDropsSlowMemberWithoutStallingRoom(t *testing.T) {
 	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 1000), &countingRenderer{})
-		room := brokertest.Room(t)
+		room := chattest.Room()
 		slow, err := h.Join(ctx, room, brokertest.User("slow"))
 		if err != nil {
 			t.Fatal(err)
@@ -271,7 +259,7 @@ func TestHubInstancesShareRooms(t *testing.T) {
 		ctx := brokertest.Context(t)
 		h1 := newHub(t, f.Make(t, 100), &countingRenderer{})
 		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := brokertest.Room(t)
+		room := chattest.Room()
 		a, err := h1.Join(ctx, room, brokertest.User("ann"))
 		if err != nil {
 			t.Fatal(err)
@@ -337,7 +325,7 @@ func TestHubReloadMakesNoNoise(t *testing.T) {
 	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := brokertest.Room(t)
+		room := chattest.Room()
 		bob, err := h.Join(ctx, room, brokertest.User("bob"))
 		if err != nil {
 			t.Fatal(err)
@@ -372,7 +360,7 @@ func TestHubPresenceAcrossInstances(t *testing.T) {
 		h1, crash := startHub(b1, &countingRenderer{})
 		t.Cleanup(crash)
 		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := brokertest.Room(t)
+		room := chattest.Room()
 
 		bob, err := h2.Join(ctx, room, brokertest.User("bob"))
 		if err != nil {
@@ -389,7 +377,7 @@ func TestHubPresenceAcrossInstances(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		brokertest.WaitFor(t, ctx, "ann and bob listed", func() bool { return recvList(t, ctx, bob) == "l:ann,bob" })
+		chattest.WaitFor(t, ctx, "ann and bob listed", func() bool { return recvList(t, ctx, bob) == "l:ann,bob" })
 		// Closing one tab is no departure.
 		tab2.Leave()
 		quietFor(t, ctx, h2, bob, room)
@@ -410,7 +398,7 @@ func TestHubClaimsNames(t *testing.T) {
 	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := brokertest.Room(t)
+		room := chattest.Room()
 		alice := realtime.User{Name: "Alice", Session: "s1"}
 		if held, err := h.Claim(ctx, room, alice); err != nil || !held {
 			t.Fatalf("Alice could not claim her name in an empty room: %v %v", held, err)
@@ -435,7 +423,7 @@ func TestHubClaimsNames(t *testing.T) {
 				t.Errorf("Claim(%+q) = %v, %v; want %v", c.u, got, err, c.want)
 			}
 		}
-		if got, _ := h.Claim(ctx, brokertest.Room(t), realtime.User{Name: "Alice", Session: "s2"}); !got {
+		if got, _ := h.Claim(ctx, chattest.Room(), realtime.User{Name: "Alice", Session: "s2"}); !got {
 			t.Error("the name is taken in another room too")
 		}
 		// Her claim outlives its first TTL while she is present.
@@ -449,7 +437,7 @@ func TestHubClaimsNames(t *testing.T) {
 		}
 		tick.Stop()
 		m.Leave()
-		brokertest.WaitFor(t, ctx, "Alice's name is free after she left", func() bool {
+		chattest.WaitFor(t, ctx, "Alice's name is free after she left", func() bool {
 			got, err := h.Claim(ctx, room, realtime.User{Name: "ALICE", Session: "s2"})
 			return err == nil && got
 		})
@@ -466,7 +454,7 @@ func TestHubClaimIsAtomic(t *testing.T) {
 		if f.Shared {
 			h2 = newHub(t, f.Make(t, 100), &countingRenderer{})
 		}
-		room := brokertest.Room(t)
+		room := chattest.Room()
 		var won atomic.Int32
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -502,7 +490,7 @@ func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
 		ctx := brokertest.Context(t)
 		h1 := newHub(t, f.Make(t, 100), &countingRenderer{})
 		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := brokertest.Room(t)
+		room := chattest.Room()
 		var members []*realtime.Socket
 		for i, h := range []*realtime.Hub{h1, h2} {
 			m, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)))
@@ -570,7 +558,7 @@ func TestHubGapInTheLiveSequenceResyncs(t *testing.T) {
 		}
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := brokertest.Room(t)
+		room := chattest.Room()
 		m, err := h.Join(ctx, room, brokertest.User("ann"))
 		if err != nil {
 			t.Fatal(err)
@@ -606,18 +594,9 @@ func TestHubPresenceFramesAtMostOnceABatch(t *testing.T) {
 		slow := fastPresence
 		slow.Batch = 300 * time.Millisecond
 		b := f.Make(t, 100)
-		h := realtime.NewHub(b, &countingRenderer{}, slog.New(slog.DiscardHandler), realtime.WithPresenceTiming(slow))
-		hctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			h.Run(hctx)
-		}()
-		defer func() {
-			cancel()
-			<-done
-		}()
-		room := brokertest.Room(t)
+		h, stop := realtime.StartHub(b, &countingRenderer{}, realtime.WithPresenceTiming(slow))
+		defer stop()
+		room := chattest.Room()
 		obs, err := h.Join(ctx, room, brokertest.User("observer"))
 		if err != nil {
 			t.Fatal(err)
@@ -653,7 +632,7 @@ func TestHubHistoryIsBoundedInBytes(t *testing.T) {
 	b := realtime.NewMemoryBroker(100)
 	defer b.Close()
 	h := newHub(t, b, &countingRenderer{})
-	room := brokertest.Room(t)
+	room := chattest.Room()
 	big := strings.Repeat("<", 2000)
 	for i := range 100 {
 		if _, err := h.Send(ctx, room, "ann", big+strconv.Itoa(i), ""); err != nil {

@@ -3,7 +3,6 @@ package realtime
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -73,20 +72,13 @@ func (b *slowPresence) until(t *testing.T, what string, cond func(map[string]int
 func TestPresenceOfRoomsProceedsInParallel(t *testing.T) {
 	b := newSlowPresence()
 	defer b.Close()
-	h := NewHub(b, textRenderer{}, slog.New(slog.DiscardHandler),
-		withPresenceTiming(presenceTiming{LeaveGrace: time.Millisecond, Beat: time.Hour, TTL: 2 * time.Hour}))
+	h, stop := StartHub(b, textRenderer{}, withPresenceTiming(presenceTiming{LeaveGrace: time.Millisecond, Beat: time.Hour, TTL: 2 * time.Hour}))
+	defer func() {
+		close(b.release) // the hub's last presence writes wait on the broker
+		stop()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.Run(ctx)
-	}()
-	defer func() {
-		close(b.release)
-		cancel()
-		<-done
-	}()
 
 	// A leaver in room "l": present first (released at once), then gone.
 	leaverJoined := make(chan *Socket)

@@ -3,7 +3,6 @@ package realtime
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -81,18 +80,10 @@ func shown(t *testing.T, m *Socket, want string) (histories []string) {
 func TestResyncDoesNotTakeMessagesOffANewerJoin(t *testing.T) {
 	b := &heldBroker{MemoryBroker: NewMemoryBroker(100), hold: make(chan struct{}, 1), read: make(chan struct{}), release: make(chan struct{})}
 	defer b.Close()
-	h := NewHub(b, textRenderer{}, slog.New(slog.DiscardHandler))
+	h, stop := StartHub(b, textRenderer{})
+	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
 	const room = "r"
 	ann, err := h.Join(ctx, room, User{Name: "ann", Session: "a"})
 	if err != nil {
@@ -160,18 +151,10 @@ func (b *stuckBroker) History(ctx context.Context, room string) ([]Message, erro
 func TestStuckResyncStallsNoOtherRoom(t *testing.T) {
 	b := &stuckBroker{MemoryBroker: NewMemoryBroker(100), asked: make(chan struct{}, 1)}
 	defer b.Close()
-	h := NewHub(b, textRenderer{}, slog.New(slog.DiscardHandler))
+	h, stop := StartHub(b, textRenderer{})
+	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
 	slow, err := h.Join(ctx, "slow", User{Name: "ann", Session: "a"})
 	if err != nil {
 		t.Fatal(err)

@@ -12,20 +12,22 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/chatrun/chat/internal/chattest"
 )
 
 // Every refused input gets a clear answer, stores nothing, broadcasts
 // nothing, and the service stays up.
 func TestBadInputIsRefused(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	room := uniqueRoom()
-	ann := newUser(t, inst.URL)
-	ann.signIn("Ann", room)
+	room := chattest.Room()
+	ann := chattest.NewUser(t, inst.URL)
+	ann.SignIn("Ann", room)
 	// An observer in the room: whatever is refused must never reach it.
-	obs := newUser(t, inst.URL)
-	obs.signIn("Observer", room)
-	obsWS := obs.dial(room)
-	obsWS.next() // history
+	obs := chattest.NewUser(t, inst.URL)
+	obs.SignIn("Observer", room)
+	obsWS := obs.Dial(room)
+	obsWS.Next() // history
 
 	long := func(n int) string { return strings.Repeat("x", n) }
 
@@ -47,8 +49,8 @@ func TestBadInputIsRefused(t *testing.T) {
 			{"Ann", long(65), "at most 64 characters"},
 		}
 		for _, c := range cases {
-			u := newUser(t, inst.URL)
-			resp := u.postForm("/signin", url.Values{"name": {c.name}, "room": {c.room}})
+			u := chattest.NewUser(t, inst.URL)
+			resp := u.PostForm("/signin", url.Values{"name": {c.name}, "room": {c.room}})
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusUnprocessableEntity {
@@ -62,8 +64,8 @@ func TestBadInputIsRefused(t *testing.T) {
 			}
 		}
 		// Values are kept, escaped.
-		u := newUser(t, inst.URL)
-		resp := u.postForm("/signin", url.Values{"name": {`<b>x</b>`}, "room": {"bad room"}})
+		u := chattest.NewUser(t, inst.URL)
+		resp := u.PostForm("/signin", url.Values{"name": {`<b>x</b>`}, "room": {"bad room"}})
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if !strings.Contains(string(body), `value="&lt;b&gt;x&lt;/b&gt;"`) || !strings.Contains(string(body), `value="bad room"`) {
@@ -73,37 +75,37 @@ func TestBadInputIsRefused(t *testing.T) {
 
 	t.Run("room pages", func(t *testing.T) {
 		for _, path := range []string{"/rooms/bad!room", "/rooms/%2e%2e", "/rooms/" + long(65), "/rooms/a%20b"} {
-			if resp, _ := ann.get(path); resp.StatusCode != http.StatusNotFound {
+			if resp, _ := ann.Get(path); resp.StatusCode != http.StatusNotFound {
 				t.Errorf("GET %s: %d, want 404", path, resp.StatusCode)
 			}
 		}
-		resp, _ := ann.get("/rooms/" + strings.ToUpper(room))
+		resp, _ := ann.Get("/rooms/" + strings.ToUpper(room))
 		base, _ := url.Parse(inst.URL)
 		if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/rooms/"+room {
 			t.Errorf("capitals: %d to %q, want a redirect to /rooms/%s", resp.StatusCode, resp.Header.Get("Location"), room)
 		}
-		resp, _ = newUser(t, inst.URL).get("/rooms/" + room)
+		resp, _ = chattest.NewUser(t, inst.URL).Get("/rooms/" + room)
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?room="+room {
 			t.Errorf("no session: %d to %q, want 303 to the sign-in", resp.StatusCode, resp.Header.Get("Location"))
 		}
-		forged := newUser(t, inst.URL)
-		forged.client.Jar.SetCookies(base, []*http.Cookie{{Name: "chat_session", Value: "MTk5OTk5OTk5OXxhYmN8TWFsbG9yeQ.AAAA"}})
-		if resp, _ := forged.get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
+		forged := chattest.NewUser(t, inst.URL)
+		forged.Client.Jar.SetCookies(base, []*http.Cookie{{Name: "chat_session", Value: "MTk5OTk5OTk5OXxhYmN8TWFsbG9yeQ.AAAA"}})
+		if resp, _ := forged.Get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("forged cookie: %d, want 303 to the sign-in", resp.StatusCode)
 		}
 		// Ann's real cookie with one byte of the name changed: the MAC fails.
-		tampered := newUser(t, inst.URL)
-		for _, c := range ann.client.Jar.Cookies(base) {
+		tampered := chattest.NewUser(t, inst.URL)
+		for _, c := range ann.Client.Jar.Cookies(base) {
 			enc, mac, _ := strings.Cut(c.Value, ".")
 			raw, _ := base64.RawURLEncoding.DecodeString(enc)
 			raw = []byte(strings.Replace(string(raw), "|Ann", "|Mallory", 1))
 			c.Value = base64.RawURLEncoding.EncodeToString(raw) + "." + mac
-			tampered.client.Jar.SetCookies(base, []*http.Cookie{c})
+			tampered.Client.Jar.SetCookies(base, []*http.Cookie{c})
 		}
-		if resp, _ := tampered.get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
+		if resp, _ := tampered.Get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("tampered cookie: %d, want 303 to the sign-in", resp.StatusCode)
 		}
-		resp = tampered.postForm("/rooms/"+room+"/messages", url.Values{"text": {"as mallory"}})
+		resp = tampered.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"as mallory"}})
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("post with a tampered cookie: %d, want 303 to the sign-in", resp.StatusCode)
@@ -123,7 +125,7 @@ func TestBadInputIsRefused(t *testing.T) {
 			{"fine", long(65), "reload the page"},
 		}
 		for _, c := range cases {
-			resp := ann.postForm("/rooms/"+room+"/messages", url.Values{"text": {c.text}, "nonce": {c.nonce}})
+			resp := ann.PostForm("/rooms/"+room+"/messages", url.Values{"text": {c.text}, "nonce": {c.nonce}})
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), c.want) {
@@ -133,12 +135,12 @@ func TestBadInputIsRefused(t *testing.T) {
 				t.Error("the refused text is not kept in the form")
 			}
 		}
-		resp := ann.postForm("/rooms/"+room+"/messages", url.Values{"text": {long(70 << 10)}})
+		resp := ann.PostForm("/rooms/"+room+"/messages", url.Values{"text": {long(70 << 10)}})
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnprocessableEntity {
 			t.Errorf("oversized body: %d, want 422", resp.StatusCode)
 		}
-		resp = newUser(t, inst.URL).postForm("/rooms/"+room+"/messages", url.Values{"text": {"hi"}})
+		resp = chattest.NewUser(t, inst.URL).PostForm("/rooms/"+room+"/messages", url.Values{"text": {"hi"}})
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?room="+room {
 			t.Errorf("no session: %d, want 303 to the sign-in", resp.StatusCode)
@@ -150,7 +152,7 @@ func TestBadInputIsRefused(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, inst.URL+"/rooms/"+room+"/messages", strings.NewReader("text=csrf"))
 			req.Header = h.Clone()
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := ann.client.Do(req)
+			resp, err := ann.Client.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,8 +164,8 @@ func TestBadInputIsRefused(t *testing.T) {
 	})
 
 	t.Run("websocket frames", func(t *testing.T) {
-		ws := ann.dial(room)
-		ws.next() // history
+		ws := ann.Dial(room)
+		ws.Next() // history
 		cases := []struct {
 			frame, want string
 		}{
@@ -185,47 +187,44 @@ func TestBadInputIsRefused(t *testing.T) {
 			{`{"text":"ctrl \u001b[31m"}`, "control characters"},
 		}
 		for _, c := range cases {
-			ws.sendRaw([]byte(c.frame))
-			f := ws.until(`data-signal="reply"`)
+			ws.SendRaw([]byte(c.frame))
+			f := ws.Until(`data-signal="reply"`)
 			if !strings.Contains(f, c.want) {
 				t.Errorf("frame %.30q: got %s, want %q", c.frame, f, c.want)
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := ws.conn.Write(ctx, websocket.MessageBinary, []byte(`{"text":"binary"}`)); err != nil {
+		if err := ws.Conn.Write(ctx, websocket.MessageBinary, []byte(`{"text":"binary"}`)); err != nil {
 			t.Fatal(err)
 		}
-		if f := ws.until(`data-signal="reply"`); !strings.Contains(f, "must be text") {
+		if f := ws.Until(`data-signal="reply"`); !strings.Contains(f, "must be text") {
 			t.Errorf("binary frame: %s", f)
 		}
 		// Past 1 MiB the socket is closed with 1009 (TestOversizedFrame:
 		// under it, the socket stays usable).
-		huge := ann.dial(room)
-		huge.next()
+		huge := ann.Dial(room)
+		huge.Next()
 		// The server may cut the connection before the whole frame is written.
-		_ = huge.conn.Write(ctx, websocket.MessageText, []byte(`{"text":"x","pad":[`+strings.Repeat(`"aaaaaaaaaa",`, 1<<20/13)+`""]}`))
-		if code := huge.closeStatus(); code != websocket.StatusMessageTooBig {
+		_ = huge.Conn.Write(ctx, websocket.MessageText, []byte(`{"text":"x","pad":[`+strings.Repeat(`"aaaaaaaaaa",`, 1<<20/13)+`""]}`))
+		if code := huge.CloseStatus(); code != websocket.StatusMessageTooBig {
 			t.Errorf("1 MiB frame closed the socket with %v, want 1009", code)
 		}
 
 		// Cross-site WebSocket hijacking: refused at the handshake.
-		h := http.Header{"Origin": {"http://evil.example"}}
-		base, _ := url.Parse(inst.URL)
-		for _, c := range ann.client.Jar.Cookies(base) {
-			h.Add("Cookie", c.String())
-		}
-		_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(inst.URL, "http")+"/rooms/"+room+"/ws", &websocket.DialOptions{HTTPHeader: h})
+		h := ann.Header()
+		h.Set("Origin", "http://evil.example")
+		_, resp, err := websocket.Dial(ctx, ann.SocketURL(room), &websocket.DialOptions{HTTPHeader: h})
 		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 			t.Errorf("cross-origin handshake: %v %v, want 403", err, resp)
 		}
 
 		// No session: one notice to sign in again, then 1008, nothing of the room.
-		anon := newUser(t, inst.URL).dial(room)
-		if f := anon.next(); !strings.Contains(f, "Sign in again") || strings.Contains(f, `id="messages"`) {
+		anon := chattest.NewUser(t, inst.URL).Dial(room)
+		if f := anon.Next(); !strings.Contains(f, "Sign in again") || strings.Contains(f, `id="messages"`) {
 			t.Errorf("no-session socket got %s", f)
 		}
-		if code := anon.closeStatus(); code != websocket.StatusPolicyViolation {
+		if code := anon.CloseStatus(); code != websocket.StatusPolicyViolation {
 			t.Errorf("no-session socket closed with %v, want 1008", code)
 		}
 	})
@@ -241,8 +240,8 @@ func TestBadInputIsRefused(t *testing.T) {
 			"Obser\u200bver", "Obs\u200derver", "\ufeffObserver", "Obs\u00aderver", "Observer\u2060",
 			"\u200b", "\u3164", "\u2800",
 		} {
-			u := newUser(t, inst.URL)
-			resp := u.postForm("/signin", url.Values{"name": {name}, "room": {room}})
+			u := chattest.NewUser(t, inst.URL)
+			resp := u.PostForm("/signin", url.Values{"name": {name}, "room": {room}})
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusUnprocessableEntity || len(resp.Cookies()) != 0 {
@@ -254,24 +253,24 @@ func TestBadInputIsRefused(t *testing.T) {
 		}
 		// Signed in as "Observer" elsewhere, then straight to the room's
 		// socket: refused there too, with nothing of the room.
-		u := newUser(t, inst.URL)
-		u.signIn("Observer", uniqueRoom())
-		s := u.dial(room)
-		if f := s.next(); !strings.Contains(f, "using that name") || strings.Contains(f, `id="messages"`) {
+		u := chattest.NewUser(t, inst.URL)
+		u.SignIn("Observer", chattest.Room())
+		s := u.Dial(room)
+		if f := s.Next(); !strings.Contains(f, "using that name") || strings.Contains(f, `id="messages"`) {
 			t.Errorf("impostor's socket got %s", f)
 		}
-		if code := s.closeStatus(); code != websocket.StatusPolicyViolation {
+		if code := s.CloseStatus(); code != websocket.StatusPolicyViolation {
 			t.Errorf("impostor's socket closed with %v, want 1008", code)
 		}
 		// Nor can it post there without JavaScript: nothing is stored.
-		resp := u.postForm("/rooms/"+room+"/messages", url.Values{"text": {"I am the observer"}, "nonce": {"imp"}})
+		resp := u.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"I am the observer"}, "nonce": {"imp"}})
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "using your name") || strings.Contains(string(body), `<li id="msg-`) && strings.Contains(string(body), ">I am the observer<") {
 			t.Errorf("impostor's no-JS post: %d", resp.StatusCode)
 		}
 		// The observer signing in again keeps the name.
-		resp = obs.postForm("/signin", url.Values{"name": {"Observer"}, "room": {room}})
+		resp = obs.PostForm("/signin", url.Values{"name": {"Observer"}, "room": {room}})
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("the observer signing in again: %d, want 303", resp.StatusCode)
@@ -279,19 +278,19 @@ func TestBadInputIsRefused(t *testing.T) {
 	})
 
 	t.Run("script in names and texts is inert", func(t *testing.T) {
-		xssRoom := uniqueRoom()
+		xssRoom := chattest.Room()
 		name := `<img src=x onerror=alert(1)>`
-		evil := newUser(t, inst.URL)
-		evil.signIn(name, xssRoom)
-		watcher := newUser(t, inst.URL)
-		watcher.signIn("Watcher", xssRoom)
-		wws := watcher.dial(xssRoom)
-		wws.next()
-		ews := evil.dial(xssRoom)
-		ews.next()
-		ews.send(`<script>alert(1)</script><b onclick="x()">hi</b>`, "x1")
-		f := wws.until(`id="msg-1"`)
-		_, page := watcher.get("/rooms/" + xssRoom)
+		evil := chattest.NewUser(t, inst.URL)
+		evil.SignIn(name, xssRoom)
+		watcher := chattest.NewUser(t, inst.URL)
+		watcher.SignIn("Watcher", xssRoom)
+		wws := watcher.Dial(xssRoom)
+		wws.Next()
+		ews := evil.Dial(xssRoom)
+		ews.Next()
+		ews.Send(`<script>alert(1)</script><b onclick="x()">hi</b>`, "x1")
+		f := wws.Until(`id="msg-1"`)
+		_, page := watcher.Get("/rooms/" + xssRoom)
 		for what, html := range map[string]string{"pushed fragment": f, "room page": page} {
 			if strings.Contains(html, "<script>alert") || strings.Contains(html, "<img src=x") || strings.Contains(html, "<b onclick") {
 				t.Errorf("%s carries live markup: %s", what, html)
@@ -304,16 +303,16 @@ func TestBadInputIsRefused(t *testing.T) {
 
 	// Nothing was stored or broadcast: the first thing the observer sees
 	// after the refusals is the first message sent properly, numbered 1.
-	if resp, _ := ann.get("/health"); resp.StatusCode != http.StatusOK {
+	if resp, _ := ann.Get("/health"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("/health: %d", resp.StatusCode)
 	}
-	ws := ann.dial(room)
-	if f := ws.next(); strings.Contains(f, `<li id="msg-`) {
+	ws := ann.Dial(room)
+	if f := ws.Next(); strings.Contains(f, `<li id="msg-`) {
 		t.Fatalf("the history holds a refused message: %s", f)
 	}
-	ws.send("the first real one", "n")
+	ws.Send("the first real one", "n")
 	for {
-		f := obsWS.next()
+		f := obsWS.Next()
 		if strings.Contains(f, "entered the room") || strings.Contains(f, "left the room") || strings.Contains(f, `<ul id="members"`) {
 			continue
 		}
@@ -329,14 +328,14 @@ func TestBadInputIsRefused(t *testing.T) {
 // stored and shown. (Past 1 MiB the socket is closed: TestBadInputIsRefused.)
 func TestOversizedFrameLeavesTheSocketUsable(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	_, ws := joinAs(t, inst.URL, "Ann", uniqueRoom())
+	_, ws := chattest.JoinAs(t, inst.URL, "Ann", chattest.Room())
 	for i, size := range []int{20_000, 100 << 10} {
-		ws.sendRaw([]byte(`{"text":"` + strings.Repeat("x", size) + `","nonce":"big"}`))
-		if f := ws.until(`data-signal="reply"`); !strings.Contains(f, "too large") {
+		ws.SendRaw([]byte(`{"text":"` + strings.Repeat("x", size) + `","nonce":"big"}`))
+		if f := ws.Until(`data-signal="reply"`); !strings.Contains(f, "too large") {
 			t.Errorf("%d-byte frame: got %s, want a 'too large' refusal", size, f)
 		}
 		text := fmt.Sprintf("small after big %d", i)
-		ws.send(text, text)
-		ws.until(">" + text + "<")
+		ws.Send(text, text)
+		ws.Until(">" + text + "<")
 	}
 }

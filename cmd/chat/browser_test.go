@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime/redistest"
 )
 
@@ -144,7 +145,7 @@ func testBrowserChatAcrossInstancesAndWithoutJS(t *testing.T, st store) {
 	env := st.shared()
 	a, b := startInstance(t, env), startInstance(t, env)
 	browser := newBrowser(t)
-	room := uniqueRoom()
+	room := chattest.Room()
 
 	ann, bob := newTab(t, browser), newTab(t, browser)
 	ann.signIn(a.URL, "Ann", room)
@@ -246,7 +247,7 @@ func (c *console) violations() []string {
 func TestBrowserRoomHasNoCSPViolations(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	browser := newBrowser(t)
-	room := uniqueRoom()
+	room := chattest.Room()
 	p := newTab(t, browser)
 	con := p.console()
 	p.signIn(inst.URL, "Ann", room)
@@ -258,9 +259,9 @@ func TestBrowserRoomHasNoCSPViolations(t *testing.T) {
 	// and the member list, a refusal.
 	p.do(chromedp.SendKeys(chromedp.CSS("#text"), "hello\r"))
 	p.waitIDs("msg-1")
-	bob := newUser(t, inst.URL)
-	bob.signIn("Bob", room)
-	bob.dial(room).next()
+	bob := chattest.NewUser(t, inst.URL)
+	bob.SignIn("Bob", room)
+	bob.Dial(room).Next()
 	p.waitJS(`document.querySelector('#notices').textContent.includes('Bob entered')`)
 	p.waitJS(`document.querySelector('#members').textContent.includes('Bob')`)
 	p.do(chromedp.SetValue(chromedp.CSS("#text"), strings.Repeat("x", 2001)), chromedp.SendKeys(chromedp.CSS("#text"), "\r"))

@@ -136,12 +136,19 @@ func TestDockerfileBuildsAStaticBinary(t *testing.T) {
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	exitWithin(t, exited, 8*time.Second, "the binary, after SIGTERM")
+}
+
+// exitWithin waits for a process's exit on exited and fails the test if it
+// comes with an error, or not within d.
+func exitWithin(t *testing.T, exited <-chan error, d time.Duration, what string) {
+	t.Helper()
 	select {
 	case err := <-exited:
 		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
+			t.Fatalf("%s exited: %v", what, err)
 		}
-	case <-time.After(8 * time.Second):
-		t.Fatal("the binary did not exit within 8 s of SIGTERM")
+	case <-time.After(d):
+		t.Fatalf("%s had not exited after %v", what, d)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime/redistest"
 )
 
@@ -35,7 +36,7 @@ func privateCluster(t *testing.T) (c *redistest.Cluster, st store, a, b *instanc
 func roomsOnShards(t *testing.T, ctx context.Context, c *redistest.Cluster, rdb *redis.ClusterClient, shards int) (rooms, primaries []string) {
 	t.Helper()
 	for range 1000 {
-		room := uniqueRoom()
+		room := chattest.Room()
 		key := "chat:{" + room + "}:events"
 		slot, err := rdb.ClusterKeySlot(ctx, key).Result()
 		if err != nil {
@@ -88,13 +89,13 @@ func TestClusterRoomsOnEveryShard(t *testing.T) {
 	rooms, primaries := roomsOnShards(t, ctx, c, st.rdb.(*redis.ClusterClient), 3)
 	// A second room on the first shard: still one connection there.
 	for {
-		r := uniqueRoom()
+		r := chattest.Room()
 		if p, err := c.PrimaryOf(ctx, "chat:{"+r+"}:events"); err == nil && p == primaries[0] {
 			rooms = append(rooms, r)
 			break
 		}
 	}
-	if _, body := newUser(t, a.URL).get("/ready"); body != "ready\n" {
+	if _, body := chattest.NewUser(t, a.URL).Get("/ready"); body != "ready\n" {
 		t.Errorf("/ready on a cluster with sharded pub/sub says %q", body)
 	}
 	for _, line := range a.Logs() {
@@ -107,12 +108,12 @@ func TestClusterRoomsOnEveryShard(t *testing.T) {
 	type member struct {
 		room string
 		who  string
-		s    *socket
+		s    *chattest.Socket
 	}
 	var members []member
 	for _, room := range rooms {
 		for _, u := range []struct{ name, url string }{{"Ann", a.URL}, {"Bob", b.URL}, {"Cid", a.URL}} {
-			_, s := joinAs(t, u.url, u.name, room)
+			_, s := chattest.JoinAs(t, u.url, u.name, room)
 			members = append(members, member{room, u.name, s})
 		}
 	}
@@ -128,26 +129,26 @@ func TestClusterRoomsOnEveryShard(t *testing.T) {
 		}
 		go func() {
 			for i := range perUser {
-				m.s.write(ctx, fmt.Sprintf("%s-%s-%d", m.room, m.who, i), fmt.Sprintf("n%d", i))
+				write(ctx, m.s, fmt.Sprintf("%s-%s-%d", m.room, m.who, i), fmt.Sprintf("n%d", i))
 			}
 		}()
 	}
 	var wg sync.WaitGroup
-	views := make([]*view, len(members))
+	views := make([]*chattest.View, len(members))
 	errs := make([]error, len(members))
 	for i, m := range members {
-		wg.Go(func() { views[i], errs[i] = m.s.watch(ctx, 2*perUser) })
+		wg.Go(func() { views[i], errs[i] = m.s.Watch(ctx, 2*perUser) })
 	}
 	wg.Wait()
 	for i, m := range members {
 		v := views[i]
-		if errs[i] != nil || len(v.dups) > 0 || !v.contiguous(2*perUser) {
-			t.Errorf("%s in %s shows %v, duplicates %v (%v); want 1..%d once each", m.who, m.room, v.seqs, v.dups, errs[i], 2*perUser)
+		if errs[i] != nil || len(v.Dups) > 0 || !v.Contiguous(2*perUser) {
+			t.Errorf("%s in %s shows %v, duplicates %v (%v); want 1..%d once each", m.who, m.room, v.Seqs, v.Dups, errs[i], 2*perUser)
 		}
 	}
 	for _, room := range rooms {
 		seqs, texts := storedSeqs(t, st.rdb, room)
-		if v := (&view{seqs: seqs}); !v.contiguous(2 * perUser) {
+		if v := (&chattest.View{Seqs: seqs}); !v.Contiguous(2 * perUser) {
 			t.Errorf("room %s stores %v, want 1..%d", room, seqs, 2*perUser)
 		}
 		for _, who := range []string{"Ann", "Bob"} {
@@ -178,7 +179,7 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	room := uniqueRoom()
+	room := chattest.Room()
 	primary, err := c.PrimaryOf(ctx, "chat:{"+room+"}:events")
 	if err != nil {
 		t.Fatal(err)
@@ -187,12 +188,12 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	ann := newUser(t, a.URL)
-	ann.signIn("Ann", room)
-	annWS := ann.dial(room)
-	bob := newUser(t, b.URL)
-	bob.signIn("Bob", room)
-	bobWS := bob.dial(room)
+	ann := chattest.NewUser(t, a.URL)
+	ann.SignIn("Ann", room)
+	annWS := ann.Dial(room)
+	bob := chattest.NewUser(t, b.URL)
+	bob.SignIn("Bob", room)
+	bobWS := bob.Dial(room)
 
 	// Ann posts without pause (the no-JS form: 303 is the acknowledgement);
 	// stopping sets phase 1, and every post is recorded with its phase.
@@ -213,7 +214,7 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 			mu.Lock()
 			text := fmt.Sprintf("p%d-%d", phase, i)
 			mu.Unlock()
-			if ann.tryPost(ctx, room, text, "n"+strconv.Itoa(i)) {
+			if tryPost(ctx, ann, room, text, "n"+strconv.Itoa(i)) {
 				mu.Lock()
 				acked = append(acked, text)
 				ackedAt = append(ackedAt, time.Now())
@@ -226,7 +227,7 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 		defer mu.Unlock()
 		return len(acked)
 	}
-	waitFor(t, ctx, "20 messages before the stop", func() bool { return ackedCount() >= 20 })
+	chattest.WaitFor(t, ctx, "20 messages before the stop", func() bool { return ackedCount() >= 20 })
 
 	mu.Lock()
 	phase = 1
@@ -238,7 +239,7 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 	}
 	tookOver := time.Now()
 	t.Logf("replica %s took over; %d messages acknowledged before the stop", replica, stopped)
-	waitFor(t, ctx, "a message acknowledged after the takeover", func() bool {
+	chattest.WaitFor(t, ctx, "a message acknowledged after the takeover", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(ackedAt) > 0 && ackedAt[len(ackedAt)-1].After(tookOver)
@@ -255,12 +256,12 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 	// Both pages, on both instances, show it: flow is back.
 	seqs, texts := storedSeqs(t, st.rdb, room)
 	seq := seqs[slices.Index(texts, firstAfter)]
-	annView, bobView := &view{}, &view{}
+	annView, bobView := &chattest.View{}, &chattest.View{}
 	for _, w := range []struct {
-		s *socket
-		v *view
+		s *chattest.Socket
+		v *chattest.View
 	}{{annWS, annView}, {bobWS, bobView}} {
-		if err := w.s.feed(ctx, w.v, seq); err != nil {
+		if err := w.s.Feed(ctx, w.v, seq); err != nil {
 			t.Fatalf("waiting for message %d on the page: %v", seq, err)
 		}
 	}
@@ -274,7 +275,7 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 			t.Errorf("chat_room_resyncs_total is %v after a failover, want at least 1", n)
 		}
 	}
-	waitFor(t, ctx, "10 more messages", func() bool { return ackedCount() >= stopped+10 })
+	chattest.WaitFor(t, ctx, "10 more messages", func() bool { return ackedCount() >= stopped+10 })
 	close(stopSending)
 	<-sent
 
@@ -290,34 +291,34 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 	}
 	t.Logf("%d of %d messages acknowledged before the stop are not in the history", lost, stopped)
 	for _, w := range []struct {
-		s *socket
-		v *view
+		s *chattest.Socket
+		v *chattest.View
 	}{{annWS, annView}, {bobWS, bobView}} {
-		if err := w.s.feed(ctx, w.v, seqs[len(seqs)-1]); err != nil {
+		if err := w.s.Feed(ctx, w.v, seqs[len(seqs)-1]); err != nil {
 			t.Fatalf("watch: %v", err)
 		}
-		if len(w.v.dups) > 0 {
-			t.Errorf("shown twice: %v", w.v.dups)
+		if len(w.v.Dups) > 0 {
+			t.Errorf("shown twice: %v", w.v.Dups)
 		}
 		// What the page shows is what is stored.
-		if !slices.Equal(w.v.seqs, seqs) {
-			t.Errorf("the page shows %v, the history holds %v", w.v.seqs, seqs)
+		if !slices.Equal(w.v.Seqs, seqs) {
+			t.Errorf("the page shows %v, the history holds %v", w.v.Seqs, seqs)
 		}
 	}
-	t.Logf("%d messages acknowledged in all, %d stored, %d history frames on Bob's page", len(acked), len(seqs), len(bobView.histories))
+	t.Logf("%d messages acknowledged in all, %d stored, %d history frames on Bob's page", len(acked), len(seqs), len(bobView.Histories))
 }
 
-// tryPost sends a message through the no-JS form and reports whether it was
-// acknowledged (303); safe off the test goroutine.
-func (u *user) tryPost(ctx context.Context, room, text, nonce string) bool {
+// tryPost sends a message as u through the no-JS form and reports whether it
+// was acknowledged (303); safe off the test goroutine.
+func tryPost(ctx context.Context, u *chattest.User, room, text, nonce string) bool {
 	form := url.Values{"text": {text}, "nonce": {nonce}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base+"/rooms/"+room+"/messages", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.Base+"/rooms/"+room+"/messages", strings.NewReader(form.Encode()))
 	if err != nil {
 		return false
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", u.base)
-	resp, err := u.client.Do(req)
+	req.Header.Set("Origin", u.Base)
+	resp, err := u.Client.Do(req)
 	if err != nil {
 		return false
 	}
@@ -325,24 +326,10 @@ func (u *user) tryPost(ctx context.Context, room, text, nonce string) bool {
 	return resp.StatusCode == http.StatusSeeOther
 }
 
-// write sends a message frame; safe off the test goroutine, where a failure
-// shows as what the receivers miss.
-func (s *socket) write(ctx context.Context, text, nonce string) {
-	_ = s.conn.Write(ctx, websocket.MessageText, frameFor(text, nonce))
-}
-
-// waitFor polls cond until it holds, failing the test when ctx ends.
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-tick.C:
-		}
-	}
+// write sends a message frame on s; safe off the test goroutine, where a
+// failure shows as what the receivers miss.
+func write(ctx context.Context, s *chattest.Socket, text, nonce string) {
+	_ = s.Conn.Write(ctx, websocket.MessageText, chattest.Frame(text, nonce))
 }
 
 // A cluster whose servers lack sharded pub/sub (SPUBLISH and SSUBSCRIBE
@@ -362,18 +349,18 @@ func TestClusterWithoutShardedPubSub(t *testing.T) {
 		if first.Severity != "WARNING" || !strings.Contains(first.Message, "refuses sharded pub/sub") {
 			t.Errorf("first log line: %+v; want a WARNING that the cluster refuses sharded pub/sub", first)
 		}
-		resp, body := newUser(t, inst.URL).get("/ready")
+		resp, body := chattest.NewUser(t, inst.URL).Get("/ready")
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "degraded") || !strings.Contains(body, "SPUBLISH") {
 			t.Errorf("/ready: %d %q; want 200 saying it runs degraded without SPUBLISH", resp.StatusCode, body)
 		}
 	}
-	room := uniqueRoom()
-	_, annWS := joinAs(t, a.URL, "Ann", room)
-	_, bobWS := joinAs(t, b.URL, "Bob", room)
-	annWS.send("through classic pub/sub", "n1")
-	bobWS.until(">through classic pub/sub<")
-	bobWS.send("and back", "n1")
-	annWS.until(">and back<")
+	room := chattest.Room()
+	_, annWS := chattest.JoinAs(t, a.URL, "Ann", room)
+	_, bobWS := chattest.JoinAs(t, b.URL, "Bob", room)
+	annWS.Send("through classic pub/sub", "n1")
+	bobWS.Until(">through classic pub/sub<")
+	bobWS.Send("and back", "n1")
+	annWS.Until(">and back<")
 }
 
 // A room's slot moves to another shard while two instances serve it: the
@@ -385,36 +372,36 @@ func TestClusterSlotMove(t *testing.T) {
 	defer cancel()
 	rooms, primaries := roomsOnShards(t, ctx, c, st.rdb.(*redis.ClusterClient), 2)
 	room, to := rooms[0], primaries[1]
-	_, annWS := joinAs(t, a.URL, "Ann", room)
-	_, bobWS := joinAs(t, b.URL, "Bob", room)
-	annView, bobView := &view{}, &view{}
+	_, annWS := chattest.JoinAs(t, a.URL, "Ann", room)
+	_, bobWS := chattest.JoinAs(t, b.URL, "Bob", room)
+	annView, bobView := &chattest.View{}, &chattest.View{}
 	feedBoth := func(seq int) {
 		t.Helper()
 		for _, w := range []struct {
-			s *socket
-			v *view
+			s *chattest.Socket
+			v *chattest.View
 		}{{annWS, annView}, {bobWS, bobView}} {
-			if err := w.s.feed(ctx, w.v, seq); err != nil {
+			if err := w.s.Feed(ctx, w.v, seq); err != nil {
 				t.Fatalf("waiting for message %d: %v", seq, err)
 			}
 		}
 	}
-	annWS.send("before the move", "n1")
+	annWS.Send("before the move", "n1")
 	feedBoth(1)
 
 	if err := c.MoveSlot(ctx, "chat:{"+room+"}:events", to); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "both instances subscribed on the new owner", func() bool {
+	chattest.WaitFor(t, ctx, "both instances subscribed on the new owner", func() bool {
 		return shardSubscribers(t, ctx, to) == 2
 	})
-	bobWS.send("after the move", "n1")
+	bobWS.Send("after the move", "n1")
 	feedBoth(2)
-	annWS.send("and once more", "n2")
+	annWS.Send("and once more", "n2")
 	feedBoth(3)
-	for _, v := range []*view{annView, bobView} {
-		if len(v.dups) > 0 || !v.contiguous(3) {
-			t.Errorf("the page shows %v, duplicates %v; want 1..3 once each", v.seqs, v.dups)
+	for _, v := range []*chattest.View{annView, bobView} {
+		if len(v.Dups) > 0 || !v.Contiguous(3) {
+			t.Errorf("the page shows %v, duplicates %v; want 1..3 once each", v.Seqs, v.Dups)
 		}
 	}
 	if seqs, _ := storedSeqs(t, st.rdb, room); !slices.Equal(seqs, []int{1, 2, 3}) {

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime/redistest"
 )
 
@@ -120,7 +121,7 @@ const outboxEmpty = `document.querySelector('#outbox').children.length === 0`
 func TestBrowserTypingSurvivesTheReply(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	p := newTab(t, newBrowser(t))
-	phone(t, p, inst, "Ann", uniqueRoom())
+	phone(t, p, inst, "Ann", chattest.Room())
 	p.do(chromedp.Click(chromedp.CSS("#text")))
 
 	p.typeKeys("ok\rsure, see you at 5\r", 90*time.Millisecond)
@@ -143,10 +144,10 @@ func TestBrowserTypingSurvivesTheReply(t *testing.T) {
 // with the same nonce, and still stored once.
 func TestBrowserQuickMessagesArriveOnceEach(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	room := uniqueRoom()
+	room := chattest.Room()
 	p := newTab(t, newBrowser(t))
 	proxy := phone(t, p, inst, "Ann", room)
-	_, bobWS := joinAs(t, inst.URL, "Bob", room)
+	_, bobWS := chattest.JoinAs(t, inst.URL, "Bob", room)
 	p.do(chromedp.Click(chromedp.CSS("#text")))
 
 	// Enter, then Enter again 60 ms later.
@@ -157,7 +158,7 @@ func TestBrowserQuickMessagesArriveOnceEach(t *testing.T) {
 	// The server stores the next message (Bob sees it) while its reply is
 	// still on its way to Ann's phone; then the network drops.
 	p.do(chromedp.KeyEvent("once\r"))
-	bobWS.until(">once<")
+	bobWS.Until(">once<")
 	proxy.cut()
 	p.waitJS(`document.querySelector('#outbox li .text')?.textContent === 'once'`)
 	proxy.restore()
@@ -166,7 +167,7 @@ func TestBrowserQuickMessagesArriveOnceEach(t *testing.T) {
 	p.waitTexts("yes", "no", "once")
 	// Stored once: the next message is the fourth.
 	p.do(chromedp.KeyEvent("after\r"))
-	if f := bobWS.until(">after<"); !strings.Contains(f, `id="msg-4"`) {
+	if f := bobWS.Until(">after<"); !strings.Contains(f, `id="msg-4"`) {
 		t.Fatalf("the message after the replayed one is not msg-4: %s", f)
 	}
 	p.waitTexts("yes", "no", "once", "after")
@@ -177,7 +178,7 @@ func TestBrowserQuickMessagesArriveOnceEach(t *testing.T) {
 func TestBrowserOfflineMessagesAllArrive(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	p := newTab(t, newBrowser(t))
-	proxy := phone(t, p, inst, "Ann", uniqueRoom())
+	proxy := phone(t, p, inst, "Ann", chattest.Room())
 	proxy.cut()
 	p.waitJS(`document.querySelector('#connection').textContent === 'Reconnecting…'`)
 	var want []string
@@ -205,7 +206,7 @@ func TestBrowserRefusedMessageStaysWithRetry(t *testing.T) {
 	env["SEND_RATE"], env["SEND_BURST"] = "0.25", "1"
 	inst := startInstance(t, env)
 	p := newTab(t, newBrowser(t))
-	phone(t, p, inst, "Ann", uniqueRoom())
+	phone(t, p, inst, "Ann", chattest.Room())
 	p.do(chromedp.SendKeys(chromedp.CSS("#text"), "first\r"), chromedp.SendKeys(chromedp.CSS("#text"), "second\r"))
 	p.waitTexts("first")
 	failed := `document.querySelector('#outbox li[data-state="failed"]')`
@@ -239,7 +240,7 @@ func TestBrowserRefusedMessageStaysWithRetry(t *testing.T) {
 func TestBrowserLimitsShowBeforeTheyBite(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	p := newTab(t, newBrowser(t))
-	phone(t, p, inst, "Ann", uniqueRoom())
+	phone(t, p, inst, "Ann", chattest.Room())
 	if !evalJS[bool](p, `document.querySelector('#text-count').checkVisibility() && document.querySelector('#text').maxLength === 2000`) {
 		t.Fatal("no visible counter, or the box has no 2,000-character limit")
 	}
@@ -271,7 +272,7 @@ func TestBrowserLimitsShowBeforeTheyBite(t *testing.T) {
 func TestBrowserOnlineAgainSaysConnected(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	p := newTab(t, newBrowser(t))
-	phone(t, p, inst, "Ann", uniqueRoom())
+	phone(t, p, inst, "Ann", chattest.Room())
 	p.online(false)
 	p.waitJS(`document.querySelector('#connection').textContent === 'Offline'`)
 	p.online(true)
@@ -286,7 +287,7 @@ func TestBrowserOnlineAgainSaysConnected(t *testing.T) {
 func TestBrowserReconnectsAtOnceWhenOnline(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	p := newTab(t, newBrowser(t))
-	proxy := phone(t, p, inst, "Ann", uniqueRoom())
+	proxy := phone(t, p, inst, "Ann", chattest.Room())
 	for _, how := range []string{"online", "retry now"} {
 		proxy.cut()
 		p.online(false)
@@ -294,7 +295,7 @@ func TestBrowserReconnectsAtOnceWhenOnline(t *testing.T) {
 		// The page fails attempts until its next one is seconds away.
 		start := proxy.refused()
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		waitFor(t, ctx, "four failed attempts", func() bool { return proxy.refused() >= start+4 })
+		chattest.WaitFor(t, ctx, "four failed attempts", func() bool { return proxy.refused() >= start+4 })
 		cancel()
 		proxy.restore()
 		if how == "online" {
@@ -313,7 +314,7 @@ func TestBrowserSaysWhenSendingIsUnavailable(t *testing.T) {
 	srv := redistest.StartPersistent(t)
 	inst := startInstance(t, sharedEnv(srv.Addr))
 	p := newTab(t, newBrowser(t))
-	phone(t, p, inst, "Ann", uniqueRoom())
+	phone(t, p, inst, "Ann", chattest.Room())
 	p.do(chromedp.SendKeys(chromedp.CSS("#text"), "before\r"))
 	p.waitTexts("before")
 
@@ -339,7 +340,7 @@ func TestBrowserSaysWhenSendingIsUnavailable(t *testing.T) {
 func TestBrowserSaysOnceThatTheSessionEnded(t *testing.T) {
 	a := startInstance(t, sharedEnv(""))
 	b := startInstance(t, sharedEnv("")) // another secret
-	room := uniqueRoom()
+	room := chattest.Room()
 	p := newTab(t, newBrowser(t))
 	proxy := phone(t, p, a, "Ann", room)
 	proxy.cut()

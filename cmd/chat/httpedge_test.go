@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatrun/chat/internal/chattest"
 )
 
 // withTimeouts serves the instances the test starts next under to instead
@@ -119,8 +121,8 @@ func TestHTTPIdleWebSocketOutlivesTheTimeouts(t *testing.T) {
 	to := httpTimeouts{readHeader: time.Second, read: time.Second, idle: 2 * time.Second}
 	withTimeouts(t, to)
 	inst := startInstance(t, sharedEnv(""))
-	room := uniqueRoom()
-	_, ws := joinAs(t, inst.URL, "Ann", room)
+	room := chattest.Room()
+	_, ws := chattest.JoinAs(t, inst.URL, "Ann", room)
 	// The socket idles while the server cuts a stalled POST and an idle
 	// connection opened after it: by then its upgrade request's read
 	// deadline is a second past.
@@ -143,8 +145,8 @@ func TestHTTPIdleWebSocketOutlivesTheTimeouts(t *testing.T) {
 		}
 	}
 	// Both ways still work: the server reads the message and sends it back.
-	ws.send("still here", "n1")
-	ws.until(`id="msg-1"`)
+	ws.Send("still here", "n1")
+	ws.Until(`id="msg-1"`)
 }
 
 // The production timeouts close a stalled POST and an idle keep-alive

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
+
+	"github.com/chatrun/chat/internal/chattest"
 )
 
 var msgIDs = regexp.MustCompile(`<li id="msg-(\d+)"`)
@@ -29,45 +31,45 @@ func TestInstancesShareRoomsThroughRedis(t *testing.T) {
 func testInstancesShareRoomsThroughRedis(t *testing.T, st store) {
 	env := st.shared()
 	a, b, c := startInstance(t, env), startInstance(t, env), startInstance(t, env)
-	room := uniqueRoom()
+	room := chattest.Room()
 
-	ann := newUser(t, a.URL)
-	ann.signIn("Ann", room)
-	bob := newUser(t, b.URL)
-	bob.signIn("Bob", room)
+	ann := chattest.NewUser(t, a.URL)
+	ann.SignIn("Ann", room)
+	bob := chattest.NewUser(t, b.URL)
+	bob.SignIn("Bob", room)
 
-	annWS := ann.dial(room)
-	if f := annWS.next(); !strings.Contains(f, `id="messages" hx-swap-oob="innerMorph"`) {
+	annWS := ann.Dial(room)
+	if f := annWS.Next(); !strings.Contains(f, `id="messages" hx-swap-oob="innerMorph"`) {
 		t.Fatalf("first frame is not the history: %s", f)
 	}
-	bobWS := bob.dial(room)
-	if f := bobWS.next(); !strings.Contains(f, `id="messages"`) {
+	bobWS := bob.Dial(room)
+	if f := bobWS.Next(); !strings.Contains(f, `id="messages"`) {
 		t.Fatalf("first frame is not the history: %s", f)
 	}
-	annWS.until("Bob entered the room.")
+	annWS.Until("Bob entered the room.")
 
-	annWS.send("hello from a", "n1")
+	annWS.Send("hello from a", "n1")
 	// The sender also gets a reply that names the message by its nonce and
 	// says its seq; the form, and what is typed in it, is left alone.
-	got := annWS.untilAll(`id="msg-1"`, `data-outcome="sent"`)
+	got := annWS.UntilAll(`id="msg-1"`, `data-outcome="sent"`)
 	if f := got[`data-outcome="sent"`]; !strings.Contains(f, `<template hx-swap-oob="beforeend:#signals"><p data-signal="reply" data-nonce="n1" data-outcome="sent" data-seq="1"></p></template>`) || strings.Contains(f, `<form`) {
 		t.Fatalf("reply to the sender: %s", f)
 	}
-	for _, f := range []string{got[`id="msg-1"`], bobWS.until(`id="msg-1"`)} {
+	for _, f := range []string{got[`id="msg-1"`], bobWS.Until(`id="msg-1"`)} {
 		if !strings.Contains(f, "hello from a") || !strings.Contains(f, `<template hx-swap-oob="beforeend:#messages">`) {
 			t.Fatalf("message frame: %s", f)
 		}
 	}
-	bobWS.send("hi from b", "n1")
-	for _, s := range []*socket{annWS, bobWS} {
-		if f := s.until(`id="msg-2"`); !strings.Contains(f, "hi from b") {
+	bobWS.Send("hi from b", "n1")
+	for _, s := range []*chattest.Socket{annWS, bobWS} {
+		if f := s.Until(`id="msg-2"`); !strings.Contains(f, "hi from b") {
 			t.Fatalf("message frame: %s", f)
 		}
 	}
 
-	carol := newUser(t, c.URL)
-	carol.signIn("Carol", room)
-	resp, page := carol.get("/rooms/" + room)
+	carol := chattest.NewUser(t, c.URL)
+	carol.SignIn("Carol", room)
+	resp, page := carol.Get("/rooms/" + room)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("room page on the third instance: %d", resp.StatusCode)
 	}
@@ -79,14 +81,14 @@ func testInstancesShareRoomsThroughRedis(t *testing.T, st store) {
 	}
 	// A form posted twice (a double click, a resubmit), on two instances,
 	// is stored once.
-	for _, u := range []*user{carol, carol.on(a.URL)} {
-		resp := u.postForm("/rooms/"+room+"/messages", url.Values{"text": {"posted twice"}, "nonce": {"c1"}})
+	for _, u := range []*chattest.User{carol, carol.On(a.URL)} {
+		resp := u.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"posted twice"}, "nonce": {"c1"}})
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("no-JS post: %d, want 303", resp.StatusCode)
 		}
 	}
-	if _, page := carol.get("/rooms/" + room); strings.Join(idsIn(page), ",") != "1,2,3" {
+	if _, page := carol.Get("/rooms/" + room); strings.Join(idsIn(page), ",") != "1,2,3" {
 		t.Fatalf("after a form posted twice the history has ids %q, want 1,2,3", strings.Join(idsIn(page), ","))
 	}
 }
@@ -97,23 +99,23 @@ func TestSingleInstanceInMemory(t *testing.T) {
 	if !strings.Contains(inst.Logs()[0], "in-memory broker") {
 		t.Fatalf("first log line does not say the broker is in memory: %s", inst.Logs()[0])
 	}
-	room := uniqueRoom()
-	_, annWS := joinAs(t, inst.URL, "Ann", room)
-	_, bobWS := joinAs(t, inst.URL, "Bob", room)
-	bobWS.send("one", "x")
-	annWS.until(`id="msg-1"`)
-	bobWS.until(`id="msg-1"`)
+	room := chattest.Room()
+	_, annWS := chattest.JoinAs(t, inst.URL, "Ann", room)
+	_, bobWS := chattest.JoinAs(t, inst.URL, "Bob", room)
+	bobWS.Send("one", "x")
+	annWS.Until(`id="msg-1"`)
+	bobWS.Until(`id="msg-1"`)
 
 	// Rooms are isolated: a message elsewhere reaches neither.
-	other := uniqueRoom()
-	carol := newUser(t, inst.URL)
-	carol.signIn("Carol", other)
-	carolWS := carol.dial(other)
-	carolWS.next()
-	carolWS.send("elsewhere", "y")
-	carolWS.until(`id="msg-1"`)
-	bobWS.send("two", "z")
-	if f := annWS.until(`id="msg-`); !strings.Contains(f, `id="msg-2"`) || strings.Contains(f, "elsewhere") {
+	other := chattest.Room()
+	carol := chattest.NewUser(t, inst.URL)
+	carol.SignIn("Carol", other)
+	carolWS := carol.Dial(other)
+	carolWS.Next()
+	carolWS.Send("elsewhere", "y")
+	carolWS.Until(`id="msg-1"`)
+	bobWS.Send("two", "z")
+	if f := annWS.Until(`id="msg-`); !strings.Contains(f, `id="msg-2"`) || strings.Contains(f, "elsewhere") {
 		t.Fatalf("ann got %s, want only her room's msg-2", f)
 	}
 }
@@ -122,19 +124,19 @@ func TestSingleInstanceInMemory(t *testing.T) {
 // Run's 10 s.
 func TestShutdownClosesSocketsWith1012(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	room := uniqueRoom()
-	ann := newUser(t, inst.URL)
-	ann.signIn("Ann", room)
-	var socks []*socket
+	room := chattest.Room()
+	ann := chattest.NewUser(t, inst.URL)
+	ann.SignIn("Ann", room)
+	var socks []*chattest.Socket
 	for range 3 {
-		s := ann.dial(room)
-		s.next()
+		s := ann.Dial(room)
+		s.Next()
 		socks = append(socks, s)
 	}
 	took := make(chan int64, 1)
 	go func() { took <- inst.stop().Milliseconds() }()
 	for _, s := range socks {
-		if code := s.closeStatus(); code != websocket.StatusServiceRestart {
+		if code := s.CloseStatus(); code != websocket.StatusServiceRestart {
 			t.Fatalf("socket closed with %v, want 1012", code)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/chatrun/chat/realtime"
 )
 
 // metrics are the service's Prometheus metrics, in a registry of their own
@@ -23,6 +25,10 @@ type metrics struct {
 	resyncs      prometheus.Counter
 	fanOut       prometheus.Histogram
 }
+
+// app.New has the hub report to the handlers' Metrics only when they are an
+// Observer too: a metrics that stopped being one would count half silently.
+var _ realtime.Observer = (*metrics)(nil)
 
 func newMetrics() *metrics {
 	m := &metrics{

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chatrun/chat/internal/chattest"
 )
 
 // metricsEnv is env with a metrics listener on a free loopback port.
@@ -37,22 +39,22 @@ func metricsAddr(inst *instance) string {
 
 // scraper is a client of inst's metrics listener, for scrape and waitMetric.
 // The instance must have been started with METRICS_ADDR (metricsEnv).
-func scraper(t *testing.T, inst *instance) *user {
+func scraper(t *testing.T, inst *instance) *chattest.User {
 	t.Helper()
 	addr := metricsAddr(inst)
 	if addr == "" {
 		t.Fatal("the instance serves no metrics: start it with METRICS_ADDR (metricsEnv)")
 	}
-	return newUser(t, "http://"+addr)
+	return chattest.NewUser(t, "http://"+addr)
 }
 
 // scrape returns the samples of /metrics by name (labels included); u is a
 // scraper of the instance's metrics listener.
-func scrape(t *testing.T, u *user) map[string]float64 {
+func scrape(t *testing.T, u *chattest.User) map[string]float64 {
 	t.Helper()
-	resp, body := u.get("/metrics")
+	resp, body := u.Get("/metrics")
 	if resp.StatusCode != 200 {
-		t.Fatalf("%s/metrics: %d (metrics are served on METRICS_ADDR only: scrape through scraper)", u.base, resp.StatusCode)
+		t.Fatalf("%s/metrics: %d (metrics are served on METRICS_ADDR only: scrape through scraper)", u.Base, resp.StatusCode)
 	}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(strings.NewReader(body))
@@ -74,7 +76,7 @@ func scrape(t *testing.T, u *user) map[string]float64 {
 }
 
 // waitMetric polls /metrics until name has the value want.
-func waitMetric(t *testing.T, u *user, name string, want float64) {
+func waitMetric(t *testing.T, u *chattest.User, name string, want float64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -92,10 +94,10 @@ func waitMetric(t *testing.T, u *user, name string, want float64) {
 // The counters move when messages flow.
 func TestMetricsMoveWithTraffic(t *testing.T) {
 	inst := startInstance(t, metricsEnv(sharedEnv("")))
-	room := uniqueRoom()
-	ann, bob := newUser(t, inst.URL), newUser(t, inst.URL)
-	ann.signIn("Ann", room)
-	bob.signIn("Bob", room)
+	room := chattest.Room()
+	ann, bob := chattest.NewUser(t, inst.URL), chattest.NewUser(t, inst.URL)
+	ann.SignIn("Ann", room)
+	bob.SignIn("Bob", room)
 	prom := scraper(t, inst)
 	before := scrape(t, prom)
 	for _, name := range []string{"chat_sockets_open", "chat_rooms_active", "chat_messages_in_total", "chat_deliveries_out_total", "chat_slow_clients_dropped_total", "chat_redis_errors_total", "chat_room_resyncs_total", "chat_fanout_seconds_count", "go_goroutines"} {
@@ -103,14 +105,14 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 			t.Errorf("/metrics has no %s", name)
 		}
 	}
-	annWS, bobWS := ann.dial(room), bob.dial(room)
-	annWS.next()
-	bobWS.next()
+	annWS, bobWS := ann.Dial(room), bob.Dial(room)
+	annWS.Next()
+	bobWS.Next()
 	waitMetric(t, prom, "chat_sockets_open", 2)
 	waitMetric(t, prom, "chat_rooms_active", 1)
 	for i := range 3 {
-		annWS.send(fmt.Sprintf("m%d", i), fmt.Sprintf("n%d", i))
-		bobWS.until(fmt.Sprintf(`id="msg-%d"`, i+1))
+		annWS.Send(fmt.Sprintf("m%d", i), fmt.Sprintf("n%d", i))
+		bobWS.Until(fmt.Sprintf(`id="msg-%d"`, i+1))
 	}
 	after := scrape(t, prom)
 	for name, want := range map[string]float64{
@@ -122,8 +124,8 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 			t.Errorf("%s moved by %v, want %v", name, got, want)
 		}
 	}
-	annWS.conn.CloseNow()
-	bobWS.conn.CloseNow()
+	annWS.Conn.CloseNow()
+	bobWS.Conn.CloseNow()
 	waitMetric(t, prom, "chat_sockets_open", 0)
 	waitMetric(t, prom, "chat_rooms_active", 0)
 }
@@ -133,8 +135,8 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 // and closes when the service stops.
 func TestMetricsOnlyOnMetricsAddr(t *testing.T) {
 	inst := startInstance(t, metricsEnv(sharedEnv("")))
-	public := newUser(t, inst.URL)
-	if resp, _ := public.get("/metrics"); resp.StatusCode != http.StatusNotFound {
+	public := chattest.NewUser(t, inst.URL)
+	if resp, _ := public.Get("/metrics"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /metrics on the service's port: %d, want 404", resp.StatusCode)
 	}
 	prom := scraper(t, inst)
@@ -142,7 +144,7 @@ func TestMetricsOnlyOnMetricsAddr(t *testing.T) {
 		t.Error("the metrics listener serves no chat_sockets_open")
 	}
 	for _, path := range []string{"/", "/health", "/rooms/r"} {
-		if resp, _ := prom.get(path); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := prom.Get(path); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s on the metrics listener: %d, want 404", path, resp.StatusCode)
 		}
 	}
@@ -162,7 +164,7 @@ func TestMetricsNotServedWithoutMetricsAddr(t *testing.T) {
 	if addr := metricsAddr(inst); addr != "" {
 		t.Errorf("metrics listening on %s without METRICS_ADDR", addr)
 	}
-	if resp, _ := newUser(t, inst.URL).get("/metrics"); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := chattest.NewUser(t, inst.URL).Get("/metrics"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /metrics on the service's port: %d, want 404", resp.StatusCode)
 	}
 }

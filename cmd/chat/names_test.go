@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/chatrun/chat/internal/chattest"
 )
 
 // Twenty people sign in as "Alice" in one room at the same moment, over
@@ -18,10 +20,10 @@ func TestSimultaneousSignInsGiveANameOnce(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st store) {
 		env := st.shared()
 		a, b := startInstance(t, env), startInstance(t, env)
-		room := uniqueRoom()
-		users := make([]*user, 20)
+		room := chattest.Room()
+		users := make([]*chattest.User, 20)
 		for i := range users {
-			users[i] = newUser(t, []string{a.URL, b.URL}[i%2])
+			users[i] = chattest.NewUser(t, []string{a.URL, b.URL}[i%2])
 		}
 		var won, refused atomic.Int32
 		var wg sync.WaitGroup
@@ -29,7 +31,7 @@ func TestSimultaneousSignInsGiveANameOnce(t *testing.T) {
 		for _, u := range users {
 			wg.Go(func() {
 				<-start
-				resp := u.postForm("/signin", url.Values{"name": {"Alice"}, "room": {room}})
+				resp := u.PostForm("/signin", url.Values{"name": {"Alice"}, "room": {room}})
 				resp.Body.Close()
 				switch resp.StatusCode {
 				case http.StatusSeeOther:
@@ -53,9 +55,9 @@ func TestSimultaneousSignInsGiveANameOnce(t *testing.T) {
 // room that has messages goes on.
 func TestNewRoomsAreBounded(t *testing.T) {
 	inst := startInstance(t, burst(sharedEnv("")))
-	post := func(u *user, room, text string) (int, string) {
+	post := func(u *chattest.User, room, text string) (int, string) {
 		t.Helper()
-		resp := u.postForm("/rooms/"+room+"/messages", url.Values{"text": {text}, "nonce": {text}})
+		resp := u.PostForm("/rooms/"+room+"/messages", url.Values{"text": {text}, "nonce": {text}})
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
@@ -65,10 +67,10 @@ func TestNewRoomsAreBounded(t *testing.T) {
 	var refusal string
 	// Six sessions from one address: each may start 20, the address 100.
 	for s := range 6 {
-		u := newUser(t, inst.URL)
-		u.signIn(fmt.Sprint("starter ", s), uniqueRoom())
+		u := chattest.NewUser(t, inst.URL)
+		u.SignIn(fmt.Sprint("starter ", s), chattest.Room())
 		for i := range 21 {
-			room := uniqueRoom()
+			room := chattest.Room()
 			code, body := post(u, room, fmt.Sprint("first ", s, " ", i))
 			switch {
 			case code == http.StatusSeeOther:
@@ -76,7 +78,7 @@ func TestNewRoomsAreBounded(t *testing.T) {
 				rooms = append(rooms, room)
 			case code == http.StatusUnprocessableEntity && strings.Contains(body, "started many new rooms"):
 				refusal = body
-				if _, page := u.get("/rooms/" + room); strings.Contains(page, `<li id="msg-`) {
+				if _, page := u.Get("/rooms/" + room); strings.Contains(page, `<li id="msg-`) {
 					t.Fatalf("a refused first message was stored in %s", room)
 				}
 			default:
@@ -91,8 +93,8 @@ func TestNewRoomsAreBounded(t *testing.T) {
 		t.Fatalf("six sessions from one address started %d rooms, want 100", started)
 	}
 	// A room that has messages still takes them.
-	u := newUser(t, inst.URL)
-	u.signIn("late", rooms[0])
+	u := chattest.NewUser(t, inst.URL)
+	u.SignIn("late", rooms[0])
 	if code, _ := post(u, rooms[0], "in an existing room"); code != http.StatusSeeOther {
 		t.Fatalf("a message in a room with messages: %d, want 303", code)
 	}
@@ -103,17 +105,17 @@ func TestNewRoomsAreBounded(t *testing.T) {
 // than the 800 KB all of them would.
 func TestRoomPageIsBoundedInBytes(t *testing.T) {
 	inst := startInstance(t, burst(sharedEnv("")))
-	room := uniqueRoom()
-	u := newUser(t, inst.URL)
-	u.signIn("Ann", room)
+	room := chattest.Room()
+	u := chattest.NewUser(t, inst.URL)
+	u.SignIn("Ann", room)
 	for i := range 100 {
-		resp := u.postForm("/rooms/"+room+"/messages", url.Values{"text": {strings.Repeat("<", 1990) + fmt.Sprint(i)}, "nonce": {fmt.Sprint(i)}})
+		resp := u.PostForm("/rooms/"+room+"/messages", url.Values{"text": {strings.Repeat("<", 1990) + fmt.Sprint(i)}, "nonce": {fmt.Sprint(i)}})
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("post %d: %d", i, resp.StatusCode)
 		}
 	}
-	resp, page := u.get("/rooms/" + room)
+	resp, page := u.Get("/rooms/" + room)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatal(resp.Status)
 	}

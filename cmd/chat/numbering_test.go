@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime/redistest"
 )
 
@@ -51,15 +52,16 @@ func (v *pageView) apply(frame string) {
 // page is a socket with the view of the page it stands for: every frame
 // read is applied to it.
 type page struct {
-	ws *socket
+	t  *testing.T
+	ws *chattest.Socket
 	v  pageView
 }
 
 func (p *page) read(ctx context.Context) string {
-	p.ws.t.Helper()
-	f, err := p.ws.read(ctx)
+	p.t.Helper()
+	f, err := p.ws.Read(ctx)
 	if err != nil {
-		p.ws.t.Fatalf("the page shows %q: %v", p.v.texts, err)
+		p.t.Fatalf("the page shows %q: %v", p.v.texts, err)
 	}
 	p.v.apply(f)
 	return f
@@ -67,7 +69,7 @@ func (p *page) read(ctx context.Context) string {
 
 // until reads frames until cond holds of the view.
 func (p *page) until(cond func(*pageView) bool) {
-	p.ws.t.Helper()
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for !cond(&p.v) {
@@ -79,13 +81,13 @@ func (p *page) until(cond func(*pageView) bool) {
 // and sends it again with the same nonce while the chat says it cannot
 // store it (Redis is on its way back), until it is stored.
 func (p *page) sendUntilStored(text string) {
-	p.ws.t.Helper()
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	again := time.NewTicker(100 * time.Millisecond)
 	defer again.Stop()
 	for {
-		p.ws.send(text, text)
+		p.ws.Send(text, text)
 		for {
 			f := p.read(ctx)
 			if strings.Contains(f, `data-nonce="`+text+`" data-outcome="sent"`) {
@@ -137,10 +139,10 @@ func TestNumberingSurvivesRedisLosingData(t *testing.T) {
 func testNumberingSurvives(t *testing.T, env map[string]string, lose func(room string)) {
 	env = burst(env)
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := uniqueRoom()
-	_, annWS := joinAs(t, a.URL, "Ann", room)
-	_, bobWS := joinAs(t, b.URL, "Bob", room)
-	ann, bob := &page{ws: annWS}, &page{ws: bobWS}
+	room := chattest.Room()
+	_, annWS := chattest.JoinAs(t, a.URL, "Ann", room)
+	_, bobWS := chattest.JoinAs(t, b.URL, "Bob", room)
+	ann, bob := &page{t: t, ws: annWS}, &page{t: t, ws: bobWS}
 	for i := range 3 {
 		ann.sendUntilStored(fmt.Sprintf("old %d", i+1))
 	}

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/chatrun/chat/internal/chattest"
 )
 
 // A burst past the limit is slowed down, not refused: every message gets
@@ -16,15 +18,15 @@ func TestSendRateLimitSlowsABurstDown(t *testing.T) {
 	env := sharedEnv("")
 	env["SEND_RATE"], env["SEND_BURST"] = "10", "3"
 	inst := startInstance(t, env)
-	room := uniqueRoom()
-	_, annWS := joinAs(t, inst.URL, "Ann", room)
+	room := chattest.Room()
+	_, annWS := chattest.JoinAs(t, inst.URL, "Ann", room)
 	const n = 12
 	for i := range n {
-		annWS.send(fmt.Sprintf("queued %d", i), fmt.Sprintf("q%d", i))
+		annWS.Send(fmt.Sprintf("queued %d", i), fmt.Sprintf("q%d", i))
 	}
 	accepted, shown := 0, 0
 	for accepted < n || shown < n {
-		f := annWS.next()
+		f := annWS.Next()
 		if strings.Contains(f, "Slow down") {
 			t.Fatalf("a burst of %d was refused: %s", n, f)
 		}
@@ -43,17 +45,17 @@ func TestSendRateLimit(t *testing.T) {
 	env := sharedEnv("")
 	env["SEND_RATE"], env["SEND_BURST"] = "0.2", "3"
 	inst := startInstance(t, env)
-	room := uniqueRoom()
-	ann, annWS := joinAs(t, inst.URL, "Ann", room)
-	_, bobWS := joinAs(t, inst.URL, "Bob", room)
+	room := chattest.Room()
+	ann, annWS := chattest.JoinAs(t, inst.URL, "Ann", room)
+	_, bobWS := chattest.JoinAs(t, inst.URL, "Bob", room)
 
 	for i := range 6 {
-		annWS.send(fmt.Sprintf("burst %d", i), fmt.Sprintf("b%d", i))
+		annWS.Send(fmt.Sprintf("burst %d", i), fmt.Sprintf("b%d", i))
 	}
 	// Replies may come several to a frame: the server joins queued frames.
 	accepted, slowed := 0, 0
 	for accepted+slowed < 6 {
-		f := annWS.until(`data-signal="reply"`)
+		f := annWS.Until(`data-signal="reply"`)
 		slowed += strings.Count(f, "Slow down")
 		accepted += strings.Count(f, `data-outcome="sent"`)
 	}
@@ -62,7 +64,7 @@ func TestSendRateLimit(t *testing.T) {
 	}
 	// A no-JS post over the limit is refused at once: 422, the text kept in
 	// the form, the reason by it.
-	resp := ann.postForm("/rooms/"+room+"/messages", url.Values{"text": {"posted too fast"}, "nonce": {"p1"}})
+	resp := ann.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"posted too fast"}, "nonce": {"p1"}})
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), `value="posted too fast"`) || !strings.Contains(string(body), "Slow down") {
@@ -70,9 +72,9 @@ func TestSendRateLimit(t *testing.T) {
 	}
 	// Bob's first message is his own to send; before it he sees Ann's three
 	// and no error of hers.
-	bobWS.send("from bob", "c1")
+	bobWS.Send("from bob", "c1")
 	for seen := 0; ; {
-		f := bobWS.next()
+		f := bobWS.Next()
 		if strings.Contains(f, "Slow down") {
 			t.Fatalf("another user got the sender's error: %s", f)
 		}

@@ -14,9 +14,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/chatrun/chat/handlers"
+	"github.com/chatrun/chat/internal/app"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/realtime/redisbroker"
-	"github.com/chatrun/chat/static"
 )
 
 // Cloud Run sends SIGKILL 10 s after SIGTERM; the drain must end before.
@@ -74,31 +74,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	met := newMetrics()
-	hub := realtime.NewHub(broker, handlers.Fragments{}, log, realtime.WithObserver(met))
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	hubDone := make(chan struct{})
-	go func() {
-		defer close(hubDone)
-		hub.Run(hubCtx)
-	}()
-	defer stopHub()
-
-	srv := handlers.New(handlers.Config{
-		Chat:       hub,
-		Static:     static.FS,
+	// met is a realtime.Observer too, so app.New has the hub report to it.
+	chat := app.New(broker, handlers.Config{
 		Secret:     cfg.secret,
 		SendRate:   rate.Limit(cfg.sendRate),
 		SendBurst:  cfg.sendBurst,
-		Log:        log,
 		Metrics:    met,
 		ReadyNote:  readyNote,
 		TrustProxy: cfg.trustProxy,
-	})
+	}, log)
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := chat.Start(hubCtx)
+	defer stopHub()
+
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	httpSrv := newHTTPServer(srv.Handler(), log)
+	httpSrv := newHTTPServer(chat.Handler(), log)
 	served := make(chan error, 2)
 	// Metrics are not for the public: they have a listener of their own, on
 	// an address only a scraper reaches, and none unless asked for.
@@ -139,7 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	shut := make(chan error, 1)
 	go func() { shut <- httpSrv.Shutdown(drainCtx) }()
 	socketsCtx, cancelSockets := context.WithTimeout(drainCtx, drainSockets)
-	srv.CloseSockets(socketsCtx)
+	chat.CloseSockets(socketsCtx)
 	cancelSockets()
 	if err := <-shut; err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("shutdown", "err", err)

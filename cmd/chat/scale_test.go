@@ -23,6 +23,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime/redistest"
 )
 
@@ -73,11 +74,6 @@ func storedSeqs(t *testing.T, rdb redis.UniversalClient, room string) ([]int, []
 	return seqs, texts
 }
 
-func frameFor(text, nonce string) []byte {
-	b, _ := json.Marshal(map[string]any{"text": text, "nonce": nonce, "headers": map[string]string{"HX-Request": "true"}})
-	return b
-}
-
 // Joiners arrive while two senders on two instances send without pause:
 // every client ends with 1..N, no gap and nothing twice, as Redis has it.
 func TestJoinersDuringSendsSeeEveryMessageOnce(t *testing.T) {
@@ -87,7 +83,7 @@ func TestJoinersDuringSendsSeeEveryMessageOnce(t *testing.T) {
 func testJoinersDuringSendsSeeEveryMessageOnce(t *testing.T, st store) {
 	env := burst(st.shared())
 	insts := []*instance{startInstance(t, env), startInstance(t, env)}
-	room := uniqueRoom()
+	room := chattest.Room()
 	const perSender, joiners = 150, 6
 	const total = 2 * perSender
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -95,13 +91,13 @@ func testJoinersDuringSendsSeeEveryMessageOnce(t *testing.T, st store) {
 
 	type result struct {
 		who string
-		v   *view
+		v   *chattest.View
 		err error
 	}
 	results := make(chan result, 2+joiners)
-	watch := func(who string, s *socket) {
+	watch := func(who string, s *chattest.Socket) {
 		go func() {
-			v, err := s.watch(ctx, total)
+			v, err := s.Watch(ctx, total)
 			results <- result{who, v, err}
 		}()
 	}
@@ -109,9 +105,9 @@ func testJoinersDuringSendsSeeEveryMessageOnce(t *testing.T, st store) {
 	sent := make(chan struct{}, total)
 	sendErrs := make(chan error, 2)
 	for i, inst := range insts {
-		u := newUser(t, inst.URL)
-		u.signIn(fmt.Sprintf("Sender%d", i), room)
-		s := u.dial(room)
+		u := chattest.NewUser(t, inst.URL)
+		u.SignIn(fmt.Sprintf("Sender%d", i), room)
+		s := u.Dial(room)
 		watch(fmt.Sprintf("sender %d", i), s)
 		go func() {
 			// Paced, so that joiners arrive in the middle of the stream.
@@ -119,7 +115,7 @@ func testJoinersDuringSendsSeeEveryMessageOnce(t *testing.T, st store) {
 			defer pace.Stop()
 			for j := range perSender {
 				<-pace.C
-				if err := s.conn.Write(ctx, websocket.MessageText, frameFor(fmt.Sprintf("s%d-%d", i, j), fmt.Sprintf("n%d", j))); err != nil {
+				if err := s.Conn.Write(ctx, websocket.MessageText, chattest.Frame(fmt.Sprintf("s%d-%d", i, j), fmt.Sprintf("n%d", j))); err != nil {
 					sendErrs <- err
 					return
 				}
@@ -137,9 +133,9 @@ func testJoinersDuringSendsSeeEveryMessageOnce(t *testing.T, st store) {
 			t.Fatal("senders stalled")
 		}
 		if n >= (joined+1)*total/(joiners+1) {
-			u := newUser(t, insts[joined%2].URL)
-			u.signIn(fmt.Sprintf("Joiner%d", joined), room)
-			watch(fmt.Sprintf("joiner %d", joined), u.dial(room))
+			u := chattest.NewUser(t, insts[joined%2].URL)
+			u.SignIn(fmt.Sprintf("Joiner%d", joined), room)
+			watch(fmt.Sprintf("joiner %d", joined), u.Dial(room))
 			joined++
 		}
 	}
@@ -152,12 +148,12 @@ func testJoinersDuringSendsSeeEveryMessageOnce(t *testing.T, st store) {
 	for range 2 + joiners {
 		r := <-results
 		if r.err != nil {
-			t.Fatalf("%s: %v (view %v)", r.who, r.err, r.v.seqs)
+			t.Fatalf("%s: %v (view %v)", r.who, r.err, r.v.Seqs)
 		}
-		if len(r.v.dups) > 0 || !r.v.contiguous(total) {
-			t.Errorf("%s shows %v, duplicates %v; want 1..%d once each", r.who, r.v.seqs, r.v.dups, total)
+		if len(r.v.Dups) > 0 || !r.v.Contiguous(total) {
+			t.Errorf("%s shows %v, duplicates %v; want 1..%d once each", r.who, r.v.Seqs, r.v.Dups, total)
 		}
-		if h := r.v.histories[0]; strings.HasPrefix(r.who, "joiner") && h > 0 && h < total {
+		if h := r.v.Histories[0]; strings.HasPrefix(r.who, "joiner") && h > 0 && h < total {
 			midStream++
 		}
 	}
@@ -166,7 +162,7 @@ func testJoinersDuringSendsSeeEveryMessageOnce(t *testing.T, st store) {
 		t.Error("no joiner arrived while messages were being sent: the test did not test the race")
 	}
 	seqs, _ := storedSeqs(t, st.rdb, room)
-	if v := (&view{seqs: seqs}); !v.contiguous(total) {
+	if v := (&chattest.View{Seqs: seqs}); !v.Contiguous(total) {
 		t.Errorf("Redis holds %v, want 1..%d", seqs, total)
 	}
 }
@@ -178,26 +174,26 @@ func TestReconnectCatchesUp(t *testing.T) { forEachStore(t, testReconnectCatches
 func testReconnectCatchesUp(t *testing.T, st store) {
 	env := burst(st.shared())
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := uniqueRoom()
-	ann, annWS := joinAs(t, a.URL, "Ann", room)
-	_, bobWS := joinAs(t, b.URL, "Bob", room)
-	bobWS.send("before", "n0")
-	annWS.until(`id="msg-1"`)
+	room := chattest.Room()
+	ann, annWS := chattest.JoinAs(t, a.URL, "Ann", room)
+	_, bobWS := chattest.JoinAs(t, b.URL, "Bob", room)
+	bobWS.Send("before", "n0")
+	annWS.Until(`id="msg-1"`)
 
-	annWS.conn.CloseNow()
+	annWS.Conn.CloseNow()
 	for i := 1; i <= 3; i++ {
-		bobWS.send(fmt.Sprintf("missed %d", i), fmt.Sprintf("n%d", i))
-		bobWS.until(fmt.Sprintf(`id="msg-%d"`, i+1))
+		bobWS.Send(fmt.Sprintf("missed %d", i), fmt.Sprintf("n%d", i))
+		bobWS.Until(fmt.Sprintf(`id="msg-%d"`, i+1))
 	}
-	back := ann.on(b.URL).dial(room)
-	first := back.next()
-	if !historyFrame.MatchString(first) {
+	back := ann.On(b.URL).Dial(room)
+	first := back.Next()
+	if !chattest.IsHistory(first) {
 		t.Fatalf("first frame after the reconnect is not the history: %s", first)
 	}
-	v := &view{}
-	v.apply(first)
-	if !v.contiguous(4) || len(v.dups) > 0 {
-		t.Fatalf("history after the reconnect shows %v (dups %v), want 1..4", v.seqs, v.dups)
+	v := &chattest.View{}
+	v.Apply(first)
+	if !v.Contiguous(4) || len(v.Dups) > 0 {
+		t.Fatalf("history after the reconnect shows %v (dups %v), want 1..4", v.Seqs, v.Dups)
 	}
 	for i := 1; i <= 3; i++ {
 		if strings.Count(first, fmt.Sprintf("missed %d<", i)) != 1 {
@@ -253,25 +249,22 @@ func (rr *roundRobin) backendOf(id string) string {
 
 // dialAs dials through the balancer, naming the client, retrying as htmx
 // does while the handshake fails (a backend that is gone answers 502).
-func (u *user) dialAs(room, id string) *socket {
-	u.t.Helper()
+func dialAs(t *testing.T, u *chattest.User, room, id string) *chattest.Socket {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	base, _ := url.Parse(u.base)
-	h := http.Header{"Origin": {u.base}, "X-Test-Client": {id}}
-	for _, c := range u.client.Jar.Cookies(base) {
-		h.Add("Cookie", c.String())
-	}
+	h := u.Header()
+	h.Set("X-Test-Client", id)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(u.base, "http")+"/rooms/"+room+"/ws", &websocket.DialOptions{HTTPHeader: h})
+		conn, _, err := websocket.Dial(ctx, u.SocketURL(room), &websocket.DialOptions{HTTPHeader: h})
 		if err == nil {
-			return newSocket(u.t, conn)
+			return chattest.NewSocket(t, conn)
 		}
 		select {
 		case <-ctx.Done():
-			u.t.Fatalf("dial %s through the balancer: %v", room, err)
+			t.Fatalf("dial %s through the balancer: %v", room, err)
 		case <-tick.C:
 		}
 	}
@@ -289,16 +282,16 @@ func testDrainMovesClientsToTheOtherInstance(t *testing.T, st store) {
 	env := burst(st.shared())
 	a, b := startInstance(t, env), startInstance(t, env)
 	rr, lb := newRoundRobin(t, a.URL, b.URL)
-	room := uniqueRoom()
+	room := chattest.Room()
 
-	users := map[string]*user{}
-	socks := map[string]*socket{}
+	users := map[string]*chattest.User{}
+	socks := map[string]*chattest.Socket{}
 	for _, name := range []string{"Ann", "Bob", "Cid", "Dee"} {
-		u := newUser(t, lb)
-		u.signIn(name, room)
+		u := chattest.NewUser(t, lb)
+		u.SignIn(name, room)
 		users[name] = u
-		socks[name] = u.dialAs(room, name)
-		socks[name].next()
+		socks[name] = dialAs(t, u, room, name)
+		socks[name].Next()
 	}
 	onA := func(name string) bool { return rr.backendOf(name) == a.URL }
 	var drained, staying []string
@@ -313,35 +306,35 @@ func testDrainMovesClientsToTheOtherInstance(t *testing.T, st store) {
 		t.Fatalf("the balancer put %v on A and %v on B; want some on each", drained, staying)
 	}
 	sender := socks[staying[0]]
-	sender.send("before the drain", "n1")
-	sender.until(`id="msg-1"`)
+	sender.Send("before the drain", "n1")
+	sender.Until(`id="msg-1"`)
 
 	took := make(chan time.Duration, 1)
 	go func() { took <- a.stop() }()
 	for _, name := range drained {
-		if code := socks[name].closeStatus(); code != websocket.StatusServiceRestart {
+		if code := socks[name].CloseStatus(); code != websocket.StatusServiceRestart {
 			t.Fatalf("%s's socket on the draining instance closed with %v, want 1012", name, code)
 		}
 	}
-	sender.send("during the drain", "n2")
-	sender.until(`id="msg-2"`)
+	sender.Send("during the drain", "n2")
+	sender.Until(`id="msg-2"`)
 	if d := <-took; d > 8*time.Second {
 		t.Fatalf("the drain took %v, want under 8 s", d)
 	}
 	for _, name := range drained {
-		s := users[name].dialAs(room, name+"-again")
+		s := dialAs(t, users[name], room, name+"-again")
 		if rr.backendOf(name+"-again") != b.URL {
 			t.Fatalf("%s reconnected to %s, want the remaining instance", name, rr.backendOf(name+"-again"))
 		}
-		v := &view{}
-		v.apply(s.next())
-		if !v.contiguous(2) {
-			t.Fatalf("%s sees %v after reconnecting, want 1..2", name, v.seqs)
+		v := &chattest.View{}
+		v.Apply(s.Next())
+		if !v.Contiguous(2) {
+			t.Fatalf("%s sees %v after reconnecting, want 1..2", name, v.Seqs)
 		}
 	}
-	sender.send("after the drain", "n3")
+	sender.Send("after the drain", "n3")
 	for _, name := range staying {
-		socks[name].until(`id="msg-3"`)
+		socks[name].Until(`id="msg-3"`)
 	}
 }
 
@@ -352,31 +345,31 @@ func TestRedisOutage(t *testing.T) {
 	srv := redistest.StartPersistent(t)
 	env := burst(sharedEnv(srv.Addr))
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := uniqueRoom()
-	ann, annWS := joinAs(t, a.URL, "Ann", room)
-	_, bobWS := joinAs(t, b.URL, "Bob", room)
-	annWS.send("before", "n0")
-	annWS.untilAll(`id="msg-1"`, `data-outcome="sent"`)
-	bobWS.until(`id="msg-1"`)
+	room := chattest.Room()
+	ann, annWS := chattest.JoinAs(t, a.URL, "Ann", room)
+	_, bobWS := chattest.JoinAs(t, b.URL, "Bob", room)
+	annWS.Send("before", "n0")
+	annWS.UntilAll(`id="msg-1"`, `data-outcome="sent"`)
+	bobWS.Until(`id="msg-1"`)
 
 	srv.Stop()
 	// Every page is told that sending is unavailable, before anyone tries.
-	for _, ws := range []*socket{annWS, bobWS} {
-		ws.until(`<p data-signal="availability" data-state="down">`)
+	for _, ws := range []*chattest.Socket{annWS, bobWS} {
+		ws.Until(`<p data-signal="availability" data-state="down">`)
 	}
 	for _, inst := range []*instance{a, b} {
-		if resp, _ := newUser(t, inst.URL).get("/ready"); resp.StatusCode != http.StatusServiceUnavailable {
+		if resp, _ := chattest.NewUser(t, inst.URL).Get("/ready"); resp.StatusCode != http.StatusServiceUnavailable {
 			t.Fatalf("/ready with Redis down: %d, want 503", resp.StatusCode)
 		}
-		if resp, _ := newUser(t, inst.URL).get("/health"); resp.StatusCode != http.StatusOK {
+		if resp, _ := chattest.NewUser(t, inst.URL).Get("/health"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("/health with Redis down: %d, want 200", resp.StatusCode)
 		}
 	}
-	annWS.send("lost in the outage", "n1")
-	if f := annWS.until(`data-signal="reply"`); !strings.Contains(f, "Not sent") || !strings.Contains(f, `data-nonce="n1" data-outcome="unavailable"`) {
+	annWS.Send("lost in the outage", "n1")
+	if f := annWS.Until(`data-signal="reply"`); !strings.Contains(f, "Not sent") || !strings.Contains(f, `data-nonce="n1" data-outcome="unavailable"`) {
 		t.Fatalf("sender got %s, want a visible 'not sent' error that the page may send again", f)
 	}
-	resp := ann.postForm("/rooms/"+room+"/messages", url.Values{"text": {"posted in the outage"}, "nonce": {"p1"}})
+	resp := ann.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"posted in the outage"}, "nonce": {"p1"}})
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("no-JS post with Redis down: %d, want 503", resp.StatusCode)
@@ -384,9 +377,9 @@ func TestRedisOutage(t *testing.T) {
 	// Refused sends and sockets that cannot join leave nothing running.
 	before := runtime.NumGoroutine()
 	for i := range 10 {
-		annWS.send("refused", fmt.Sprintf("r%d", i))
-		annWS.until(`data-signal="reply"`)
-		if code := ann.dial(room).closeStatus(); code != websocket.StatusTryAgainLater {
+		annWS.Send("refused", fmt.Sprintf("r%d", i))
+		annWS.Until(`data-signal="reply"`)
+		if code := ann.Dial(room).CloseStatus(); code != websocket.StatusTryAgainLater {
 			t.Fatalf("a socket that cannot join closed with %v, want 1013 (htmx retries)", code)
 		}
 	}
@@ -402,10 +395,10 @@ func TestRedisOutage(t *testing.T) {
 	back := time.Now()
 	annToldOK := false
 	for i := 0; ; i++ {
-		annWS.send("after", fmt.Sprintf("after-%d", i))
+		annWS.Send("after", fmt.Sprintf("after-%d", i))
 		f := ""
 		for !strings.Contains(f, `data-signal="reply"`) {
-			f = annWS.next()
+			f = annWS.Next()
 			annToldOK = annToldOK || strings.Contains(f, `data-state="ok"`)
 		}
 		if strings.Contains(f, `data-outcome="sent"`) {
@@ -416,14 +409,14 @@ func TestRedisOutage(t *testing.T) {
 		}
 	}
 	// Both pages are told that sending works again.
-	bobWS.untilAll(">after<", `data-state="ok"`)
+	bobWS.UntilAll(">after<", `data-state="ok"`)
 	if !annToldOK {
-		annWS.until(`data-state="ok"`)
+		annWS.Until(`data-state="ok"`)
 	}
 	if d := time.Since(back); d > 5*time.Second {
 		t.Fatalf("messages flowed again after %v, want within 5 s", d)
 	}
-	if resp, _ := newUser(t, a.URL).get("/ready"); resp.StatusCode != http.StatusOK {
+	if resp, _ := chattest.NewUser(t, a.URL).Get("/ready"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("/ready after Redis came back: %d", resp.StatusCode)
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -501,15 +494,15 @@ func membersIn(frame string) ([]string, bool) {
 
 // untilMembers reads frames until a member list equals want, for at most
 // 30 s, the longest docs/SPEC.md lets a dead instance's users stay listed.
-func (s *socket) untilMembers(want ...string) {
-	s.t.Helper()
+func untilMembers(t *testing.T, s *chattest.Socket, want ...string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var last []string
 	for {
-		f, err := s.read(ctx)
+		f, err := s.Read(ctx)
 		if err != nil {
-			s.t.Fatalf("members never became %v (last %v): %v", want, last, err)
+			t.Fatalf("members never became %v (last %v): %v", want, last, err)
 		}
 		if names, ok := membersIn(f); ok {
 			if last = names; strings.Join(names, ",") == strings.Join(want, ",") {
@@ -521,12 +514,12 @@ func (s *socket) untilMembers(want ...string) {
 
 // quietUntilSentinel asserts that no entry or leave notice arrives until
 // quiet has passed, then that a sentinel message comes through.
-func quietUntilSentinel(t *testing.T, watcher, sender *socket, quiet time.Duration, nonce string) {
+func quietUntilSentinel(t *testing.T, watcher, sender *chattest.Socket, quiet time.Duration, nonce string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), quiet)
 	defer cancel()
 	for {
-		f, err := watcher.read(ctx)
+		f, err := watcher.Read(ctx)
 		if err != nil {
 			break // quiet has passed (the read was cut off)
 		}
@@ -534,9 +527,9 @@ func quietUntilSentinel(t *testing.T, watcher, sender *socket, quiet time.Durati
 			t.Fatalf("got a notice during a reload: %s", f)
 		}
 	}
-	sender.send("sentinel "+nonce, nonce)
+	sender.Send("sentinel "+nonce, nonce)
 	for {
-		f := watcher.next()
+		f := watcher.Next()
 		if strings.Contains(f, "entered the room") || strings.Contains(f, "left the room") {
 			t.Fatalf("got a notice during a reload: %s", f)
 		}
@@ -554,29 +547,29 @@ func testPresenceAcrossInstances(t *testing.T, st store) {
 	env := burst(st.shared())
 	a := startInstance(t, env)
 	killable, proc := startProcess(t, buildChat(t), env)
-	room := uniqueRoom()
+	room := chattest.Room()
 
-	bob := newUser(t, a.URL)
-	bob.signIn("Bob", room)
-	bobWS := bob.dial(room)
-	ann := newUser(t, a.URL)
-	ann.signIn("Ann", room)
-	annTab1 := ann.dial(room)
-	annTab2 := ann.on(killable).dial(room)
-	bobWS.untilMembers("Ann", "Bob")
+	bob := chattest.NewUser(t, a.URL)
+	bob.SignIn("Bob", room)
+	bobWS := bob.Dial(room)
+	ann := chattest.NewUser(t, a.URL)
+	ann.SignIn("Ann", room)
+	annTab1 := ann.Dial(room)
+	annTab2 := ann.On(killable).Dial(room)
+	untilMembers(t, bobWS, "Ann", "Bob")
 
 	// A reload: the tab's socket closes and a new one opens.
-	annTab1.conn.CloseNow()
-	annTab1 = ann.dial(room)
+	annTab1.Conn.CloseNow()
+	annTab1 = ann.Dial(room)
 	// The quiet period is the leave grace plus a presence beat and margin:
 	// a notice would have come by then.
 	quietUntilSentinel(t, bobWS, annTab1, 12*time.Second, "s1")
 
-	carol := newUser(t, killable)
-	carol.signIn("Carol", room)
-	carolWS := carol.dial(room)
-	carolWS.next()
-	bobWS.untilMembers("Ann", "Bob", "Carol")
+	carol := chattest.NewUser(t, killable)
+	carol.SignIn("Carol", room)
+	carolWS := carol.Dial(room)
+	carolWS.Next()
+	untilMembers(t, bobWS, "Ann", "Bob", "Carol")
 	_ = annTab2
 
 	killed := time.Now()
@@ -584,7 +577,7 @@ func testPresenceAcrossInstances(t *testing.T, st store) {
 		t.Fatal(err)
 	}
 	// Ann is still here through her other tab on the live instance.
-	bobWS.untilMembers("Ann", "Bob")
+	untilMembers(t, bobWS, "Ann", "Bob")
 	if d := time.Since(killed); d > 30*time.Second {
 		t.Fatalf("Carol left the list %v after her instance died, want within 30 s", d)
 	}

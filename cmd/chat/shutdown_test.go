@@ -8,6 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime/redistest"
 )
 
@@ -18,24 +19,24 @@ import (
 func TestShutdownIsBoundedWithRedisFrozen(t *testing.T) {
 	srv := redistest.Start(t)
 	base, proc := startProcess(t, buildChat(t), sharedEnv(srv.Addr))
-	rooms := []string{uniqueRoom(), uniqueRoom(), uniqueRoom(), uniqueRoom()}
-	var sockets []*socket
+	rooms := []string{chattest.Room(), chattest.Room(), chattest.Room(), chattest.Room()}
+	var sockets []*chattest.Socket
 	for i := range 20 {
-		_, ws := joinAs(t, base, fmt.Sprint("user ", i), rooms[i%len(rooms)])
+		_, ws := chattest.JoinAs(t, base, fmt.Sprint("user ", i), rooms[i%len(rooms)])
 		sockets = append(sockets, ws)
 	}
 	srv.Freeze()
 	// Sends that wait on the frozen Redis, and sockets that join and leave
 	// meanwhile, are under way when the signal comes.
 	for i, ws := range sockets[:5] {
-		ws.send("into the freeze", fmt.Sprint("f", i))
+		ws.Send("into the freeze", fmt.Sprint("f", i))
 	}
 	start := time.Now()
 	if err := proc.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	for i, ws := range sockets {
-		if code := ws.closeStatus(); code != websocket.StatusServiceRestart {
+		if code := ws.CloseStatus(); code != websocket.StatusServiceRestart {
 			t.Errorf("socket %d closed with %v, want 1012", i, code)
 		}
 	}
@@ -44,14 +45,7 @@ func TestShutdownIsBoundedWithRedisFrozen(t *testing.T) {
 		_, err := proc.Wait()
 		exited <- err
 	}()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("wait: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the process had not exited 15 s after SIGTERM")
-	}
+	exitWithin(t, exited, 15*time.Second, "the process, after SIGTERM")
 	if took := time.Since(start); took > 8*time.Second {
 		t.Fatalf("the process exited %v after SIGTERM, want within 8 s", took.Round(time.Millisecond))
 	} else {

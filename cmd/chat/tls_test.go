@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime/redistest"
 )
 
@@ -30,17 +31,17 @@ func TestRedisOverTLSWithPassword(t *testing.T) {
 			env["REDIS_PASSWORD"] = sec.Password
 
 			a, b := startInstance(t, env), startInstance(t, env)
-			if resp, body := newUser(t, a.URL).get("/ready"); resp.StatusCode != http.StatusOK || body != "ready\n" {
+			if resp, body := chattest.NewUser(t, a.URL).Get("/ready"); resp.StatusCode != http.StatusOK || body != "ready\n" {
 				t.Fatalf("/ready: %d %q\n%s", resp.StatusCode, body, strings.Join(a.Logs(), "\n"))
 			}
-			room := uniqueRoom()
-			_, annWS := joinAs(t, a.URL, "Ann", room)
-			_, bobWS := joinAs(t, b.URL, "Bob", room)
-			annWS.send("over TLS", "n1")
-			bobWS.until(">over TLS<")
+			room := chattest.Room()
+			_, annWS := chattest.JoinAs(t, a.URL, "Ann", room)
+			_, bobWS := chattest.JoinAs(t, b.URL, "Bob", room)
+			annWS.Send("over TLS", "n1")
+			bobWS.Until(">over TLS<")
 
 			c := startInstance(t, noPassword)
-			if resp, _ := newUser(t, c.URL).get("/ready"); resp.StatusCode != http.StatusServiceUnavailable {
+			if resp, _ := chattest.NewUser(t, c.URL).Get("/ready"); resp.StatusCode != http.StatusServiceUnavailable {
 				t.Errorf("/ready without the password: %d, want 503", resp.StatusCode)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime/redistest"
 )
 
@@ -65,14 +66,14 @@ func TestBrowserAccessibility(t *testing.T) {
 	axe := axeSource(t)
 	inst := startInstance(t, sharedEnv(""))
 	browser := newBrowser(t)
-	empty, full := uniqueRoom(), uniqueRoom()
-	poster := newUser(t, inst.URL)
-	poster.signIn("Bob", full)
-	ws := poster.dial(full)
-	ws.next()
+	empty, full := chattest.Room(), chattest.Room()
+	poster := chattest.NewUser(t, inst.URL)
+	poster.SignIn("Bob", full)
+	ws := poster.Dial(full)
+	ws.Next()
 	for i := range 3 {
-		ws.send(fmt.Sprintf("message %d", i), fmt.Sprintf("n%d", i))
-		ws.until(fmt.Sprintf(`id="msg-%d"`, i+1))
+		ws.Send(fmt.Sprintf("message %d", i), fmt.Sprintf("n%d", i))
+		ws.Until(fmt.Sprintf(`id="msg-%d"`, i+1))
 	}
 
 	for _, scheme := range []string{"light", "dark"} {
@@ -110,7 +111,7 @@ func TestBrowserAccessibility(t *testing.T) {
 func TestBrowserKeyboardOnly(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	browser := newBrowser(t)
-	room := uniqueRoom()
+	room := chattest.Room()
 	p := newTab(t, browser)
 	p.do(chromedp.Navigate(inst.URL + "/"))
 	p.waitJS(`document.activeElement && document.activeElement.id === 'name'`)
@@ -149,7 +150,7 @@ func TestBrowserReconnectAfterCut(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	proxy := newNetProxy(t, inst.URL, 0)
 	browser := newBrowser(t)
-	room := uniqueRoom()
+	room := chattest.Room()
 	p := newTab(t, browser)
 	p.signIn(proxy.URL(), "Ann", room)
 	p.waitJS(socketOpen)
@@ -158,17 +159,17 @@ func TestBrowserReconnectAfterCut(t *testing.T) {
 	if !evalJS[bool](p, `document.querySelector('#chat')._htmx.ws.connection.config.pauseOnBackground === false`) {
 		t.Error("pauseOnBackground is on: every tab switch would drop the socket")
 	}
-	bob := newUser(t, inst.URL)
-	bob.signIn("Bob", room)
-	bobWS := bob.dial(room)
-	bobWS.next()
+	bob := chattest.NewUser(t, inst.URL)
+	bob.SignIn("Bob", room)
+	bobWS := bob.Dial(room)
+	bobWS.Next()
 
 	proxy.cut()
 	p.waitJS(`document.querySelector('#connection').textContent === 'Reconnecting…'`)
 	p.waitJS(`document.querySelector('#notices').textContent.includes('Connection lost')`)
-	bobWS.send("missed one", "b1")
-	bobWS.send("missed two", "b2")
-	bobWS.until(`id="msg-2"`)
+	bobWS.Send("missed one", "b1")
+	bobWS.Send("missed two", "b2")
+	bobWS.Until(`id="msg-2"`)
 	p.do(chromedp.SendKeys(chromedp.CSS("#text"), "sent while cut\r"))
 	p.waitJS(`document.querySelector('#outbox li') !== null`)
 	p.waitJS(`document.querySelector('#text').value === ''`)
@@ -185,7 +186,7 @@ func TestBrowserReconnectAfterCut(t *testing.T) {
 	p.waitJS(`document.querySelector('#notices').textContent.includes('Connection restored')`)
 	p.waitJS(`document.querySelector('#outbox').children.length === 0 && document.querySelector('#retry').hidden`)
 	// Delivered once: Bob sees it once too, and nothing after it.
-	bobWS.send("sentinel", "b3")
+	bobWS.Send("sentinel", "b3")
 	p.waitIDs("msg-1", "msg-2", "msg-3", "msg-4")
 }
 
@@ -194,7 +195,7 @@ func TestBrowserReconnectAfterCut(t *testing.T) {
 func TestBrowserWithoutJavaScript(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	browser := newBrowser(t)
-	room := uniqueRoom()
+	room := chattest.Room()
 	p := newTab(t, browser)
 	if _, err := chromedp.Call(p.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
 		t.Fatal(err)
@@ -231,10 +232,10 @@ func TestBrowserScreenshots(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	browser := newBrowser(t)
 	room := "general"
-	bob := newUser(t, inst.URL)
-	bob.signIn("Bob", room)
-	bobWS := bob.dial(room)
-	bobWS.next()
+	bob := chattest.NewUser(t, inst.URL)
+	bob.SignIn("Bob", room)
+	bobWS := bob.Dial(room)
+	bobWS.Next()
 	ann := newTab(t, browser)
 	ann.signIn(inst.URL, "Ann", room)
 	ann.waitJS(socketOpen)
@@ -244,7 +245,7 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"bob", "Nice. I'll keep an eye on the logs."},
 	} {
 		if line.who == "bob" {
-			bobWS.send(line.text, fmt.Sprintf("s%d", i))
+			bobWS.Send(line.text, fmt.Sprintf("s%d", i))
 		} else {
 			ann.do(chromedp.SendKeys(chromedp.CSS("#text"), line.text+"\r"))
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
@@ -17,13 +16,14 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/chatrun/chat/handlers"
+	"github.com/chatrun/chat/internal/app"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/realtime/redisbroker"
-	"github.com/chatrun/chat/static"
 )
 
 // startInstance serves the chat in-process on broker until the test ends,
-// as cmd/chat wires it (package main cannot be imported).
+// wired as cmd/chat wires it (internal/app; package main cannot be
+// imported).
 func startInstance(t *testing.T, broker realtime.Broker, secret string, sendRate float64, burst int) string {
 	t.Helper()
 	url, _ := startStoppable(t, broker, secret, sendRate, burst)
@@ -36,35 +36,29 @@ func startInstance(t *testing.T, broker realtime.Broker, secret string, sendRate
 // open after 5 s. Stopping again, or at cleanup, does nothing more.
 func startStoppable(t *testing.T, broker realtime.Broker, secret string, sendRate float64, burst int) (url string, stop func()) {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	hub := realtime.NewHub(broker, handlers.Fragments{}, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { hub.Run(ctx) })
-	srv := handlers.New(handlers.Config{
-		Chat:      hub,
-		Static:    static.FS,
+	chat := app.New(broker, handlers.Config{
 		Secret:    []byte(secret),
 		SendRate:  rate.Limit(sendRate),
 		SendBurst: burst,
-		Log:       log,
 		// The bench's X-Forwarded-For stands in for Cloud Run's front
 		// end: each socket is a browser of its own, not 100 at most
 		// from loopback.
 		TrustProxy: true,
-	})
-	ts := httptest.NewServer(srv.Handler())
+	}, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	hubDone := chat.Start(ctx)
+	ts := httptest.NewServer(chat.Handler())
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
 			var closed sync.WaitGroup
 			closed.Go(ts.Close)
 			cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
-			srv.CloseSockets(cctx)
+			chat.CloseSockets(cctx)
 			ccancel()
 			closed.Wait()
 			cancel()
-			wg.Wait()
+			<-hubDone
 		})
 	}
 	t.Cleanup(stop)
@@ -111,10 +105,6 @@ func benchJSON(t *testing.T, args ...string) (*report, string) {
 	}
 	return &rep, out.String()
 }
-
-// prefix is a room prefix of this test alone (a shared Redis may hold
-// other tests' rooms).
-func prefix() string { return "t" + strings.ToLower(rand.Text()[:8]) }
 
 // noBenchGoroutines fails the test if a goroutine of chatbench's own code
 // (not its tests) is still running shortly after run returned.

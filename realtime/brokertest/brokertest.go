@@ -6,7 +6,6 @@ package brokertest
 
 import (
 	"context"
-	"crypto/rand"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/realtime/redisbroker"
 	"github.com/chatrun/chat/realtime/redistest"
@@ -117,7 +117,7 @@ func Run(t *testing.T, f Factory) {
 func numbersAndStoresInOrder(t *testing.T, f Factory) {
 	ctx := Context(t)
 	b := f.Make(t, 5)
-	room := Room(t)
+	room := chattest.Room()
 	for i := 1; i <= 8; i++ {
 		m, dup := send(t, ctx, b, room, "ann", "text "+strconv.Itoa(i), "")
 		if dup || m.Seq != int64(i) {
@@ -142,7 +142,7 @@ func numbersAndStoresInOrder(t *testing.T, f Factory) {
 func guardStoresOnce(t *testing.T, f Factory) {
 	ctx := Context(t)
 	b := f.Make(t, 100)
-	room := Room(t)
+	room := chattest.Room()
 	first, dup := send(t, ctx, b, room, "ann", "hello", "sess1:n1")
 	if dup {
 		t.Fatal("first send reported as duplicate")
@@ -168,7 +168,7 @@ func guardStoresOnce(t *testing.T, f Factory) {
 func relaysOnlySubscribedRooms(t *testing.T, f Factory) {
 	ctx := Context(t)
 	b := f.Make(t, 100)
-	room, other := Room(t), Room(t)
+	room, other := chattest.Room(), chattest.Room()
 	if err := b.Subscribe(ctx, room); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func relaysOnlySubscribedRooms(t *testing.T, f Factory) {
 	}
 	// After unsubscribing, a message in room is not relayed; one in a
 	// freshly subscribed room is, and it must be the next event.
-	third := Room(t)
+	third := chattest.Room()
 	if err := b.Subscribe(ctx, third); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func concurrentSendsGetDistinctContiguousSeqs(t *testing.T, f Factory) {
 	if f.Shared {
 		brokers = append(brokers, f.Make(t, 1000))
 	}
-	room := Room(t)
+	room := chattest.Room()
 	const perSender = 50
 	var wg sync.WaitGroup
 	seqs := make(chan int64, 4*perSender)
@@ -255,7 +255,7 @@ func concurrentSendsGetDistinctContiguousSeqs(t *testing.T, f Factory) {
 func presence(t *testing.T, f Factory) {
 	ctx := Context(t)
 	b := f.Make(t, 100)
-	room := Room(t)
+	room := chattest.Room()
 	if err := b.Present(ctx, room, []realtime.User{User("bob"), User("ann")}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func presence(t *testing.T, f Factory) {
 	if got := members(t, ctx, b, room); got != "ann,carol" {
 		t.Fatalf("members %q, want ann,carol", got)
 	}
-	WaitFor(t, ctx, "carol's entry expires", func() bool { return members(t, ctx, b, room) == "ann" })
+	chattest.WaitFor(t, ctx, "carol's entry expires", func() bool { return members(t, ctx, b, room) == "ann" })
 
 	if !f.Shared {
 		return
@@ -304,30 +304,11 @@ func presence(t *testing.T, f Factory) {
 // User is a user whose session is named after them.
 func User(name string) realtime.User { return realtime.User{Name: name, Session: "session-" + name} }
 
-// Room names a room no other test or package uses on a shared Redis.
-func Room(t *testing.T) string {
-	return "t-" + strings.ToLower(rand.Text()[:10])
-}
-
 // Context is the test's context with a 20 s deadline.
 func Context(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// WaitFor polls cond until it holds, failing the test at ctx's deadline.
-func WaitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: not before the deadline", what)
-		case <-tick.C:
-		}
-	}
 }
 
 func send(t *testing.T, ctx context.Context, b realtime.Broker, room, name, text, guard string) (realtime.Message, bool) {

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/realtime/brokertest"
 )
@@ -36,7 +37,7 @@ func TestRoomKeysExpire(t *testing.T) {
 			f := kind(t)
 			ctx := brokertest.Context(t)
 			b := f.Make(t, 100)
-			room := brokertest.Room(t)
+			room := chattest.Room()
 			ann := brokertest.User("ann")
 			if held, err := b.Claim(ctx, room, ann, 15*time.Second); err != nil || !held {
 				t.Fatal(held, err)

@@ -140,3 +140,18 @@ func Names(users []User) []string {
 	}
 	return names
 }
+
+// Archive keeps every message of every room, beyond the broker's hot
+// window of HISTORY_SIZE: the system of record that scrollback reads and
+// that refills the window when the broker lost it. Writes are idempotent by
+// room and seq, so a message archived twice (by two instances, or again
+// after a crash) is stored once.
+type Archive interface {
+	// Store writes msgs of room.
+	Store(ctx context.Context, room string, msgs []Message) error
+	// Before returns up to limit messages of room numbered below before,
+	// oldest first, and whether older ones exist.
+	Before(ctx context.Context, room string, before int64, limit int) (msgs []Message, more bool, err error)
+	// Latest returns the room's newest limit messages, oldest first.
+	Latest(ctx context.Context, room string, limit int) ([]Message, error)
+}

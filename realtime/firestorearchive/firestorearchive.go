@@ -1,0 +1,140 @@
+// Package firestorearchive keeps rooms' messages in Cloud Firestore: the
+// realtime.Archive of a deployment that must not forget. Each message is a
+// document rooms/{room}/messages/{seq}, its id the seq zero-padded so that
+// ids sort as numbers do; writing one again writes the same document.
+//
+// The client honours FIRESTORE_EMULATOR_HOST, which tests point at the
+// emulator.
+package firestorearchive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+
+	"github.com/chatrun/chat/realtime"
+)
+
+// Archive is a realtime.Archive on one Firestore database.
+type Archive struct {
+	client    *firestore.Client
+	retention time.Duration // 0: for good
+}
+
+// Option changes how New sets up an Archive.
+type Option func(*Archive)
+
+// WithRetention has every message carry an expireAt that far after it was
+// sent, for a Firestore TTL policy on the messages collection group's
+// expireAt field to delete it.
+func WithRetention(d time.Duration) Option { return func(a *Archive) { a.retention = d } }
+
+// New returns an archive on client, which stays the caller's to close.
+func New(client *firestore.Client, opts ...Option) *Archive {
+	a := &Archive{client: client}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// doc is a message as stored.
+type doc struct {
+	Seq      int64     `firestore:"seq"`
+	Name     string    `firestore:"name"`
+	Text     string    `firestore:"text"`
+	Time     time.Time `firestore:"ts"`
+	ExpireAt time.Time `firestore:"expireAt,omitempty"`
+}
+
+func (a *Archive) messages(room string) *firestore.CollectionRef {
+	return a.client.Collection("rooms").Doc(room).Collection("messages")
+}
+
+// id is a message's document id: sortable, the same however often written.
+func id(seq int64) string { return fmt.Sprintf("%012d", seq) }
+
+// maxBatch is what one BulkWriter flush is given at most; Firestore takes
+// up to 500 writes in a batch.
+const maxBatch = 500
+
+// Store implements realtime.Archive: one Set per message, in bulk.
+func (a *Archive) Store(ctx context.Context, room string, msgs []realtime.Message) error {
+	for len(msgs) > 0 {
+		n := min(len(msgs), maxBatch)
+		bw := a.client.BulkWriter(ctx)
+		jobs := make([]*firestore.BulkWriterJob, 0, n)
+		for _, m := range msgs[:n] {
+			d := doc{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time}
+			if a.retention > 0 {
+				d.ExpireAt = m.Time.Add(a.retention)
+			}
+			job, err := bw.Set(a.messages(room).Doc(id(m.Seq)), d)
+			if err != nil {
+				bw.End()
+				return fmt.Errorf("archive room %q: %w", room, err)
+			}
+			jobs = append(jobs, job)
+		}
+		bw.End()
+		for _, j := range jobs {
+			if _, err := j.Results(); err != nil {
+				return fmt.Errorf("archive room %q: %w", room, err)
+			}
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
+// Before implements realtime.Archive.
+func (a *Archive) Before(ctx context.Context, room string, before int64, limit int) ([]realtime.Message, bool, error) {
+	q := a.messages(room).Where("seq", "<", before).OrderBy("seq", firestore.Desc).Limit(limit + 1)
+	msgs, err := a.read(ctx, q)
+	if err != nil {
+		return nil, false, fmt.Errorf("scroll back in room %q: %w", room, err)
+	}
+	more := len(msgs) > limit
+	if more {
+		msgs = msgs[1:]
+	}
+	return msgs, more, nil
+}
+
+// Latest implements realtime.Archive.
+func (a *Archive) Latest(ctx context.Context, room string, limit int) ([]realtime.Message, error) {
+	msgs, err := a.read(ctx, a.messages(room).OrderBy("seq", firestore.Desc).Limit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("latest of room %q: %w", room, err)
+	}
+	return msgs, nil
+}
+
+// read runs a query that yields the newest first, and returns oldest first.
+func (a *Archive) read(ctx context.Context, q firestore.Query) ([]realtime.Message, error) {
+	it := q.Documents(ctx)
+	defer it.Stop()
+	var msgs []realtime.Message
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		var d doc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, realtime.Message{Seq: d.Seq, Name: d.Name, Text: d.Text, Time: d.Time})
+	}
+	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+		msgs[i], msgs[j] = msgs[j], msgs[i]
+	}
+	return msgs, nil
+}

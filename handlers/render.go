@@ -79,3 +79,16 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, c temp
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
+
+// fragment writes c alone: an answer htmx swaps into the page.
+func (s *Server) fragment(w http.ResponseWriter, c templ.Component) {
+	var buf bytes.Buffer
+	if err := c.Render(context.Background(), &buf); err != nil {
+		s.log.Error("render fragment", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -40,6 +41,9 @@ type Chat interface {
 	MemberNames(ctx context.Context, room string) ([]string, error)
 	// Ping reports whether messages can be stored now.
 	Ping(ctx context.Context) error
+	// Before is a page of scrollback: up to limit messages numbered below
+	// before, oldest first, and whether older ones exist.
+	Before(ctx context.Context, room string, before int64, limit int) ([]realtime.Message, bool, error)
 }
 
 // Metrics is told about sockets and messages, for monitoring.
@@ -81,6 +85,10 @@ type Config struct {
 	// ReadyNote, when set, says in /ready's body how the service runs
 	// below what it was configured for, while still serving.
 	ReadyNote string
+	// ScrollbackPage, when not 0, is how many older messages a page of
+	// scrollback shows: the rooms keep more than their hot window (an
+	// archive), and pages link to it. 0: no scrollback.
+	ScrollbackPage int
 	// TrustProxy says that a proxy in front (Cloud Run's front end) adds
 	// the client's address to X-Forwarded-For, so that MaxSocketsPerIP
 	// counts that address. Off, the peer's address counts: without a proxy,
@@ -100,6 +108,7 @@ type Server struct {
 	log      *slog.Logger
 	metrics  Metrics
 	readyMsg string
+	pageSize int // of scrollback; 0: none
 
 	mu       sync.Mutex
 	sockets  map[*websocket.Conn]net.Conn // with the connection under it, for deadlines
@@ -130,6 +139,7 @@ func New(cfg Config) *Server {
 		maxPerIP:     cmp.Or(cfg.MaxSocketsPerIP, 100),
 		trustProxy:   cfg.TrustProxy,
 		metrics:      cfg.Metrics,
+		pageSize:     cfg.ScrollbackPage,
 		readyMsg:     "ready\n",
 	}
 	if cfg.ReadyNote != "" {
@@ -268,7 +278,48 @@ func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if v := r.URL.Query().Get("before"); v != "" {
+		before, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || before < 1 || s.pageSize == 0 {
+			s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There are no earlier messages at this address."))
+			return
+		}
+		s.scrollback(w, r, room, sess, before)
+		return
+	}
 	s.renderRoom(w, r, http.StatusOK, room, sess, "", "")
+}
+
+// scrollback answers GET /rooms/{room}?before=N: a page of the messages
+// older than N, or, for htmx (the page's "Earlier messages" link), the
+// fragment that puts them above those already shown.
+func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string, sess Session, before int64) {
+	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+	defer cancel()
+	msgs, more, err := s.chat.Before(ctx, room, before, s.pageSize)
+	unavailable := err != nil
+	if unavailable {
+		s.log.Warn("read scrollback", "room", room, "before", before, "err", err)
+	}
+	earlier := int64(0)
+	switch {
+	case unavailable:
+		earlier = before // to try again
+	case more && len(msgs) > 0:
+		earlier = msgs[0].Seq
+	}
+	if r.Header.Get("HX-Request") == "true" {
+		s.fragment(w, views.ScrollbackOOB(room, viewMessages(msgs), earlier, unavailable))
+		return
+	}
+	status := http.StatusOK
+	if unavailable {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+	}
+	s.page(w, r, status, views.Scrollback(views.ScrollbackPage{
+		Room: room, Name: sess.Name, Messages: viewMessages(msgs), Earlier: earlier, Unavailable: unavailable,
+	}))
 }
 
 // renderRoom renders the room page with its history; text and errText are
@@ -291,7 +342,17 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		Text:     text,
 		Error:    errText,
 		MaxText:  maxText,
+		Earlier:  s.earlier(msgs),
 	}))
+}
+
+// earlier is where the room page's scrollback starts: the oldest message it
+// shows, when older ones may exist and are kept; 0 for no link.
+func (s *Server) earlier(msgs []realtime.Message) int64 {
+	if s.pageSize == 0 || len(msgs) == 0 || msgs[0].Seq <= 1 {
+		return 0
+	}
+	return msgs[0].Seq
 }
 
 // members is who is in the room, with the user, who is about to connect.

@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -82,6 +83,7 @@ type Hub struct {
 	timing      presenceTiming
 	healthEvery time.Duration
 	obs         Observer
+	archive     Archive // nil: scrollback reaches as far as the broker's history
 
 	availMu   sync.Mutex // orders the availability frames pages get
 	available bool       // whether the broker took the last send or ping
@@ -390,6 +392,26 @@ func (h *Hub) Claim(ctx context.Context, roomName string, u User) (bool, error) 
 func (h *Hub) Recent(ctx context.Context, roomName string) ([]Message, error) {
 	msgs, err := h.broker.History(ctx, roomName)
 	return lastFitting(msgs), err
+}
+
+// WithArchive has scrollback read a, which keeps what the broker's hot
+// window no longer holds.
+func WithArchive(a Archive) HubOption { return func(h *Hub) { h.archive = a } }
+
+// Before returns up to limit messages of the room numbered below before,
+// oldest first, and whether older ones exist: a page of scrollback, from
+// the archive, or from the broker's history without one.
+func (h *Hub) Before(ctx context.Context, roomName string, before int64, limit int) ([]Message, bool, error) {
+	if h.archive != nil {
+		return h.archive.Before(ctx, roomName, before, limit)
+	}
+	msgs, err := h.broker.History(ctx, roomName)
+	if err != nil {
+		return nil, false, err
+	}
+	end, _ := slices.BinarySearchFunc(msgs, before, func(m Message, seq int64) int { return cmp.Compare(m.Seq, seq) })
+	start := max(0, end-limit)
+	return msgs[start:end], start > 0, nil
 }
 
 // maxHistoryBytes bounds the text of a history a page or socket is sent, as

@@ -1,7 +1,9 @@
 package realtime
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -34,7 +36,37 @@ type memoryRoom struct {
 	guardOrder []string
 }
 
-// NewMemoryBroker returns a broker that keeps historySize messages per room.
+// memoryScrollback is how many messages the memory broker keeps per room
+// for scrollback, as its archive: memory is bounded.
+const memoryScrollback = 1000
+
+// keep is how many messages a room keeps: its hot window, or more for
+// scrollback.
+func (b *MemoryBroker) keep() int { return max(b.historySize, memoryScrollback) }
+
+// Store implements Archive: what the memory broker stores it keeps already.
+func (b *MemoryBroker) Store(context.Context, string, []Message) error { return nil }
+
+// Before implements Archive over the messages memory keeps.
+func (b *MemoryBroker) Before(_ context.Context, room string, before int64, limit int) ([]Message, bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h := b.peek(room).history
+	end, _ := slices.BinarySearchFunc(h, before, func(m Message, seq int64) int { return cmp.Compare(m.Seq, seq) })
+	start := max(0, end-limit)
+	return slices.Clone(h[start:end]), start > 0, nil
+}
+
+// Latest implements Archive.
+func (b *MemoryBroker) Latest(_ context.Context, room string, limit int) ([]Message, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h := b.peek(room).history
+	return slices.Clone(h[max(0, len(h)-limit):]), nil
+}
+
+// NewMemoryBroker returns a broker that keeps historySize messages per room
+// as its hot window, and up to memoryScrollback for scrollback.
 func NewMemoryBroker(historySize int, opts ...MemoryOption) *MemoryBroker {
 	b := &MemoryBroker{
 		historySize: historySize,
@@ -113,7 +145,7 @@ func (b *MemoryBroker) Send(ctx context.Context, room string, m Message, guard s
 	r.seq++
 	m.Seq, m.First = r.seq, r.seq == 1
 	r.history = append(r.history, m)
-	if over := len(r.history) - b.historySize; over > 0 {
+	if over := len(r.history) - b.keep(); over > 0 {
 		r.history = append(r.history[:0:0], r.history[over:]...)
 	}
 	if guard != "" {
@@ -245,7 +277,8 @@ func (b *MemoryBroker) History(_ context.Context, room string) ([]Message, error
 	if b.closed {
 		return nil, ErrClosed
 	}
-	return append([]Message(nil), b.peek(room).history...), nil
+	h := b.peek(room).history
+	return slices.Clone(h[max(0, len(h)-b.historySize):]), nil
 }
 
 // Subscribe implements Broker: the room's events go to Events from now on.

@@ -37,6 +37,43 @@
   });
   const toBottom = () => { log.scrollTop = log.scrollHeight; };
 
+  // Scrollback: "Earlier messages" loads the older page above the list in
+  // place (htmx: the link's fragment prepends to #scrollback). The reader's
+  // position stays: the text under their eyes does not move.
+  const scrollback = document.getElementById('scrollback');
+  let fromBottom = null;
+  chat.addEventListener('htmx:before:request', (e) => {
+    if (e.target?.id === 'earlier') fromBottom = log.scrollHeight - log.scrollTop;
+  });
+  new MutationObserver(() => {
+    markMine();
+    if (fromBottom !== null) {
+      log.scrollTop = log.scrollHeight - fromBottom;
+      fromBottom = null;
+    }
+  }).observe(scrollback, { childList: true });
+
+  // After a reconnect the list is the room's newest messages again; when
+  // they no longer follow on from the older ones loaded above, those go
+  // (the link to earlier messages leads back to them), so the page never
+  // shows a gap as if nothing had been said.
+  const joinScrollback = () => {
+    const older = scrollback.lastElementChild;
+    const newest = messages.firstElementChild;
+    if (!older || !newest) return;
+    const a = Number(older.id.slice(4));
+    const b = Number(newest.id.slice(4));
+    if (b > a + 1) {
+      scrollback.replaceChildren();
+      const link = document.getElementById('earlier');
+      if (link) {
+        const href = link.getAttribute('href').replace(/before=\d+/, `before=${b}`);
+        link.setAttribute('href', href);
+        link.setAttribute('hx-get', href);
+      }
+    }
+  };
+
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden) {
       unread = 0;
@@ -391,6 +428,7 @@
       conn.attempt = 0;
       conn.available = ok;
       for (const entry of [...outbox]) if (entry.state === 'sent') remove(entry);
+      joinScrollback();
       if (conn.lost) {
         conn.lost = false;
         notice('Connection restored.');

@@ -21,17 +21,20 @@ import (
 // config is the service's configuration, read from the environment as
 // docs/SPEC.md lists it.
 type config struct {
-	addr            string
-	redis           *redis.Options        // one Redis; nil with cluster nil: the in-memory broker
-	cluster         *redis.ClusterOptions // a Redis Cluster
-	historySize     int
-	roomTTL         time.Duration
-	sendRate        float64
-	sendBurst       int
-	secret          []byte
-	secretGenerated bool
-	metricsAddr     string // where GET /metrics is served; empty: nowhere
-	trustProxy      bool   // X-Forwarded-For comes from a proxy in front
+	addr        string
+	redis       *redis.Options        // one Redis; nil with cluster nil: the in-memory broker
+	cluster     *redis.ClusterOptions // a Redis Cluster
+	historySize int
+	roomTTL     time.Duration
+	// The archive: Firestore when firestoreProject is set.
+	firestoreProject, firestoreDatabase string
+	retention                           time.Duration // 0: messages are kept for good
+	sendRate                            float64
+	sendBurst                           int
+	secret                              []byte
+	secretGenerated                     bool
+	metricsAddr                         string // where GET /metrics is served; empty: nowhere
+	trustProxy                          bool   // X-Forwarded-For comes from a proxy in front
 }
 
 func loadConfig(args []string, getenv func(string) string) (config, error) {
@@ -51,6 +54,15 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		cfg.addr = *listen
 	}
 	cfg.historySize = intEnv(getenv, "HISTORY_SIZE", 100, 1, 10000, &errs)
+	cfg.firestoreProject = strings.TrimSpace(getenv("FIRESTORE_PROJECT"))
+	cfg.firestoreDatabase = strings.TrimSpace(getenv("FIRESTORE_DATABASE"))
+	if v := strings.TrimSpace(getenv("HISTORY_RETENTION")); v != "" {
+		d, err := parseDays(v)
+		if err != nil || d < time.Hour {
+			errs = append(errs, fmt.Errorf("HISTORY_RETENTION=%q: want a duration of at least an hour, such as 90d or 720h", v))
+		}
+		cfg.retention = d
+	}
 	cfg.roomTTL = realtime.DefaultRoomTTL
 	if v := getenv("ROOM_TTL"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -93,6 +105,14 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	var err error
 	if cfg.redis, cfg.cluster, err = redisOptions(getenv); err != nil {
 		errs = append(errs, err)
+	}
+	if cfg.firestoreProject != "" && cfg.redis == nil && cfg.cluster == nil && err == nil {
+		// The archive is filled from Redis's streams: without Redis, one
+		// instance keeps its rooms in memory.
+		errs = append(errs, errors.New("FIRESTORE_PROJECT needs Redis (REDISHOST, REDIS_URL or REDIS_CLUSTER)"))
+	}
+	if cfg.firestoreProject == "" && (cfg.firestoreDatabase != "" || cfg.retention > 0) {
+		errs = append(errs, errors.New("FIRESTORE_DATABASE and HISTORY_RETENTION need FIRESTORE_PROJECT"))
 	}
 	return cfg, errors.Join(errs...)
 }
@@ -205,4 +225,17 @@ func intEnv(getenv func(string) string, key string, def, lo, hi int, errs *[]err
 		return def
 	}
 	return n
+}
+
+// parseDays reads a duration as Go writes one ("720h"), or as a whole number
+// of days ("90d").
+func parseDays(v string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
 }

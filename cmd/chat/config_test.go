@@ -125,3 +125,43 @@ func TestConfigRoomTTL(t *testing.T) {
 		}
 	}
 }
+
+// FIRESTORE_PROJECT turns the archive on, with Redis; FIRESTORE_DATABASE and
+// HISTORY_RETENTION refine it and mean nothing without it.
+func TestConfigArchive(t *testing.T) {
+	load := func(kv ...string) (config, error) {
+		env := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return loadConfig([]string{"chat"}, func(k string) string { return env[k] })
+	}
+	cfg, err := load("REDISHOST", "10.0.0.7", "FIRESTORE_PROJECT", "p1", "FIRESTORE_DATABASE", "chat", "HISTORY_RETENTION", "90d")
+	if err != nil || cfg.firestoreProject != "p1" || cfg.firestoreDatabase != "chat" || cfg.retention != 90*24*time.Hour {
+		t.Fatalf("got %q %q %v, %v", cfg.firestoreProject, cfg.firestoreDatabase, cfg.retention, err)
+	}
+	if cfg, err := load("REDISHOST", "10.0.0.7", "FIRESTORE_PROJECT", "p1", "HISTORY_RETENTION", "720h"); err != nil || cfg.retention != 720*time.Hour {
+		t.Errorf("HISTORY_RETENTION=720h: %v, %v", cfg.retention, err)
+	}
+	if cfg, err := load("REDISHOST", "10.0.0.7", "FIRESTORE_PROJECT", "p1"); err != nil || cfg.retention != 0 {
+		t.Errorf("no HISTORY_RETENTION: %v, %v; want kept for good", cfg.retention, err)
+	}
+	if cfg, err := load(); err != nil || cfg.firestoreProject != "" {
+		t.Errorf("nothing set: %q, %v; want no archive", cfg.firestoreProject, err)
+	}
+	for _, bad := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"FIRESTORE_PROJECT", "p1"}, "needs Redis"},
+		{[]string{"REDISHOST", "h", "FIRESTORE_DATABASE", "chat"}, "need FIRESTORE_PROJECT"},
+		{[]string{"REDISHOST", "h", "HISTORY_RETENTION", "90d"}, "need FIRESTORE_PROJECT"},
+		{[]string{"REDISHOST", "h", "FIRESTORE_PROJECT", "p1", "HISTORY_RETENTION", "90"}, "HISTORY_RETENTION"},
+		{[]string{"REDISHOST", "h", "FIRESTORE_PROJECT", "p1", "HISTORY_RETENTION", "10m"}, "HISTORY_RETENTION"},
+		{[]string{"REDISHOST", "h", "FIRESTORE_PROJECT", "p1", "HISTORY_RETENTION", "-3d"}, "HISTORY_RETENTION"},
+	} {
+		if _, err := load(bad.env...); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: error %v, want one saying %q", bad.env, err, bad.want)
+		}
+	}
+}

@@ -24,6 +24,9 @@ type metrics struct {
 	brokerErrors prometheus.Counter
 	resyncs      prometheus.Counter
 	fanOut       prometheus.Histogram
+	// The archive (Firestore): messages waiting for it, and failed passes.
+	archiveBacklog prometheus.Gauge
+	archiveErrors  prometheus.Counter
 }
 
 // app.New has the hub report to the handlers' Metrics only when they are an
@@ -54,6 +57,12 @@ func newMetrics() *metrics {
 		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chat_room_resyncs_total", Help: "Rooms sent their history again after a gap in their Redis subscription (outage, failover, slot move).",
 		}),
+		archiveBacklog: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_archive_backlog", Help: "Messages acknowledged but not yet in the archive (Firestore), as this instance last counted.",
+		}),
+		archiveErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_archive_errors_total", Help: "Passes of this instance's archiver that failed (Firestore or Redis unavailable).",
+		}),
 		fanOut: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "chat_fanout_seconds",
 			Help:    "Time to hand one message to every local socket of its room.",
@@ -61,6 +70,7 @@ func newMetrics() *metrics {
 		}),
 	}
 	m.reg.MustRegister(m.socketsOpen, m.roomsActive, m.messagesIn, m.deliveries, m.dropped, m.brokerErrors, m.resyncs, m.fanOut,
+		m.archiveBacklog, m.archiveErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,14 +9,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
 	"github.com/chatrun/chat/handlers"
 	"github.com/chatrun/chat/internal/app"
 	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/realtime/firestorearchive"
 	"github.com/chatrun/chat/realtime/redisbroker"
 )
 
@@ -65,24 +69,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("configuration: %w", err)
 	}
 
-	broker, readyNote, closeBroker := openBroker(ctx, cfg, log)
+	met := newMetrics()
+	store, err := openBroker(ctx, cfg, log, met)
+	if err != nil {
+		log.Error("broker", "err", err)
+		return fmt.Errorf("broker: %w", err)
+	}
 	// A broker that does not answer must not hold the process past the
 	// drain: closing it gets a moment, then run returns all the same.
-	defer waitAtMost(brokerClose, func() { closeBroker() })
+	defer waitAtMost(brokerClose, store.close)
 	if cfg.secretGenerated {
 		log.Warn("SESSION_SECRET is not set: using a random key, so sessions end when this process does and are not valid on other instances")
 	}
 
-	met := newMetrics()
+	var hubOpts []realtime.HubOption
+	scrollback := 0
+	if store.archive != nil {
+		hubOpts = append(hubOpts, realtime.WithArchive(store.archive))
+		scrollback = cfg.historySize
+	}
 	// met is a realtime.Observer too, so app.New has the hub report to it.
-	chat := app.New(broker, handlers.Config{
-		Secret:     cfg.secret,
-		SendRate:   rate.Limit(cfg.sendRate),
-		SendBurst:  cfg.sendBurst,
-		Metrics:    met,
-		ReadyNote:  readyNote,
-		TrustProxy: cfg.trustProxy,
-	}, log)
+	chat := app.New(store.broker, handlers.Config{
+		Secret:         cfg.secret,
+		SendRate:       rate.Limit(cfg.sendRate),
+		SendBurst:      cfg.sendBurst,
+		Metrics:        met,
+		ReadyNote:      store.note,
+		TrustProxy:     cfg.trustProxy,
+		ScrollbackPage: scrollback,
+	}, log, hubOpts...)
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := chat.Start(hubCtx)
 	defer stopHub()
@@ -176,9 +191,18 @@ func waitAtMost(d time.Duration, f func()) {
 	}
 }
 
-// openBroker connects the broker cfg asks for. The note, when not empty,
-// says how the service runs below what was asked; /ready repeats it.
-func openBroker(ctx context.Context, cfg config, log *slog.Logger) (realtime.Broker, string, func()) {
+// stores are what the service keeps rooms in: the broker, and the archive
+// that scrollback reads (nil: none). note, when not empty, says how the
+// service runs below what was asked; /ready repeats it.
+type stores struct {
+	broker  realtime.Broker
+	archive realtime.Archive
+	note    string
+	close   func()
+}
+
+// openBroker connects the broker cfg asks for, and the archive.
+func openBroker(ctx context.Context, cfg config, log *slog.Logger, met *metrics) (stores, error) {
 	var rdb redis.UniversalClient
 	var opts []redisbroker.Option
 	note := ""
@@ -217,12 +241,56 @@ func openBroker(ctx context.Context, cfg config, log *slog.Logger) (realtime.Bro
 	default:
 		log.Info("no Redis configured: running as a single instance on the in-memory broker", "broker", "memory")
 		b := realtime.NewMemoryBroker(cfg.historySize, realtime.WithMemoryRoomTTL(cfg.roomTTL))
-		return b, "", func() { b.Close() }
+		// Its memory is its archive: scrollback reaches as far as it keeps.
+		return stores{broker: b, archive: b, close: func() { b.Close() }}, nil
 	}
-	b := redisbroker.New(rdb, cfg.historySize, append(opts, redisbroker.WithRoomTTL(cfg.roomTTL))...)
-	return b, note, func() {
+	opts = append(opts, redisbroker.WithRoomTTL(cfg.roomTTL))
+	var archive realtime.Archive
+	closeArchive := func() {}
+	if cfg.firestoreProject != "" {
+		fs, err := firestore.NewClientWithDatabase(ctx, cfg.firestoreProject, cmp.Or(cfg.firestoreDatabase, firestore.DefaultDatabaseID))
+		if err != nil {
+			rdb.Close()
+			return stores{}, fmt.Errorf("firestore: %w", err)
+		}
+		closeArchive = func() { fs.Close() }
+		archive = firestorearchive.New(fs, firestorearchive.WithRetention(cfg.retention))
+		opts = append(opts, redisbroker.WithArchive(archive, archiveState(log, met)))
+		log.Info("keeping every message in Firestore", "project", cfg.firestoreProject,
+			"database", cmp.Or(cfg.firestoreDatabase, firestore.DefaultDatabaseID), "retention", cfg.retention.String())
+	}
+	b := redisbroker.New(rdb, cfg.historySize, opts...)
+	return stores{broker: b, archive: archive, note: note, close: func() {
 		b.Close()
+		closeArchive()
 		rdb.Close()
+	}}, nil
+}
+
+// archiveState reports the archivers' passes: the backlog in a metric, and
+// in the log each time the archive falls behind or catches up.
+func archiveState(log *slog.Logger, met *metrics) func(backlog int, err error) {
+	var mu sync.Mutex
+	behind := false
+	return func(backlog int, err error) {
+		if backlog < 0 { // not a pass: a send that went on without the archive
+			log.Warn("the archive did not answer", "err", err)
+			return
+		}
+		met.archiveBacklog.Set(float64(backlog))
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil && !behind:
+			behind = true
+			met.archiveErrors.Inc()
+			log.Warn("the archive is behind: messages are kept in Redis until Firestore takes them", "backlog", backlog, "err", err)
+		case err != nil:
+			met.archiveErrors.Inc()
+		case behind && backlog == 0:
+			behind = false
+			log.Info("the archive caught up")
+		}
 	}
 }
 

@@ -59,10 +59,18 @@ func roomOfChannel(ch string) (string, bool) {
 // reading the new seq 1 as a message they already show. A counter lost
 // while the history survived (an evicted key) goes on from the history's
 // last seq rather than reuse its numbers. Both cost nothing but on seq 1.
+//
+// With an archive (ARGV[7] is '1'), the entry also goes to the room's
+// archive stream (KEYS[5]), which the archivers drain; and a room with no
+// counter is not numbered afresh before its archive was asked (ARGV[8] is
+// '1' once it was): the reply {3} says to restore the room from it first.
 var sendScript = redis.NewScript(`
 if ARGV[4] == '1' then
   local prev = redis.call('GET', KEYS[3])
   if prev then return {0, tonumber(prev)} end
+end
+if ARGV[7] == '1' and ARGV[8] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then
+  return {3}
 end
 local seq = redis.call('INCR', KEYS[1])
 local first = ''
@@ -85,6 +93,9 @@ end
 redis.call(ARGV[1], KEYS[4], entry)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
+if ARGV[7] == '1' then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'e', entry)
+end
 if first ~= '' then return {1, seq, 1} end
 return {1, seq}
 `)
@@ -173,6 +184,9 @@ type Broker struct {
 	instance    string // tells this instance's presence entries apart
 	historySize int
 	roomTTL     time.Duration
+	archive     realtime.Archive // nil: no archive, no archive stream
+	archived    func(backlog int, err error)
+	archiveDone chan struct{} // closed when archiveLoop returns; nil without an archive
 	sub         subscriber
 	events      chan realtime.Event
 	quit        chan struct{} // closed by Close, so delivery never blocks on events
@@ -219,6 +233,10 @@ func New(rdb redis.UniversalClient, historySize int, opts ...Option) *Broker {
 	} else {
 		b.publish = "PUBLISH"
 		b.sub = newClassicSub(rdb, b.relay, b.missed)
+	}
+	if b.archive != nil {
+		b.archiveDone = make(chan struct{})
+		go b.archiveLoop()
 	}
 	return b
 }
@@ -300,18 +318,42 @@ func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guar
 	if guard != "" {
 		useGuard = "1"
 	}
-	keys := []string{seqKey(room), historyKey(room), guardKey(room, guard), channelName(room)}
-	res, err := sendScript.Run(ctx, b.rdb, keys,
-		b.publish, body, b.historySize, useGuard, int(guardTTL/time.Second), b.roomTTL.Milliseconds()).Int64Slice()
-	if err != nil {
-		b.stale()
-		return realtime.Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
+	keys := []string{seqKey(room), historyKey(room), guardKey(room, guard), channelName(room), archiveStream(room)}
+	archiving, restored := "0", "0"
+	if b.archive != nil {
+		archiving = "1"
 	}
-	if len(res) < 2 {
-		return realtime.Message{}, false, fmt.Errorf("send to room %q: unexpected reply %v", room, res)
+	for {
+		res, err := sendScript.Run(ctx, b.rdb, keys,
+			b.publish, body, b.historySize, useGuard, int(guardTTL/time.Second), b.roomTTL.Milliseconds(),
+			archiving, restored, maxArchiveBacklog).Int64Slice()
+		if err != nil {
+			b.stale()
+			return realtime.Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
+		}
+		if len(res) == 1 && res[0] == 3 && restored == "0" {
+			// Redis has nothing of the room: its archive may, and the next
+			// number follows the archive's last. An archive that cannot be
+			// asked does not stop the send: the room is most likely new.
+			if err := b.restore(ctx, room); err != nil {
+				b.archiveUnreachable(room, err)
+			}
+			restored = "1"
+			continue
+		}
+		if len(res) < 2 {
+			return realtime.Message{}, false, fmt.Errorf("send to room %q: unexpected reply %v", room, res)
+		}
+		if b.archive != nil {
+			// Before the sender hears back: a message acknowledged is one an
+			// archiver will find, even if this instance dies now.
+			if err := b.rdb.SAdd(ctx, archiveRoomsKey, room).Err(); err != nil {
+				return realtime.Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
+			}
+		}
+		m.Seq, m.First = res[1], len(res) > 2
+		return m, res[0] == 0, nil
 	}
-	m.Seq, m.First = res[1], len(res) > 2
-	return m, res[0] == 0, nil
 }
 
 // Announce implements realtime.Broker: a publish on the room's channel,
@@ -427,6 +469,23 @@ func (b *Broker) History(ctx context.Context, room string) ([]realtime.Message, 
 	if err != nil {
 		return nil, fmt.Errorf("history of room %q: %w", room, err)
 	}
+	if len(entries) == 0 && b.archive != nil {
+		// Redis may have lost the room: its hot window comes back from the
+		// archive at first use.
+		n, err := b.rdb.Exists(ctx, seqKey(room)).Result()
+		if err != nil {
+			return nil, fmt.Errorf("history of room %q: %w", room, err)
+		}
+		if n == 0 {
+			if err := b.restore(ctx, room); err != nil {
+				// The room is most likely new; if not, its page fills
+				// again once the archive answers.
+				b.archiveUnreachable(room, err)
+			} else if entries, err = b.rdb.LRange(ctx, historyKey(room), 0, -1).Result(); err != nil {
+				return nil, fmt.Errorf("history of room %q: %w", room, err)
+			}
+		}
+	}
 	msgs := make([]realtime.Message, 0, len(entries))
 	for _, e := range entries {
 		m, err := decodeMessage([]byte(e))
@@ -486,6 +545,9 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	close(b.quit)
 	err := b.sub.close()
+	if b.archiveDone != nil {
+		<-b.archiveDone
+	}
 	close(b.events)
 	return err
 }

@@ -1,0 +1,284 @@
+package redisbroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/realtime"
+)
+
+// Archiving. With an archive, the send script appends every message to its
+// room's stream chat:{room}:archive, and the sender adds the room to
+// archiveRoomsKey before its sender hears back. Every instance drains those
+// streams into the archive through one consumer group per stream: an entry
+// is acknowledged and deleted only once stored, and entries that a consumer
+// left pending (it died) are claimed by another after archiveClaimIdle. The
+// archive's writes are idempotent by room and seq, so an entry stored twice
+// is stored once. Nothing of this is on the send path's way: sends do not
+// wait for the archive.
+
+// archiveRoomsKey is the set of rooms whose streams may hold entries.
+const archiveRoomsKey = "chat:archive:rooms"
+
+// archiveGroup is the consumer group of every archive stream.
+const archiveGroup = "archive"
+
+// maxArchiveBacklog bounds an archive stream while the archive is down:
+// past it the oldest entries go (approximately, as XADD MAXLEN ~ does).
+const maxArchiveBacklog = 100_000
+
+// Timing of the archivers.
+const (
+	archiveEvery     = 250 * time.Millisecond // a pass over the rooms
+	archiveBatch     = 500                    // entries per read
+	archiveClaimIdle = 10 * time.Second       // a consumer's pending entry is another's after this
+	archiveWait      = 10 * time.Second       // bounds one room's pass
+)
+
+func archiveStream(room string) string { return "chat:{" + room + "}:archive" }
+
+// WithArchive has the broker keep every message in a as well: sends append
+// to the room's archive stream, the broker drains the streams into a, and
+// a room Redis lost is restored from a at first use. archived, when not
+// nil, is told after each pass how many entries wait, and the last error.
+func WithArchive(a realtime.Archive, archived func(backlog int, err error)) Option {
+	return func(b *Broker) { b.archive, b.archived = a, archived }
+}
+
+// restoreScript refills a room's hot window (KEYS[2]) from the archive and
+// sets its counter (KEYS[1]) to the archive's last seq (ARGV[2]; 0 when the
+// archive has nothing), unless the room has a counter again already.
+// ARGV[1] is the keys' expiry in ms; ARGV[3..] the entries, oldest first.
+var restoreScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 3, #ARGV do
+  redis.call('RPUSH', KEYS[2], ARGV[i])
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+if #ARGV > 2 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+return 1
+`)
+
+// emptyRoomTTL is how long Redis remembers that the archive has nothing of
+// a room, sparing it the question on every page load.
+const emptyRoomTTL = time.Hour
+
+// restoreWait bounds asking the archive for a room Redis knows nothing of:
+// an archive that does not answer must leave the caller time to go on.
+const restoreWait = 2 * time.Second
+
+// restore refills room from the archive: Redis holds nothing of it.
+func (b *Broker) restore(ctx context.Context, room string) error {
+	actx, cancel := context.WithTimeout(ctx, restoreWait)
+	defer cancel()
+	msgs, err := b.archive.Latest(actx, room, b.historySize)
+	if err != nil {
+		return fmt.Errorf("restore from the archive: %w", err)
+	}
+	args := []any{b.roomTTL.Milliseconds(), int64(0)}
+	if len(msgs) > 0 {
+		args[1] = msgs[len(msgs)-1].Seq
+	} else {
+		// A room nobody wrote in (a page opened at a made-up name) is
+		// remembered as empty for a while, not for ROOM_TTL.
+		args[0] = min(b.roomTTL, emptyRoomTTL).Milliseconds()
+	}
+	for _, m := range msgs {
+		e, err := marshalEvent(wireEvent{Seq: m.Seq, Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time})
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		args = append(args, e)
+	}
+	if err := restoreScript.Run(ctx, b.rdb, []string{seqKey(room), historyKey(room)}, args...).Err(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return nil
+}
+
+// archiveUnreachable reports a room numbered without its archive's word:
+// had Redis lost a room that had messages, their numbers come again.
+func (b *Broker) archiveUnreachable(room string, err error) {
+	if b.archived != nil {
+		b.archived(-1, fmt.Errorf("room %q numbered without the archive, which did not answer: %w", room, err))
+	}
+}
+
+// archiveLoop drains the archive streams until the broker is closed.
+func (b *Broker) archiveLoop() {
+	defer close(b.archiveDone)
+	tick := time.NewTicker(archiveEvery)
+	defer tick.Stop()
+	groups := map[string]bool{} // streams whose group this instance made sure of
+	for {
+		select {
+		case <-b.quit:
+			return
+		case <-tick.C:
+		}
+		backlog, err := b.archivePass(groups)
+		if b.archived != nil {
+			b.archived(backlog, err)
+		}
+	}
+}
+
+// archivePass drains every room's stream once, and returns how many
+// entries wait still.
+func (b *Broker) archivePass(groups map[string]bool) (backlog int, lastErr error) {
+	ctx, cancel := context.WithTimeout(context.Background(), archiveWait)
+	defer cancel()
+	go func() {
+		select {
+		case <-b.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	rooms, err := b.rdb.SMembers(ctx, archiveRoomsKey).Result()
+	if err != nil {
+		return 0, fmt.Errorf("archive: rooms: %w", err)
+	}
+	for _, room := range rooms {
+		left, err := b.archiveRoom(ctx, room, groups)
+		backlog += left
+		if err != nil {
+			lastErr = err
+		}
+	}
+	return backlog, lastErr
+}
+
+// dropDrainedStream deletes an archive stream (KEYS[1]) that holds nothing
+// any more, its group with it: a room's stream lives only while it has
+// entries, so rooms long gone leave no keys behind. The next XADD makes a
+// new stream, and the archivers a new group that reads it from its start.
+var dropDrainedStream = redis.NewScript(`
+if redis.call('XLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// archiveRoom stores what room's stream holds, and returns how many
+// entries wait still.
+func (b *Broker) archiveRoom(ctx context.Context, room string, groups map[string]bool) (int, error) {
+	n, err := b.drainRoom(ctx, room, groups)
+	if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
+		// Another archiver dropped the drained stream, and a message made
+		// it again since: once more, with a group made afresh.
+		delete(groups, archiveStream(room))
+		n, err = b.drainRoom(ctx, room, groups)
+	}
+	if err != nil {
+		return n, fmt.Errorf("archive room %q: %w", room, err)
+	}
+	return n, nil
+}
+
+// drainRoom does archiveRoom's work; its errors are Redis's or the
+// archive's as they are, for archiveRoom to tell a missing group.
+func (b *Broker) drainRoom(ctx context.Context, room string, groups map[string]bool) (int, error) {
+	stream := archiveStream(room)
+	if !groups[stream] {
+		err := b.rdb.XGroupCreateMkStream(ctx, stream, archiveGroup, "0").Err()
+		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+			return 0, err
+		}
+		groups[stream] = true
+	}
+	// Entries a consumer that died left pending become this one's.
+	if _, _, err := b.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+		Stream: stream, Group: archiveGroup, Consumer: b.instance,
+		MinIdle: archiveClaimIdle, Start: "0", Count: archiveBatch,
+	}).Result(); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, err
+	}
+	// This consumer's pending entries (a Store that failed, entries just
+	// claimed), then new ones.
+	for _, from := range []string{"0", ">"} {
+		for {
+			res, err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+				Group: archiveGroup, Consumer: b.instance, Streams: []string{stream, from},
+				Count: archiveBatch, Block: -1,
+			}).Result()
+			if errors.Is(err, redis.Nil) {
+				break
+			}
+			if err != nil {
+				return b.backlog(stream), err
+			}
+			if len(res) == 0 || len(res[0].Messages) == 0 {
+				break
+			}
+			if err := b.store(ctx, room, stream, res[0].Messages); err != nil {
+				return b.backlog(stream), err
+			}
+			if from == "0" && len(res[0].Messages) < archiveBatch {
+				break
+			}
+		}
+	}
+	// Nothing left: the stream goes, the room leaves the set, and comes
+	// back if a message came in meanwhile (its sender adds it after
+	// storing).
+	dropped, err := dropDrainedStream.Run(ctx, b.rdb, []string{stream}).Int()
+	if err != nil {
+		return 0, err
+	}
+	if dropped == 1 {
+		delete(groups, stream)
+	}
+	if err := b.rdb.SRem(ctx, archiveRoomsKey, room).Err(); err != nil {
+		return 0, err
+	}
+	if n := b.backlog(stream); n > 0 {
+		if err := b.rdb.SAdd(ctx, archiveRoomsKey, room).Err(); err != nil {
+			return n, err
+		}
+		return n, nil
+	}
+	return 0, nil
+}
+
+// store writes stream entries of room to the archive, then acknowledges
+// and deletes them.
+func (b *Broker) store(ctx context.Context, room, stream string, entries []redis.XMessage) error {
+	msgs := make([]realtime.Message, 0, len(entries))
+	ids := make([]string, 0, len(entries))
+	for _, e := range entries {
+		ids = append(ids, e.ID)
+		raw, _ := e.Values["e"].(string)
+		m, err := decodeMessage([]byte(raw))
+		if err != nil {
+			continue // not ours to understand: acknowledged with the rest
+		}
+		msgs = append(msgs, m)
+	}
+	if err := b.archive.Store(ctx, room, msgs); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if _, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAck(ctx, stream, archiveGroup, ids...)
+		p.XDel(ctx, stream, ids...)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("acknowledge: %w", err)
+	}
+	return nil
+}
+
+// backlog is how many entries stream holds; 0 when it cannot be read. It
+// has a deadline of its own: it is asked after a pass ran out of time.
+func (b *Broker) backlog(stream string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := b.rdb.XLen(ctx, stream).Result()
+	if err != nil {
+		return 0
+	}
+	return int(n)
+}

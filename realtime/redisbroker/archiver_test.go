@@ -1,0 +1,106 @@
+package redisbroker_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/realtime/firestorearchive"
+	"github.com/chatrun/chat/realtime/firestoretest"
+	"github.com/chatrun/chat/realtime/redisbroker"
+	"github.com/chatrun/chat/realtime/redistest"
+)
+
+// Two instances' archivers drain a room's stream into Firestore, each
+// message once; a drained stream leaves no key behind (rooms long gone
+// leave nothing in Redis), and messages sent after it went are archived
+// too, whichever archiver finds them first.
+func TestArchiversDrainAndLeaveNoKeys(t *testing.T) {
+	host := firestoretest.Host(t)
+	t.Setenv("FIRESTORE_EMULATOR_HOST", host)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	fs, err := firestore.NewClient(ctx, firestoretest.Project())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	archive := firestorearchive.New(fs)
+	// A cold emulator's first answer can take longer than a send waits
+	// for the archive (which this test is not about).
+	if _, err := archive.Latest(ctx, "warm-up", 1); err != nil {
+		t.Fatal(err)
+	}
+	addr := redistest.Addr(t)
+
+	var mu sync.Mutex
+	var errs []error
+	archived := func(_ int, err error) {
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	}
+	var brokers []*redisbroker.Broker
+	for range 2 {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		b := redisbroker.New(c, 20, redisbroker.WithArchive(archive, archived))
+		t.Cleanup(func() {
+			b.Close()
+			c.Close()
+		})
+		brokers = append(brokers, b)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	room := chattest.Room()
+	stream := "chat:{" + room + "}:archive"
+
+	sent := 0
+	for round := range 3 {
+		for range 5 {
+			sent++
+			m := realtime.Message{Name: "ann", Text: fmt.Sprint("m", sent), Time: time.Now()}
+			if _, _, err := brokers[sent%2].Send(ctx, room, m, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		chattest.WaitFor(t, ctx, fmt.Sprintf("round %d: the %d messages in Firestore, and no stream left", round, sent), func() bool {
+			msgs, _, err := archive.Before(ctx, room, 1<<40, 100)
+			if err != nil || len(msgs) != sent {
+				return false
+			}
+			n, err := rdb.Exists(ctx, stream).Result()
+			return err == nil && n == 0
+		})
+		msgs, _, _ := archive.Before(ctx, room, 1<<40, 100)
+		var seqs []int64
+		for _, m := range msgs {
+			seqs = append(seqs, m.Seq)
+		}
+		want := make([]int64, sent)
+		for i := range want {
+			want[i] = int64(i + 1)
+		}
+		if !slices.Equal(seqs, want) {
+			t.Fatalf("round %d: Firestore holds %v, want 1..%d once each", round, seqs, sent)
+		}
+		if in, err := rdb.SIsMember(ctx, "chat:archive:rooms", room).Result(); err != nil || in {
+			t.Fatalf("round %d: the room is still in the archivers' set (%v)", round, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(errs) > 0 {
+		t.Errorf("the archivers reported errors: %v", errs)
+	}
+}

@@ -26,7 +26,7 @@
   // Own messages stand apart. Pushed fragments are the same bytes for every
   // reader, so the page marks them.
   const markMine = () => {
-    for (const li of messages.querySelectorAll('li[data-name]')) {
+    for (const li of log.querySelectorAll('li[data-name]')) {
       li.classList.toggle('mine', li.dataset.name === me);
     }
   };

@@ -304,4 +304,12 @@ func TestBrowserScrollback(t *testing.T) {
 	if got := evalJS[[]int](p, ids); !slices.Equal(got, oneTo(75)) {
 		t.Fatalf("after walking back the page shows %v, want 1..75 once each", got)
 	}
+	// The older messages look like the newer ones: no list numbers, the
+	// same spacing.
+	if same := evalJS[bool](p, `(() => {
+		const a = getComputedStyle(document.querySelector('#scrollback > li')), b = getComputedStyle(document.querySelector('#messages > li'));
+		return getComputedStyle(document.querySelector('#scrollback')).listStyleType === 'none' && a.padding === b.padding && a.margin === b.margin;
+	})()`); !same {
+		t.Error("the messages loaded above are styled unlike those below them")
+	}
 }

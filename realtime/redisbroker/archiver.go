@@ -131,28 +131,49 @@ func (b *Broker) archiveLoop() {
 // archivePass drains every room's stream once, and returns how many
 // entries wait still.
 func (b *Broker) archivePass(groups map[string]bool) (backlog int, lastErr error) {
-	ctx, cancel := context.WithTimeout(context.Background(), archiveWait)
+	pass, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
 		select {
 		case <-b.quit:
 			cancel()
-		case <-ctx.Done():
+		case <-pass.Done():
 		}
 	}()
+	ctx, cancelRooms := context.WithTimeout(pass, archiveWait)
 	rooms, err := b.rdb.SMembers(ctx, archiveRoomsKey).Result()
+	cancelRooms()
 	if err != nil {
 		return 0, fmt.Errorf("archive: rooms: %w", err)
 	}
-	for _, room := range rooms {
+	for i, room := range rooms {
+		// Each room has its own deadline: a large backlog in one (after an
+		// outage) does not starve the others or cut a write short.
+		ctx, cancelRoom := context.WithTimeout(pass, archiveWait)
 		left, err := b.archiveRoom(ctx, room, groups)
+		cancelRoom()
 		backlog += left
 		if err != nil {
 			lastErr = err
 		}
+		if pass.Err() != nil {
+			break
+		}
+		if errors.Is(err, errStore) {
+			// The archive does not take writes now: the other rooms wait
+			// for the next pass, and are only counted.
+			for _, other := range rooms[i+1:] {
+				backlog += b.backlog(archiveStream(other))
+			}
+			break
+		}
 	}
 	return backlog, lastErr
 }
+
+// errStore marks a pass's error as the archive's: it refused or did not
+// answer a write.
+var errStore = errors.New("the archive did not take the messages")
 
 // dropDrainedStream deletes an archive stream (KEYS[1]) that holds nothing
 // any more, its group with it: a room's stream lives only while it has
@@ -259,7 +280,7 @@ func (b *Broker) store(ctx context.Context, room, stream string, entries []redis
 		msgs = append(msgs, m)
 	}
 	if err := b.archive.Store(ctx, room, msgs); err != nil {
-		return fmt.Errorf("store: %w", err)
+		return fmt.Errorf("%w: %w", errStore, err)
 	}
 	if _, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.XAck(ctx, stream, archiveGroup, ids...)

@@ -34,10 +34,10 @@ const maxArchiveBacklog = 100_000
 
 // Timing of the archivers.
 const (
-	archiveEvery     = 250 * time.Millisecond // a pass over the rooms
-	archiveBatch     = 500                    // entries per read
-	archiveClaimIdle = 10 * time.Second       // a consumer's pending entry is another's after this
-	archiveWait      = 10 * time.Second       // bounds one room's pass
+	archiveEvery     = time.Second      // a pass over the rooms
+	archiveBatch     = 500              // entries per read
+	archiveClaimIdle = 10 * time.Second // a consumer's pending entry is another's after this
+	archiveWait      = 10 * time.Second // bounds one room's pass
 )
 
 func archiveStream(room string) string { return "chat:{" + room + "}:archive" }
@@ -109,19 +109,26 @@ func (b *Broker) archiveUnreachable(room string, err error) {
 	}
 }
 
+// archiver is one instance's draining state, owned by archiveLoop.
+type archiver struct {
+	groups  map[string]bool // streams whose group this instance made sure of
+	pending map[string]bool // rooms where this consumer holds unstored entries
+	passes  int
+}
+
 // archiveLoop drains the archive streams until the broker is closed.
 func (b *Broker) archiveLoop() {
 	defer close(b.archiveDone)
 	tick := time.NewTicker(archiveEvery)
 	defer tick.Stop()
-	groups := map[string]bool{} // streams whose group this instance made sure of
+	a := &archiver{groups: map[string]bool{}, pending: map[string]bool{}}
 	for {
 		select {
 		case <-b.quit:
 			return
 		case <-tick.C:
 		}
-		backlog, err := b.archivePass(groups)
+		backlog, err := b.archivePass(a)
 		if b.archived != nil {
 			b.archived(backlog, err)
 		}
@@ -130,7 +137,7 @@ func (b *Broker) archiveLoop() {
 
 // archivePass drains every room's stream once, and returns how many
 // entries wait still.
-func (b *Broker) archivePass(groups map[string]bool) (backlog int, lastErr error) {
+func (b *Broker) archivePass(a *archiver) (backlog int, lastErr error) {
 	pass, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -146,11 +153,15 @@ func (b *Broker) archivePass(groups map[string]bool) (backlog int, lastErr error
 	if err != nil {
 		return 0, fmt.Errorf("archive: rooms: %w", err)
 	}
+	// Entries a dead consumer left are claimed once they have been idle for
+	// archiveClaimIdle: looking more often finds nothing.
+	claim := a.passes%int(archiveClaimIdle/archiveEvery) == 0
+	a.passes++
 	for i, room := range rooms {
 		// Each room has its own deadline: a large backlog in one (after an
 		// outage) does not starve the others or cut a write short.
 		ctx, cancelRoom := context.WithTimeout(pass, archiveWait)
-		left, err := b.archiveRoom(ctx, room, groups)
+		left, err := b.archiveRoom(ctx, a, room, claim)
 		cancelRoom()
 		backlog += left
 		if err != nil {
@@ -175,24 +186,54 @@ func (b *Broker) archivePass(groups map[string]bool) (backlog int, lastErr error
 // answer a write.
 var errStore = errors.New("the archive did not take the messages")
 
-// dropDrainedStream deletes an archive stream (KEYS[1]) that holds nothing
-// any more, its group with it: a room's stream lives only while it has
-// entries, so rooms long gone leave no keys behind. The next XADD makes a
-// new stream, and the archivers a new group that reads it from its start.
-var dropDrainedStream = redis.NewScript(`
-if redis.call('XLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[1]) end
-return 0
+// ackScript acknowledges and deletes stored entries of a stream (KEYS[1]):
+// one call for the batch.
+var ackScript = redis.NewScript(`
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
 `)
+
+// settleScript says how many entries a stream (KEYS[1]) holds; an empty
+// one that took no entry for ARGV[1] ms is deleted, group and all
+// (answer -1), so rooms long gone leave no keys behind. The next XADD
+// makes a new stream, and the archivers a new group that reads it from its
+// start.
+var settleScript = redis.NewScript(`
+local n = redis.call('XLEN', KEYS[1])
+if n > 0 then return n end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local last = '0-0'
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then last = info[i + 1] end
+end
+local ms = tonumber(string.match(last, '^(%d+)'))
+local now = redis.call('TIME')
+if ms + tonumber(ARGV[1]) > tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+return -1
+`)
+
+// archiveStreamIdle is how long a drained stream stays, group and all: a
+// busy room's stream is not made anew every pass.
+const archiveStreamIdle = time.Minute
+
+// withArchiveStreamIdle sets how long a drained stream stays (tests).
+func withArchiveStreamIdle(d time.Duration) Option {
+	return func(b *Broker) { b.streamIdle = d }
+}
 
 // archiveRoom stores what room's stream holds, and returns how many
 // entries wait still.
-func (b *Broker) archiveRoom(ctx context.Context, room string, groups map[string]bool) (int, error) {
-	n, err := b.drainRoom(ctx, room, groups)
+func (b *Broker) archiveRoom(ctx context.Context, a *archiver, room string, claim bool) (int, error) {
+	n, err := b.drainRoom(ctx, a, room, claim)
 	if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
 		// Another archiver dropped the drained stream, and a message made
 		// it again since: once more, with a group made afresh.
-		delete(groups, archiveStream(room))
-		n, err = b.drainRoom(ctx, room, groups)
+		delete(a.groups, archiveStream(room))
+		n, err = b.drainRoom(ctx, a, room, claim)
 	}
 	if err != nil {
 		return n, fmt.Errorf("archive room %q: %w", room, err)
@@ -202,25 +243,33 @@ func (b *Broker) archiveRoom(ctx context.Context, room string, groups map[string
 
 // drainRoom does archiveRoom's work; its errors are Redis's or the
 // archive's as they are, for archiveRoom to tell a missing group.
-func (b *Broker) drainRoom(ctx context.Context, room string, groups map[string]bool) (int, error) {
+func (b *Broker) drainRoom(ctx context.Context, a *archiver, room string, claim bool) (int, error) {
 	stream := archiveStream(room)
-	if !groups[stream] {
+	if !a.groups[stream] {
 		err := b.rdb.XGroupCreateMkStream(ctx, stream, archiveGroup, "0").Err()
 		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
 			return 0, err
 		}
-		groups[stream] = true
+		a.groups[stream] = true
 	}
-	// Entries a consumer that died left pending become this one's.
-	if _, _, err := b.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: stream, Group: archiveGroup, Consumer: b.instance,
-		MinIdle: archiveClaimIdle, Start: "0", Count: archiveBatch,
-	}).Result(); err != nil && !errors.Is(err, redis.Nil) {
-		return 0, err
+	if claim {
+		// Entries a consumer that died left pending become this one's.
+		_, _, err := b.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: stream, Group: archiveGroup, Consumer: b.instance,
+			MinIdle: archiveClaimIdle, Start: "0", Count: archiveBatch,
+		}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return 0, err
+		}
+		a.pending[room] = true
 	}
-	// This consumer's pending entries (a Store that failed, entries just
+	// This consumer's pending entries (a write that failed, entries just
 	// claimed), then new ones.
-	for _, from := range []string{"0", ">"} {
+	froms := []string{">"}
+	if a.pending[room] {
+		froms = []string{"0", ">"}
+	}
+	for _, from := range froms {
 		for {
 			res, err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 				Group: archiveGroup, Consumer: b.instance, Streams: []string{stream, from},
@@ -236,23 +285,25 @@ func (b *Broker) drainRoom(ctx context.Context, room string, groups map[string]b
 				break
 			}
 			if err := b.store(ctx, room, stream, res[0].Messages); err != nil {
+				a.pending[room] = true
 				return b.backlog(stream), err
 			}
-			if from == "0" && len(res[0].Messages) < archiveBatch {
+			if len(res[0].Messages) < archiveBatch {
 				break
 			}
 		}
 	}
-	// Nothing left: the stream goes, the room leaves the set, and comes
-	// back if a message came in meanwhile (its sender adds it after
-	// storing).
-	dropped, err := dropDrainedStream.Run(ctx, b.rdb, []string{stream}).Int()
+	delete(a.pending, room)
+	n, err := settleScript.Run(ctx, b.rdb, []string{stream}, b.streamIdle.Milliseconds()).Int()
 	if err != nil {
 		return 0, err
 	}
-	if dropped == 1 {
-		delete(groups, stream)
+	if n >= 0 {
+		return n, nil
 	}
+	// The stream is gone: the room leaves the set, and comes back if a
+	// message came in meanwhile (its sender adds it after storing).
+	delete(a.groups, stream)
 	if err := b.rdb.SRem(ctx, archiveRoomsKey, room).Err(); err != nil {
 		return 0, err
 	}
@@ -282,11 +333,12 @@ func (b *Broker) store(ctx context.Context, room, stream string, entries []redis
 	if err := b.archive.Store(ctx, room, msgs); err != nil {
 		return fmt.Errorf("%w: %w", errStore, err)
 	}
-	if _, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.XAck(ctx, stream, archiveGroup, ids...)
-		p.XDel(ctx, stream, ids...)
-		return nil
-	}); err != nil {
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, archiveGroup)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	if err := ackScript.Run(ctx, b.rdb, []string{stream}, args...).Err(); err != nil {
 		return fmt.Errorf("acknowledge: %w", err)
 	}
 	return nil

@@ -53,7 +53,7 @@ func TestArchiversDrainAndLeaveNoKeys(t *testing.T) {
 	var brokers []*redisbroker.Broker
 	for range 2 {
 		c := redis.NewClient(&redis.Options{Addr: addr})
-		b := redisbroker.New(c, 20, redisbroker.WithArchive(archive, archived))
+		b := redisbroker.New(c, 20, redisbroker.WithArchive(archive, archived), redisbroker.WithArchiveStreamIdle(500*time.Millisecond))
 		t.Cleanup(func() {
 			b.Close()
 			c.Close()

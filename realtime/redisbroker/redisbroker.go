@@ -187,6 +187,7 @@ type Broker struct {
 	archive     realtime.Archive // nil: no archive, no archive stream
 	archived    func(backlog int, err error)
 	archiveDone chan struct{} // closed when archiveLoop returns; nil without an archive
+	streamIdle  time.Duration // how long a drained archive stream stays
 	sub         subscriber
 	events      chan realtime.Event
 	quit        chan struct{} // closed by Close, so delivery never blocks on events
@@ -218,6 +219,7 @@ func New(rdb redis.UniversalClient, historySize int, opts ...Option) *Broker {
 		instance:    rand.Text(),
 		historySize: historySize,
 		roomTTL:     realtime.DefaultRoomTTL,
+		streamIdle:  archiveStreamIdle,
 		events:      make(chan realtime.Event, 1024),
 		quit:        make(chan struct{}),
 	}

@@ -50,17 +50,29 @@ func WithArchive(a realtime.Archive, archived func(backlog int, err error)) Opti
 	return func(b *Broker) { b.archive, b.archived = a, archived }
 }
 
-// restoreScript refills a room's hot window (KEYS[2]) from the archive and
-// sets its counter (KEYS[1]) to the archive's last seq (ARGV[2]; 0 when the
-// archive has nothing), unless the room has a counter again already.
-// ARGV[1] is the keys' expiry in ms; ARGV[3..] the entries, oldest first.
+// restoreScript refills a room Redis lost from the archive, unless the room
+// has a counter again already. KEYS[1] is its counter, KEYS[2] its hot
+// window; ARGV[1] the keys' expiry in ms, ARGV[2] the archive's last seq
+// (0: it has nothing), ARGV[3] the expiry of a room that has nothing at
+// all, ARGV[4..] the archive's newest entries, oldest first. A hot window
+// that survived stays as it is, and the counter goes on from whichever of
+// the two is further on: numbers are never used twice.
 var restoreScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-for i = 3, #ARGV do
-  redis.call('RPUSH', KEYS[2], ARGV[i])
+local last = tonumber(ARGV[2])
+local kept = redis.call('LINDEX', KEYS[2], -1)
+if kept then
+  local seq = tonumber(cjson.decode(kept).seq)
+  if seq and seq > last then last = seq end
+else
+  for i = 4, #ARGV do
+    redis.call('RPUSH', KEYS[2], ARGV[i])
+  end
+  if #ARGV > 3 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
-if #ARGV > 2 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+local ttl = ARGV[1]
+if last == 0 then ttl = ARGV[3] end
+redis.call('SET', KEYS[1], last, 'PX', ttl)
 return 1
 `)
 
@@ -80,13 +92,11 @@ func (b *Broker) restore(ctx context.Context, room string) error {
 	if err != nil {
 		return fmt.Errorf("restore from the archive: %w", err)
 	}
-	args := []any{b.roomTTL.Milliseconds(), int64(0)}
+	// A room nobody wrote in (a page opened at a made-up name) is
+	// remembered as empty for a while, not for ROOM_TTL.
+	args := []any{b.roomTTL.Milliseconds(), int64(0), min(b.roomTTL, emptyRoomTTL).Milliseconds()}
 	if len(msgs) > 0 {
 		args[1] = msgs[len(msgs)-1].Seq
-	} else {
-		// A room nobody wrote in (a page opened at a made-up name) is
-		// remembered as empty for a while, not for ROOM_TTL.
-		args[0] = min(b.roomTTL, emptyRoomTTL).Milliseconds()
 	}
 	for _, m := range msgs {
 		e, err := marshalEvent(wireEvent{Seq: m.Seq, Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time})

@@ -104,3 +104,63 @@ func TestArchiversDrainAndLeaveNoKeys(t *testing.T) {
 		t.Errorf("the archivers reported errors: %v", errs)
 	}
 }
+
+// A counter Redis lost while the room's hot window survived (an evicted
+// key) goes on from the newest number anywhere: the hot window's, even
+// when the archive is behind it.
+func TestLostCounterGoesOnFromTheNewest(t *testing.T) {
+	t.Setenv("FIRESTORE_EMULATOR_HOST", firestoretest.Host(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	fs, err := firestore.NewClient(ctx, firestoretest.Project())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	archive := firestorearchive.New(fs)
+	if _, err := archive.Latest(ctx, "warm-up", 1); err != nil {
+		t.Fatal(err)
+	}
+	addr := redistest.Addr(t)
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	b := redisbroker.New(c, 20, redisbroker.WithArchive(archive, nil))
+	t.Cleanup(func() {
+		b.Close()
+		c.Close()
+	})
+	room := chattest.Room()
+	send := func(text string) int64 {
+		t.Helper()
+		m, _, err := b.Send(ctx, room, realtime.Message{Name: "ann", Text: text, Time: time.Now()}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Seq
+	}
+	for i := range 5 {
+		send(fmt.Sprint("m", i+1))
+	}
+	chattest.WaitFor(t, ctx, "5 messages in Firestore", func() bool {
+		msgs, _ := archive.Latest(ctx, room, 10)
+		return len(msgs) == 5
+	})
+	// The archive is now behind the hot window by three, at most.
+	for i := range 3 {
+		send(fmt.Sprint("m", i+6))
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	if err := rdb.Del(ctx, "chat:{"+room+"}:seq").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if seq := send("after the counter was lost"); seq != 9 {
+		t.Fatalf("the message after the counter was lost is number %d, want 9", seq)
+	}
+	hist, err := b.History(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 9 || hist[0].Seq != 1 || hist[8].Seq != 9 {
+		t.Fatalf("the hot window holds %d messages after the restore, want 1..9 once each", len(hist))
+	}
+}

@@ -64,17 +64,25 @@ func roomOfChannel(ch string) (string, bool) {
 // archive stream (KEYS[5]), which the archivers drain; and a room with no
 // counter is not numbered afresh before its archive was asked (ARGV[8] is
 // '1' once it was): the reply {3} says to restore the room from it first.
+// The reply's fourth element is 1 when the stream held nothing else: only
+// then must the sender add the room to the archivers' set (it stays there
+// while the stream exists). Past ARGV[9] entries (the archive down for
+// long) the stream drops its oldest.
+//
+// The reply is {1, seq, first, fresh stream} for a stored message, {0,
+// seq} for a repeated nonce, {3} for a room to restore first.
 var sendScript = redis.NewScript(`
 if ARGV[4] == '1' then
   local prev = redis.call('GET', KEYS[3])
   if prev then return {0, tonumber(prev)} end
 end
-if ARGV[7] == '1' and ARGV[8] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then
-  return {3}
-end
 local seq = redis.call('INCR', KEYS[1])
 local first = ''
 if seq == 1 then
+  if ARGV[7] == '1' and ARGV[8] ~= '1' then
+    redis.call('DEL', KEYS[1])
+    return {3}
+  end
   local last = redis.call('LINDEX', KEYS[2], -1)
   local prev = last and tonumber(cjson.decode(last).seq)
   if prev and prev >= seq then
@@ -93,11 +101,15 @@ end
 redis.call(ARGV[1], KEYS[4], entry)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
+local fresh = 0
 if ARGV[7] == '1' then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'e', entry)
+  redis.call('XADD', KEYS[5], '*', 'e', entry)
+  local n = redis.call('XLEN', KEYS[5])
+  if n == 1 then fresh = 1 end
+  if n > tonumber(ARGV[9]) then redis.call('XTRIM', KEYS[5], 'MAXLEN', '~', ARGV[9]) end
 end
-if first ~= '' then return {1, seq, 1} end
-return {1, seq}
+if first ~= '' then return {1, seq, 1, fresh} end
+return {1, seq, 0, fresh}
 `)
 
 // claimScript gives a name to a session, all of its keys or none: taken
@@ -346,14 +358,15 @@ func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guar
 		if len(res) < 2 {
 			return realtime.Message{}, false, fmt.Errorf("send to room %q: unexpected reply %v", room, res)
 		}
-		if b.archive != nil {
-			// Before the sender hears back: a message acknowledged is one an
-			// archiver will find, even if this instance dies now.
+		// Before the sender hears back: a message acknowledged is one an
+		// archiver will find, even if this instance dies now. A repeated
+		// nonce adds it too: the first try may have died just before.
+		if b.archive != nil && (res[0] == 0 || len(res) > 3 && res[3] == 1) {
 			if err := b.rdb.SAdd(ctx, archiveRoomsKey, room).Err(); err != nil {
 				return realtime.Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
 			}
 		}
-		m.Seq, m.First = res[1], len(res) > 2
+		m.Seq, m.First = res[1], len(res) > 2 && res[2] == 1
 		return m, res[0] == 0, nil
 	}
 }

@@ -160,7 +160,7 @@ func TestFirstFrameSurvivesTheHandshake(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s.until(`<p class="text">` + text + `</p>`)
+			s.until(`<p class="text" dir="auto">` + text + `</p>`)
 			s.conn.Close()
 		}
 	}

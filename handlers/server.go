@@ -166,6 +166,10 @@ func (s *Server) Handler() http.Handler {
 	})
 	r.Get("/ready", s.ready)
 	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(s.static)))
+	// Where browsers and bookmarks look when a page names no icon.
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
 	})
@@ -343,7 +347,18 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		Error:    errText,
 		MaxText:  maxText,
 		Earlier:  s.earlier(msgs),
+		Link:     roomLink(r, room),
 	}))
+}
+
+// roomLink is the room's address as people share it: the scheme the
+// browser used (Cloud Run's front end says https in X-Forwarded-Proto).
+func roomLink(r *http.Request, room string) string {
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/rooms/" + room
 }
 
 // earlier is where the room page's scrollback starts: the oldest message it

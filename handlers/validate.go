@@ -13,6 +13,7 @@ const (
 	maxName     = 32
 	maxRoom     = 64
 	maxText     = 2000
+	maxLines    = 40 // lines of one message
 	maxNonce    = 64
 	maxFrame    = 16 << 10 // a frame over it is refused; the socket stays open
 	maxDiscard  = 1 << 20  // a frame over it closes the socket with 1009
@@ -106,6 +107,9 @@ func validateText(s string) (string, string) {
 	if !utf8.ValidString(s) {
 		return "", "Your message has characters that are not text."
 	}
+	// Line breaks as a browser's form posts them (CRLF) count as one.
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
 	s = strings.TrimSpace(s)
 	switch n := utf8.RuneCountInString(s); {
 	case strings.IndexFunc(s, visible) < 0:
@@ -115,6 +119,8 @@ func validateText(s string) (string, string) {
 		return "", "Messages are at most 2,000 characters."
 	case strings.IndexFunc(s, forbiddenInText) >= 0:
 		return "", "Messages cannot contain control characters."
+	case strings.Count(s, "\n") >= maxLines:
+		return "", "Messages are at most 40 lines."
 	}
 	return s, ""
 }

@@ -17,6 +17,7 @@
   const count = document.getElementById('text-count');
   const me = chat.dataset.me;
   const maxText = input.maxLength > 0 ? input.maxLength : 2000;
+  const maxLines = 40;
   const baseTitle = document.title;
   let unread = 0;
   let atBottom = true;
@@ -31,11 +32,119 @@
     }
   };
 
-  // Stay on the newest message unless the reader has scrolled up.
+  // Stay on the newest message unless the reader has scrolled up; then new
+  // arrivals show "New messages" instead of moving the view.
+  const newMessages = document.getElementById('new-messages');
+  log.classList.remove('at-end'); // the page's own scrolling from here on
   log.addEventListener('scroll', () => {
     atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    if (atBottom) newMessages.hidden = true;
   });
-  const toBottom = () => { log.scrollTop = log.scrollHeight; };
+  const toBottom = () => {
+    log.scrollTop = log.scrollHeight;
+    newMessages.hidden = true;
+  };
+  newMessages.addEventListener('click', () => {
+    toBottom();
+    input.focus();
+  });
+
+  // ---- Reading: times, days, groups, mentions ----------------------------
+  //
+  // The server renders times in UTC, marked so; here they are the reader's
+  // own. The first message of each day says which day; a message from the
+  // sender of the one before it, within five minutes, sits under that one's
+  // name. docs/SPEC.md describes the markup.
+
+  const shortTime = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  const fullTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'long' });
+  const dayName = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+  const dayKey = (d) => `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+  const dayLabel = (d) => {
+    const today = new Date();
+    const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (dayKey(d) === dayKey(today)) return 'Today';
+    if (dayKey(d) === dayKey(yesterday)) return 'Yesterday';
+    return dayName.format(d);
+  };
+  const groupGap = 5 * 60 * 1000;
+
+  const localize = (li) => {
+    const t = li.querySelector(':scope > time');
+    if (!t || t.dataset.local) return;
+    const d = new Date(t.getAttribute('datetime'));
+    if (Number.isNaN(d.getTime())) return;
+    t.textContent = shortTime.format(d);
+    t.dataset.full = fullTime.format(d);
+    t.dataset.local = '1';
+  };
+
+  // "@name" of the reader, as a whole word, in the text (not in links).
+  const mentionRe = new RegExp(`@${me.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\p{L}\\p{N}_])`, 'giu');
+  const highlight = (li) => {
+    if (li.dataset.mentionsChecked) return li.classList.contains('mentions-me');
+    li.dataset.mentionsChecked = '1';
+    const text = li.querySelector(':scope > .text');
+    if (!text || li.dataset.name === me) return false;
+    let found = false;
+    for (const node of [...text.childNodes]) {
+      if (node.nodeType !== Node.TEXT_NODE) continue;
+      const s = node.nodeValue;
+      mentionRe.lastIndex = 0;
+      if (!mentionRe.test(s)) continue;
+      found = true;
+      mentionRe.lastIndex = 0;
+      const frag = document.createDocumentFragment();
+      let last = 0;
+      for (const m of s.matchAll(mentionRe)) {
+        frag.append(s.slice(last, m.index));
+        const mark = document.createElement('mark');
+        mark.className = 'mention';
+        mark.textContent = m[0];
+        frag.append(mark);
+        last = m.index + m[0].length;
+      }
+      frag.append(s.slice(last));
+      node.replaceWith(frag);
+    }
+    li.classList.toggle('mentions-me', found);
+    return found;
+  };
+
+  // layout sets every message's day, group and local time, in order from
+  // the oldest loaded to the newest.
+  const layout = () => {
+    let prev = null;
+    for (const li of log.querySelectorAll('#scrollback > li[id^="msg-"], #messages > li[id^="msg-"]')) {
+      localize(li);
+      highlight(li);
+      if (!li.hasAttribute('tabindex')) li.setAttribute('tabindex', '-1');
+      const d = new Date(li.querySelector(':scope > time')?.getAttribute('datetime'));
+      const newDay = !prev || dayKey(prev.d) !== dayKey(d);
+      if (newDay) {
+        const day = dayLabel(d);
+        if (li.dataset.day !== day) li.dataset.day = day;
+      } else if ('day' in li.dataset) delete li.dataset.day;
+      li.classList.toggle('cont', !newDay && prev.name === li.dataset.name && d - prev.d <= groupGap && d >= prev.d);
+      prev = { d, name: li.dataset.name };
+    }
+  };
+
+  // The log is one tab stop; the arrow keys then move through the
+  // messages, and a focused message shows its full date and time.
+  log.addEventListener('keydown', (e) => {
+    if (!['ArrowUp', 'ArrowDown', 'Home', 'End'].includes(e.key)) return;
+    const items = [...log.querySelectorAll('#scrollback > li[id^="msg-"], #messages > li[id^="msg-"]')];
+    if (items.length === 0) return;
+    const at = items.indexOf(document.activeElement);
+    let next;
+    if (e.key === 'Home') next = 0;
+    else if (e.key === 'End') next = items.length - 1;
+    else if (at < 0) next = items.length - 1;
+    else next = Math.max(0, Math.min(items.length - 1, at + (e.key === 'ArrowUp' ? -1 : 1)));
+    e.preventDefault();
+    items[next].focus();
+  });
 
   // Scrollback: "Earlier messages" loads the older page above the list in
   // place (htmx: the link's fragment prepends to #scrollback). The reader's
@@ -47,6 +156,7 @@
   });
   new MutationObserver(() => {
     markMine();
+    layout();
     if (fromBottom !== null) {
       log.scrollTop = log.scrollHeight - fromBottom;
       fromBottom = null;
@@ -74,13 +184,83 @@
     }
   };
 
+  // Coming back to the tab shows where the unread messages start: a line
+  // above the first one that arrived while it was hidden.
+  let seenUpTo = 0; // the newest message shown when the tab was hidden
+  let mentions = 0;
+  const newestSeq = () => Number(messages.lastElementChild?.id?.slice(4)) || 0;
+  const showTitle = () => {
+    if (unread === 0) document.title = baseTitle;
+    else if (mentions > 0) document.title = `(${unread}, ${mentions} @) ${baseTitle}`;
+    else document.title = `(${unread}) ${baseTitle}`;
+  };
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden) {
-      unread = 0;
-      document.title = baseTitle;
-      if (conn.phase === 'waiting' || conn.phase === 'offline') connectNow();
+    if (document.hidden) {
+      seenUpTo = newestSeq();
+      return;
     }
+    if (unread > 0) {
+      for (const li of messages.querySelectorAll('li.first-unread')) li.classList.remove('first-unread');
+      const first = [...messages.children].find((li) => Number(li.id.slice(4)) > seenUpTo && li.dataset.name !== me);
+      if (first) {
+        first.classList.add('first-unread');
+        if (first.offsetTop < log.scrollTop || first.offsetTop > log.scrollTop + log.clientHeight) {
+          log.scrollTop = first.offsetTop - log.clientHeight / 3;
+        }
+      }
+    }
+    unread = 0;
+    mentions = 0;
+    showTitle();
+    layout(); // "Today" may be yesterday by now
+    if (conn.phase === 'waiting' || conn.phase === 'offline') connectNow();
   });
+
+  // Notifications of mentions, only once the reader asks for them.
+  const notifyButton = document.getElementById('notify');
+  const notifyKey = 'chat:notify-mentions';
+  const notifying = () => 'Notification' in window && Notification.permission === 'granted' && localStorage.getItem(notifyKey) === '1';
+  if (notifyButton && 'Notification' in window && Notification.permission !== 'denied' && !notifying()) {
+    notifyButton.hidden = false;
+    notifyButton.addEventListener('click', async () => {
+      const answer = await Notification.requestPermission();
+      if (answer === 'granted') {
+        localStorage.setItem(notifyKey, '1');
+        notifyButton.hidden = true;
+        notice('You will be notified when someone mentions you while this tab is hidden.');
+      } else {
+        notifyButton.hidden = true;
+        notice('Notifications are blocked in this browser, so none will be shown.');
+      }
+    });
+  }
+  const notifyMention = (li) => {
+    if (!notifying()) return;
+    try {
+      new Notification(`${li.dataset.name} mentioned you in ${baseTitle.replace(/ — Chat$/, '')}`, {
+        body: li.querySelector(':scope > .text')?.textContent ?? '',
+        tag: li.id,
+      });
+    } catch { /* some browsers only notify from a service worker */ }
+  };
+
+  // The empty room's hint: the room's link, with a copy button.
+  const hint = document.getElementById('empty-hint');
+  const copyButton = document.getElementById('copy-link');
+  if (copyButton) {
+    copyButton.hidden = false;
+    copyButton.addEventListener('click', async () => {
+      const field = document.getElementById('room-link');
+      const said = document.getElementById('copy-status');
+      try {
+        await navigator.clipboard.writeText(field.value);
+        said.textContent = 'Link copied.';
+      } catch {
+        field.select();
+        said.textContent = 'Press Ctrl+C (⌘C) to copy the selected link.';
+      }
+    });
+  }
 
   // A notice line; the same line twice in a row is said once.
   const notice = (text) => {
@@ -90,6 +270,10 @@
     notices.append(p);
     notices.scrollTop = notices.scrollHeight;
   };
+
+  // The newest notice is always in view, whoever added it (the server adds
+  // some itself).
+  new MutationObserver(() => { notices.scrollTop = notices.scrollHeight; }).observe(notices, { childList: true });
 
   const showError = (text) => {
     const p = document.getElementById('send-error');
@@ -243,11 +427,39 @@
       showError('Type a message first.');
       return;
     }
+    if (text.trim().split('\n').length > maxLines) {
+      showError(`Messages are at most ${maxLines} lines.`);
+      return;
+    }
     showError('');
     input.value = '';
     updateCount();
     enqueue(text);
   }, true);
+
+  // Enter sends; Shift+Enter starts a new line (so does Enter while an
+  // input method is composing).
+  const sendHint = document.getElementById('send-hint');
+  if (sendHint) {
+    sendHint.hidden = false;
+    input.setAttribute('aria-describedby', 'send-error send-hint');
+  }
+  let sentByEnter = false; // the line break of the Enter that sent is not typed
+  input.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter' || e.shiftKey || e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
+    e.preventDefault();
+    sentByEnter = true;
+    form.requestSubmit();
+  });
+  input.addEventListener('keyup', () => { sentByEnter = false; });
+  // Where the key's line break still comes as its own input event (some
+  // keyboards, automation), it is dropped too.
+  input.addEventListener('beforeinput', (e) => {
+    if (sentByEnter && (e.inputType === 'insertLineBreak' || e.inputType === 'insertParagraph')) {
+      e.preventDefault();
+      sentByEnter = false;
+    }
+  });
 
   // ---- Limits ----------------------------------------------------------
 
@@ -457,23 +669,37 @@
   new MutationObserver((records) => {
     markMine();
     settle();
+    layout();
+    if (hint) hint.hidden = messages.childElementCount > 0;
     let fresh = 0;
+    let mentioned = 0;
     for (const r of records) {
+      if (r.target !== messages) continue; // a change inside a message
       for (const n of r.addedNodes) {
-        if (n.nodeType === 1 && n.id.startsWith('msg-') && n.dataset.name !== me) fresh++;
+        if (n.nodeType !== 1 || !n.id.startsWith('msg-') || n.dataset.name === me) continue;
+        fresh++;
+        if (n.classList.contains('mentions-me')) {
+          mentioned++;
+          if (document.hidden) notifyMention(n);
+        }
       }
     }
     if (document.hidden && fresh > 0) {
       unread += fresh;
-      document.title = `(${unread}) ${baseTitle}`;
+      mentions += mentioned;
+      showTitle();
     }
     if (atBottom) toBottom();
-  }).observe(messages, { childList: true });
+    else if (fresh > 0) newMessages.hidden = false;
+    // Inside messages too: a history that morphs a message back to the
+    // server's markup is laid out again.
+  }).observe(messages, { childList: true, subtree: true, characterData: true });
 
   status.hidden = false;
   count.hidden = false;
   updateCount();
   setPhase('connecting');
   markMine();
+  layout();
   toBottom();
 })();

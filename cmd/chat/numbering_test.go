@@ -26,7 +26,7 @@ type pageView struct {
 	dups  int // messages appended while their id was already shown
 }
 
-var pageParts = regexp.MustCompile(`(<ol id="messages" hx-swap-oob="innerMorph">)|(</ol>)|<li id="msg-(\d+)"[^>]*>.*?<p class="text">(.*?)</p>`)
+var pageParts = regexp.MustCompile(`(<ol id="messages" hx-swap-oob="innerMorph">)|(</ol>)|<li id="msg-(\d+)"[^>]*>.*?<p class="text"[^>]*>(.*?)</p>`)
 
 func (v *pageView) apply(frame string) {
 	inHistory := false

@@ -67,7 +67,7 @@ func TestSendRateLimit(t *testing.T) {
 	resp := ann.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"posted too fast"}, "nonce": {"p1"}})
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), `value="posted too fast"`) || !strings.Contains(string(body), "Slow down") {
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), `>posted too fast</textarea>`) || !strings.Contains(string(body), "Slow down") {
 		t.Fatalf("no-JS post over the limit: %d\n%s", resp.StatusCode, body)
 	}
 	// Bob's first message is his own to send; before it he sees Ann's three

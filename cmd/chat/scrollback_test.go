@@ -293,10 +293,10 @@ func TestBrowserScrollback(t *testing.T) {
 		// The reader scrolls up to the link first, as a person would.
 		evalJS[bool](p, `(document.querySelector('.log').scrollTop = 0, true)`)
 		top := evalJS[int](p, `Number(document.querySelector('#scrollback > li, #messages > li').id.slice(4))`)
-		before := evalJS[float64](p, fmt.Sprintf(`document.querySelector('#msg-%d').getBoundingClientRect().top`, top))
+		before := evalJS[float64](p, fmt.Sprintf(`document.querySelector('#msg-%d .text').getBoundingClientRect().top`, top))
 		p.do(chromedp.Click(chromedp.CSS("#earlier")))
 		p.waitJS(fmt.Sprintf(`document.querySelector('#scrollback > li, #messages > li').id !== 'msg-%d'`, top))
-		after := evalJS[float64](p, fmt.Sprintf(`document.querySelector('#msg-%d').getBoundingClientRect().top`, top))
+		after := evalJS[float64](p, fmt.Sprintf(`document.querySelector('#msg-%d .text').getBoundingClientRect().top`, top))
 		if d := after - before; d < -2 || d > 2 {
 			t.Errorf("page %d: the message read moved by %.0f px", page, d)
 		}

@@ -71,8 +71,13 @@ func TestBrowserAccessibility(t *testing.T) {
 	poster.SignIn("Bob", full)
 	ws := poster.Dial(full)
 	ws.Next()
-	for i := range 3 {
-		ws.Send(fmt.Sprintf("message %d", i), fmt.Sprintf("n%d", i))
+	// Grouped under one name, with a link, several lines and mentions.
+	texts := []string{"message 0", "see https://example.com/docs", "two\nlines for @Ann-light and @Ann-dark"}
+	for i := range 20 {
+		texts = append(texts, fmt.Sprint("more ", i)) // enough to scroll
+	}
+	for i, text := range texts {
+		ws.Send(text, fmt.Sprintf("n%d", i))
 		ws.Until(fmt.Sprintf(`id="msg-%d"`, i+1))
 	}
 
@@ -90,9 +95,19 @@ func TestBrowserAccessibility(t *testing.T) {
 		}
 		p.do(chromedp.Navigate(inst.URL + "/rooms/" + full))
 		p.waitJS(socketOpen)
-		p.waitIDs("msg-1", "msg-2", "msg-3")
+		p.waitJS(`document.querySelector('#msg-23')`)
 		if v := p.axeViolations(axe); len(v) > 0 {
 			t.Errorf("room with history, %s: %q", scheme, v)
+		}
+		// Scrolled up, with "New messages" showing and a message focused.
+		p.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('.log').scrollTop = 0`))
+		p.waitJS(`document.querySelector('.log').scrollTop === 0`)
+		ws.Send("while "+scheme+" reads", "r-"+scheme)
+		p.waitJS(`!document.querySelector('#new-messages').hidden`)
+		p.do(chromedp.Focus(chromedp.CSS(".log")), chromedp.KeyEvent(kb.ArrowUp))
+		p.waitJS(`document.activeElement.id.startsWith('msg-')`)
+		if v := p.axeViolations(axe); len(v) > 0 {
+			t.Errorf("room read while new messages come, %s: %q", scheme, v)
 		}
 		// Usable at 200% zoom: half the width, no sideways scrolling.
 		p.do(chromedp.EmulateViewport(640, 400))
@@ -241,13 +256,17 @@ func TestBrowserScreenshots(t *testing.T) {
 	ann.waitJS(socketOpen)
 	for i, line := range []struct{ who, text string }{
 		{"bob", "Morning! Is the deploy still on for today?"},
-		{"ann", "Yes, after lunch. The new instances drain in under a second."},
-		{"bob", "Nice. I'll keep an eye on the logs."},
+		{"bob", "The checklist is at https://example.com/deploy-checklist"},
+		{"ann", "Yes, after lunch.\nThe new instances drain in under a second."},
+		{"bob", "@Ann nice. I'll keep an eye on the logs."},
 	} {
 		if line.who == "bob" {
 			bobWS.Send(line.text, fmt.Sprintf("s%d", i))
 		} else {
-			ann.do(chromedp.SendKeys(chromedp.CSS("#text"), line.text+"\r"))
+			first, second, _ := strings.Cut(line.text, "\n")
+			ann.do(chromedp.Focus(chromedp.CSS("#text")), chromedp.KeyEvent(first),
+				chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierShift)),
+				chromedp.KeyEvent(second), chromedp.KeyEvent(kb.Enter))
 		}
 		ann.waitJS(fmt.Sprintf(`document.querySelectorAll('#messages > li').length === %d`, i+1))
 	}

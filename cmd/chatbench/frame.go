@@ -13,7 +13,7 @@ var (
 	olEnd      = []byte(`</ol>`)
 	itemTag    = []byte(`<li id="msg-`)
 	itemEnd    = []byte(`</li>`)
-	textTag    = []byte(`<p class="text">`)
+	textTag    = []byte(`<p class="text"`) // then attributes such as dir
 	pEnd       = []byte(`</p>`)
 	reply      = []byte(`<p data-signal="reply"`) // then data-* attributes
 	sentMark   = []byte(`data-outcome="sent"`)
@@ -75,8 +75,11 @@ func scanItems(data []byte, history bool, visit func(item)) {
 		var text []byte
 		if t := bytes.Index(body, textTag); t >= 0 {
 			rest := body[t+len(textTag):]
-			if e := bytes.Index(rest, pEnd); e >= 0 {
-				text = rest[:e]
+			if gt := bytes.IndexByte(rest, '>'); gt >= 0 {
+				rest = rest[gt+1:]
+				if e := bytes.Index(rest, pEnd); e >= 0 {
+					text = rest[:e]
+				}
 			}
 		}
 		visit(item{seq: seq, text: text, history: history})

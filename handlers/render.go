@@ -40,6 +40,11 @@ func (Fragments) Availability(ok bool) []byte {
 	return renderBytes(views.AvailabilityOOB(ok))
 }
 
+// Typing is the signal that name is typing.
+func (Fragments) Typing(name string) []byte {
+	return renderBytes(views.TypingOOB(name))
+}
+
 // MessageList replaces the content of #messages.
 func (Fragments) MessageList(msgs []realtime.Message) []byte {
 	return renderBytes(views.MessageListOOB(viewMessages(msgs)))

@@ -44,6 +44,8 @@ type Chat interface {
 	// Before is a page of scrollback: up to limit messages numbered below
 	// before, oldest first, and whether older ones exist.
 	Before(ctx context.Context, room string, before int64, limit int) ([]realtime.Message, bool, error)
+	// Typing tells the room's pages that name is typing; nothing is stored.
+	Typing(ctx context.Context, room, name string) error
 }
 
 // Metrics is told about sockets and messages, for monitoring.
@@ -157,6 +159,7 @@ func (s *Server) Handler() http.Handler {
 	r.Use(middleware.Recoverer, securityHeaders)
 	r.Get("/", s.signInPage)
 	r.Post("/signin", s.signIn)
+	r.Post("/signout", s.signOut)
 	r.Get("/rooms/{room}", s.roomPage)
 	r.Get("/rooms/{room}/ws", s.socket)
 	r.Post("/rooms/{room}/messages", s.postMessage)
@@ -209,8 +212,27 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(s.readyMsg))
 }
 
+// signInPage keeps the signed-in user's name filled in: "Change room"
+// leads here.
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
-	s.page(w, r, http.StatusOK, views.SignIn(views.SignInForm{Room: r.URL.Query().Get("room")}))
+	f := views.SignInForm{Room: r.URL.Query().Get("room")}
+	if sess, ok := s.sessions.read(r); ok {
+		f.Name = sess.Name
+	}
+	s.page(w, r, http.StatusOK, views.SignIn(f))
+}
+
+// signOut ends the browser's session (the cookie goes) and leads to the
+// sign-in page, for the room it came from when the form says which.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	_ = r.ParseForm() // a form that cannot be read signs out all the same
+	s.sessions.clear(w, r)
+	to := "/"
+	if room, bad := validateRoom(r.PostForm.Get("room")); bad == "" {
+		to = "/?room=" + url.QueryEscape(room)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {

@@ -83,6 +83,19 @@ func (s sessions) issue(w http.ResponseWriter, r *http.Request, sess Session) {
 	})
 }
 
+// clear removes the session cookie: the browser is signed out.
+func (s sessions) clear(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     cookieName(r),
+		Value:    "",
+		Path:     "/",
+		MaxAge:   -1,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		Secure:   overHTTPS(r),
+	})
+}
+
 // read returns the request's session; a missing, tampered or expired cookie
 // is no session.
 func (s sessions) read(r *http.Request) (Session, bool) {

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/views"
@@ -254,6 +255,24 @@ func (s *Server) write(ctx context.Context, conn *websocket.Conn, data []byte) e
 	return conn.Write(ctx, websocket.MessageText, data)
 }
 
+// The typing limit, per socket: pages send one every 2 s at most.
+const (
+	typingRate  = rate.Limit(1) // per second
+	typingBurst = 2
+)
+
+// isTyping reports whether a frame is the page's {"typing": true}.
+func isTyping(typ websocket.MessageType, data []byte) bool {
+	if typ != websocket.MessageText || len(data) > 256 || !utf8.Valid(data) || jsonDepth(data) > maxFrameDepth {
+		return false
+	}
+	var in struct {
+		Typing bool    `json:"typing"`
+		Text   *string `json:"text"`
+	}
+	return json.Unmarshal(data, &in) == nil && in.Typing && in.Text == nil
+}
+
 // incoming is the JSON object htmx's ws extension sends for the form: its
 // fields plus a headers object, which is ignored.
 type incoming struct {
@@ -332,6 +351,7 @@ const notSentUnavailable = "Not sent yet: the chat cannot store messages right n
 const tooLarge = "That message is too large to send: messages are at most 2,000 characters."
 
 func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, addr string, m *realtime.Socket) {
+	typing := rate.NewLimiter(typingRate, typingBurst)
 	for {
 		typ, data, dropped, err := readFrame(ctx, conn)
 		if err != nil {
@@ -339,6 +359,18 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 		}
 		if dropped {
 			m.Push(renderBytes(views.RefusedOOB(tooLarge, "", false)))
+			continue
+		}
+		if isTyping(typ, data) {
+			// Past the limit it is dropped: it says nothing a later one
+			// would not, and needs no answer.
+			if typing.Allow() {
+				tctx, cancel := context.WithTimeout(ctx, brokerWait)
+				if err := s.chat.Typing(tctx, room, sess.Name); err != nil {
+					s.log.Debug("typing", "room", room, "err", err)
+				}
+				cancel()
+			}
 			continue
 		}
 		text, nonce, refusal := decodeFrame(typ, data)

@@ -24,6 +24,8 @@ type Renderer interface {
 	// Availability says whether the room takes messages now. Every socket
 	// gets it after its history, and again whenever it changes.
 	Availability(ok bool) []byte
+	// Typing says that name is typing.
+	Typing(name string) []byte
 }
 
 // defaultQueueSize is how many frames a socket may have waiting before it is
@@ -253,6 +255,15 @@ func (h *Hub) dispatch(ev Event) {
 			// is now.
 			h.resync(r)
 		}
+	case KindTyping:
+		// Best effort: a socket that has a backlog is not sent it, nor
+		// dropped for it.
+		data := h.render.Typing(ev.Message.Name)
+		r.mu.RLock()
+		for m := range r.sockets {
+			m.offer(data)
+		}
+		r.mu.RUnlock()
 	case KindPresence:
 		h.markDirty(ev.Room)
 	case KindResync:
@@ -318,6 +329,15 @@ func (h *Hub) Send(ctx context.Context, roomName, name, text, guard string) (Mes
 		h.setAvailable(false)
 	}
 	return m, err
+}
+
+// Typing tells every page in the room, on every instance, that name is
+// typing. Nothing is stored: it is one publish.
+func (h *Hub) Typing(ctx context.Context, roomName, name string) error {
+	if err := h.broker.Announce(ctx, roomName, KindTyping, name); err != nil {
+		return fmt.Errorf("typing in room %q: %w", roomName, err)
+	}
+	return nil
 }
 
 // healthLoop pings the broker every healthEvery, so that pages learn when

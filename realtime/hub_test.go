@@ -39,6 +39,8 @@ func (r *countingRenderer) Availability(ok bool) []byte {
 	return []byte("a:down|")
 }
 
+func (r *countingRenderer) Typing(name string) []byte { return []byte("t:" + name + "|") }
+
 func (r *countingRenderer) MessageList(msgs []realtime.Message) []byte {
 	r.histories.Add(1)
 	var b strings.Builder

@@ -53,6 +53,9 @@ const (
 	// KindResync says that events of the room may have been lost (the
 	// subscription was re-established): members must reload its history.
 	KindResync EventKind = "resync"
+	// KindTyping says that someone is typing in the room. It travels
+	// between instances like a notice and is never stored or replayed.
+	KindTyping EventKind = "typing"
 )
 
 // Event is what travels on a room's channel between instances.

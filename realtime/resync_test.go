@@ -36,6 +36,7 @@ func (textRenderer) Message(m Message) []byte        { return fmt.Appendf(nil, "
 func (textRenderer) Notice(EventKind, string) []byte { return nil }
 func (textRenderer) MemberList([]string) []byte      { return nil }
 func (textRenderer) Availability(bool) []byte        { return []byte("a|") }
+func (textRenderer) Typing(name string) []byte       { return []byte("t:" + name + "|") }
 func (textRenderer) MessageList(msgs []Message) []byte {
 	var b strings.Builder
 	b.WriteString("h")

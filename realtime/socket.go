@@ -43,6 +43,17 @@ func (s *Socket) Dropped() bool {
 	return s.dropped
 }
 
+// offer queues data if the socket has joined and its queue is at most half
+// full: for what may be missed (typing), never a reason to drop a socket.
+func (s *Socket) offer(data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started || s.closed || len(s.out) > cap(s.out)/2 {
+		return
+	}
+	s.push(data)
+}
+
 // Push queues a frame for this socket alone, such as a reply to its sender.
 func (s *Socket) Push(data []byte) {
 	s.deliver(frame{data: data})

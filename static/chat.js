@@ -657,12 +657,49 @@
     if (ok) flush(['waiting']);
   };
 
+  // ---- Typing ------------------------------------------------------------
+  //
+  // While the box has text, the page says so at most every 2 s; others'
+  // pages show who is typing until 5 s after the last word of it, or until
+  // that person's message arrives. Nothing of it is stored.
+
+  const typingLine = document.getElementById('typing');
+  const typists = new Map(); // name -> timer
+  const showTypists = () => {
+    const names = [...typists.keys()];
+    let text = '';
+    if (names.length === 1) text = `${names[0]} is typing…`;
+    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+    else if (names.length > 2) text = `${names[0]} and ${names.length - 1} others are typing…`;
+    if (typingLine && typingLine.textContent !== text) typingLine.textContent = text;
+  };
+  const stoppedTyping = (name) => {
+    clearTimeout(typists.get(name));
+    if (typists.delete(name)) showTypists();
+  };
+  const startedTyping = (name) => {
+    if (!name || name === me) return;
+    clearTimeout(typists.get(name));
+    typists.set(name, setTimeout(() => stoppedTyping(name), 5000));
+    showTypists();
+  };
+  let typingSent = 0;
+  input.addEventListener('input', () => {
+    const ws = socket();
+    if (input.value.trim() === '' || !conn.admitted || !ws || ws.readyState !== WebSocket.OPEN) return;
+    const now = Date.now();
+    if (now - typingSent < 2000) return;
+    typingSent = now;
+    try { ws.send(JSON.stringify({ typing: true })); } catch { /* the next keystroke tries again */ }
+  });
+
   const signals = document.getElementById('signals');
   new MutationObserver(() => {
     for (const p of [...signals.children]) {
       p.remove();
       if (p.dataset.signal === 'reply') answered(p);
       if (p.dataset.signal === 'availability') availability(p);
+      if (p.dataset.signal === 'typing') startedTyping(p.dataset.name);
     }
   }).observe(signals, { childList: true });
 
@@ -678,6 +715,7 @@
       for (const n of r.addedNodes) {
         if (n.nodeType !== 1 || !n.id.startsWith('msg-') || n.dataset.name === me) continue;
         fresh++;
+        stoppedTyping(n.dataset.name);
         if (n.classList.contains('mentions-me')) {
           mentioned++;
           if (document.hidden) notifyMention(n);

@@ -56,7 +56,7 @@ func SignIn(f SignInForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = field("room", "Room", f.Room, f.RoomError, "Letters, digits, - and _", "off", f.Name != "" && f.NameError == "" && f.RoomError != "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = field("room", "Room", f.Room, f.RoomError, "Letters, digits, - and _", "off", f.Name != "" && f.NameError == "").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -120,6 +120,8 @@ func (p *tab) messageIDs() []string {
 func (p *tab) signIn(base, name, room string) {
 	p.do(
 		chromedp.Navigate(base+"/?room="+room),
+		// A tab signed in already finds its name filled in.
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#name').value = ''`),
 		chromedp.SendKeys(chromedp.CSS("#name"), name),
 		chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#messages")),

@@ -46,6 +46,8 @@ type Chat interface {
 	Before(ctx context.Context, room string, before int64, limit int) ([]realtime.Message, bool, error)
 	// Typing tells the room's pages that name is typing; nothing is stored.
 	Typing(ctx context.Context, room, name string) error
+	// Directory is the rooms in use and how many are in each, busiest first.
+	Directory(ctx context.Context) ([]realtime.RoomCount, error)
 }
 
 // Metrics is told about sockets and messages, for monitoring.
@@ -96,21 +98,26 @@ type Config struct {
 	// counts that address. Off, the peer's address counts: without a proxy,
 	// any client can write the header.
 	TrustProxy bool
+	// RoomDirectory lists the rooms in use, with their member counts, on
+	// the sign-in and room pages and at GET /rooms. Off, rooms stay
+	// unlisted and GET /rooms is a 404.
+	RoomDirectory bool
 }
 
 // Server serves the pages, the WebSocket and the no-JS fallback, and keeps
 // track of its sockets so that it can close them when it shuts down.
 type Server struct {
-	chat     Chat
-	static   fs.FS
-	sessions sessions
-	limits   *limiter
-	opens    *limiter // new rooms, per session
-	opensAt  *limiter // new rooms, per address
-	log      *slog.Logger
-	metrics  Metrics
-	readyMsg string
-	pageSize int // of scrollback; 0: none
+	chat      Chat
+	static    fs.FS
+	sessions  sessions
+	limits    *limiter
+	opens     *limiter // new rooms, per session
+	opensAt   *limiter // new rooms, per address
+	log       *slog.Logger
+	metrics   Metrics
+	readyMsg  string
+	pageSize  int // of scrollback; 0: none
+	listRooms bool
 
 	mu       sync.Mutex
 	sockets  map[*websocket.Conn]net.Conn // with the connection under it, for deadlines
@@ -142,6 +149,7 @@ func New(cfg Config) *Server {
 		trustProxy:   cfg.TrustProxy,
 		metrics:      cfg.Metrics,
 		pageSize:     cfg.ScrollbackPage,
+		listRooms:    cfg.RoomDirectory,
 		readyMsg:     "ready\n",
 	}
 	if cfg.ReadyNote != "" {
@@ -160,6 +168,7 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/", s.signInPage)
 	r.Post("/signin", s.signIn)
 	r.Post("/signout", s.signOut)
+	r.Get("/rooms", s.roomDirectory)
 	r.Get("/rooms/{room}", s.roomPage)
 	r.Get("/rooms/{room}/ws", s.socket)
 	r.Post("/rooms/{room}/messages", s.postMessage)
@@ -219,7 +228,46 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 	if sess, ok := s.sessions.read(r); ok {
 		f.Name = sess.Name
 	}
+	f.Rooms = s.directory(r.Context())
 	s.page(w, r, http.StatusOK, views.SignIn(f))
+}
+
+// directory is the rooms in use for a page, or nil when they are not
+// listed or cannot be read now (the page goes on without them).
+func (s *Server) directory(ctx context.Context) []views.RoomCount {
+	if !s.listRooms {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, brokerWait)
+	defer cancel()
+	rooms, err := s.chat.Directory(ctx)
+	if err != nil {
+		s.log.Warn("room directory", "err", err)
+		return nil
+	}
+	out := make([]views.RoomCount, len(rooms))
+	for i, r := range rooms {
+		out[i] = views.RoomCount{Room: r.Room, Members: r.Members}
+	}
+	if out == nil {
+		out = []views.RoomCount{}
+	}
+	return out
+}
+
+// roomDirectory answers GET /rooms: the list the pages refresh (htmx), or
+// a page of it.
+func (s *Server) roomDirectory(w http.ResponseWriter, r *http.Request) {
+	if !s.listRooms {
+		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+		return
+	}
+	rooms := s.directory(r.Context())
+	if r.Header.Get("HX-Request") == "true" {
+		s.fragment(w, views.RoomList(rooms, r.URL.Query().Get("current")))
+		return
+	}
+	s.page(w, r, http.StatusOK, views.Directory(rooms))
 }
 
 // signOut ends the browser's session (the cookie goes) and leads to the
@@ -370,6 +418,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		MaxText:  maxText,
 		Earlier:  s.earlier(msgs),
 		Link:     roomLink(r, room),
+		Rooms:    s.directory(ctx),
 	}))
 }
 

@@ -99,6 +99,8 @@ type Hub struct {
 
 	dirty *roomQueue // rooms whose member list must be read again
 
+	dir directory // the room directory as this instance last read it
+
 	life context.Context // ends when Run returns: background work stops
 	end  context.CancelFunc
 	bg   sync.WaitGroup // resyncs and joins' presence work under way
@@ -324,6 +326,7 @@ func (h *Hub) Send(ctx context.Context, roomName, name, text, guard string) (Mes
 	switch {
 	case err == nil:
 		h.setAvailable(true)
+		h.touched(ctx, roomName)
 	case ctx.Err() == nil: // not the sender giving up
 		h.obs.BrokerError()
 		h.setAvailable(false)

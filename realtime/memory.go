@@ -19,11 +19,13 @@ type MemoryBroker struct {
 	roomTTL     time.Duration
 	events      chan Event
 
-	mu     sync.Mutex
-	rooms  map[string]*memoryRoom
-	subs   map[string]bool
-	swept  time.Time // when forget last looked
-	closed bool
+	mu    sync.Mutex
+	rooms map[string]*memoryRoom
+	subs  map[string]bool
+	// The directory: when each room last had a message, and someone in it.
+	messaged, occupied map[string]time.Time
+	swept              time.Time // when forget last looked
+	closed             bool
 }
 
 type memoryRoom struct {
@@ -247,6 +249,56 @@ func (b *MemoryBroker) Absent(_ context.Context, room string, u User) error {
 		}
 	}
 	return nil
+}
+
+// Touch implements Directory.
+func (b *MemoryBroker) Touch(_ context.Context, room string, at time.Time, message bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if b.messaged == nil {
+		b.messaged, b.occupied = map[string]time.Time{}, map[string]time.Time{}
+	}
+	if message {
+		b.messaged[room] = at
+	} else {
+		b.occupied[room] = at
+	}
+	return nil
+}
+
+// Active implements Directory.
+func (b *MemoryBroker) Active(_ context.Context, messages, present time.Time, limit int) ([]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, set := range []struct {
+		at    map[string]time.Time
+		since time.Time
+	}{{b.messaged, messages}, {b.occupied, present}} {
+		var rooms []string
+		for room, at := range set.at {
+			if at.Before(set.since) {
+				delete(set.at, room)
+				continue
+			}
+			rooms = append(rooms, room)
+		}
+		slices.SortFunc(rooms, func(x, y string) int { return set.at[y].Compare(set.at[x]) })
+		for _, room := range rooms[:min(len(rooms), limit)] {
+			if !seen[room] {
+				seen[room] = true
+				out = append(out, room)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Members implements Presence: the users whose presence has not expired.

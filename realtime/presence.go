@@ -26,6 +26,9 @@ func (h *Hub) present(ctx context.Context, roomName string, u User) error {
 	if err := h.broker.Present(ctx, roomName, []User{u}, h.timing.TTL); err != nil {
 		return err
 	}
+	if err := h.broker.Touch(ctx, roomName, time.Now(), false); err != nil {
+		h.brokerFailed("directory", roomName, err)
+	}
 	return h.broker.Announce(ctx, roomName, KindPresence, u.Name)
 }
 
@@ -179,6 +182,8 @@ func (h *Hub) heartbeat(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		if err := h.broker.Present(ctx, roomName, users, h.timing.TTL); err != nil {
 			h.brokerFailed("renew presence", roomName, err)
+		} else if err := h.broker.Touch(ctx, roomName, time.Now(), false); err != nil {
+			h.brokerFailed("directory", roomName, err)
 		}
 		cancel()
 	}

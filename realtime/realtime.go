@@ -95,6 +95,7 @@ type Presence interface {
 // conformance suite of realtime/brokertest.
 type Broker interface {
 	Presence
+	Directory
 	// Send numbers m with the room's next seq (and First), appends it to
 	// the history and publishes it, as one atomic step. A non-empty guard
 	// makes it idempotent: a second Send with the same guard stores nothing
@@ -119,6 +120,18 @@ type Broker interface {
 	// Close ends the broker's connections and closes Events; the caller
 	// closes what it handed the broker (a Redis client).
 	Close() error
+}
+
+// Directory knows which rooms are in use, for the list of rooms people can
+// join. It keeps no member counts: those come from Presence.
+type Directory interface {
+	// Touch notes that room had a message (message set) or someone in it,
+	// at at.
+	Touch(ctx context.Context, room string, at time.Time, message bool) error
+	// Active returns the rooms that had a message since messages or someone
+	// in them since present, at most limit of each kind, and forgets the
+	// rest.
+	Active(ctx context.Context, messages, present time.Time, limit int) ([]string, error)
 }
 
 // DefaultRoomTTL is how long a room's keys live after its last message,

@@ -35,6 +35,7 @@ type config struct {
 	secretGenerated                     bool
 	metricsAddr                         string // where GET /metrics is served; empty: nowhere
 	trustProxy                          bool   // X-Forwarded-For comes from a proxy in front
+	roomDirectory                       bool   // list the rooms in use on the sign-in and room pages
 }
 
 func loadConfig(args []string, getenv func(string) string) (config, error) {
@@ -101,6 +102,13 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		cfg.trustProxy = v == "1"
 	default:
 		errs = append(errs, fmt.Errorf("TRUST_PROXY=%q: want 1 or 0", v))
+	}
+	switch v := getenv("ROOM_DIRECTORY"); v {
+	case "", "on":
+		cfg.roomDirectory = true
+	case "off":
+	default:
+		errs = append(errs, fmt.Errorf("ROOM_DIRECTORY=%q: want on or off", v))
 	}
 	var err error
 	if cfg.redis, cfg.cluster, err = redisOptions(getenv); err != nil {

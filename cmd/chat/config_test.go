@@ -165,3 +165,16 @@ func TestConfigArchive(t *testing.T) {
 		}
 	}
 }
+
+// ROOM_DIRECTORY is on unless it says off.
+func TestConfigRoomDirectory(t *testing.T) {
+	for v, want := range map[string]bool{"": true, "on": true, "off": false} {
+		cfg, err := loadConfig([]string{"chat"}, func(k string) string { return map[string]string{"ROOM_DIRECTORY": v}[k] })
+		if err != nil || cfg.roomDirectory != want {
+			t.Errorf("ROOM_DIRECTORY=%q: %v, %v; want %v", v, cfg.roomDirectory, err, want)
+		}
+	}
+	if _, err := loadConfig([]string{"chat"}, func(k string) string { return map[string]string{"ROOM_DIRECTORY": "no"}[k] }); err == nil || !strings.Contains(err.Error(), "ROOM_DIRECTORY") {
+		t.Errorf("ROOM_DIRECTORY=no accepted (%v)", err)
+	}
+}

@@ -97,6 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		ReadyNote:      store.note,
 		TrustProxy:     cfg.trustProxy,
 		ScrollbackPage: scrollback,
+		RoomDirectory:  cfg.roomDirectory,
 	}, log, hubOpts...)
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := chat.Start(hubCtx)

@@ -112,6 +112,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("RelaysOnlySubscribedRooms", func(t *testing.T) { relaysOnlySubscribedRooms(t, f) })
 	t.Run("ConcurrentSendsGetDistinctContiguousSeqs", func(t *testing.T) { concurrentSendsGetDistinctContiguousSeqs(t, f) })
 	t.Run("Presence", func(t *testing.T) { presence(t, f) })
+	t.Run("Directory", func(t *testing.T) { directory(t, f) })
 }
 
 func numbersAndStoresInOrder(t *testing.T, f Factory) {
@@ -341,4 +342,47 @@ func members(t *testing.T, ctx context.Context, b realtime.Broker, room string) 
 		t.Fatal(err)
 	}
 	return strings.Join(realtime.Names(users), ",")
+}
+
+// directory: rooms touched since a time are active, newest first per kind,
+// at most limit of each; older ones are forgotten.
+func directory(t *testing.T, f Factory) {
+	ctx := Context(t)
+	b := f.Make(t, 10)
+	now := time.Now()
+	quiet, busy, here, gone := chattest.Room(), chattest.Room(), chattest.Room(), chattest.Room()
+	for _, c := range []struct {
+		room    string
+		at      time.Time
+		message bool
+	}{
+		{quiet, now.Add(-2 * time.Hour), true},
+		{busy, now.Add(-time.Minute), true},
+		{here, now, false},
+		{gone, now.Add(-time.Hour), false},
+	} {
+		if err := b.Touch(ctx, c.room, c.at, c.message); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rooms, err := b.Active(ctx, now.Add(-3*time.Hour), now.Add(-time.Minute*30), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(room string) bool { return slices.Contains(rooms, room) }
+	if !has(quiet) || !has(busy) || !has(here) || has(gone) {
+		t.Fatalf("active %v: want quiet, busy and here, not gone", rooms)
+	}
+	if slices.Index(rooms, busy) > slices.Index(rooms, quiet) {
+		t.Errorf("active %v: want the newest message first", rooms)
+	}
+	// Asked for the last hour, the room whose message was two hours ago is
+	// not active.
+	rooms, err = b.Active(ctx, now.Add(-time.Hour), now.Add(-time.Minute), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(rooms, quiet) || !slices.Contains(rooms, busy) {
+		t.Fatalf("active in the last hour %v: want busy, not quiet", rooms)
+	}
 }

@@ -566,3 +566,51 @@ func (b *Broker) Close() error {
 	close(b.events)
 	return err
 }
+
+// The directory's keys: when each room last had a message, and someone in
+// it (scores in Unix ms). Rooms are spread over many keys nowhere else, so
+// on a cluster these two live on one shard: a write a minute per busy room
+// and one per beat per room with people in it.
+const (
+	directoryMessagedKey = "chat:directory:messaged"
+	directoryPresentKey  = "chat:directory:present"
+)
+
+// Touch implements realtime.Directory.
+func (b *Broker) Touch(ctx context.Context, room string, at time.Time, message bool) error {
+	key := directoryPresentKey
+	if message {
+		key = directoryMessagedKey
+	}
+	if err := b.rdb.ZAdd(ctx, key, redis.Z{Score: float64(at.UnixMilli()), Member: room}).Err(); err != nil {
+		return fmt.Errorf("directory: note room %q: %w", room, err)
+	}
+	return nil
+}
+
+// Active implements realtime.Directory: the newest of each kind, after
+// forgetting what is older than asked.
+func (b *Broker) Active(ctx context.Context, messages, present time.Time, limit int) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, set := range []struct {
+		key   string
+		since time.Time
+	}{{directoryMessagedKey, messages}, {directoryPresentKey, present}} {
+		since := strconv.FormatInt(set.since.UnixMilli(), 10)
+		if err := b.rdb.ZRemRangeByScore(ctx, set.key, "-inf", "("+since).Err(); err != nil {
+			return nil, fmt.Errorf("directory: %w", err)
+		}
+		rooms, err := b.rdb.ZRevRangeByScore(ctx, set.key, &redis.ZRangeBy{Min: since, Max: "+inf", Count: int64(limit)}).Result()
+		if err != nil {
+			return nil, fmt.Errorf("directory: %w", err)
+		}
+		for _, room := range rooms {
+			if !seen[room] {
+				seen[room] = true
+				out = append(out, room)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
+
+	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/realtime/redistest"
+)
+
+// membersOf reads the count the sign-in page lists for room, or -1.
+func membersOf(t *testing.T, u *chattest.User, room string) int {
+	t.Helper()
+	_, page := u.Get("/")
+	m := regexp.MustCompile(`<li data-room="` + room + `" data-members="(\d+)">`).FindStringSubmatch(page)
+	if m == nil {
+		return -1
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	return n
+}
+
+// Three users on two instances: the sign-in page lists the room with 3
+// within 5 s, without JavaScript (right at load) and in Chromium (where the
+// list refreshes itself); when one leaves, the count drops, on the open
+// page too.
+func TestRoomDirectory(t *testing.T) {
+	env := sharedEnv(redistest.Addr(t))
+	a, b := startInstance(t, env), startInstance(t, env)
+	room := chattest.Room()
+	var sockets []*chattest.Socket
+	for i, base := range []string{a.URL, a.URL, b.URL} {
+		_, s := chattest.JoinAs(t, base, fmt.Sprint("User", i), room)
+		sockets = append(sockets, s)
+	}
+	visitor := chattest.NewUser(t, b.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	chattest.WaitFor(t, ctx, "the room listed with 3 members", func() bool { return membersOf(t, visitor, room) == 3 })
+
+	br := newBrowser(t)
+	p := newTab(t, br)
+	p.do(chromedp.Navigate(a.URL + "/"))
+	li := fmt.Sprintf(`document.querySelector('#rooms li[data-room=%q]')`, room)
+	p.waitJS(li + `?.dataset.members === '3'`)
+	if got := evalJS[string](p, li+`.querySelector('a').getAttribute('href')`); got != "/rooms/"+room {
+		t.Errorf("the directory links to %q", got)
+	}
+
+	sockets[2].Conn.Close(websocket.StatusNormalClosure, "")
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel2()
+	chattest.WaitFor(t, ctx2, "the count down to 2", func() bool { return membersOf(t, visitor, room) == 2 })
+	// The open page, without a reload.
+	p.waitJSWithin(li+`?.dataset.members === '2'`, 10*time.Second)
+	if evalJS[string](p, `performance.getEntriesByType('navigation').length + ':' + location.pathname`) != "1:/" {
+		t.Error("the page reloaded")
+	}
+	// The room page offers the same list, with its own room marked.
+	q := newTab(t, br)
+	q.signIn(b.URL, "Reader", room)
+	q.waitJS(li + `?.querySelector('a[aria-current="page"]')`)
+}
+
+// ROOM_DIRECTORY=off keeps rooms unlisted: no list on the pages, and GET
+// /rooms is a 404.
+func TestRoomDirectoryOff(t *testing.T) {
+	env := sharedEnv("")
+	env["ROOM_DIRECTORY"] = "off"
+	inst := startInstance(t, env)
+	room := chattest.Room()
+	u, _ := chattest.JoinAs(t, inst.URL, "Ann", room)
+	if _, page := u.Get("/"); strings.Contains(page, `id="rooms"`) || strings.Contains(page, room+`"`) {
+		t.Error("the sign-in page lists rooms with ROOM_DIRECTORY=off")
+	}
+	if _, page := u.Get("/rooms/" + room); strings.Contains(page, `id="rooms"`) {
+		t.Error("the room page lists rooms with ROOM_DIRECTORY=off")
+	}
+	if resp, _ := u.Get("/rooms"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /rooms with ROOM_DIRECTORY=off: %d, want 404", resp.StatusCode)
+	}
+}

@@ -104,6 +104,9 @@ func TestBrowserAccessibility(t *testing.T) {
 		p.waitJS(`document.querySelector('.log').scrollTop === 0`)
 		ws.Send("while "+scheme+" reads", "r-"+scheme)
 		p.waitJS(`!document.querySelector('#new-messages').hidden`)
+		ws.SendRaw([]byte(`{"typing":true}`))
+		p.waitJS(`document.querySelector('#typing').textContent === 'Bob is typing…'`)
+		p.waitJS(`document.querySelector('#rooms li[data-members]')`)
 		p.do(chromedp.Focus(chromedp.CSS(".log")), chromedp.KeyEvent(kb.ArrowUp))
 		p.waitJS(`document.activeElement.id.startsWith('msg-')`)
 		if v := p.axeViolations(axe); len(v) > 0 {

@@ -274,6 +274,23 @@ func (b *bench) sendAndDrain(ctx context.Context, connected []*member, rep *repo
 			wg.Go(func() { m.sendLoop(stop, b, offset) })
 		}
 	}
+	if b.cfg.typing > 0 {
+		live := 0
+		for _, m := range connected {
+			if !m.goneEarly {
+				live++
+			}
+		}
+		j := 0
+		for _, m := range connected {
+			if m.goneEarly {
+				continue
+			}
+			offset := time.Duration(int64(b.cfg.typing) * int64(j) / int64(live))
+			j++
+			wg.Go(func() { m.typingLoop(stop, b, offset) })
+		}
+	}
 	type event struct {
 		at time.Duration
 		do func()

@@ -212,3 +212,21 @@ func TestAddresses(t *testing.T) {
 		t.Errorf("source of 5 over 3: %s", got)
 	}
 }
+
+// -typing: every member says it is typing every second (within the
+// server's limit of one a second and a burst of two); each signal reaches
+// the room's four pages, the sender's included.
+func TestTypingLoad(t *testing.T) {
+	url := memoryInstance(t, 1000, 1000)
+	rep, _ := benchJSON(t, "-urls", url, "-rooms", "1", "-members", "4", "-senders", "1",
+		"-rate", "5", "-duration", "3s", "-drain", "5s", "-typing", "1s", "-room-prefix", chattest.Room())
+	checkExact(t, rep, 4, 4)
+	// 4 members, one a second for 3 s: 3 or 4 each.
+	if rep.TypingSent < 12 || rep.TypingSent > 16 {
+		t.Errorf("typing sent %d; want 12 to 16", rep.TypingSent)
+	}
+	if rep.TypingReceived != 4*rep.TypingSent {
+		t.Errorf("typing signals received %d for %d sent to 4 members", rep.TypingReceived, rep.TypingSent)
+	}
+	noBenchGoroutines(t)
+}

@@ -42,6 +42,8 @@ type member struct {
 	// Read by the drain check while the reader runs.
 	received atomic.Int64 // distinct messages of this run after the history
 	sent     atomic.Int64 // frames written (senders)
+	typed    atomic.Int64 // typing frames written (-typing)
+	typists  atomic.Int64 // typing signals received
 	accepted atomic.Int64 // replies that the message was stored
 	refused  atomic.Int64 // replies with a reason
 
@@ -237,6 +239,9 @@ func (m *member) lost(err error, b *bench) {
 // duplicate. A later history (a resync) replaces the list: its new items
 // count as delivered, its old ones are not duplicates.
 func (m *member) handle(data []byte, now int64, b *bench) {
+	if b.cfg.typing > 0 {
+		m.typists.Add(int64(bytes.Count(data, typingSignal)))
+	}
 	if m.sender {
 		if b.cfg.storm() {
 			scanReplyNonces(data, func(nonce []byte, sent bool, reason []byte) { m.answered(b, nonce, sent, reason) })
@@ -303,6 +308,33 @@ func (m *member) sendLoop(stop <-chan struct{}, b *bench, offset time.Duration) 
 		m.sent.Add(1)
 		return true
 	})
+}
+
+// typingSignal marks a typing signal in a frame from the server.
+var typingSignal = []byte(`data-signal="typing"`)
+
+// typingLoop says that m is typing every -typing from offset on, until
+// stop closes, as a page does while its box holds text.
+func (m *member) typingLoop(stop <-chan struct{}, b *bench, offset time.Duration) {
+	select {
+	case <-time.After(offset):
+	case <-stop:
+		return
+	}
+	tick := time.NewTicker(b.cfg.typing)
+	defer tick.Stop()
+	frame := []byte(`{"typing":true}`)
+	for {
+		if write(m.conn, frame) != nil {
+			return
+		}
+		m.typed.Add(1)
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // paced calls send with member m's n-th frame, stamped now, every 1/rate

@@ -41,6 +41,9 @@ type report struct {
 	Unanswered     int64          `json:"unanswered"`
 	RefusalReasons map[string]int `json:"refusal_reasons"`
 	SendErrors     int            `json:"send_errors"`
+	// With -typing: typing frames sent, and typing signals received.
+	TypingSent     int64 `json:"typing_sent,omitempty"`
+	TypingReceived int64 `json:"typing_received,omitempty"`
 
 	Expected   int64 `json:"expected"`
 	Received   int64 `json:"received"`
@@ -184,6 +187,10 @@ func (r *report) tally(b *bench, connected []*member) {
 			}
 		}
 		for _, m := range rm.members {
+			r.TypingSent += m.typed.Load()
+			r.TypingReceived += m.typists.Load()
+		}
+		for _, m := range rm.members {
 			if m.joined && m.closedBy.Load() {
 				r.Disconnects++
 				r.DisconnectReasons[closeErrKey(m.readErr)+" while "+m.readPhase]++
@@ -319,6 +326,9 @@ func (r *report) writeText(w io.Writer) error {
 	if r.IdleTarget == 0 {
 		p("messages     %d sent: %d accepted, %d refused, %d unanswered%s", r.Sent, r.Accepted, r.Refused, r.Unanswered, counts(r.RefusalReasons))
 		p("deliveries   %d expected, %d received, %d lost, %d duplicated (%d receivers)", r.Expected, r.Received, r.Lost, r.Duplicated, r.Receivers)
+		if r.TypingSent > 0 {
+			p("typing       %d sent, %d signals received", r.TypingSent, r.TypingReceived)
+		}
 		if r.Unexpected+r.Foreign+r.Resyncs > 0 {
 			p("             %d unexpected, %d from others, %d resyncs bringing %d", r.Unexpected, r.Foreign, r.Resyncs, r.ResyncDeliveries)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
@@ -117,6 +118,29 @@ func (p *tab) messageIDs() []string {
 	return evalJS[[]string](p, `[...document.querySelectorAll('#messages > li')].map(li => li.id)`)
 }
 
+// noScript turns JavaScript off in the tab, as a reader may.
+func (p *tab) noScript() {
+	p.t.Helper()
+	if _, err := chromedp.Call(p.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// grant gives the tab's browser context permissions by name
+// ("clipboard-read", "notifications"), or sets them to setting.
+func (p *tab) grant(setting browser.PermissionSetting, names ...string) {
+	p.t.Helper()
+	c := chromedp.FromContext(p.ctx)
+	for _, name := range names {
+		if _, err := chromedp.CallBrowser(p.ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: name}, Setting: setting,
+			BrowserContextID: c.BrowserContextID,
+		}); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+}
+
 func (p *tab) signIn(base, name, room string) {
 	p.do(
 		chromedp.Navigate(base+"/?room="+room),
@@ -178,9 +202,7 @@ func testBrowserChatAcrossInstancesAndWithoutJS(t *testing.T, st store) {
 	// JavaScript off: the same page, served and posted over plain HTTP.
 	carol := newTab(t, browser)
 	carol.do(chromedp.Navigate("about:blank"))
-	if _, err := chromedp.Call(carol.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatal(err)
-	}
+	carol.noScript()
 	carol.signIn(a.URL, "Carol", room)
 	if js := evalJS[bool](carol, `typeof htmx !== 'undefined'`); js {
 		t.Fatal("scripts ran in the no-JS context")

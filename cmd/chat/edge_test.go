@@ -98,15 +98,7 @@ func (p *tab) online(on bool) {
 // person does.
 func (p *tab) paste(text string) {
 	p.t.Helper()
-	c := chromedp.FromContext(p.ctx)
-	for _, name := range []string{"clipboard-read", "clipboard-write"} {
-		if _, err := chromedp.CallBrowser(p.ctx, browser.SetPermission, browser.SetPermissionParams{
-			Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted,
-			BrowserContextID: c.BrowserContextID,
-		}); err != nil {
-			p.t.Fatal(err)
-		}
-	}
+	p.grant(browser.PermissionSettingGranted, "clipboard-read", "clipboard-write")
 	js, _ := json.Marshal(text)
 	if got, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`navigator.clipboard.writeText(`+string(js)+`).then(() => 'ok', String)`, chromedp.EvalAwaitPromise)); err != nil || got != "ok" {
 		p.t.Fatalf("write the clipboard: %q %v", got, err)

@@ -128,9 +128,7 @@ func TestBrowserTimesInReadersZone(t *testing.T) {
 	// Without JavaScript: UTC, and it says so.
 	p := newTab(t, b)
 	p.zone("Asia/Tokyo", "ja-JP")
-	if _, err := chromedp.Call(p.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatal(err)
-	}
+	p.noScript()
 	p.signIn(inst.URL, "NoScript", room)
 	datetime := evalJS[string](p, `document.querySelector('#msg-1 time').getAttribute('datetime')`)
 	at, _ := time.Parse(time.RFC3339, datetime)
@@ -186,9 +184,7 @@ func TestBrowserLinksLinesAndDirections(t *testing.T) {
 
 	// Without JavaScript.
 	q := newTab(t, b)
-	if _, err := chromedp.Call(q.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatal(err)
-	}
+	q.noScript()
 	q.signIn(inst.URL, "Carol", room)
 	q.do(chromedp.SetValue(chromedp.CSS("#text"), "no script\nsecond line"), chromedp.Click(chromedp.CSS("#send button")))
 	q.waitIDs("msg-1", "msg-2", "msg-3")
@@ -329,15 +325,7 @@ func TestBrowserFirstVisit(t *testing.T) {
 	b := newBrowser(t)
 	room := chattest.Room()
 	p := newTab(t, b)
-	c := chromedp.FromContext(p.ctx)
-	for _, name := range []string{"clipboard-read", "clipboard-write"} {
-		if _, err := chromedp.CallBrowser(p.ctx, browser.SetPermission, browser.SetPermissionParams{
-			Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted,
-			BrowserContextID: c.BrowserContextID,
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p.grant(browser.PermissionSettingGranted, "clipboard-read", "clipboard-write")
 	p.signIn(inst.URL, "Ann", room)
 	p.waitJS(connected)
 	link := inst.URL + "/rooms/" + room
@@ -384,9 +372,7 @@ func TestBrowserWithoutJavaScriptOpensAtTheNewest(t *testing.T) {
 		ws.Until(fmt.Sprintf(`id="msg-%d"`, i+1))
 	}
 	p := newTab(t, b)
-	if _, err := chromedp.Call(p.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatal(err)
-	}
+	p.noScript()
 	p.signIn(inst.URL, "Ann", room)
 	visible := func(id string) string {
 		return fmt.Sprintf(`(() => { const l = document.querySelector('.log').getBoundingClientRect(), m = document.querySelector('#%s').getBoundingClientRect(); return m.bottom > l.top && m.top < l.bottom; })()`, id)
@@ -420,13 +406,7 @@ func TestBrowserMentions(t *testing.T) {
 		};`}); err != nil {
 		t.Fatal(err)
 	}
-	c := chromedp.FromContext(p.ctx)
-	if _, err := chromedp.CallBrowser(p.ctx, browser.SetPermission, browser.SetPermissionParams{
-		Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingPrompt,
-		BrowserContextID: c.BrowserContextID,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	p.grant(browser.PermissionSettingPrompt, "notifications")
 	p.signIn(inst.URL, "Ann", room)
 	p.waitJS(connected)
 	bob := chattest.NewUser(t, inst.URL)
@@ -456,12 +436,7 @@ func TestBrowserMentions(t *testing.T) {
 	}
 	p.hide(false)
 
-	if _, err := chromedp.CallBrowser(p.ctx, browser.SetPermission, browser.SetPermissionParams{
-		Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingGranted,
-		BrowserContextID: c.BrowserContextID,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	p.grant(browser.PermissionSettingGranted, "notifications")
 	p.do(chromedp.Click(chromedp.CSS("#notify")))
 	p.waitJS(`window.__asked === 1 && document.querySelector('#notify').hidden`)
 	p.hide(true)

@@ -215,9 +215,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	browser := newBrowser(t)
 	room := chattest.Room()
 	p := newTab(t, browser)
-	if _, err := chromedp.Call(p.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatal(err)
-	}
+	p.noScript()
 	p.signIn(inst.URL, "Ann", room)
 	if !evalJS[bool](p, `document.querySelector('#connection').hidden`) {
 		t.Error("the connection status shows without JavaScript")

@@ -19,26 +19,32 @@ import (
 	"github.com/chatrun/chat/realtime/redistest"
 )
 
+// emulatorArchive is an archive on the Firestore emulator, in a project of
+// the test's own, warmed up: a cold emulator's first answer can take longer
+// than a send waits for the archive, which these tests are not about.
+func emulatorArchive(t *testing.T, ctx context.Context) *firestorearchive.Archive {
+	t.Helper()
+	t.Setenv("FIRESTORE_EMULATOR_HOST", firestoretest.Host(t))
+	fs, err := firestore.NewClient(ctx, firestoretest.Project())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	archive := firestorearchive.New(fs)
+	if _, err := archive.Latest(ctx, "warm-up", 1); err != nil {
+		t.Fatal(err)
+	}
+	return archive
+}
+
 // Two instances' archivers drain a room's stream into Firestore, each
 // message once; a drained stream leaves no key behind (rooms long gone
 // leave nothing in Redis), and messages sent after it went are archived
 // too, whichever archiver finds them first.
 func TestArchiversDrainAndLeaveNoKeys(t *testing.T) {
-	host := firestoretest.Host(t)
-	t.Setenv("FIRESTORE_EMULATOR_HOST", host)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	fs, err := firestore.NewClient(ctx, firestoretest.Project())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
-	archive := firestorearchive.New(fs)
-	// A cold emulator's first answer can take longer than a send waits
-	// for the archive (which this test is not about).
-	if _, err := archive.Latest(ctx, "warm-up", 1); err != nil {
-		t.Fatal(err)
-	}
+	archive := emulatorArchive(t, ctx)
 	addr := redistest.Addr(t)
 
 	var mu sync.Mutex
@@ -109,18 +115,9 @@ func TestArchiversDrainAndLeaveNoKeys(t *testing.T) {
 // key) goes on from the newest number anywhere: the hot window's, even
 // when the archive is behind it.
 func TestLostCounterGoesOnFromTheNewest(t *testing.T) {
-	t.Setenv("FIRESTORE_EMULATOR_HOST", firestoretest.Host(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	fs, err := firestore.NewClient(ctx, firestoretest.Project())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
-	archive := firestorearchive.New(fs)
-	if _, err := archive.Latest(ctx, "warm-up", 1); err != nil {
-		t.Fatal(err)
-	}
+	archive := emulatorArchive(t, ctx)
 	addr := redistest.Addr(t)
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	b := redisbroker.New(c, 20, redisbroker.WithArchive(archive, nil))

@@ -118,6 +118,23 @@ func (p *tab) messageIDs() []string {
 	return evalJS[[]string](p, `[...document.querySelectorAll('#messages > li')].map(li => li.id)`)
 }
 
+// scrollLogTop scrolls the message log to its top, as a reader does, and
+// returns once the page has seen the scroll (its handler runs before this
+// one's, which is added later).
+func (p *tab) scrollLogTop() {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`new Promise(done => {
+		const log = document.querySelector('.log');
+		if (log.scrollTop === 0) return done(true);
+		log.addEventListener('scroll', () => done(true), {once: true});
+		log.scrollTop = 0;
+	})`, chromedp.EvalAwaitPromise)); err != nil {
+		p.t.Fatalf("scroll the log: %v", err)
+	}
+}
+
 // noScript turns JavaScript off in the tab, as a reader may.
 func (p *tab) noScript() {
 	p.t.Helper()

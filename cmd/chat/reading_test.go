@@ -266,7 +266,7 @@ func TestBrowserReadingAConversation(t *testing.T) {
 	}
 
 	// Scrolled up: a new message leaves the view, and says it came.
-	p.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('.log').scrollTop = 0`))
+	p.scrollLogTop()
 	p.waitJS(`document.querySelector('#new-messages').hidden`)
 	ws.Send("while you read", "b31")
 	p.waitJS(`document.querySelector('#msg-33')`)

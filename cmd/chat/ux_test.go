@@ -100,8 +100,7 @@ func TestBrowserAccessibility(t *testing.T) {
 			t.Errorf("room with history, %s: %q", scheme, v)
 		}
 		// Scrolled up, with "New messages" showing and a message focused.
-		p.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('.log').scrollTop = 0`))
-		p.waitJS(`document.querySelector('.log').scrollTop === 0`)
+		p.scrollLogTop()
 		ws.Send("while "+scheme+" reads", "r-"+scheme)
 		p.waitJS(`!document.querySelector('#new-messages').hidden`)
 		ws.SendRaw([]byte(`{"typing":true}`))

@@ -34,9 +34,14 @@ const (
 // directory is a hub's view of the directory: the last one read, and when
 // each room last told it of a message from here.
 type directory struct {
-	mu      sync.Mutex // guards the fields below; held while the directory is read, by one reader
-	read    time.Time
-	rooms   []RoomCount
+	// readMu guards read and rooms. It is held across the broker calls of a
+	// read, so that concurrent pages share one: only Directory takes it.
+	readMu sync.Mutex
+	read   time.Time
+	rooms  []RoomCount
+
+	// touchMu guards touched; sends take it, so it is never held across I/O.
+	touchMu sync.Mutex
 	touched map[string]time.Time
 }
 
@@ -46,8 +51,8 @@ type directory struct {
 // most every 2 s per instance; concurrent callers share one read.
 func (h *Hub) Directory(ctx context.Context) ([]RoomCount, error) {
 	d := &h.dir
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.readMu.Lock()
+	defer d.readMu.Unlock()
 	now := time.Now()
 	if now.Sub(d.read) < directoryFresh {
 		return d.rooms, nil
@@ -75,17 +80,17 @@ func (h *Hub) Directory(ctx context.Context) ([]RoomCount, error) {
 // touchEvery per room from this instance.
 func (h *Hub) touched(ctx context.Context, room string) {
 	d := &h.dir
-	d.mu.Lock()
+	d.touchMu.Lock()
 	now := time.Now()
 	if now.Sub(d.touched[room]) < touchEvery {
-		d.mu.Unlock()
+		d.touchMu.Unlock()
 		return
 	}
 	if d.touched == nil || len(d.touched) > 10000 {
 		d.touched = map[string]time.Time{}
 	}
 	d.touched[room] = now
-	d.mu.Unlock()
+	d.touchMu.Unlock()
 	if err := h.broker.Touch(ctx, room, now, true); err != nil {
 		h.brokerFailed("directory", room, err)
 	}

@@ -154,6 +154,21 @@
   chat.addEventListener('htmx:before:request', (e) => {
     if (e.target?.id === 'earlier') fromBottom = log.scrollHeight - log.scrollTop;
   });
+  // A load that fails (the network is down) says so by the link, which
+  // stays to try again; the next load that works takes the words away.
+  chat.addEventListener('htmx:error', (e) => {
+    if (e.target?.id !== 'earlier') return;
+    fromBottom = null;
+    const wrap = document.getElementById('earlier-wrap');
+    let said = wrap.querySelector('.earlier-error');
+    if (!said) {
+      said = document.createElement('span');
+      said.className = 'earlier-error';
+      said.setAttribute('role', 'alert');
+      wrap.prepend(said, ' ');
+    }
+    said.textContent = 'Could not load earlier messages: the connection failed.';
+  });
   new MutationObserver(() => {
     markMine();
     layout();

@@ -359,3 +359,61 @@ func TestBrowserSaysOnceThatTheSessionEnded(t *testing.T) {
 		t.Fatalf("the box holds %q after a send while signed out", v)
 	}
 }
+
+// Scrollback and typing on a phone (a 200 ms round trip): "Earlier
+// messages" loads older pages in place and keeps the message being read
+// where it was; with the network cut, the page says the load failed and
+// the link stays to try again, which works once the network is back. What
+// the phone types shows as typing on another page within 3 s.
+func TestBrowserScrollbackAndTypingOnAPhone(t *testing.T) {
+	env := burst(sharedEnv(""))
+	env["HISTORY_SIZE"] = "20"
+	inst := startInstance(t, env)
+	room := chattest.Room()
+	poster := chattest.NewUser(t, inst.URL)
+	poster.SignIn("Poster", room)
+	for i := range 45 {
+		post(t, poster, room, fmt.Sprint("m", i+1))
+	}
+	br := newBrowser(t)
+	p := newTab(t, br)
+	proxy := phone(t, p, inst, "Phone", room)
+	other := newTab(t, br)
+	other.signIn(inst.URL, "Other", room)
+	other.waitJS(connected)
+
+	p.do(chromedp.Click(chromedp.CSS("#text")), chromedp.KeyEvent("thinking about it"))
+	other.waitJSWithin(`document.querySelector('#typing').textContent === 'Phone is typing…'`, 3*time.Second)
+
+	first := `document.querySelector('#scrollback > li, #messages > li').id`
+	textTop := func(id string) float64 {
+		return evalJS[float64](p, fmt.Sprintf(`document.querySelector('#%s .text').getBoundingClientRect().top`, id))
+	}
+	p.scrollLogTop()
+	top := evalJS[string](p, first)
+	before := textTop(top)
+	p.do(chromedp.Click(chromedp.CSS("#earlier")))
+	p.waitJS(first + ` !== '` + top + `'`)
+	if d := textTop(top) - before; d < -2 || d > 2 {
+		t.Errorf("on a phone, the message read moved by %.0f px", d)
+	}
+
+	proxy.cut()
+	p.scrollLogTop()
+	top = evalJS[string](p, first)
+	p.do(chromedp.Click(chromedp.CSS("#earlier")))
+	p.waitJS(`document.querySelector('#earlier-wrap .earlier-error')?.textContent.includes('Could not load earlier messages')`)
+	if evalJS[string](p, first) != top {
+		t.Fatal("a failed load changed the list")
+	}
+	proxy.restore()
+	p.do(chromedp.Click(chromedp.CSS("#earlier")))
+	p.waitJS(`document.querySelector('#earlier-wrap').textContent.includes('This is the start of the room.')`)
+	if evalJS[bool](p, `!!document.querySelector('#earlier-wrap .earlier-error')`) {
+		t.Error("the failure is still said after a load that worked")
+	}
+	ids := evalJS[[]string](p, `[...document.querySelectorAll('#scrollback > li, #messages > li')].map(li => li.id)`)
+	if len(ids) != 45 || ids[0] != "msg-1" || ids[44] != "msg-45" {
+		t.Errorf("after walking back the phone shows %d messages (%v…), want 1..45", len(ids), ids[:min(3, len(ids))])
+	}
+}

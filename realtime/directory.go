@@ -61,19 +61,43 @@ func (h *Hub) Directory(ctx context.Context) ([]RoomCount, error) {
 	if err != nil {
 		return nil, err
 	}
+	members, err := h.membersOf(ctx, names)
+	if err != nil {
+		return nil, err
+	}
 	rooms := make([]RoomCount, 0, len(names))
 	for _, name := range names {
-		users, err := h.broker.Members(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		rooms = append(rooms, RoomCount{Room: name, Members: len(Names(users))})
+		rooms = append(rooms, RoomCount{Room: name, Members: len(Names(members[name]))})
 	}
 	slices.SortFunc(rooms, func(a, b RoomCount) int {
 		return cmp.Or(cmp.Compare(b.Members, a.Members), cmp.Compare(a.Room, b.Room))
 	})
 	d.rooms, d.read = rooms[:min(len(rooms), DirectorySize)], now
 	return d.rooms, nil
+}
+
+// MembersOf is what a broker offers that can read the members of many
+// rooms in one round trip; the directory uses it when the broker has it.
+type MembersOf interface {
+	// MembersOf returns what Members returns for each of rooms.
+	MembersOf(ctx context.Context, rooms []string) (map[string][]User, error)
+}
+
+// membersOf reads the members of rooms: at once where the broker can, else
+// room by room.
+func (h *Hub) membersOf(ctx context.Context, rooms []string) (map[string][]User, error) {
+	if m, ok := h.broker.(MembersOf); ok {
+		return m.MembersOf(ctx, rooms)
+	}
+	out := make(map[string][]User, len(rooms))
+	for _, room := range rooms {
+		users, err := h.broker.Members(ctx, room)
+		if err != nil {
+			return nil, err
+		}
+		out[room] = users
+	}
+	return out, nil
 }
 
 // touched tells the directory that room had a message, at most once a

@@ -1,6 +1,8 @@
 package redisbroker_test
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +71,42 @@ func TestRoomKeysExpire(t *testing.T) {
 			}
 			if !strings.Contains(entry, `"text":"<b>\"&\"</b>"`) {
 				t.Errorf("stored entry %s: want the text as written, not HTML-escaped", entry)
+			}
+		})
+	}
+}
+
+// MembersOf reads many rooms in one go and says what Members says of each,
+// on one Redis and on a cluster (where the rooms live on several shards).
+func TestMembersOf(t *testing.T) {
+	for name, kind := range map[string]func(*testing.T) brokertest.Factory{
+		"redis": brokertest.Redis, "cluster": brokertest.Cluster,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := brokertest.Context(t)
+			b := kind(t).Make(t, 10)
+			rooms := []string{chattest.Room(), chattest.Room(), chattest.Room(), chattest.Room()}
+			for i, room := range rooms[:3] {
+				var users []realtime.User
+				for j := range i + 1 {
+					users = append(users, brokertest.User(fmt.Sprint("u", j)))
+				}
+				if err := b.Present(ctx, room, users, 15*time.Second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := b.(realtime.MembersOf).MembersOf(ctx, rooms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, room := range rooms {
+				want, err := b.Members(ctx, room)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got[room]) != []int{1, 2, 3, 0}[i] || !slices.Equal(got[room], want) {
+					t.Errorf("room %d: MembersOf %v, Members %v", i, got[room], want)
+				}
 			}
 		})
 	}

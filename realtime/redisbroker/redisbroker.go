@@ -461,6 +461,33 @@ func (b *Broker) Members(ctx context.Context, room string) ([]realtime.User, err
 	if err != nil {
 		return nil, fmt.Errorf("members of room %q: %w", room, err)
 	}
+	return presentUsers(entries), nil
+}
+
+// MembersOf implements realtime.MembersOf: one pipeline for all the rooms
+// (on a cluster, one round trip per shard), for the directory.
+func (b *Broker) MembersOf(ctx context.Context, rooms []string) (map[string][]realtime.User, error) {
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	cmds := make([]*redis.StringSliceCmd, len(rooms))
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, room := range rooms {
+			cmds[i] = p.ZRangeByScore(ctx, presenceSetKey(room), &redis.ZRangeBy{Min: "(" + now, Max: "+inf"})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("members of %d rooms: %w", len(rooms), err)
+	}
+	out := make(map[string][]realtime.User, len(rooms))
+	for i, room := range rooms {
+		out[room] = presentUsers(cmds[i].Val())
+	}
+	return out, nil
+}
+
+// presentUsers reads a room's presence entries (instance, session, name):
+// each user once, in order.
+func presentUsers(entries []string) []realtime.User {
 	seen := make(map[realtime.User]bool, len(entries))
 	users := make([]realtime.User, 0, len(entries))
 	for _, e := range entries {
@@ -475,7 +502,7 @@ func (b *Broker) Members(ctx context.Context, room string) ([]realtime.User, err
 		}
 	}
 	realtime.SortUsers(users)
-	return users, nil
+	return users
 }
 
 // History implements realtime.Broker.

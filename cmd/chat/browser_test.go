@@ -135,6 +135,31 @@ func (p *tab) scrollLogTop() {
 	}
 }
 
+// talker signs name in to room on base over a socket and sends texts in
+// order, each stored before the next (the room's first messages, so
+// msg-1 up); the socket stays open for more.
+func talker(t *testing.T, base, name, room string, texts ...string) *chattest.Socket {
+	t.Helper()
+	u := chattest.NewUser(t, base)
+	u.SignIn(name, room)
+	ws := u.Dial(room)
+	ws.Next()
+	for i, text := range texts {
+		ws.Send(text, fmt.Sprint("t", i))
+		ws.Until(fmt.Sprintf(`id="msg-%d"`, i+1))
+	}
+	return ws
+}
+
+// numbered is n texts made by format from 1 to n.
+func numbered(format string, n int) []string {
+	texts := make([]string, n)
+	for i := range texts {
+		texts[i] = fmt.Sprintf(format, i+1)
+	}
+	return texts
+}
+
 // noScript turns JavaScript off in the tab, as a reader may.
 func (p *tab) noScript() {
 	p.t.Helper()

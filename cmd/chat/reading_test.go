@@ -234,14 +234,7 @@ func TestBrowserReadingAConversation(t *testing.T) {
 	inst := startInstance(t, burst(sharedEnv("")))
 	b := newBrowser(t)
 	room := chattest.Room()
-	bob := chattest.NewUser(t, inst.URL)
-	bob.SignIn("Bob", room)
-	ws := bob.Dial(room)
-	ws.Next()
-	for i := range 30 {
-		ws.Send(fmt.Sprintf("line %d from bob", i+1), fmt.Sprint("b", i))
-		ws.Until(fmt.Sprintf(`id="msg-%d"`, i+1))
-	}
+	ws := talker(t, inst.URL, "Bob", room, numbered("line %d from bob", 30)...)
 	p := newTab(t, b)
 	p.signIn(inst.URL, "Ann", room)
 	p.waitJS(connected)
@@ -363,14 +356,7 @@ func TestBrowserWithoutJavaScriptOpensAtTheNewest(t *testing.T) {
 	inst := startInstance(t, burst(sharedEnv("")))
 	b := newBrowser(t)
 	room := chattest.Room()
-	bob := chattest.NewUser(t, inst.URL)
-	bob.SignIn("Bob", room)
-	ws := bob.Dial(room)
-	ws.Next()
-	for i := range 60 {
-		ws.Send(fmt.Sprintf("message %d", i+1), fmt.Sprint("n", i))
-		ws.Until(fmt.Sprintf(`id="msg-%d"`, i+1))
-	}
+	talker(t, inst.URL, "Bob", room, numbered("message %d", 60)...)
 	p := newTab(t, b)
 	p.noScript()
 	p.signIn(inst.URL, "Ann", room)

@@ -67,19 +67,10 @@ func TestBrowserAccessibility(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	browser := newBrowser(t)
 	empty, full := chattest.Room(), chattest.Room()
-	poster := chattest.NewUser(t, inst.URL)
-	poster.SignIn("Bob", full)
-	ws := poster.Dial(full)
-	ws.Next()
-	// Grouped under one name, with a link, several lines and mentions.
-	texts := []string{"message 0", "see https://example.com/docs", "two\nlines for @Ann-light and @Ann-dark"}
-	for i := range 20 {
-		texts = append(texts, fmt.Sprint("more ", i)) // enough to scroll
-	}
-	for i, text := range texts {
-		ws.Send(text, fmt.Sprintf("n%d", i))
-		ws.Until(fmt.Sprintf(`id="msg-%d"`, i+1))
-	}
+	// Grouped under one name, with a link, several lines and mentions, and
+	// enough to scroll.
+	texts := append([]string{"message 0", "see https://example.com/docs", "two\nlines for @Ann-light and @Ann-dark"}, numbered("more %d", 20)...)
+	ws := talker(t, inst.URL, "Bob", full, texts...)
 
 	for _, scheme := range []string{"light", "dark"} {
 		p := newTab(t, browser)

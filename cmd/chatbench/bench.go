@@ -75,6 +75,12 @@ type bench struct {
 
 	transports []*http.Transport // one per source address
 
+	// maxMessages bounds a sender's message numbers (-proto socketio):
+	// paced sends one at the start and at most one per tick, so twice the
+	// phase's worth leaves room for a stop that comes late. A higher
+	// number is not of this run, and must not grow a receiver's seenSet.
+	maxMessages int64
+
 	// Each socket is read from the moment its history is in, as a page
 	// does: a socket left unread fills up and the server drops it. The
 	// readers have their own context: ending run's must not cut sockets
@@ -90,6 +96,7 @@ type bench struct {
 
 func newBench(cfg config, out io.Writer) *bench {
 	b := &bench{cfg: cfg, out: out, run: strings.ToLower(rand.Text()[:8])}
+	b.maxMessages = 2*int64(cfg.rate*cfg.duration.Seconds()) + 64
 	b.readCtx, b.cancelRead = context.WithCancel(context.Background())
 	b.setPhase("connect")
 	for k := range cfg.rooms {

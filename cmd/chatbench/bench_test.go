@@ -73,7 +73,7 @@ func TestJSONIsOneLineWithTheKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{
-		"connections", "connect_failed", "connect_s", "sent", "accepted", "refused",
+		"proto", "connections", "connect_failed", "connect_s", "sent", "accepted", "refused",
 		"expected", "received", "lost", "duplicated", "deliveries_per_s", "deliveries_per_s_span",
 		"latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_max_ms",
 		"servers", "rss_per_conn_kb", "server_cpu_send_s", "deliveries_per_server_cpu_s",

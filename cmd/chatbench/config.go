@@ -16,6 +16,7 @@ import (
 
 // config is what the flags ask for.
 type config struct {
+	proto              string // protoChat or protoSocketIO
 	urls               []*url.URL
 	rooms              int
 	members            int
@@ -44,6 +45,17 @@ type config struct {
 	stormStop func() error
 }
 
+// The protocols -proto names: the chat's own (docs/SPEC.md), or Socket.IO 4
+// as the tutorial's Node.js service speaks it (socketio.go).
+const (
+	protoChat     = "chat"
+	protoSocketIO = "socketio"
+)
+
+// socketIO reports whether the run speaks Socket.IO rather than the chat's
+// protocol.
+func (c *config) socketIO() bool { return c.proto == protoSocketIO }
+
 // storm reports whether the run is a reconnect storm.
 func (c *config) storm() bool { return c.stormAfter > 0 }
 
@@ -57,6 +69,7 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	var urls, pids string
 	fs := flag.NewFlagSet("chatbench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are returned; usage only on -h
+	fs.StringVar(&c.proto, "proto", protoChat, "protocol of the service: chat (docs/SPEC.md) or socketio (Socket.IO 4 at /socket.io/, as the tutorial's Node.js service; no sign-in form, room page or cookie)")
 	fs.StringVar(&urls, "urls", "http://127.0.0.1:8080", "comma-separated base URLs of the instances; connections are spread round-robin over them")
 	fs.IntVar(&c.rooms, "rooms", 10, "number of rooms")
 	fs.IntVar(&c.members, "members", 10, "connections (members) per room")
@@ -68,7 +81,7 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	fs.IntVar(&c.connectConcurrency, "connect-concurrency", 200, "connections being set up at once")
 	fs.IntVar(&c.sources, "sources", 1, "loopback source addresses to spread client sockets over (127.0.0.1 .. 127.0.0.N); loopback targets only")
 	fs.StringVar(&pids, "pids", "", "comma-separated server PIDs whose RSS and CPU are sampled from /proc")
-	fs.BoolVar(&c.page, "page", true, "GET the room page before opening the socket, as a browser does")
+	fs.BoolVar(&c.page, "page", true, "GET the room page before opening the socket, as a browser does (-proto chat only)")
 	fs.BoolVar(&c.json, "json", false, "print one JSON line instead of the text report")
 	fs.DurationVar(&c.idle, "idle", 0, "connect everything, then hold the connections idle this long without sending (memory per connection)")
 	fs.StringVar(&c.roomPrefix, "room-prefix", "bench", "rooms are named <prefix>-<k>")
@@ -78,7 +91,7 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	fs.IntVar(&c.stormPID, "storm-pid", 0, "with -storm-after: the PID of the instance at the first URL, sent SIGTERM at -storm-after")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(usage, "Usage: chatbench [flags]\n\nLoad generator for the chat service (docs/SPEC.md protocol).\n\nFlags:")
+			fmt.Fprintln(usage, "Usage: chatbench [flags]\n\nLoad generator for the chat service (docs/SPEC.md protocol) or, with -proto socketio,\nfor the tutorial's Socket.IO service.\n\nFlags:")
 			fs.SetOutput(usage)
 			fs.PrintDefaults()
 		}
@@ -109,6 +122,15 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 
 func (c *config) validate() error {
 	switch {
+	case c.proto != protoChat && c.proto != protoSocketIO:
+		return fmt.Errorf("-proto %q: want %s or %s", c.proto, protoChat, protoSocketIO)
+	// A Socket.IO client rejoins with no session and resends nothing: the
+	// storm's accounting (1012, nonces, history catch-up) has no meaning
+	// there, and the tutorial's service has no typing signal.
+	case c.socketIO() && c.storm():
+		return errors.New("-storm-after works only with -proto chat")
+	case c.socketIO() && c.typing > 0:
+		return errors.New("-typing works only with -proto chat")
 	case c.rooms < 1:
 		return errors.New("-rooms must be at least 1")
 	case c.members < 1:

@@ -61,6 +61,10 @@ type member struct {
 	storm     stormState
 	firstSend int64 // owned by the sender goroutine
 	sendErr   error
+
+	// -proto socketio, owned by the reader: the message numbers received,
+	// per sender of the room (senderSlot).
+	seen []seenSet
 }
 
 // active reports whether the member connected and was still there when
@@ -92,6 +96,9 @@ func (e errStatus) Error() string { return fmt.Sprintf("%s: status %d", e.step, 
 // reads its first frame, the history: once it is in, the member is
 // registered in the room and will get every message sent afterwards.
 func (m *member) connect(ctx context.Context, b *bench, transport *http.Transport) error {
+	if b.cfg.socketIO() {
+		return m.connectSIO(ctx, b, transport)
+	}
 	jar, _ := cookiejar.New(nil) // a jar of its own: one browser each
 	m.client = &http.Client{
 		Jar:       jar,
@@ -148,10 +155,7 @@ func (m *member) dial(ctx context.Context, base *url.URL) (conn *websocket.Conn,
 	h := http.Header{"Origin": {base.String()}, "X-Forwarded-For": {m.clientIP}}
 	conn, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: m.client, HTTPHeader: h})
 	if err != nil {
-		if resp != nil {
-			return nil, nil, -1, errStatus{"dial", resp.StatusCode}
-		}
-		return nil, nil, -1, fmt.Errorf("dial: %w", err)
+		return nil, nil, -1, dialError(resp, err)
 	}
 	conn.SetReadLimit(1 << 20)
 	// Until the history is in, a failure cuts the socket (a Read whose
@@ -166,6 +170,15 @@ func (m *member) dial(ctx context.Context, base *url.URL) (conn *websocket.Conn,
 			return conn, data, -1, nil
 		}
 	}
+}
+
+// dialError is why a WebSocket handshake failed: the status the server
+// answered with, when it answered.
+func dialError(resp *http.Response, err error) error {
+	if resp != nil {
+		return errStatus{"dial", resp.StatusCode}
+	}
+	return fmt.Errorf("dial: %w", err)
 }
 
 // do sends req and wants status back; the body is read to the end so that
@@ -204,7 +217,8 @@ func (m *member) readLoop(ctx context.Context, b *bench) {
 	}
 }
 
-// readFrames handles conn's frames until reading fails, and returns why.
+// readFrames handles conn's frames until reading fails, or a Socket.IO
+// server ends the session, and returns why.
 func (m *member) readFrames(ctx context.Context, conn *websocket.Conn, b *bench) error {
 	for {
 		typ, r, err := conn.Reader(ctx)
@@ -215,7 +229,11 @@ func (m *member) readFrames(ctx context.Context, conn *websocket.Conn, b *bench)
 		buf.Reset()
 		_, err = buf.ReadFrom(r)
 		if err == nil && typ == websocket.MessageText {
-			m.handle(buf.Bytes(), time.Now().UnixNano(), b)
+			if b.cfg.socketIO() {
+				err = m.receiveSIO(conn, buf.Bytes(), time.Now().UnixNano(), b)
+			} else {
+				m.handle(buf.Bytes(), time.Now().UnixNano(), b)
+			}
 		}
 		framePool.Put(buf)
 		if err != nil {
@@ -273,15 +291,22 @@ func (m *member) handle(data []byte, now int64, b *bench) {
 		if it.history {
 			m.resynced++
 		}
-		m.received.Add(1)
-		m.lastRecv = now
-		b.latency.record(m.idx, (now-sent)/1000)
+		m.delivered(now, sent, b)
 	})
 	if first {
 		m.last = max(m.last, 0)
 	}
 }
 
+// delivered counts a first delivery to m at now of a message sent at sent
+// (both unix nanos), whatever the protocol told it apart by.
+func (m *member) delivered(now, sent int64, b *bench) {
+	m.received.Add(1)
+	m.lastRecv = now
+	b.latency.record(m.idx, (now-sent)/1000)
+}
+
+// refusedFor counts a refusal of one of m's messages, by reason.
 func (m *member) refusedFor(reason []byte) {
 	m.refused.Add(1)
 	if m.reasons == nil {
@@ -350,7 +375,7 @@ func paced(stop <-chan struct{}, b *bench, m *member, offset time.Duration, send
 	buf := make([]byte, 0, 160)
 	for n := 0; ; n++ {
 		now := time.Now().UnixNano()
-		buf = appendSendFrame(buf[:0], b.run, m.idx, n, now)
+		buf = b.appendSend(buf[:0], m.idx, n, now)
 		if !send(buf, n, now) {
 			return
 		}
@@ -360,6 +385,15 @@ func paced(stop <-chan struct{}, b *bench, m *member, offset time.Duration, send
 		case <-tick.C:
 		}
 	}
+}
+
+// appendSend appends the frame that sends member sender's n-th message,
+// stamped sentNanos, in the run's protocol.
+func (b *bench) appendSend(dst []byte, sender, n int, sentNanos int64) []byte {
+	if b.cfg.socketIO() {
+		return appendSIOSend(dst, b.run, sender, n, sentNanos)
+	}
+	return appendSendFrame(dst, b.run, sender, n, sentNanos)
 }
 
 // write sends one frame. Not the phase's context: a Write whose context

@@ -117,8 +117,12 @@ func scanReplies(data []byte, refused func(reason []byte)) (accepted int) {
 }
 
 // The payload of a bench message is "b <run> <sender> <unix nanos>": only
-// letters, digits and spaces, so that HTML escaping leaves it as it is.
+// letters, digits and spaces, so that HTML escaping leaves it as it is (and
+// JSON's, for Socket.IO). A counted payload adds " <n>", the sender's
+// message number: a protocol without the chat's seq tells messages apart by
+// it.
 
+// appendPayload appends the payload of a message sender sends at sentNanos.
 func appendPayload(dst []byte, run string, sender int, sentNanos int64) []byte {
 	dst = append(dst, "b "...)
 	dst = append(dst, run...)
@@ -149,6 +153,31 @@ func parsePayload(text []byte, run string) (sender int, sentNanos int64, ok bool
 	return int(s), t, true
 }
 
+// appendCountedPayload appends the payload of sender's n-th message, sent
+// at sentNanos.
+func appendCountedPayload(dst []byte, run string, sender, n int, sentNanos int64) []byte {
+	dst = appendPayload(dst, run, sender, sentNanos)
+	dst = append(dst, ' ')
+	return strconv.AppendInt(dst, int64(n), 10)
+}
+
+// parseCountedPayload is parsePayload for a counted payload: it also
+// returns the message number.
+func parseCountedPayload(text []byte, run string) (sender int, n, sentNanos int64, ok bool) {
+	text = bytes.TrimSpace(text)
+	sp := bytes.LastIndexByte(text, ' ')
+	if sp < 0 {
+		return 0, 0, 0, false
+	}
+	n, ok = parseDigits(text[sp+1:])
+	if !ok {
+		return 0, 0, 0, false
+	}
+	sender, sentNanos, ok = parsePayload(text[:sp], run)
+	return sender, n, sentNanos, ok
+}
+
+// parseDigits reads a non-negative decimal that fits in an int64.
 func parseDigits(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 19 {
 		return 0, false

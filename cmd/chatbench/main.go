@@ -6,6 +6,13 @@
 //	chatbench -urls http://127.0.0.1:8081,http://127.0.0.1:8082 \
 //	    -rooms 50 -members 100 -senders 2 -rate 5 -duration 30s -pids 1234,1235
 //
+// With -proto socketio it drives the Cloud Run WebSocket tutorial's Node.js
+// service instead, as a Socket.IO 4 client (socketio.go), counting the
+// same way, so that both services are measured by one generator:
+//
+//	chatbench -proto socketio -urls http://127.0.0.1:8091,http://127.0.0.1:8092 \
+//	    -rooms 20 -members 10 -senders 1 -rate 5 -duration 10s -pids 2345,2346
+//
 // It refuses targets that are not on loopback unless -allow-remote is given.
 // Run with -h for every flag.
 package main

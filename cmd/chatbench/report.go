@@ -13,6 +13,7 @@ import (
 // report is everything a run measured; -json prints it as one line.
 type report struct {
 	RunID      string   `json:"run_id"`
+	Proto      string   `json:"proto"`
 	URLs       []string `json:"urls"`
 	Rooms      int      `json:"rooms"`
 	Members    int      `json:"members"`
@@ -140,7 +141,8 @@ func newReport(b *bench) *report {
 		Rate:              b.cfg.rate,
 		Duration:          b.cfg.duration.Seconds(),
 		IdleTarget:        b.cfg.idle.Seconds(),
-		Page:              b.cfg.page,
+		Proto:             b.cfg.proto,
+		Page:              b.cfg.page && !b.cfg.socketIO(), // a Socket.IO run has no page
 		Sources:           b.cfg.sources,
 		ConnectErrors:     map[string]int{},
 		DisconnectReasons: map[string]int{},
@@ -318,7 +320,7 @@ func (r *report) writeText(w io.Writer) error {
 	if r.IdleTarget > 0 {
 		mode = fmt.Sprintf("idle for %gs", r.IdleTarget)
 	}
-	p("chatbench run %s: %d rooms × %d members, %s, on %s", r.RunID, r.Rooms, r.Members, mode, strings.Join(r.URLs, ", "))
+	p("chatbench run %s: %d rooms × %d members, %s, on %s (%s)", r.RunID, r.Rooms, r.Members, mode, strings.Join(r.URLs, ", "), r.Proto)
 	p("connections  %d made, %d failed, in %.2f s%s", r.Connections, r.ConnectFailed, r.ConnectSeconds, counts(r.ConnectErrors))
 	if r.Disconnects > 0 {
 		p("disconnects  %d closed by the server during the run%s", r.Disconnects, counts(r.DisconnectReasons))

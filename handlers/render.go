@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -12,42 +13,63 @@ import (
 )
 
 // Fragments renders the hub's events as the HTML fragments the page swaps
-// in. It implements realtime.Renderer.
+// in, each a whole WebSocket message ready to write (framed). It
+// implements realtime.Renderer.
 type Fragments struct{}
 
 // Message appends m to #messages.
 func (Fragments) Message(m realtime.Message) []byte {
-	return renderBytes(views.MessageOOB(viewMessage(m)))
+	return framed(views.MessageOOB(viewMessage(m)))
 }
 
-// Notice adds "name entered the room." or "name left the room." to
-// #notices.
-func (Fragments) Notice(kind realtime.EventKind, name string) []byte {
-	text := name + " entered the room."
-	if kind == realtime.KindLeft {
-		text = name + " left the room."
-	}
-	return renderBytes(views.NoticeOOB(text))
+// Presence adds "name entered the room." and "name left the room." to
+// #notices, then replaces the items of #members: one message, so the
+// page's list and notices change together.
+func (Fragments) Presence(entered, left, names []string) []byte {
+	return framed(templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		for _, n := range entered {
+			if err := views.NoticeOOB(n+" entered the room.").Render(ctx, w); err != nil {
+				return err
+			}
+		}
+		for _, n := range left {
+			if err := views.NoticeOOB(n+" left the room.").Render(ctx, w); err != nil {
+				return err
+			}
+		}
+		return views.MemberList(names, true).Render(ctx, w)
+	}))
 }
 
 // MemberList replaces the items of #members.
 func (Fragments) MemberList(names []string) []byte {
-	return renderBytes(views.MemberList(names, true))
+	return framed(views.MemberList(names, true))
 }
 
 // Availability is the signal that says whether the room takes messages.
 func (Fragments) Availability(ok bool) []byte {
-	return renderBytes(views.AvailabilityOOB(ok))
+	return framed(views.AvailabilityOOB(ok))
 }
 
 // Typing is the signal that name is typing.
 func (Fragments) Typing(name string) []byte {
-	return renderBytes(views.TypingOOB(name))
+	return framed(views.TypingOOB(name))
 }
 
 // MessageList replaces the content of #messages.
 func (Fragments) MessageList(msgs []realtime.Message) []byte {
-	return renderBytes(views.MessageListOOB(viewMessages(msgs)))
+	return framed(views.MessageListOOB(viewMessages(msgs)))
+}
+
+// framed renders c as one WebSocket text message, header included: what
+// the hub writes to sockets as it is.
+func framed(c templ.Component) []byte {
+	buf := bytes.NewBuffer(make([]byte, maxFrameHeader, 512))
+	// Rendering into memory fails only if a component is broken: a bug.
+	if err := c.Render(context.Background(), buf); err != nil {
+		panic("render fragment: " + err.Error())
+	}
+	return textFrame(buf.Bytes())
 }
 
 func renderBytes(c templ.Component) []byte {

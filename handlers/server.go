@@ -30,7 +30,7 @@ import (
 type Chat interface {
 	// Join registers a socket of u in room; its queue starts with the
 	// room's history.
-	Join(ctx context.Context, room string, u realtime.User) (*realtime.Socket, error)
+	Join(ctx context.Context, room string, u realtime.User, conn realtime.Conn) (*realtime.Socket, error)
 	// Claim gives u's name in room to u's session, unless another holds it.
 	Claim(ctx context.Context, room string, u realtime.User) (bool, error)
 	// Send stores and relays a message; guard makes a repeat count once.

@@ -29,13 +29,13 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	sess, signedIn := s.sessions.read(r)
 	// Accept refuses a browser Origin other than the host with 403
 	// (cross-site WebSocket hijacking); CrossOriginProtection lets GET by.
-	hj := &smallBuffers{ResponseWriter: w}
+	hj := &smallBuffers{ResponseWriter: w, writeTimeout: s.writeTimeout}
 	conn, err := websocket.Accept(hj, r, nil)
 	if err != nil {
 		return
 	}
 	ip := clientIP(r, s.trustProxy)
-	switch s.track(conn, hj.conn, ip) {
+	switch s.track(conn, hj.wire.conn, ip) {
 	case trackDraining:
 		conn.Close(websocket.StatusServiceRestart, "server restarting")
 		conn.CloseNow()
@@ -51,26 +51,25 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	// the request's context values, and a shutdown closes it by itself.
 	// Each call to the broker gets a deadline of its own.
 	ctx := context.Background()
+	hj.wire.end = func(tooSlow bool) { endSocket(conn, tooSlow) }
 	actx, cancel := context.WithTimeout(ctx, brokerWait)
-	m, ok := s.admit(actx, conn, room, sess, signedIn)
+	m, ok := s.admit(actx, conn, hj.wire, room, sess, signedIn)
 	cancel()
 	if !ok {
 		conn.CloseNow()
 		s.untrack(conn, ip)
 		return
 	}
-	// Reading and writing go on in goroutines of their own, which start
-	// with small stacks; this handler's deep stack and the request are let
-	// go, which is most of what an idle socket would otherwise cost.
-	written := make(chan struct{})
-	go func() {
-		defer close(written)
-		s.writeLoop(ctx, conn, hj.conn, m)
-	}()
+	// Reading goes on in a goroutine of its own, which starts with a small
+	// stack; this handler's deep stack and the request are let go, which
+	// is most of what an idle socket would otherwise cost. There is no
+	// writer goroutine: the hub writes (see realtime.Socket), and a timer
+	// pings.
+	stopPings := s.keepAlive(conn)
 	go func() {
 		s.readLoop(ctx, conn, room, sess, ip, m)
+		stopPings()
 		m.Leave()
-		<-written
 		// A read that fails (the peer went away, or only half-closed)
 		// does not close the connection: without this it would stay open.
 		conn.CloseNow()
@@ -78,8 +77,59 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// endSocket closes a socket that will be written no more. One that fell too
+// far behind is closed with 1013, so htmx reconnects and catches up from
+// the history.
+func endSocket(conn *websocket.Conn, tooSlow bool) {
+	if tooSlow {
+		conn.Close(websocket.StatusTryAgainLater, "too slow")
+	}
+	conn.CloseNow()
+}
+
+// keepAlive pings the socket every ping interval, so that a dead peer is
+// found and let go: a timer, not a goroutine, while the socket is idle.
+func (s *Server) keepAlive(conn *websocket.Conn) (stop func()) {
+	k := &pinger{conn: conn, every: s.pingInterval}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.timer = time.AfterFunc(k.every, k.ping)
+	return k.stop
+}
+
+// pinger is one socket's keep-alive.
+type pinger struct {
+	conn    *websocket.Conn
+	every   time.Duration
+	mu      sync.Mutex // guards the fields below
+	timer   *time.Timer
+	stopped bool
+}
+
+func (k *pinger) ping() {
+	ctx, cancel := context.WithTimeout(context.Background(), k.every/2)
+	err := k.conn.Ping(ctx)
+	cancel()
+	if err != nil {
+		k.conn.CloseNow() // no pong: the peer is gone
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.stopped {
+		k.timer.Reset(k.every)
+	}
+}
+
+func (k *pinger) stop() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.stopped = true
+	k.timer.Stop()
+}
+
 // admit joins the socket to the room, or tells it why not and closes it.
-func (s *Server) admit(ctx context.Context, conn *websocket.Conn, room string, sess Session, signedIn bool) (*realtime.Socket, bool) {
+func (s *Server) admit(ctx context.Context, conn *websocket.Conn, w *wire, room string, sess Session, signedIn bool) (*realtime.Socket, bool) {
 	// A refused handshake makes htmx retry for ever; 1008 makes it stop.
 	// Nothing of the room is sent first.
 	if !signedIn {
@@ -99,7 +149,7 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, room string, s
 		conn.Close(websocket.StatusPolicyViolation, "name taken")
 		return nil, false
 	}
-	m, err := s.chat.Join(ctx, room, user)
+	m, err := s.chat.Join(ctx, room, user, w)
 	if err != nil {
 		s.log.Error("join room", "room", room, "err", err)
 		s.unavailableSocket(ctx, conn)
@@ -118,18 +168,21 @@ func (s *Server) unavailableSocket(ctx context.Context, conn *websocket.Conn) {
 const unavailableNotice = "The chat cannot store messages right now. Trying again…"
 
 // Buffer sizes of a socket after the hijack. net/http's are 4 KiB each way,
-// most of what an idle socket costs; a message fragment fits in these.
+// most of what an idle socket costs. A message fragment fits in the read
+// buffer; coder/websocket writes only control frames (at most 131 bytes)
+// and the refusals before a socket joins, which may take two writes.
 const (
-	socketReadBuf  = 512
-	socketWriteBuf = 2048
+	socketReadBuf    = 512
+	socketControlBuf = 256
 )
 
 // smallBuffers hands coder/websocket the hijacked connection with small
-// buffers in place of net/http's, and keeps the connection for the writer's
-// deadlines.
+// buffers in place of net/http's, its writes going through the socket's
+// wire.
 type smallBuffers struct {
 	http.ResponseWriter
-	conn net.Conn
+	writeTimeout time.Duration
+	wire         *wire
 }
 
 func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -137,13 +190,14 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w.conn = conn
+	w.wire = newWire(conn, w.writeTimeout, nil)
 	// The 101 response may still sit in net/http's buffer.
 	if err := brw.Writer.Flush(); err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
-	return conn, bufio.NewReadWriter(carryOver(brw.Reader, conn), bufio.NewWriterSize(conn, socketWriteBuf)), nil
+	ctl := w.wire.control()
+	return ctl, bufio.NewReadWriter(carryOver(brw.Reader, conn), bufio.NewWriterSize(ctl, socketControlBuf)), nil
 }
 
 // carryOver returns a small reader on conn that holds, buffered, the bytes
@@ -161,92 +215,6 @@ func carryOver(old *bufio.Reader, conn net.Conn) *bufio.Reader {
 	// The first read takes all n bytes from memory: it never waits on conn.
 	_, _ = br.Peek(n)
 	return br
-}
-
-// writeLoop is the socket's only writer: it drains the member's bounded
-// queue, and pings an idle peer so that a dead one is found and let go. A
-// member dropped for being slow is closed with 1013, so htmx reconnects and
-// catches up from the history.
-//
-// A write that blocks for the write timeout fails on the connection's
-// deadline. The deadline is moved at most every half timeout, not per write: a
-// per-write context timeout cost a timer and allocations on every message.
-func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, netConn net.Conn, m *realtime.Socket) {
-	ping := time.NewTicker(s.pingInterval)
-	defer ping.Stop()
-	out := m.Out()
-	var deadline time.Time
-	for {
-		select {
-		case data, ok := <-out:
-			if !ok {
-				if m.Dropped() {
-					_ = netConn.SetWriteDeadline(time.Now().Add(s.writeTimeout))
-					conn.Close(websocket.StatusTryAgainLater, "too slow")
-				}
-				return
-			}
-			if now := time.Now(); deadline.Sub(now) < s.writeTimeout/2 {
-				deadline = now.Add(s.writeTimeout)
-				if err := netConn.SetWriteDeadline(deadline); err != nil {
-					conn.CloseNow()
-					return
-				}
-			}
-			if err := conn.Write(ctx, websocket.MessageText, coalesce(data, out)); err != nil {
-				conn.CloseNow()
-				return
-			}
-		case <-ping.C:
-			deadline = time.Now().Add(s.pingInterval / 2)
-			_ = netConn.SetWriteDeadline(deadline)
-			pctx, cancel := context.WithTimeout(ctx, s.pingInterval/2)
-			err := conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				conn.CloseNow() // no pong: the peer is gone
-				return
-			}
-		}
-	}
-}
-
-// maxCoalesced bounds one coalesced WebSocket message.
-const maxCoalesced = 32 << 10
-
-// coalesce joins first with the frames already waiting in out into one
-// WebSocket message: htmx applies every OOB element of a frame, in order, so
-// a busy room costs one write per socket per batch instead of per message.
-// Frames are shared by every socket of a room and are never modified: the
-// joined copy is new.
-func coalesce(first []byte, out <-chan []byte) []byte {
-	var joined []byte
-	for len(first)+len(joined) < maxCoalesced {
-		select {
-		case next, ok := <-out:
-			if !ok {
-				// The queue closed behind these frames: write what we have.
-				if joined == nil {
-					return first
-				}
-				return joined
-			}
-			if joined == nil {
-				joined = make([]byte, 0, 2*(len(first)+len(next)))
-				joined = append(joined, first...)
-			}
-			joined = append(joined, next...)
-		default:
-			if joined == nil {
-				return first
-			}
-			return joined
-		}
-	}
-	if joined == nil {
-		return first
-	}
-	return joined
 }
 
 func (s *Server) write(ctx context.Context, conn *websocket.Conn, data []byte) error {
@@ -358,7 +326,7 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 			return // closed by the peer, over maxDiscard (1009), or the server shut down
 		}
 		if dropped {
-			m.Push(renderBytes(views.RefusedOOB(tooLarge, "", false)))
+			m.Push(framed(views.RefusedOOB(tooLarge, "", false)))
 			continue
 		}
 		if isTyping(typ, data) {
@@ -375,17 +343,17 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 		}
 		text, nonce, refusal := decodeFrame(typ, data)
 		if refusal != "" {
-			m.Push(renderBytes(views.RefusedOOB(refusal, nonce, false)))
+			m.Push(framed(views.RefusedOOB(refusal, nonce, false)))
 			continue
 		}
 		seq, refusal, err := s.send(ctx, room, sess, addr, text, nonce, sendWait)
 		switch {
 		case err != nil:
-			m.Push(renderBytes(views.RefusedOOB(notSentUnavailable, nonce, true)))
+			m.Push(framed(views.RefusedOOB(notSentUnavailable, nonce, true)))
 		case refusal != "":
-			m.Push(renderBytes(views.RefusedOOB(refusal, nonce, false)))
+			m.Push(framed(views.RefusedOOB(refusal, nonce, false)))
 		default:
-			m.Push(renderBytes(views.SentOOB(nonce, seq)))
+			m.Push(framed(views.SentOOB(nonce, seq)))
 		}
 	}
 }

@@ -12,12 +12,12 @@ import (
 // benchRenderer stands in for the HTML fragments: a fixed-size frame.
 type benchRenderer struct{}
 
-func (benchRenderer) Message(m Message) []byte        { return make([]byte, 300) }
-func (benchRenderer) Notice(EventKind, string) []byte { return nil }
-func (benchRenderer) MessageList([]Message) []byte    { return nil }
-func (benchRenderer) MemberList([]string) []byte      { return nil }
-func (benchRenderer) Availability(bool) []byte        { return nil }
-func (benchRenderer) Typing(string) []byte            { return nil }
+func (benchRenderer) Message(m Message) []byte         { return make([]byte, 300) }
+func (benchRenderer) Presence(_, _, _ []string) []byte { return nil }
+func (benchRenderer) MessageList([]Message) []byte     { return nil }
+func (benchRenderer) MemberList([]string) []byte       { return nil }
+func (benchRenderer) Availability(bool) []byte         { return nil }
+func (benchRenderer) Typing(string) []byte             { return nil }
 
 // BenchmarkFanOut1000 hands one message to the queues of 1,000 local
 // sockets in a room, while a reader per socket drains its queue, as the
@@ -32,7 +32,7 @@ func BenchmarkFanOut1000(b *testing.B) {
 	var readers sync.WaitGroup
 	var members []*Socket
 	for i := range sockets {
-		m, err := h.Join(ctx, "bench", User{Name: strconv.Itoa(i), Session: strconv.Itoa(i)})
+		m, err := h.Join(ctx, "bench", User{Name: strconv.Itoa(i), Session: strconv.Itoa(i)}, NewTestConn())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,9 +1,12 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // What this package's external tests (realtime_test) use of its insides:
@@ -37,3 +40,66 @@ func StartHub(b Broker, r Renderer, opts ...HubOption) (h *Hub, stop func()) {
 		})
 	}
 }
+
+// TestConn is a Conn for tests: each write arrives on Out, which is closed
+// once the socket ends. It takes one write at a time, so a test that stops
+// reading is a slow reader.
+type TestConn struct {
+	out     chan []byte
+	done    chan struct{}
+	mu      sync.RWMutex // held for reading by writes, for writing by End's close of out
+	tooSlow atomic.Bool
+}
+
+// NewTestConn returns a TestConn.
+func NewTestConn() *TestConn {
+	return &TestConn{out: make(chan []byte, 1), done: make(chan struct{})}
+}
+
+var errTestConnEnded = errors.New("test conn ended")
+
+// TryWrite takes p if Out has room.
+func (c *TestConn) TryWrite(p []byte) (int, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	select {
+	case <-c.done:
+		return 0, errTestConnEnded
+	default:
+	}
+	select {
+	case c.out <- bytes.Clone(p):
+		return len(p), nil
+	default:
+		return 0, nil
+	}
+}
+
+// Write waits until Out takes p, or the conn ends.
+func (c *TestConn) Write(p []byte) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	select {
+	case <-c.done:
+		return errTestConnEnded
+	default:
+	}
+	select {
+	case c.out <- bytes.Clone(p):
+		return nil
+	case <-c.done:
+		return errTestConnEnded
+	}
+}
+
+// End closes Out once no write is under way.
+func (c *TestConn) End(tooSlow bool) {
+	c.tooSlow.Store(tooSlow)
+	close(c.done)
+	c.mu.Lock()
+	close(c.out)
+	c.mu.Unlock()
+}
+
+// Out returns what a socket joined with a TestConn was written.
+func (s *Socket) Out() <-chan []byte { return s.conn.(*TestConn).out }

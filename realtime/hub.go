@@ -15,8 +15,9 @@ import (
 type Renderer interface {
 	// Message is a new message, to append to what the page shows.
 	Message(m Message) []byte
-	// Notice says that name entered (KindEntered) or left (KindLeft).
-	Notice(kind EventKind, name string) []byte
+	// Presence says who entered and who left, then replaces the page's
+	// member list with names: one message.
+	Presence(entered, left, names []string) []byte
 	// MessageList replaces what the page shows with msgs, oldest first.
 	MessageList(msgs []Message) []byte
 	// MemberList replaces the page's member list with names.
@@ -29,9 +30,9 @@ type Renderer interface {
 }
 
 // defaultQueueSize is how many frames a socket may have waiting before it is
-// dropped as too slow. Its writer takes all that wait at once (see
-// handlers' coalesce), so a socket is dropped only when it falls this many
-// frames behind while a write is blocked.
+// dropped as too slow. Its writer takes all that wait at once, joined into
+// one write (Socket.next), so a socket is dropped only when it falls this
+// many frames behind while a write is blocked.
 const defaultQueueSize = 64
 
 // presenceTiming sets how presence behaves. A user stays listed for
@@ -69,7 +70,8 @@ func withPresenceTiming(t presenceTiming) HubOption { return func(h *Hub) { h.ti
 //   - Hub.mu, room.mu, Socket.mu, presMu and availMu guard maps and fields
 //     and are held only while those are read or written, or while frames are
 //     queued (queueing never blocks: a full queue drops its socket). None
-//     is ever held across broker I/O.
+//     is ever held across broker I/O, nor across a socket's write: what is
+//     queued is flushed once they are let go (flushList).
 //   - room.subMu is held across the room's Subscribe or Unsubscribe: only a
 //     join of that same room waits for it.
 //   - A presenceLock (one user in one room) is held across that user's
@@ -101,6 +103,8 @@ type Hub struct {
 	presLocks map[presenceKey]*presenceLock
 
 	dirty *roomQueue // rooms whose member list must be read again
+
+	flushes flushList // sockets for Run's loop to flush; Run's loop only
 
 	dir directory // the room directory as this instance last read it
 
@@ -146,7 +150,7 @@ const maxHeld = 256
 // dispatchMessage hands a live message to every socket, or holds it while
 // a resync is under way. It returns how many members it reached, and
 // whether one of them shows another numbering than f's.
-func (r *room) dispatchMessage(f frame) (n int, behind bool) {
+func (r *room) dispatchMessage(f frame, fl *flushList) (n int, behind bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.resyncing {
@@ -157,19 +161,21 @@ func (r *room) dispatchMessage(f frame) (n int, behind bool) {
 		r.held = append(r.held, f)
 		return 0, false
 	}
-	return r.deliverLocked(f)
+	return r.deliverLocked(f, fl)
 }
 
 // resynced sends the history read by a resync (when ok) and then the live
 // messages held meanwhile, and says whether to read again.
 func (r *room) resynced(history frame, ok bool) (again bool) {
+	var fl flushList
+	defer fl.flush()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ok {
-		r.deliverLocked(history)
+		r.deliverLocked(history, &fl)
 	}
 	for _, f := range r.held {
-		r.deliverLocked(f)
+		r.deliverLocked(f, &fl)
 	}
 	r.held = nil
 	again, r.again = r.again, false
@@ -251,7 +257,8 @@ func (h *Hub) dispatch(ev Event) {
 		// reconnect): the room's history has it.
 		gap := r.lastLive != 0 && !ev.Message.First && ev.Message.Seq > r.lastLive+1
 		r.lastLive = ev.Message.Seq
-		n, behind := r.dispatchMessage(frame{seq: ev.Message.Seq, first: ev.Message.First, data: h.render.Message(ev.Message)})
+		n, behind := r.dispatchMessage(frame{seq: ev.Message.Seq, first: ev.Message.First, data: h.render.Message(ev.Message)}, &h.flushes)
+		h.flushes.flush()
 		h.obs.Delivered(n)
 		h.obs.FanOut(time.Since(start))
 		if behind || gap {
@@ -266,9 +273,10 @@ func (h *Hub) dispatch(ev Event) {
 		data := h.render.Typing(ev.Message.Name)
 		r.mu.RLock()
 		for m := range r.sockets {
-			m.offer(data)
+			h.flushes.add(m, m.offer(data))
 		}
 		r.mu.RUnlock()
+		h.flushes.flush()
 	case KindPresence:
 		h.markDirty(ev.Room)
 	case KindResync:
@@ -370,6 +378,10 @@ func (h *Hub) healthLoop(ctx context.Context) {
 // setAvailable records whether the broker takes messages and, when that
 // changed, tells every local socket.
 func (h *Hub) setAvailable(ok bool) {
+	// The frames are queued in order under availMu, and written once no
+	// lock is held.
+	var fl flushList
+	defer fl.flush()
 	h.availMu.Lock()
 	defer h.availMu.Unlock()
 	if h.available == ok {
@@ -383,7 +395,7 @@ func (h *Hub) setAvailable(ok bool) {
 	}
 	f := frame{data: h.render.Availability(ok)}
 	for _, r := range h.roomList() {
-		r.broadcast(f)
+		r.broadcast(f, &fl)
 	}
 }
 
@@ -478,12 +490,12 @@ func (h *Hub) Ping(ctx context.Context) error { return h.broker.Ping(ctx) }
 // room's history; live events follow, each once: the socket is registered
 // before the history is read, and events the history already holds are
 // dropped.
-func (h *Hub) Join(ctx context.Context, roomName string, u User) (*Socket, error) {
+func (h *Hub) Join(ctx context.Context, roomName string, u User, conn Conn) (*Socket, error) {
 	r, err := h.acquire(ctx, roomName)
 	if err != nil {
 		return nil, err
 	}
-	m := &Socket{hub: h, room: r, User: u, out: make(chan []byte, h.queueSize)}
+	m := &Socket{hub: h, room: r, User: u, conn: conn}
 	first := r.add(m)
 	read := r.historyRead()
 	msgs, err := h.Recent(ctx, roomName)
@@ -492,13 +504,17 @@ func (h *Hub) Join(ctx context.Context, roomName string, u User) (*Socket, error
 		m.leave(false)
 		return nil, fmt.Errorf("join room %q: %w", roomName, err)
 	}
-	if behind := m.start(h.historyFrame(msgs, read)); behind {
+	behind, flush := m.start(h.historyFrame(msgs, read))
+	if behind {
 		h.resync(r)
 	}
 	// The page takes this frame as the sign that it is in the room.
 	h.availMu.Lock()
-	m.Push(h.render.Availability(h.available))
+	_, more := m.deliver(frame{data: h.render.Availability(h.available)})
 	h.availMu.Unlock()
+	if flush || more {
+		m.flush()
+	}
 	// Presence goes on while the caller starts writing to the socket: a
 	// joiner's queue must not fill with live messages while Redis, busy
 	// with everyone reconnecting at once, records who is here.
@@ -628,18 +644,19 @@ func (r *room) remove(m *Socket) bool {
 
 // broadcast hands f to every socket and returns how many, and whether one
 // of them shows another numbering than f's (see Socket.accept).
-func (r *room) broadcast(f frame) (n int, behind bool) {
+// The sockets that need it are added to fl, to flush once no lock is held.
+func (r *room) broadcast(f frame, fl *flushList) (n int, behind bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.deliverLocked(f)
+	return r.deliverLocked(f, fl)
 }
 
 // deliverLocked is broadcast with r.mu held.
-func (r *room) deliverLocked(f frame) (n int, behind bool) {
+func (r *room) deliverLocked(f frame, fl *flushList) (n int, behind bool) {
 	for m := range r.sockets {
-		if m.deliver(f) {
-			behind = true
-		}
+		b, flush := m.deliver(f)
+		behind = behind || b
+		fl.add(m, flush)
 		n++
 	}
 	return n, behind

@@ -16,16 +16,22 @@ import (
 )
 
 // countingRenderer renders events as short strings and counts its calls.
-type countingRenderer struct{ messages, notices, histories atomic.Int64 }
+type countingRenderer struct{ messages, histories atomic.Int64 }
 
 func (r *countingRenderer) Message(m realtime.Message) []byte {
 	r.messages.Add(1)
-	return fmt.Appendf(nil, "m%d:%s", m.Seq, m.Text)
+	return fmt.Appendf(nil, "m%d:%s|", m.Seq, m.Text)
 }
 
-func (r *countingRenderer) Notice(k realtime.EventKind, name string) []byte {
-	r.notices.Add(1)
-	return fmt.Appendf(nil, "n:%s:%s|", k, name)
+func (r *countingRenderer) Presence(entered, left, names []string) []byte {
+	var b []byte
+	for _, n := range entered {
+		b = fmt.Appendf(b, "n:%s:%s|", realtime.KindEntered, n)
+	}
+	for _, n := range left {
+		b = fmt.Appendf(b, "n:%s:%s|", realtime.KindLeft, n)
+	}
+	return append(b, r.MemberList(names)...)
 }
 
 func (r *countingRenderer) MemberList(names []string) []byte {
@@ -153,7 +159,7 @@ func TestHubHistoryFirstThenLiveRenderedOnce(t *testing.T) {
 		}
 		var members []*realtime.Socket
 		for i := range 5 {
-			m, err := h.Join(ctx, room, brokertest.User("user"+strconv.Itoa(i)))
+			m, err := h.Join(ctx, room, brokertest.User("user"+strconv.Itoa(i)), realtime.NewTestConn())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,13 +192,13 @@ func TestHubNoticesGoToOthers(t *testing.T) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
 		room := chattest.Room()
-		ann, err := h.Join(ctx, room, brokertest.User("ann"))
+		ann, err := h.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer ann.Leave()
 		recv(t, ctx, ann) // history
-		bob, err := h.Join(ctx, room, brokertest.User("bob"))
+		bob, err := h.Join(ctx, room, brokertest.User("bob"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,12 +225,12 @@ func TestHubDropsSlowMemberWithoutStallingRoom(t *testing.T) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 1000), &countingRenderer{})
 		room := chattest.Room()
-		slow, err := h.Join(ctx, room, brokertest.User("slow"))
+		slow, err := h.Join(ctx, room, brokertest.User("slow"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer slow.Leave()
-		fast, err := h.Join(ctx, room, brokertest.User("fast"))
+		fast, err := h.Join(ctx, room, brokertest.User("fast"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +268,7 @@ func TestHubInstancesShareRooms(t *testing.T) {
 		h1 := newHub(t, f.Make(t, 100), &countingRenderer{})
 		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
 		room := chattest.Room()
-		a, err := h1.Join(ctx, room, brokertest.User("ann"))
+		a, err := h1.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +276,7 @@ func TestHubInstancesShareRooms(t *testing.T) {
 		recv(t, ctx, a)
 		// Presence is recorded beside the join; the list follows it.
 		recvList(t, ctx, a)
-		b, err := h2.Join(ctx, room, brokertest.User("bob"))
+		b, err := h2.Join(ctx, room, brokertest.User("bob"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,13 +334,13 @@ func TestHubReloadMakesNoNoise(t *testing.T) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
 		room := chattest.Room()
-		bob, err := h.Join(ctx, room, brokertest.User("bob"))
+		bob, err := h.Join(ctx, room, brokertest.User("bob"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer bob.Leave()
 		recv(t, ctx, bob)
-		ann, err := h.Join(ctx, room, brokertest.User("ann"))
+		ann, err := h.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,7 +349,7 @@ func TestHubReloadMakesNoNoise(t *testing.T) {
 		}
 		// A reload: the socket closes and a new one opens at once.
 		ann.Leave()
-		ann, err = h.Join(ctx, room, brokertest.User("ann"))
+		ann, err = h.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,18 +370,18 @@ func TestHubPresenceAcrossInstances(t *testing.T) {
 		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
 		room := chattest.Room()
 
-		bob, err := h2.Join(ctx, room, brokertest.User("bob"))
+		bob, err := h2.Join(ctx, room, brokertest.User("bob"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer bob.Leave()
 		recv(t, ctx, bob)
 		// Two tabs of ann, one on each instance: listed once.
-		tab1, err := h1.Join(ctx, room, brokertest.User("ann"))
+		tab1, err := h1.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
-		tab2, err := h2.Join(ctx, room, brokertest.User("ann"))
+		tab2, err := h2.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -405,7 +411,7 @@ func TestHubClaimsNames(t *testing.T) {
 		if held, err := h.Claim(ctx, room, alice); err != nil || !held {
 			t.Fatalf("Alice could not claim her name in an empty room: %v %v", held, err)
 		}
-		m, err := h.Join(ctx, room, alice)
+		m, err := h.Join(ctx, room, alice, realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -495,7 +501,7 @@ func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
 		room := chattest.Room()
 		var members []*realtime.Socket
 		for i, h := range []*realtime.Hub{h1, h2} {
-			m, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)))
+			m, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)), realtime.NewTestConn())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -561,7 +567,7 @@ func TestHubGapInTheLiveSequenceResyncs(t *testing.T) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
 		room := chattest.Room()
-		m, err := h.Join(ctx, room, brokertest.User("ann"))
+		m, err := h.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -599,7 +605,7 @@ func TestHubPresenceFramesAtMostOnceABatch(t *testing.T) {
 		h, stop := realtime.StartHub(b, &countingRenderer{}, realtime.WithPresenceTiming(slow))
 		defer stop()
 		room := chattest.Room()
-		obs, err := h.Join(ctx, room, brokertest.User("observer"))
+		obs, err := h.Join(ctx, room, brokertest.User("observer"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -607,7 +613,7 @@ func TestHubPresenceFramesAtMostOnceABatch(t *testing.T) {
 		recvList(t, ctx, obs)
 		start := time.Now()
 		for i := range 30 {
-			m, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)))
+			m, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)), realtime.NewTestConn())
 			if err != nil {
 				t.Fatal(err)
 			}

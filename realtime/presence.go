@@ -265,35 +265,25 @@ func (h *Hub) refresh(ctx context.Context, roomName string) {
 // and the new list. A user's own sockets are not told that the user came or
 // went, so they get the same frame without that notice.
 func (h *Hub) tellPresence(r *room, entered, left, names []string) {
-	notices := make(map[string][]byte, len(entered)+len(left))
-	for _, n := range entered {
-		notices[n] = h.render.Notice(KindEntered, n)
+	common := h.render.Presence(entered, left, names)
+	without := func(list []string, name string) []string {
+		return slices.DeleteFunc(slices.Clone(list), func(n string) bool { return n == name })
 	}
-	for _, n := range left {
-		notices[n] = h.render.Notice(KindLeft, n)
-	}
-	list := h.render.MemberList(names)
-	frameFor := func(skip string) []byte {
-		var b []byte
-		for _, n := range append(slices.Clip(entered), left...) {
-			if n != skip {
-				b = append(b, notices[n]...)
-			}
-		}
-		return append(b, list...)
-	}
-	common := frameFor("")
 	own := map[string][]byte{}
+	var fl flushList
+	defer fl.flush()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for m := range r.sockets {
 		data := common
-		if _, ok := notices[m.User.Name]; ok {
-			if own[m.User.Name] == nil {
-				own[m.User.Name] = frameFor(m.User.Name)
+		name := m.User.Name
+		if slices.Contains(entered, name) || slices.Contains(left, name) {
+			if own[name] == nil {
+				own[name] = h.render.Presence(without(entered, name), without(left, name), names)
 			}
-			data = own[m.User.Name]
+			data = own[name]
 		}
-		m.deliver(frame{data: data})
+		_, flush := m.deliver(frame{data: data})
+		fl.add(m, flush)
 	}
 }

@@ -83,7 +83,7 @@ func TestPresenceOfRoomsProceedsInParallel(t *testing.T) {
 	// A leaver in room "l": present first (released at once), then gone.
 	leaverJoined := make(chan *Socket)
 	go func() {
-		m, err := h.Join(ctx, "l", User{Name: "leaver", Session: "l"})
+		m, err := h.Join(ctx, "l", User{Name: "leaver", Session: "l"}, NewTestConn())
 		if err != nil {
 			t.Error(err)
 		}
@@ -95,7 +95,7 @@ func TestPresenceOfRoomsProceedsInParallel(t *testing.T) {
 
 	var joined []*Socket
 	for i := range 8 {
-		m, err := h.Join(ctx, fmt.Sprint("r", i), User{Name: "u", Session: fmt.Sprint("s", i)})
+		m, err := h.Join(ctx, fmt.Sprint("r", i), User{Name: "u", Session: fmt.Sprint("s", i)}, NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,11 +32,11 @@ func (b *heldBroker) History(ctx context.Context, room string) ([]Message, error
 // textRenderer renders frames as short strings.
 type textRenderer struct{}
 
-func (textRenderer) Message(m Message) []byte        { return fmt.Appendf(nil, "m%d|", m.Seq) }
-func (textRenderer) Notice(EventKind, string) []byte { return nil }
-func (textRenderer) MemberList([]string) []byte      { return nil }
-func (textRenderer) Availability(bool) []byte        { return []byte("a|") }
-func (textRenderer) Typing(name string) []byte       { return []byte("t:" + name + "|") }
+func (textRenderer) Message(m Message) []byte         { return fmt.Appendf(nil, "m%d|", m.Seq) }
+func (textRenderer) Presence(_, _, _ []string) []byte { return nil }
+func (textRenderer) MemberList([]string) []byte       { return nil }
+func (textRenderer) Availability(bool) []byte         { return []byte("a|") }
+func (textRenderer) Typing(name string) []byte        { return []byte("t:" + name + "|") }
 func (textRenderer) MessageList(msgs []Message) []byte {
 	var b strings.Builder
 	b.WriteString("h")
@@ -86,7 +86,7 @@ func TestResyncDoesNotTakeMessagesOffANewerJoin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	const room = "r"
-	ann, err := h.Join(ctx, room, User{Name: "ann", Session: "a"})
+	ann, err := h.Join(ctx, room, User{Name: "ann", Session: "a"}, NewTestConn())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestResyncDoesNotTakeMessagesOffANewerJoin(t *testing.T) {
 	if _, err := h.Send(ctx, room, "ann", "3", ""); err != nil {
 		t.Fatal(err)
 	}
-	bob, err := h.Join(ctx, room, User{Name: "bob", Session: "b"})
+	bob, err := h.Join(ctx, room, User{Name: "bob", Session: "b"}, NewTestConn())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,12 +156,12 @@ func TestStuckResyncStallsNoOtherRoom(t *testing.T) {
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	slow, err := h.Join(ctx, "slow", User{Name: "ann", Session: "a"})
+	slow, err := h.Join(ctx, "slow", User{Name: "ann", Session: "a"}, NewTestConn())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer slow.Leave()
-	fast, err := h.Join(ctx, "fast", User{Name: "bob", Session: "b"})
+	fast, err := h.Join(ctx, "fast", User{Name: "bob", Session: "b"}, NewTestConn())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,32 @@ package realtime
 
 import "sync"
 
-// frame is one WebSocket message's bytes. seq is the message number it
-// carries (0 for notices), and first whether that message starts the room's
-// numbering (Message.First); a history frame carries its last message's seq,
-// and history numbers the read it came from.
+// Conn is the connection a socket's frames are written to. A frame is
+// whole and ready to write (the Renderer's bytes), so that the same bytes
+// go to every socket of a room and frames waiting together are written
+// joined, in one write.
+//
+// A socket has at most one writer at a time: TryWrite and Write are never
+// called at once for one Conn.
+type Conn interface {
+	// TryWrite writes as much of p as the connection takes at once,
+	// without waiting, and returns how many bytes it took. When that is a
+	// part of p, the rest follows with Write before anything else.
+	TryWrite(p []byte) (int, error)
+	// Write writes all of p, waiting at most the connection's write
+	// timeout.
+	Write(p []byte) error
+	// End is called once, in a goroutine of its own, when the socket will
+	// write no more: it left, a write failed, or (tooSlow) it fell
+	// defaultQueueSize frames behind and was dropped, and then the page
+	// should come back and catch up from the history.
+	End(tooSlow bool)
+}
+
+// frame is one event's bytes. seq is the message number it carries (0 for
+// notices), and first whether that message starts the room's numbering
+// (Message.First); a history frame carries its last message's seq, and
+// history numbers the read it came from.
 type frame struct {
 	seq     int64
 	first   bool
@@ -13,17 +35,27 @@ type frame struct {
 	history uint64
 }
 
-// Socket is one socket in a room. Its writer reads Out until it is closed.
-// Frames are queued under mu, never blocking: a socket whose queue is full
-// is dropped instead (the room never waits for one reader).
+// Socket is one socket in a room.
+//
+// Writing. Frames are queued under mu, never blocking, and whoever queues
+// a frame onto an idle socket flushes it after letting go of every lock:
+// the write is tried at once without waiting (the hub's event loop writes
+// most frames itself, with no goroutine woken per delivery), and what the
+// connection does not take at once is left to a goroutine that lives only
+// until the queue is empty. An idle socket has no writer goroutine. A
+// socket whose queue is full is dropped instead (the room never waits for
+// one reader).
 type Socket struct {
 	hub  *Hub
 	room *room
+	conn Conn
 	// User is who the socket belongs to.
 	User User
 
 	mu      sync.Mutex // guards the fields below; see Hub for the lock order
-	out     chan []byte
+	queue   [][]byte   // frames waiting to be written, at most hub.queueSize
+	writing bool       // a flush or the writer goroutine owns the writes
+	ended   bool       // conn.End has been called
 	started bool
 	backlog []frame // events that arrived before the history was read
 	read    uint64  // the history read whose frame the page shows
@@ -32,10 +64,6 @@ type Socket struct {
 	dropped bool
 }
 
-// Out carries the frames to write, history first. It is closed when the
-// socket leaves or is dropped for being too slow.
-func (s *Socket) Out() <-chan []byte { return s.out }
-
 // Dropped reports whether the socket was dropped for not keeping up.
 func (s *Socket) Dropped() bool {
 	s.mu.Lock()
@@ -43,27 +71,53 @@ func (s *Socket) Dropped() bool {
 	return s.dropped
 }
 
-// offer queues data if the socket has joined and its queue is at most half
-// full: for what may be missed (typing), never a reason to drop a socket.
-func (s *Socket) offer(data []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.started || s.closed || len(s.out) > cap(s.out)/2 {
-		return
+// flushList holds the sockets that a queueing left to flush: they are
+// flushed once the locks held while queueing are let go.
+type flushList []*Socket
+
+// add keeps s to flush when flush is true.
+func (l *flushList) add(s *Socket, flush bool) {
+	if flush {
+		*l = append(*l, s)
 	}
-	s.push(data)
 }
 
-// Push queues a frame for this socket alone, such as a reply to its sender.
+// flush writes what every socket in the list has queued, and empties it.
+// It must be called with no lock held.
+func (l *flushList) flush() {
+	for i, s := range *l {
+		s.flush()
+		(*l)[i] = nil
+	}
+	*l = (*l)[:0]
+}
+
+// offer queues data if the socket has joined and its queue is at most half
+// full: for what may be missed (typing), never a reason to drop a socket.
+// It reports whether the caller must flush the socket.
+func (s *Socket) offer(data []byte) (flush bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started || s.closed || len(s.queue) > s.hub.queueSize/2 {
+		return false
+	}
+	return s.push(data)
+}
+
+// Push writes a frame for this socket alone, such as a reply to its
+// sender. It must be called with no lock of the hub's held.
 func (s *Socket) Push(data []byte) {
-	s.deliver(frame{data: data})
+	if _, flush := s.deliver(frame{data: data}); flush {
+		s.flush()
+	}
 }
 
 // start queues the socket's first history, then what arrived meanwhile,
 // all in one slot of the queue: a joiner that waited long for the history
 // of a busy room is not dropped for what came in the meantime. It reports
-// whether one of those events belongs to another numbering.
-func (s *Socket) start(history frame) (behind bool) {
+// whether one of those events belongs to another numbering, and whether
+// the caller must flush the socket.
+func (s *Socket) start(history frame) (behind, flush bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.started = true
@@ -86,28 +140,33 @@ func (s *Socket) start(history frame) (behind bool) {
 	}
 	s.backlog = nil
 	if data != nil {
-		s.push(data)
+		flush = s.push(data)
 	}
-	return behind
+	return behind, flush
 }
 
 // maxBacklog bounds the events kept for a socket while its history is read.
 const maxBacklog = 1024
 
 // deliver queues f, or keeps it until the history is queued. It reports
-// whether f is a message of another numbering than the page shows.
-func (s *Socket) deliver(f frame) (behind bool) {
+// whether f is a message of another numbering than the page shows, and
+// whether the caller must flush the socket.
+func (s *Socket) deliver(f frame) (behind, flush bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.started {
 		if len(s.backlog) >= maxBacklog {
 			s.drop()
-			return false
+			return false, false
 		}
 		s.backlog = append(s.backlog, f)
-		return false
+		return false, false
 	}
-	return s.enqueue(f)
+	ok, behind := s.accept(f)
+	if ok {
+		flush = s.push(f.data)
+	}
+	return behind, flush
 }
 
 // gone reports whether the socket has left or been dropped.
@@ -117,30 +176,26 @@ func (s *Socket) gone() bool {
 	return s.closed
 }
 
-// enqueue must be called with m.mu held. It queues f unless the page
-// already shows it (accept).
-func (s *Socket) enqueue(f frame) (behind bool) {
-	ok, behind := s.accept(f)
-	if ok {
-		s.push(f.data)
+// push must be called with s.mu held: it queues data, or drops the socket
+// whose queue is full. It reports whether the caller must flush the
+// socket: it was idle, and the caller now owns its writes.
+func (s *Socket) push(data []byte) (flush bool) {
+	if s.closed || len(data) == 0 {
+		return false
 	}
-	return behind
-}
-
-// push must be called with m.mu held: it queues data, or drops the socket
-// whose queue is full.
-func (s *Socket) push(data []byte) {
-	if s.closed {
-		return
-	}
-	select {
-	case s.out <- data:
-	default:
+	if len(s.queue) >= s.hub.queueSize {
 		s.drop()
+		return false
 	}
+	s.queue = append(s.queue, data)
+	if s.writing {
+		return false
+	}
+	s.writing = true
+	return true
 }
 
-// accept must be called with m.mu held. It reports whether the page needs
+// accept must be called with s.mu held. It reports whether the page needs
 // f, and takes note that it will show it:
 //
 //   - A history frame replaces what the page shows, so it sets what the
@@ -171,18 +226,111 @@ func (s *Socket) accept(f frame) (ok, behind bool) {
 	return true, false
 }
 
-// drop must be called with m.mu held.
+// drop must be called with s.mu held.
 func (s *Socket) drop() {
 	s.dropped = true
-	s.closeOut()
+	s.closed = true
+	s.queue = nil
 	s.hub.obs.Dropped()
+	// A writer blocked in a write sees it only when that write ends.
+	s.end(true)
 }
 
-func (s *Socket) closeOut() {
-	if !s.closed {
-		s.closed = true
-		close(s.out)
+// end must be called with s.mu held: the connection is told, once, that
+// the socket will write no more.
+func (s *Socket) end(tooSlow bool) {
+	if !s.ended {
+		s.ended = true
+		go s.conn.End(tooSlow)
 	}
+}
+
+// next must be called with s.mu held, by the owner of the writes. It takes
+// what is queued, joined into one write; with nothing queued, or the
+// socket closed, it gives up the writes and returns nil.
+func (s *Socket) next() []byte {
+	if s.closed || len(s.queue) == 0 {
+		s.writing = false
+		return nil
+	}
+	q := s.queue
+	defer func() {
+		clear(q)
+		s.queue = q[:0]
+	}()
+	if len(q) == 1 {
+		return q[0]
+	}
+	n := 0
+	for _, b := range q {
+		n += len(b)
+	}
+	// Frames are shared by every socket of a room: join them in a copy.
+	data := make([]byte, 0, n)
+	for _, b := range q {
+		data = append(data, b...)
+	}
+	return data
+}
+
+// maxFlushRounds bounds the writes a flush makes before it leaves the rest
+// to a goroutine: frames that keep arriving while it writes must not hold
+// the hub's event loop on one socket.
+const maxFlushRounds = 2
+
+// flush writes what is queued, without waiting: what the connection does
+// not take at once is left to the writer goroutine. The caller owns the
+// writes (push said so) and holds no lock.
+func (s *Socket) flush() {
+	for range maxFlushRounds {
+		s.mu.Lock()
+		data := s.next()
+		s.mu.Unlock()
+		if data == nil {
+			return
+		}
+		n, err := s.conn.TryWrite(data)
+		if err != nil {
+			s.failed()
+			return
+		}
+		if n < len(data) {
+			go s.writeLoop(data[n:])
+			return
+		}
+	}
+	go s.writeLoop(nil)
+}
+
+// writeLoop writes rest, then what is queued, waiting as long as the
+// connection's write timeout allows, until the queue is empty.
+func (s *Socket) writeLoop(rest []byte) {
+	data := rest
+	for {
+		if len(data) > 0 {
+			if err := s.conn.Write(data); err != nil {
+				s.failed()
+				return
+			}
+		}
+		s.mu.Lock()
+		data = s.next()
+		s.mu.Unlock()
+		if data == nil {
+			return
+		}
+	}
+}
+
+// failed gives up a socket whose write failed: the connection is ended,
+// and its reader then leaves the room.
+func (s *Socket) failed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.queue = nil
+	s.writing = false
+	s.end(false)
 }
 
 // Leave unregisters the socket. When it was its user's last socket here, the
@@ -192,7 +340,10 @@ func (s *Socket) Leave() { s.leave(true) }
 
 func (s *Socket) leave(wasPresent bool) {
 	s.mu.Lock()
-	s.closeOut()
+	s.closed = true
+	s.queue = nil
+	// A writer blocked in a write ends with the connection.
+	s.end(false)
 	s.mu.Unlock()
 	if s.room.remove(s) && wasPresent {
 		s.hub.absentLater(s.room.name, s.User)

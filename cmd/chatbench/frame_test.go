@@ -14,7 +14,30 @@ import (
 	"github.com/chatrun/chat/views"
 )
 
-var fragments handlers.Fragments
+// fragments renders as the server does, less the WebSocket header the
+// server's renderer writes in front: what a client reads.
+var fragments payloads
+
+type payloads struct{ f handlers.Fragments }
+
+func (p payloads) Message(m realtime.Message) []byte { return unframe(p.f.Message(m)) }
+func (p payloads) MessageList(msgs []realtime.Message) []byte {
+	return unframe(p.f.MessageList(msgs))
+}
+func (p payloads) Presence(entered, left, names []string) []byte {
+	return unframe(p.f.Presence(entered, left, names))
+}
+
+// unframe returns the payload of one unmasked WebSocket frame.
+func unframe(b []byte) []byte {
+	switch b[1] {
+	case 126:
+		return b[4:]
+	case 127:
+		return b[10:]
+	}
+	return b[2:]
+}
 
 func msg(seq int64, text string) realtime.Message {
 	return realtime.Message{Seq: seq, Name: "ann <&>", Text: text, Time: time.Unix(1700000000, 0)}
@@ -35,7 +58,7 @@ func TestScanFrame(t *testing.T) {
 	history := fragments.MessageList([]realtime.Message{msg(7, "old <b>"), msg(8, "b run 1 2")})
 	one := fragments.Message(msg(9, "b abc 3 1700000000123456789"))
 	// Several fragments coalesced into one WebSocket message.
-	several := slices.Concat(fragments.Message(msg(10, "x")), fragments.Notice(realtime.KindEntered, "bob"),
+	several := slices.Concat(fragments.Message(msg(10, "x")), fragments.Presence([]string{"bob"}, nil, []string{"bob"}),
 		fragments.Message(msg(11, "y")), fragments.Message(msg(12, "z")))
 
 	seqs, texts, hist, n := items(history)

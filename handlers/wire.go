@@ -1,0 +1,135 @@
+package handlers
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// wire is a socket's connection, written by two writers: the hub's frames,
+// whole WebSocket messages it writes itself (realtime.Conn), and
+// coder/websocket's control frames (ping, close), which reach it through
+// control(). Each frame is written whole under mu, so the two never
+// interleave.
+//
+// The hub's frames bypass coder/websocket: a server's frames are not
+// masked, so a room's event is framed once and the same bytes go to every
+// socket, most of them in one non-blocking write from the hub's event loop.
+type wire struct {
+	conn    net.Conn
+	raw     syscall.RawConn // nil when conn is not a plain socket (TLS): every write then waits in Write
+	timeout time.Duration
+	end     func(tooSlow bool)
+
+	// mu is held across one frame's write. A TryWrite that wrote part of
+	// its frame keeps it held for the Write of the rest (mid), which the
+	// socket's single writer makes next.
+	mu  sync.Mutex
+	mid bool // guarded by mu's holder
+}
+
+func newWire(conn net.Conn, timeout time.Duration, end func(tooSlow bool)) *wire {
+	w := &wire{conn: conn, timeout: timeout, end: end}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			w.raw = raw
+		}
+	}
+	return w
+}
+
+// TryWrite writes what the socket's send buffer takes now, never waiting:
+// not for the buffer, and not for a control frame being written.
+func (w *wire) TryWrite(p []byte) (int, error) {
+	if w.raw == nil || !w.mu.TryLock() {
+		return 0, nil
+	}
+	var n int
+	var werr error
+	err := w.raw.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), p)
+		return true // never wait for the socket to be writable
+	})
+	if err == nil && werr != nil && !errors.Is(werr, syscall.EAGAIN) && !errors.Is(werr, syscall.EINTR) {
+		err = werr
+	}
+	n = max(n, 0)
+	if err != nil {
+		w.mu.Unlock()
+		return 0, err
+	}
+	if n > 0 && n < len(p) {
+		w.mid = true // the rest follows in Write, with mu still held
+		return n, nil
+	}
+	w.mu.Unlock()
+	return n, nil
+}
+
+// Write writes all of p, giving up after the write timeout.
+func (w *wire) Write(p []byte) error {
+	if !w.mid {
+		w.mu.Lock()
+	}
+	w.mid = false
+	defer w.mu.Unlock()
+	if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+		return err
+	}
+	_, err := w.conn.Write(p)
+	// A deadline left in the past would fail the next TryWrite.
+	if derr := w.conn.SetWriteDeadline(time.Time{}); err == nil {
+		err = derr
+	}
+	return err
+}
+
+// End is realtime.Conn's: the socket writes no more.
+func (w *wire) End(tooSlow bool) { w.end(tooSlow) }
+
+// control returns the connection as coder/websocket writes to it: each
+// write (a whole control frame, which fits its write buffer) waits for the
+// frame being written to end.
+func (w *wire) control() net.Conn { return controlConn{Conn: w.conn, w: w} }
+
+type controlConn struct {
+	net.Conn
+	w *wire
+}
+
+func (c controlConn) Write(p []byte) (int, error) {
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// maxFrameHeader is the longest header of an unmasked WebSocket frame.
+const maxFrameHeader = 10
+
+// textFrame returns payload as one unmasked, final WebSocket text frame.
+// payload must start maxFrameHeader bytes into its buffer's capacity (see
+// framed), so that the header is written in front of it in place.
+func textFrame(buf []byte) []byte {
+	payload := buf[maxFrameHeader:]
+	var h [maxFrameHeader]byte
+	h[0] = 0x81 // FIN, text
+	n := 2
+	switch l := len(payload); {
+	case l < 126:
+		h[1] = byte(l)
+	case l <= 0xFFFF:
+		h[1] = 126
+		binary.BigEndian.PutUint16(h[2:], uint16(l))
+		n = 4
+	default:
+		h[1] = 127
+		binary.BigEndian.PutUint64(h[2:], uint64(l))
+		n = 10
+	}
+	start := maxFrameHeader - n
+	copy(buf[start:], h[:n])
+	return buf[start:]
+}

@@ -257,7 +257,8 @@ feed:
 }
 
 // sendAndDrain runs the sending phase, then waits until every sent message
-// is answered and delivered to every member of its room, or -drain passes.
+// is answered and delivered to every member of its room (and every typing
+// signal too), or -drain passes.
 func (b *bench) sendAndDrain(ctx context.Context, connected []*member, rep *report, mid func()) {
 	var senders []*member
 	for _, m := range connected {
@@ -338,13 +339,17 @@ func (b *bench) sendAndDrain(ctx context.Context, connected []*member, rep *repo
 }
 
 // drained reports whether every sender has had a reply to every message,
-// and every member of a room has every message accepted there. Sockets the
-// server closed are left out: they wait for nothing more.
+// and every member of a room has every message accepted there and, with
+// -typing, every typing signal sent there. Sockets the server closed are
+// left out: they wait for nothing more.
 func (b *bench) drained() bool {
 	if b.reconnecting.Load() > 0 {
 		return false
 	}
 	for _, r := range b.rooms {
+		if !b.typingIn(r) {
+			return false
+		}
 		var accepted int64
 		for _, m := range r.members {
 			if !m.active() || !m.sender {
@@ -360,6 +365,31 @@ func (b *bench) drained() bool {
 			if m.active() && !m.closedBy.Load() && m.received.Load() < accepted {
 				return false
 			}
+		}
+	}
+	return true
+}
+
+// typingIn reports whether every member of r still there has had every
+// typing signal written in r, its own included. A typing frame written as
+// the sending phase stops is still on its way when the last message is in:
+// without this wait it is counted sent and the sockets close before it
+// arrives. Signals from elsewhere only add to a member's count. A storm's
+// rejoins miss the signals sent meanwhile, and nothing sends those again:
+// there the drain waits for the messages alone.
+func (b *bench) typingIn(r *room) bool {
+	if b.cfg.typing == 0 || b.cfg.storm() {
+		return true
+	}
+	var typed int64
+	for _, m := range r.members {
+		if m.active() && !m.closedBy.Load() {
+			typed += m.typed.Load()
+		}
+	}
+	for _, m := range r.members {
+		if m.active() && !m.closedBy.Load() && m.typists.Load() < typed {
+			return false
 		}
 	}
 	return true

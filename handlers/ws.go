@@ -168,12 +168,14 @@ func (s *Server) unavailableSocket(ctx context.Context, conn *websocket.Conn) {
 const unavailableNotice = "The chat cannot store messages right now. Trying again…"
 
 // Buffer sizes of a socket after the hijack. net/http's are 4 KiB each way,
-// most of what an idle socket costs. A message fragment fits in the read
-// buffer; coder/websocket writes only control frames (at most 131 bytes)
-// and the refusals before a socket joins, which may take two writes.
+// most of what an idle socket costs. A frame from the page mostly fits in
+// the read buffer (a longer one is read past it, straight into the
+// message); coder/websocket writes only control frames (at most 127 bytes:
+// the server's are unmasked) and the refusals before a socket joins, which
+// may take two writes.
 const (
-	socketReadBuf    = 512
-	socketControlBuf = 256
+	socketReadBuf    = 256
+	socketControlBuf = 128
 )
 
 // smallBuffers hands coder/websocket the hijacked connection with small

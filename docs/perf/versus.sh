@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# The measurements of docs/PERFORMANCE.md, "Against Node and the floor",
+# side by side in one run on this machine: the chat, the tutorial's Node.js
+# Socket.IO service and `floor` (the machine's limit), all from
+# ../shared/bench (BENCH_DIR), under one generator (chatbench, -proto
+# socketio for Node). Loopback only; about 15 minutes; not a CI step.
+# Needs redis-server, redis-cli, node and npm, jq, bc and curl.
+#
+#   1. cost: 40,000 deliveries/s offered (50 rooms x 40, one sender per
+#      room at 20 msg/s, two instances on one Redis): deliveries per server
+#      CPU-second of the chat and of Node, and floor's writes per CPU-second
+#      at the same rate and socket count; ROUNDS rounds, interleaved.
+#   2. capacity: floor's writes per second unbounded, then the chat offered
+#      70% of it (50 rooms x 40, five senders per room).
+#   3. the shared store: Redis CPU per accepted message at 1,000 msg/s
+#      (connect, presence and sends together) and INFO commandstats.
+#   4. idle: server RSS per socket with 18,000 open (and Node's).
+#   5. joining: 20,000 sockets signed in and joined; 1,000 sockets drained
+#      by a SIGTERM rejoining the other instance.
+#
+# PARTS (default "cost capacity store idle join") picks what to run.
+# Writes docs/perf/versus/*.json[l] and prints a summary (summary.txt).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bench_dir=$(cd "${BENCH_DIR:-../shared/bench}" && pwd)
+rounds=${ROUNDS:-2}
+parts=" ${PARTS:-cost capacity store idle join} "
+part() { [[ $parts == *" $1 "* ]]; }
+out=docs/perf/versus
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'pkill -f "$work/" 2>/dev/null || true; [ -n "${redis_pid:-}" ] && kill $redis_pid 2>/dev/null; rm -rf "$work"' EXIT
+
+go build -o "$work/chat" ./cmd/chat
+go build -o "$work/chatbench" ./cmd/chatbench
+(cd "$bench_dir/floor" && go build -o "$work/floor" .)
+cp -r "$bench_dir/node-websockets" "$work/node"
+# The published service never connects its subscriber (../shared/bench/README.md).
+sed -i 's/^\(\s*const subClient = redisClient.duplicate();\)$/\1\nsubClient.connect();/' "$work/node/app.js"
+grep -q '^subClient.connect();' "$work/node/app.js"
+(cd "$work/node" && npm install --omit=dev --no-audit --no-fund --silent >/dev/null)
+
+redis-server --port 6390 --bind 127.0.0.1 --save '' --appendonly no --logfile "$work/redis.log" &
+redis_pid=$!
+until redis-cli -p 6390 ping >/dev/null 2>&1; do sleep 0.1; done
+
+stop_servers() {
+  pkill -f "$work/chat " 2>/dev/null || true
+  pkill -f "$work/node/index.js" 2>/dev/null || true
+  while pgrep -f "$work/chat |$work/node/index.js" >/dev/null; do sleep 0.1; done
+  redis-cli -p 6390 flushall >/dev/null
+}
+
+# chat_up starts two fresh chat instances on 8081 and 8082 and sets $pids.
+chat_up() {
+  stop_servers
+  for i in 1 2; do
+    TRUST_PROXY=1 SESSION_SECRET=perf REDISHOST=127.0.0.1 REDISPORT=6390 \
+      SEND_RATE=10000 SEND_BURST=10000 \
+      "$work/chat" -listen 127.0.0.1:808$i >"$work/chat-$i.log" 2>&1 &
+  done
+  for i in 1 2; do until curl -sf http://127.0.0.1:808$i/ready >/dev/null; do sleep 0.1; done; done
+  pids=$(pgrep -f "$work/chat " | paste -sd,)
+  urls=http://127.0.0.1:8081,http://127.0.0.1:8082
+}
+
+# node_up starts two fresh Node instances on 8091 and 8092 and sets $pids.
+node_up() {
+  stop_servers
+  for i in 1 2; do
+    (cd "$work/node" && PORT=809$i REDISHOST=127.0.0.1 REDISPORT=6390 exec node "$work/node/index.js" >"$work/node-$i.log" 2>&1) &
+  done
+  # Ready once Engine.IO answers a handshake (its / renders a page the
+  # copy does not carry, and a request there stops the process).
+  for i in 1 2; do until curl -sf "http://127.0.0.1:809$i/socket.io/?EIO=4&transport=polling" >/dev/null; do sleep 0.1; done; done
+  pids=$(pgrep -f "$work/node/index.js" | paste -sd,)
+  urls=http://127.0.0.1:8091,http://127.0.0.1:8092
+}
+
+bench() { "$work/chatbench" -urls "$urls" -pids "$pids" -sources 8 -json "$@"; }
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
+rss_kb() { for p in ${1//,/ }; do awk '/VmRSS/ {print $2}' /proc/$p/status; done | paste -sd+ | bc; }
+
+# 1. Cost at 40,000 deliveries/s.
+if part cost; then
+: >"$out/cost.jsonl"
+for round in $(seq "$rounds"); do
+  "$work/floor" -conns 2000 -rate 40000 -duration 30s -size 350 | tail -1 |
+    jq -c --argjson round "$round" '{what: "floor", round: $round} + .' | tee -a "$out/cost.jsonl"
+  node_up
+  bench -proto socketio -rooms 50 -members 40 -senders 1 -rate 20 -duration 30s -room-prefix "node-$round" |
+    jq -c --argjson round "$round" '{what: "node", round: $round} + .' | tee -a "$out/cost.jsonl" >/dev/null
+  chat_up
+  bench -rooms 50 -members 40 -senders 1 -rate 20 -duration 30s -room-prefix "chat-$round" |
+    jq -c --argjson round "$round" '{what: "chat", round: $round} + .' | tee -a "$out/cost.jsonl" >/dev/null
+done
+fi
+
+# 2. Capacity: 70% of what the machine carries.
+if part capacity; then
+stop_servers
+"$work/floor" -conns 2000 -rate 100000000 -duration 10s -size 350 | tail -1 | jq -c '{what: "floor-saturated"} + .' >"$out/capacity.jsonl"
+offered=$(jq -r 'select(.what == "floor-saturated") | .per_s * 0.7' "$out/capacity.jsonl")
+rate=$(echo "scale=2; $offered / (50 * 5 * 40)" | bc)
+chat_up
+bench -rooms 50 -members 40 -senders 5 -rate "$rate" -duration 30s -room-prefix capacity |
+  jq -c --argjson offered "$offered" '{what: "chat-capacity", offered: $offered} + .' | tee -a "$out/capacity.jsonl" >/dev/null
+fi
+
+# 3. Redis CPU per accepted message at 1,000 msg/s.
+if part store; then
+chat_up
+redis-cli -p 6390 config resetstat >/dev/null
+r0=$(cpu_s $redis_pid)
+bench -rooms 50 -members 40 -senders 1 -rate 20 -duration 30s -room-prefix store >"$work/store.json"
+r1=$(cpu_s $redis_pid)
+redis-cli -p 6390 info commandstats | tr -d '\r' | grep '^cmdstat_' >"$out/store-commandstats.txt"
+jq -c --argjson redis "$(echo "$r1 - $r0" | bc)" '{what: "store", redis_cpu_s: $redis, redis_us_per_accepted: ($redis * 1e6 / .accepted)} + .' "$work/store.json" >"$out/store.json"
+fi
+
+# 4. Idle: 18,000 sockets, 9,000 per instance, from two generators (a
+# process may open 20,000 files); and Node's, the same way.
+# idle holds 18,000 sockets and reads the servers' RSS once all are in;
+# extra flags ($2...) go to both generators.
+idle() {
+  local what=$1 before after
+  shift
+  local gens=()
+  before=$(rss_kb "$pids")
+  for g in a b; do
+    "$work/chatbench" -urls "$urls" -sources 8 "$@" -rooms 225 -members 40 -room-prefix "idle-$g" -idle 30s >"$work/idle-$g.txt" 2>&1 &
+    gens+=($!)
+  done
+  until grep -q '^# holding' "$work/idle-a.txt" 2>/dev/null && grep -q '^# holding' "$work/idle-b.txt" 2>/dev/null; do
+    if ! pgrep -f "$work/chatbench" >/dev/null; then cat "$work"/idle-?.txt >&2; return 1; fi
+    sleep 0.2
+  done
+  sleep 5
+  after=$(rss_kb "$pids")
+  wait "${gens[@]}"
+  jq -n -c --arg what "$what" --argjson before "$before" --argjson after "$after" \
+    '{what: $what, sockets: 18000, rss_before_kb: $before, rss_held_kb: $after, kb_per_socket: (($after - $before) / 18000)}' | tee -a "$out/idle.jsonl"
+  grep -h '^connections' "$work"/idle-?.txt >&2
+}
+if part idle; then
+: >"$out/idle.jsonl"
+chat_up
+idle chat
+node_up
+idle node -proto socketio
+fi
+
+# 5. Joining: 20,000 sockets (two generators at once), and a drain.
+if part join; then
+chat_up
+bench -rooms 250 -members 40 -room-prefix join-a -idle 1s >"$work/join-a.json" &
+a=$!
+bench -rooms 250 -members 40 -room-prefix join-b -idle 1s >"$work/join-b.json" &
+b=$!
+wait $a $b
+jq -s -c '{what: "join", sockets: (map(.connections - .connect_failed) | add), connect_s: (map(.connect_s) | max)}' \
+  "$work/join-a.json" "$work/join-b.json" | tee "$out/join.jsonl"
+chat_up
+first=$(pgrep -f "$work/chat -listen 127.0.0.1:8081")
+"$work/chatbench" -urls "$urls" -sources 8 -json -rooms 50 -members 20 -senders 1 -rate 15 -duration 8s \
+  -storm-after 3s -storm-pid "$first" -room-prefix drain | jq -c '{what: "drain"} + .' | tee -a "$out/join.jsonl" >/dev/null
+fi
+stop_servers
+
+# Summary.
+{
+  jq -r -s '
+    (map(select(.what == "floor")) | map(.per_cpu_s)) as $f |
+    (map(select(.what == "node")) | map(.deliveries_per_server_cpu_s)) as $n |
+    (map(select(.what == "chat")) | map(.deliveries_per_server_cpu_s)) as $c |
+    "cost at 40,000/s: floor \($f | map(floor)) writes per CPU-s; node \($n | map(floor)); chat \($c | map(floor)) deliveries per server CPU-s",
+    "  chat / node: \([range(0; $c | length)] | map(($c[.] / $n[.]) * 100 | floor / 100)); chat / floor: \([range(0; $c | length)] | map(($c[.] / $f[.]) * 100 | floor))%",
+    (.[] | select(.what != "floor") | "  \(.what) round \(.round): delivered \(.received)/\(.expected), lost \(.lost), dup \(.duplicated), p50 \(.latency_p50_ms) ms, p99 \(.latency_p99_ms) ms, server CPU \(.server_cpu_send_s) s")
+  ' "$out/cost.jsonl"
+  jq -r -s '
+    (map(select(.what == "floor-saturated"))[0]) as $f | (map(select(.what == "chat-capacity"))[0]) as $c |
+    "capacity: floor carries \($f.per_s | floor) writes/s; chat offered \($c.offered | floor)/s: delivered \($c.deliveries_per_s | floor)/s (\(($c.received / $c.expected * 1000 | floor) / 10)%), lost \($c.lost), dup \($c.duplicated), p99 \($c.latency_p99_ms) ms"
+  ' "$out/capacity.jsonl"
+  jq -r '"store at 1,000 msg/s: \(.accepted) accepted, Redis CPU \(.redis_cpu_s) s: \(.redis_us_per_accepted | floor) us per accepted message"' "$out/store.json"
+  awk -F'[:=,]' -v n="$(jq .accepted "$out/store.json")" '{printf "  %s: %d calls, %.1f us per accepted message\n", $1, $3, $5 / n}' "$out/store-commandstats.txt"
+  jq -r '"idle \(.what): \(.sockets) sockets, \(.kb_per_socket * 100 | floor / 100) kB RSS per socket"' "$out/idle.jsonl"
+  jq -r 'select(.what == "join") | "join: \(.sockets) sockets signed in and joined in \(.connect_s) s"' "$out/join.jsonl"
+  jq -r 'select(.what == "drain") | "drain: \(.storm_closed_1012) closed with 1012, \(.storm_rejoined) rejoined the other instance, \(.storm_dropped_1013) dropped with 1013; rejoin p50 \(.storm_rejoin_p50_ms) ms, p99 \(.storm_rejoin_p99_ms) ms, max \(.storm_rejoin_max_ms) ms; lost \(.lost), dup \(.duplicated)"' "$out/join.jsonl"
+} | tee "$out/summary.txt"

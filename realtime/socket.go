@@ -18,9 +18,9 @@ type Conn interface {
 	// timeout.
 	Write(p []byte) error
 	// End is called once, in a goroutine of its own, when the socket will
-	// write no more: it left, a write failed, or (tooSlow) it fell
-	// defaultQueueSize frames behind and was dropped, and then the page
-	// should come back and catch up from the history.
+	// write no more: it left while a write was under way, a write failed,
+	// or (tooSlow) it fell defaultQueueSize frames behind and was dropped,
+	// and then the page should come back and catch up from the history.
 	End(tooSlow bool)
 }
 
@@ -342,8 +342,12 @@ func (s *Socket) leave(wasPresent bool) {
 	s.mu.Lock()
 	s.closed = true
 	s.queue = nil
-	// A writer blocked in a write ends with the connection.
-	s.end(false)
+	if s.writing {
+		// A writer blocked in a write ends with the connection. Without
+		// one, the caller closes the connection its own way (a join that
+		// failed tells the page why first).
+		s.end(false)
+	}
 	s.mu.Unlock()
 	if s.room.remove(s) && wasPresent {
 		s.hub.absentLater(s.room.name, s.User)

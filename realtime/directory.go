@@ -32,7 +32,7 @@ const (
 )
 
 // directory is a hub's view of the directory: the last one read, and when
-// each room last told it of a message from here.
+// each room last told it, from here, of a message or of someone in it.
 type directory struct {
 	// readMu guards read and rooms. It is held across the broker calls of a
 	// read, so that concurrent pages share one: only Directory takes it.
@@ -40,9 +40,11 @@ type directory struct {
 	read   time.Time
 	rooms  []RoomCount
 
-	// touchMu guards touched; sends take it, so it is never held across I/O.
+	// touchMu guards touched and present; sends and joins take it, so it
+	// is never held across I/O.
 	touchMu sync.Mutex
-	touched map[string]time.Time
+	touched map[string]time.Time // the room's last message noted
+	present map[string]time.Time // someone in the room last noted
 }
 
 // Directory returns the rooms in use, with how many people are in each on
@@ -103,19 +105,44 @@ func (h *Hub) membersOf(ctx context.Context, rooms []string) (map[string][]User,
 // touched tells the directory that room had a message, at most once a
 // touchEvery per room from this instance.
 func (h *Hub) touched(ctx context.Context, room string) {
-	d := &h.dir
-	d.touchMu.Lock()
+	h.note(ctx, room, true, touchEvery)
+}
+
+// occupied tells the directory that someone is in room, unless this
+// instance told it within a presence beat: the heartbeat tells it of every
+// room with someone here each beat, so a crowd joining one room costs one
+// write, not one each.
+func (h *Hub) occupied(ctx context.Context, room string) {
+	h.note(ctx, room, false, h.timing.Beat)
+}
+
+// note tells the directory of room (message, or someone in it) unless this
+// instance did within every.
+func (h *Hub) note(ctx context.Context, room string, message bool, every time.Duration) {
 	now := time.Now()
-	if now.Sub(d.touched[room]) < touchEvery {
-		d.touchMu.Unlock()
+	if !h.dir.due(room, message, now, every) {
 		return
 	}
-	if d.touched == nil || len(d.touched) > 10000 {
-		d.touched = map[string]time.Time{}
-	}
-	d.touched[room] = now
-	d.touchMu.Unlock()
-	if err := h.broker.Touch(ctx, room, now, true); err != nil {
+	if err := h.broker.Touch(ctx, room, now, message); err != nil {
 		h.brokerFailed("directory", room, err)
 	}
+}
+
+// due reports whether room's note of that kind is older than every, and
+// if so takes it as noted at now.
+func (d *directory) due(room string, message bool, now time.Time, every time.Duration) bool {
+	d.touchMu.Lock()
+	defer d.touchMu.Unlock()
+	last := &d.present
+	if message {
+		last = &d.touched
+	}
+	if now.Sub((*last)[room]) < every {
+		return false
+	}
+	if *last == nil || len(*last) > 10000 {
+		*last = map[string]time.Time{}
+	}
+	(*last)[room] = now
+	return true
 }

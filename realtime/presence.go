@@ -26,9 +26,7 @@ func (h *Hub) present(ctx context.Context, roomName string, u User) error {
 	if err := h.broker.Present(ctx, roomName, []User{u}, h.timing.TTL); err != nil {
 		return err
 	}
-	if err := h.broker.Touch(ctx, roomName, time.Now(), false); err != nil {
-		h.brokerFailed("directory", roomName, err)
-	}
+	h.occupied(ctx, roomName)
 	return h.broker.Announce(ctx, roomName, KindPresence, u.Name)
 }
 
@@ -182,8 +180,8 @@ func (h *Hub) heartbeat(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		if err := h.broker.Present(ctx, roomName, users, h.timing.TTL); err != nil {
 			h.brokerFailed("renew presence", roomName, err)
-		} else if err := h.broker.Touch(ctx, roomName, time.Now(), false); err != nil {
-			h.brokerFailed("directory", roomName, err)
+		} else {
+			h.note(ctx, roomName, false, 0) // every beat: the renewal itself
 		}
 		cancel()
 	}

@@ -56,6 +56,7 @@ func BenchmarkFanOut1000(b *testing.B) {
 			b.Fatal("a socket was dropped: the readers did not keep up")
 		}
 		m.leave(false)
+		m.conn.End(false) // as a handler closes its connection
 	}
 	readers.Wait()
 }

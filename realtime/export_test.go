@@ -48,6 +48,7 @@ type TestConn struct {
 	out     chan []byte
 	done    chan struct{}
 	mu      sync.RWMutex // held for reading by writes, for writing by End's close of out
+	ended   sync.Once
 	tooSlow atomic.Bool
 }
 
@@ -92,13 +93,17 @@ func (c *TestConn) Write(p []byte) error {
 	}
 }
 
-// End closes Out once no write is under way.
+// End closes Out once no write is under way. A test may call it too, to
+// close a socket's connection as its handler would after Leave; the first
+// call counts.
 func (c *TestConn) End(tooSlow bool) {
-	c.tooSlow.Store(tooSlow)
-	close(c.done)
-	c.mu.Lock()
-	close(c.out)
-	c.mu.Unlock()
+	c.ended.Do(func() {
+		c.tooSlow.Store(tooSlow)
+		close(c.done)
+		c.mu.Lock()
+		close(c.out)
+		c.mu.Unlock()
+	})
 }
 
 // Out returns what a socket joined with a TestConn was written.

@@ -428,7 +428,8 @@ func (s *Server) CloseSockets(ctx context.Context) {
 	conns := make([]*websocket.Conn, 0, len(s.sockets))
 	for c, nc := range s.sockets {
 		conns = append(conns, c)
-		// The writer may have left a deadline that has passed.
+		// Bounds the close frame's own write; a write under way holds the
+		// connection until it ends or its own deadline passes.
 		_ = nc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
 	}
 	s.mu.Unlock()

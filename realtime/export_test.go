@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 )
 
 // What this package's external tests (realtime_test) use of its insides:
@@ -45,11 +44,10 @@ func StartHub(b Broker, r Renderer, opts ...HubOption) (h *Hub, stop func()) {
 // once the socket ends. It takes one write at a time, so a test that stops
 // reading is a slow reader.
 type TestConn struct {
-	out     chan []byte
-	done    chan struct{}
-	mu      sync.RWMutex // held for reading by writes, for writing by End's close of out
-	ended   sync.Once
-	tooSlow atomic.Bool
+	out   chan []byte
+	done  chan struct{}
+	mu    sync.RWMutex // held for reading by writes, for writing by End's close of out
+	ended sync.Once
 }
 
 // NewTestConn returns a TestConn.
@@ -96,9 +94,8 @@ func (c *TestConn) Write(p []byte) error {
 // End closes Out once no write is under way. A test may call it too, to
 // close a socket's connection as its handler would after Leave; the first
 // call counts.
-func (c *TestConn) End(tooSlow bool) {
+func (c *TestConn) End(bool) {
 	c.ended.Do(func() {
-		c.tooSlow.Store(tooSlow)
 		close(c.done)
 		c.mu.Lock()
 		close(c.out)

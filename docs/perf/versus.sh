@@ -13,10 +13,14 @@
 #   2. capacity: floor's writes per second unbounded, then the chat offered
 #      70% of it (50 rooms x 40, five senders per room).
 #   3. the shared store: Redis CPU per accepted message at 1,000 msg/s
-#      (connect, presence and sends together) and INFO commandstats.
+#      (connect, presence and sends together) and INFO commandstats;
+#      storefloor: what Redis spends at that rate on one bare round trip a
+#      message (INCR, a PUBLISH to two subscribers, a Lua call) and on a Lua
+#      call carrying ten messages (docs/perf/redisfloor).
 #   4. idle: server RSS per socket with 18,000 open (and Node's).
-#   5. joining: 20,000 sockets signed in and joined; 1,000 sockets drained
-#      by a SIGTERM rejoining the other instance.
+#   5. joining: 20,000 sockets signed in and joined, with the CPU the
+#      servers, Redis and the generators spent; 1,000 sockets drained by a
+#      SIGTERM rejoining the other instance.
 #
 # PARTS (default "cost capacity store idle join") picks what to run.
 # Writes docs/perf/versus/*.json[l] and prints a summary (summary.txt).
@@ -24,7 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bench_dir=$(cd "${BENCH_DIR:-../shared/bench}" && pwd)
 rounds=${ROUNDS:-2}
-parts=" ${PARTS:-cost capacity store idle join} "
+parts=" ${PARTS:-cost capacity store storefloor idle join} "
 part() { [[ $parts == *" $1 "* ]]; }
 out=docs/perf/versus
 mkdir -p "$out"
@@ -33,6 +37,7 @@ trap 'pkill -f "$work/" 2>/dev/null || true; [ -n "${redis_pid:-}" ] && kill $re
 
 go build -o "$work/chat" ./cmd/chat
 go build -o "$work/chatbench" ./cmd/chatbench
+go build -o "$work/redisfloor" ./docs/perf/redisfloor
 (cd "$bench_dir/floor" && go build -o "$work/floor" .)
 cp -r "$bench_dir/node-websockets" "$work/node"
 # The published service never connects its subscriber (../shared/bench/README.md).
@@ -151,14 +156,33 @@ idle node -proto socketio
 fi
 
 # 5. Joining: 20,000 sockets (two generators at once), and a drain.
+if part storefloor; then
+# What Redis spends on one round trip at the store part's rate, with nothing
+# of the chat's: the least a message could cost it (see redisfloor's doc).
+stop_servers
+: >"$out/storefloor.jsonl"
+for args in "-mode incr" "-mode publish" "-mode lua" "-mode lua -batch 10"; do
+  # shellcheck disable=SC2086
+  "$work/redisfloor" -addr 127.0.0.1:6390 -pid "$redis_pid" -rate 1000 -duration 20s $args | tee -a "$out/storefloor.jsonl"
+done
+fi
+
 if part join; then
 chat_up
+# Everything on the machine is counted: the generators sign in, fetch the
+# page and open a socket for every member, on the same two cores.
+s0=$(for p in ${pids//,/ }; do cpu_s "$p"; done | paste -sd+ | bc)
+r0=$(cpu_s $redis_pid)
 bench -rooms 250 -members 40 -room-prefix join-a -idle 1s >"$work/join-a.json" &
 a=$!
 bench -rooms 250 -members 40 -room-prefix join-b -idle 1s >"$work/join-b.json" &
 b=$!
 wait $a $b
-jq -s -c '{what: "join", sockets: (map(.connections - .connect_failed) | add), connect_s: (map(.connect_s) | max)}' \
+s1=$(for p in ${pids//,/ }; do cpu_s "$p"; done | paste -sd+ | bc)
+r1=$(cpu_s $redis_pid)
+jq -s -c --argjson servers "$(echo "$s1 - $s0" | bc)" --argjson redis "$(echo "$r1 - $r0" | bc)" \
+  '{what: "join", sockets: (map(.connections - .connect_failed) | add), connect_s: (map(.connect_s) | max),
+    servers_cpu_s: $servers, redis_cpu_s: $redis, generators_cpu_s: (map(.generator_cpu_s) | add)}' \
   "$work/join-a.json" "$work/join-b.json" | tee "$out/join.jsonl"
 chat_up
 first=$(pgrep -f "$work/chat -listen 127.0.0.1:8081")
@@ -184,6 +208,7 @@ stop_servers
   jq -r '"store at 1,000 msg/s: \(.accepted) accepted, Redis CPU \(.redis_cpu_s) s: \(.redis_us_per_accepted | floor) us per accepted message"' "$out/store.json"
   awk -F'[:=,]' -v n="$(jq .accepted "$out/store.json")" '{printf "  %s: %d calls, %.1f us per accepted message\n", $1, $3, $5 / n}' "$out/store-commandstats.txt"
   jq -r '"idle \(.what): \(.sockets) sockets, \(.kb_per_socket * 100 | floor / 100) kB RSS per socket"' "$out/idle.jsonl"
-  jq -r 'select(.what == "join") | "join: \(.sockets) sockets signed in and joined in \(.connect_s) s"' "$out/join.jsonl"
+  jq -r '"store floor at 1,000 msg/s, \(.mode) \(.batch) a call: \(.us_per_message) us of Redis CPU per message"' "$out/storefloor.jsonl"
+  jq -r 'select(.what == "join") | "join: \(.sockets) sockets signed in and joined in \(.connect_s) s; CPU: servers \(.servers_cpu_s) s, Redis \(.redis_cpu_s) s, generators \(.generators_cpu_s) s"' "$out/join.jsonl"
   jq -r 'select(.what == "drain") | "drain: \(.storm_closed_1012) closed with 1012, \(.storm_rejoined) rejoined the other instance, \(.storm_dropped_1013) dropped with 1013; rejoin p50 \(.storm_rejoin_p50_ms) ms, p99 \(.storm_rejoin_p99_ms) ms, max \(.storm_rejoin_max_ms) ms; lost \(.lost), dup \(.duplicated)"' "$out/join.jsonl"
 } | tee "$out/summary.txt"

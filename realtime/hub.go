@@ -425,6 +425,13 @@ func (h *Hub) Claim(ctx context.Context, roomName string, u User) (bool, error) 
 	return h.broker.Claim(ctx, roomName, u, h.timing.TTL)
 }
 
+// BindName gives name to the verified identity subject for good (NameBook):
+// the name it returns is subject's, and ErrNameTaken says that another
+// identity holds name.
+func (h *Hub) BindName(ctx context.Context, subject, name string) (string, error) {
+	return h.broker.BindName(ctx, subject, name)
+}
+
 // Recent returns the room's recent messages, oldest first, as a page shows
 // them: the newest of its history that fit maxHistoryBytes.
 func (h *Hub) Recent(ctx context.Context, roomName string) ([]Message, error) {

@@ -25,6 +25,9 @@ type MemoryBroker struct {
 	// The directory: when each room last had a message, and someone in it.
 	messaged, occupied map[string]time.Time
 	swept              time.Time // when forget last looked
+	// Names bound to identities (NameBook): name key -> subject, and
+	// subject -> its name. Kept for the broker's life, like Redis's.
+	nameHolder, nameOf map[string]string
 	closed             bool
 }
 
@@ -76,6 +79,8 @@ func NewMemoryBroker(historySize int, opts ...MemoryOption) *MemoryBroker {
 		events:      make(chan Event, 1024),
 		rooms:       make(map[string]*memoryRoom),
 		subs:        make(map[string]bool),
+		nameHolder:  make(map[string]string),
+		nameOf:      make(map[string]string),
 	}
 	for _, o := range opts {
 		o(b)
@@ -183,6 +188,29 @@ func (b *MemoryBroker) publish(ctx context.Context, ev Event) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// BindName implements NameBook.
+func (b *MemoryBroker) BindName(_ context.Context, subject, name string) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return "", ErrClosed
+	}
+	if mine, ok := b.nameOf[subject]; ok || name == "" {
+		return mine, nil
+	}
+	keys := NameKeys(name)
+	for _, k := range keys {
+		if holder, ok := b.nameHolder[k]; ok && holder != subject {
+			return "", ErrNameTaken
+		}
+	}
+	for _, k := range keys {
+		b.nameHolder[k] = subject
+	}
+	b.nameOf[subject] = name
+	return name, nil
 }
 
 // memoryClaim is a session's hold on a name in a room, until exp.

@@ -68,6 +68,23 @@ type Event struct {
 // ErrClosed is returned by a broker that has been closed.
 var ErrClosed = errors.New("realtime: broker closed")
 
+// ErrNameTaken says that a name, or one that looks like it (NameKeys),
+// belongs to another identity.
+var ErrNameTaken = errors.New("realtime: the name belongs to another identity")
+
+// NameBook binds display names to verified identities, for good and on every
+// instance, when people sign in through an identity provider: a name then
+// belongs to one person in every room.
+type NameBook interface {
+	// BindName gives name to the identity subject, unless subject has a
+	// name already or another identity holds name or one that looks like
+	// it (ErrNameTaken). It returns subject's name after the call: the one
+	// bound before, if any. An empty name binds nothing and returns
+	// subject's name, "" when it has none. Two binds of one name at once,
+	// on any instances, give it to one identity.
+	BindName(ctx context.Context, subject, name string) (string, error)
+}
+
 // Presence records who is in which room through which instance, and who
 // holds which name there. Entries expire unless renewed, so the users of an
 // instance that died go by themselves.
@@ -96,6 +113,7 @@ type Presence interface {
 type Broker interface {
 	Presence
 	Directory
+	NameBook
 	// Send numbers m with the room's next seq (and First), appends it to
 	// the history and publishes it, as one atomic step. A non-empty guard
 	// makes it idempotent: a second Send with the same guard stores nothing

@@ -6,6 +6,7 @@ package brokertest
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,6 +114,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("ConcurrentSendsGetDistinctContiguousSeqs", func(t *testing.T) { concurrentSendsGetDistinctContiguousSeqs(t, f) })
 	t.Run("Presence", func(t *testing.T) { presence(t, f) })
 	t.Run("Directory", func(t *testing.T) { directory(t, f) })
+	t.Run("BindsANameToOneIdentity", func(t *testing.T) { bindsANameToOneIdentity(t, f) })
 }
 
 func numbersAndStoresInOrder(t *testing.T, f Factory) {
@@ -384,5 +386,75 @@ func directory(t *testing.T, f Factory) {
 	}
 	if slices.Contains(rooms, quiet) || !slices.Contains(rooms, busy) {
 		t.Fatalf("active in the last hour %v: want busy, not quiet", rooms)
+	}
+}
+
+// bindsANameToOneIdentity: a name, and every name that looks like it,
+// belongs for good to the first identity that binds it, on every instance;
+// an identity keeps its first name.
+func bindsANameToOneIdentity(t *testing.T, f Factory) {
+	ctx := Context(t)
+	b := f.Make(t, 100)
+	tag := chattest.Room() // names and identities of this run only: Redis keeps them
+	ann, bob := "sub-ann-"+tag, "sub-bob-"+tag
+	name := "Alice " + tag
+	bind := func(b realtime.Broker, subject, name string) (string, error) {
+		t.Helper()
+		got, err := b.BindName(ctx, subject, name)
+		if err != nil && !errors.Is(err, realtime.ErrNameTaken) {
+			t.Fatalf("bind %q to %s: %v", name, subject, err)
+		}
+		return got, err
+	}
+	if got, err := bind(b, ann, ""); got != "" || err != nil {
+		t.Fatalf("an identity with no name reads %q, %v; want \"\"", got, err)
+	}
+	if got, err := bind(b, ann, name); got != name || err != nil {
+		t.Fatalf("first bind gave %q, %v; want %q", got, err, name)
+	}
+	if got, err := bind(b, ann, name); got != name || err != nil {
+		t.Fatalf("binding again gave %q, %v; want %q", got, err, name)
+	}
+	if got, err := bind(b, ann, "Someone else "+tag); got != name || err != nil {
+		t.Fatalf("a second name gave %q, %v; want the first, %q", got, err, name)
+	}
+	for _, lookalike := range []string{name, strings.ToUpper(name), strings.Replace(name, "l", "I", 1)} {
+		if got, err := bind(b, bob, lookalike); !errors.Is(err, realtime.ErrNameTaken) {
+			t.Fatalf("another identity bound %q: %q, %v; want ErrNameTaken", lookalike, got, err)
+		}
+	}
+	if got, _ := bind(b, bob, ""); got != "" {
+		t.Fatalf("a refused bind left bob with the name %q", got)
+	}
+	if !f.Shared {
+		return
+	}
+	// Another instance sees the binding, and of identities binding one
+	// name at once on two instances, exactly one gets it.
+	b2 := f.Make(t, 100)
+	if _, err := bind(b2, bob, strings.ToLower(name)); !errors.Is(err, realtime.ErrNameTaken) {
+		t.Fatalf("another instance let bob take %q", strings.ToLower(name))
+	}
+	contested := "Carol " + tag
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		won []string
+	)
+	for i := range 8 {
+		broker := []realtime.Broker{b, b2}[i%2]
+		subject := "sub-" + strconv.Itoa(i) + "-" + tag
+		wg.Go(func() {
+			got, err := broker.BindName(ctx, subject, contested)
+			if err == nil && got == contested {
+				mu.Lock()
+				won = append(won, subject)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(won) != 1 {
+		t.Fatalf("%d identities got %q at once (%v); want exactly one", len(won), contested, won)
 	}
 }

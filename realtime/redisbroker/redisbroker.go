@@ -112,6 +112,29 @@ if first ~= '' then return {1, seq, 1, fresh} end
 return {1, seq, 0, fresh}
 `)
 
+// The bindings of names to identities (realtime.NameBook) live under one hash
+// tag, so that a bind is one script on a cluster too; "!" is in no room's
+// name, so no room's keys can look like these.
+func boundNameKey(key string) string    { return "chat:{!identity}:name:" + key }
+func identityKey(subject string) string { return "chat:{!identity}:subject:" + subject }
+
+// bindScript gives a name to an identity for good, all of its keys or none.
+// KEYS[1] is the identity's key, the rest the name's keys; ARGV[1] is the
+// identity, ARGV[2] the name ("": only read the identity's name). It returns
+// {1, name} with the identity's name, or {0, ""} when another holds it.
+var bindScript = redis.NewScript(`
+local mine = redis.call('GET', KEYS[1])
+if mine then return {1, mine} end
+if ARGV[2] == '' then return {1, ''} end
+for i = 2, #KEYS do
+  local holder = redis.call('GET', KEYS[i])
+  if holder and holder ~= ARGV[1] then return {0, ''} end
+end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[1]) end
+redis.call('SET', KEYS[1], ARGV[2])
+return {1, ARGV[2]}
+`)
+
 // claimScript gives a name to a session, all of its keys or none: taken
 // when another session holds any of them. KEYS are the name's claim keys,
 // ARGV[1] the session, ARGV[2] the expiry in ms.
@@ -441,6 +464,28 @@ func (b *Broker) Claim(ctx context.Context, room string, u realtime.User, ttl ti
 		return false, fmt.Errorf("claim a name in room %q: %w", room, err)
 	}
 	return held == 1, nil
+}
+
+// BindName implements realtime.NameBook: one run of bindScript.
+func (b *Broker) BindName(ctx context.Context, subject, name string) (string, error) {
+	keys := []string{identityKey(subject)}
+	if name != "" {
+		for _, k := range realtime.NameKeys(name) {
+			keys = append(keys, boundNameKey(k))
+		}
+	}
+	res, err := bindScript.Run(ctx, b.rdb, keys, subject, name).Slice()
+	if err != nil {
+		return "", fmt.Errorf("bind a name to an identity: %w", err)
+	}
+	if len(res) != 2 {
+		return "", fmt.Errorf("bind a name to an identity: unexpected reply %v", res)
+	}
+	if ok, _ := res[0].(int64); ok != 1 {
+		return "", realtime.ErrNameTaken
+	}
+	bound, _ := res[1].(string)
+	return bound, nil
 }
 
 // Absent implements realtime.Broker: one run of absentScript.

@@ -48,6 +48,10 @@ type Chat interface {
 	Typing(ctx context.Context, room, name string) error
 	// Directory is the rooms in use and how many are in each, busiest first.
 	Directory(ctx context.Context) ([]realtime.RoomCount, error)
+	// BindName gives name to the verified identity subject for good; it
+	// returns subject's name, and realtime.ErrNameTaken when another
+	// identity holds name. An empty name only reads subject's.
+	BindName(ctx context.Context, subject, name string) (string, error)
 }
 
 // Metrics is told about sockets and messages, for monitoring.
@@ -98,6 +102,10 @@ type Config struct {
 	// counts that address. Off, the peer's address counts: without a proxy,
 	// any client can write the header.
 	TrustProxy bool
+	// Identifier, when set, is the identity provider in front (AUTH=iap):
+	// requests without a valid identity get 401, and display names belong
+	// to identities (Chat's BindName).
+	Identifier Identifier
 	// RoomDirectory lists the rooms in use, with their member counts, on
 	// the sign-in and room pages and at GET /rooms. Off, rooms stay
 	// unlisted and GET /rooms is a 404.
@@ -118,6 +126,8 @@ type Server struct {
 	readyMsg  string
 	pageSize  int // of scrollback; 0: none
 	listRooms bool
+	// identifier is the identity provider in front; nil: names are typed.
+	identifier Identifier
 
 	mu       sync.Mutex
 	sockets  map[*websocket.Conn]net.Conn // with the connection under it, for deadlines
@@ -150,6 +160,7 @@ func New(cfg Config) *Server {
 		metrics:      cfg.Metrics,
 		pageSize:     cfg.ScrollbackPage,
 		listRooms:    cfg.RoomDirectory,
+		identifier:   cfg.Identifier,
 		readyMsg:     "ready\n",
 	}
 	if cfg.ReadyNote != "" {
@@ -164,7 +175,7 @@ func New(cfg Config) *Server {
 // Handler returns the routes of docs/SPEC.md.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer, securityHeaders)
+	r.Use(middleware.Recoverer, securityHeaders, s.requireIdentity)
 	r.Get("/", s.signInPage)
 	r.Post("/signin", s.signIn)
 	r.Post("/signout", s.signOut)
@@ -225,8 +236,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // leads here.
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 	f := views.SignInForm{Room: r.URL.Query().Get("room")}
-	if sess, ok := s.sessions.read(r); ok {
+	if sess, ok := s.session(r); ok {
 		f.Name = sess.Name
+	} else if id, ok := identityOf(r); ok {
+		f.Name = s.boundName(r.Context(), id) // the name this person chose before
 	}
 	f.Rooms = s.directory(r.Context())
 	s.page(w, r, http.StatusOK, views.SignIn(f))
@@ -297,9 +310,28 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 		return
 	}
-	sess := s.sessions.forName(r, name)
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
 	defer cancel()
+	var subject string
+	if id, ok := identityOf(r); ok {
+		subject = id.Subject
+		bound, err := s.chat.BindName(ctx, subject, name)
+		switch {
+		case errors.Is(err, realtime.ErrNameTaken):
+			f.NameError = nameBound
+			s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
+			return
+		case err != nil:
+			s.log.Error("bind name", "err", err)
+			s.unavailable(w, r)
+			return
+		case bound != name:
+			f.Name, f.NameError = bound, "Your name here is "+bound+": it became yours when you first signed in."
+			s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
+			return
+		}
+	}
+	sess := s.sessions.forName(r, name, subject)
 	held, err := s.chat.Claim(ctx, room, realtime.User{Name: name, Session: sess.ID})
 	if err != nil {
 		s.log.Error("claim name", "room", room, "err", err)
@@ -339,7 +371,7 @@ func (s *Server) roomSession(w http.ResponseWriter, r *http.Request, canonical b
 	if !ok {
 		return "", Session{}, false
 	}
-	sess, ok := s.sessions.read(r)
+	sess, ok := s.session(r)
 	if !ok {
 		http.Redirect(w, r, "/?room="+url.QueryEscape(room), http.StatusSeeOther)
 		return "", Session{}, false
@@ -499,6 +531,9 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 const nameTaken = "Someone in this room is using that name. Please pick another."
+
+// nameBound refuses a name that belongs to another verified identity.
+const nameBound = "That name belongs to someone else. Please pick another."
 
 // nameHeld refuses a post under a name someone else holds in the room.
 const nameHeld = "Not sent: someone in this room is using your name. Sign in again with another name to write here."

@@ -18,6 +18,9 @@ const (
 	// a sibling subdomain cannot set one that passes for ours.
 	secureSessionCookie = "__Host-" + sessionCookie
 	sessionTTL          = 7 * 24 * time.Hour
+	// identityPayload starts the payload of a session a verified identity
+	// signed in (an expiry, which starts the others, is digits).
+	identityPayload = "i|"
 )
 
 // overHTTPS reports whether the browser reached the service over HTTPS:
@@ -36,10 +39,12 @@ func cookieName(r *http.Request) string {
 }
 
 // Session is who a signed cookie says the user is. ID tells apart two
-// sign-ins with one name; it scopes nonces.
+// sign-ins with one name; it scopes nonces. Subject is the verified identity
+// that signed in, when an identity provider is configured.
 type Session struct {
 	ID      string
 	Name    string
+	Subject string
 	Expires time.Time
 }
 
@@ -56,20 +61,26 @@ func (s sessions) sign(payload string) string {
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// forName returns the session a sign-in as name gets: the request's own when
-// it is already signed in with that name (so that a user signing in again
-// is not taken for someone else holding the name), else a new one.
-func (s sessions) forName(r *http.Request, name string) Session {
-	if cur, ok := s.read(r); ok && cur.Name == name {
+// forName returns the session a sign-in as name, by the verified identity
+// subject ("" without one), gets: the request's own when it is already
+// signed in so (so that a user signing in again is not taken for someone
+// else holding the name), else a new one.
+func (s sessions) forName(r *http.Request, name, subject string) Session {
+	if cur, ok := s.read(r); ok && cur.Name == name && cur.Subject == subject {
 		return cur
 	}
-	return Session{ID: rand.Text(), Name: name}
+	return Session{ID: rand.Text(), Name: name, Subject: subject}
 }
 
 // issue sets a session cookie for sess, valid for sessionTTL from now.
 func (s sessions) issue(w http.ResponseWriter, r *http.Request, sess Session) {
 	exp := s.now().Add(sessionTTL)
 	payload := strconv.FormatInt(exp.Unix(), 10) + "|" + sess.ID + "|" + sess.Name
+	if sess.Subject != "" {
+		// The subject is the provider's (any bytes); the name stays last.
+		payload = identityPayload + strconv.FormatInt(exp.Unix(), 10) + "|" + sess.ID + "|" +
+			base64.RawURLEncoding.EncodeToString([]byte(sess.Subject)) + "|" + sess.Name
+	}
 	value := base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + s.sign(payload)
 	http.SetCookie(w, &http.Cookie{
 		Name:     cookieName(r),
@@ -115,6 +126,19 @@ func (s sessions) read(r *http.Request) (Session, bool) {
 	if !hmac.Equal([]byte(mac), []byte(s.sign(payload))) {
 		return Session{}, false
 	}
+	var subject string
+	if rest, ok := strings.CutPrefix(payload, identityPayload); ok {
+		parts := strings.SplitN(rest, "|", 4)
+		if len(parts) != 4 {
+			return Session{}, false
+		}
+		sub, err := base64.RawURLEncoding.DecodeString(parts[2])
+		if err != nil || len(sub) == 0 {
+			return Session{}, false
+		}
+		subject = string(sub)
+		payload = parts[0] + "|" + parts[1] + "|" + parts[3]
+	}
 	parts := strings.SplitN(payload, "|", 3)
 	if len(parts) != 3 {
 		return Session{}, false
@@ -126,5 +150,5 @@ func (s sessions) read(r *http.Request) (Session, bool) {
 	if _, bad := validateName(parts[2]); bad != "" {
 		return Session{}, false
 	}
-	return Session{ID: parts[1], Name: parts[2], Expires: time.Unix(exp, 0)}, true
+	return Session{ID: parts[1], Name: parts[2], Subject: subject, Expires: time.Unix(exp, 0)}, true
 }

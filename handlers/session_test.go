@@ -13,7 +13,7 @@ func TestSessionCookie(t *testing.T) {
 	s := sessions{secret: []byte("k1"), now: func() time.Time { return now }}
 	issue := func(r *http.Request, name string) *http.Cookie {
 		w := httptest.NewRecorder()
-		s.issue(w, r, s.forName(r, name))
+		s.issue(w, r, s.forName(r, name, ""))
 		return w.Result().Cookies()[0]
 	}
 	read := func(s sessions, c *http.Cookie) (Session, bool) {
@@ -87,5 +87,37 @@ func TestSessionCookie(t *testing.T) {
 	later := sessions{secret: s.secret, now: func() time.Time { return now.Add(sessionTTL + time.Second) }}
 	if _, ok := read(later, c); ok {
 		t.Error("an expired cookie was accepted")
+	}
+}
+
+// A session a verified identity signed in carries its subject, whatever
+// bytes the provider uses, and a session of one identity is not reused for
+// another.
+func TestSessionCookieCarriesTheIdentity(t *testing.T) {
+	s := sessions{secret: []byte("k1"), now: time.Now}
+	subject := "accounts.google.com:118|2\x00x"
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	s.issue(w, r, s.forName(r, "Ann|B", subject))
+	c := w.Result().Cookies()[0]
+	signedIn := httptest.NewRequest(http.MethodGet, "/", nil)
+	signedIn.AddCookie(c)
+	got, ok := s.read(signedIn)
+	if !ok || got.Name != "Ann|B" || got.Subject != subject {
+		t.Fatalf("read back %+v %v; want the name and subject %q", got, ok, subject)
+	}
+	if same := s.forName(signedIn, "Ann|B", subject); same.ID != got.ID {
+		t.Error("the same identity signing in again got a new session")
+	}
+	if other := s.forName(signedIn, "Ann|B", "someone else"); other.ID == got.ID || other.Subject != "someone else" {
+		t.Errorf("another identity took over the session: %+v", other)
+	}
+	// A session without an identity reads with none.
+	w = httptest.NewRecorder()
+	s.issue(w, r, s.forName(r, "Bob", ""))
+	plain := httptest.NewRequest(http.MethodGet, "/", nil)
+	plain.AddCookie(w.Result().Cookies()[0])
+	if got, ok := s.read(plain); !ok || got.Subject != "" || got.Name != "Bob" {
+		t.Errorf("a plain session read back as %+v %v", got, ok)
 	}
 }

@@ -26,7 +26,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	sess, signedIn := s.sessions.read(r)
+	sess, signedIn := s.session(r)
 	// Accept refuses a browser Origin other than the host with 403
 	// (cross-site WebSocket hijacking); CrossOriginProtection lets GET by.
 	hj := &smallBuffers{ResponseWriter: w, writeTimeout: s.writeTimeout}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/chatrun/chat/handlers"
 	"github.com/chatrun/chat/realtime"
 )
 
@@ -36,6 +38,11 @@ type config struct {
 	metricsAddr                         string // where GET /metrics is served; empty: nowhere
 	trustProxy                          bool   // X-Forwarded-For comes from a proxy in front
 	roomDirectory                       bool   // list the rooms in use on the sign-in and room pages
+	// Who people are: "" (the name they type) or "iap" (Identity-Aware
+	// Proxy's token on every request, checked against iapKeys for
+	// iapAudience).
+	auth                 string
+	iapAudience, iapKeys string
 }
 
 func loadConfig(args []string, getenv func(string) string) (config, error) {
@@ -109,6 +116,21 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	case "off":
 	default:
 		errs = append(errs, fmt.Errorf("ROOM_DIRECTORY=%q: want on or off", v))
+	}
+	switch cfg.auth = strings.TrimSpace(getenv("AUTH")); cfg.auth {
+	case "", "none":
+		cfg.auth = ""
+	case "iap":
+		cfg.iapAudience = strings.TrimSpace(getenv("IAP_AUDIENCE"))
+		if cfg.iapAudience == "" {
+			errs = append(errs, errors.New("AUTH=iap needs IAP_AUDIENCE, the audience of IAP's tokens for this service (/projects/NUMBER/locations/REGION/services/NAME on Cloud Run)"))
+		}
+		cfg.iapKeys = envOr(getenv, "IAP_JWKS_URL", handlers.DefaultIAPKeys)
+		if u, err := url.Parse(cfg.iapKeys); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("IAP_JWKS_URL=%q: want an http(s) address", cfg.iapKeys))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("AUTH=%q: want iap, or nothing", cfg.auth))
 	}
 	var err error
 	if cfg.redis, cfg.cluster, err = redisOptions(getenv); err != nil {

@@ -178,3 +178,31 @@ func TestConfigRoomDirectory(t *testing.T) {
 		t.Errorf("ROOM_DIRECTORY=no accepted (%v)", err)
 	}
 }
+
+// AUTH=iap needs the audience; the key set defaults to Google's; anything
+// else in AUTH is refused with the setting named.
+func TestConfigAuth(t *testing.T) {
+	load := func(kv ...string) (config, error) {
+		env := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return loadConfig([]string{"chat"}, func(k string) string { return env[k] })
+	}
+	if cfg, err := load(); err != nil || cfg.auth != "" {
+		t.Errorf("no AUTH: %q, %v; want none", cfg.auth, err)
+	}
+	cfg, err := load("AUTH", "iap", "IAP_AUDIENCE", "/projects/1/locations/r/services/chat")
+	if err != nil || cfg.auth != "iap" || cfg.iapKeys != "https://www.gstatic.com/iap/verify/public_key-jwk" {
+		t.Errorf("AUTH=iap: %+v, %v; want iap with Google's key set", cfg, err)
+	}
+	for _, bad := range [][]string{
+		{"AUTH", "iap"},
+		{"AUTH", "iap", "IAP_AUDIENCE", "a", "IAP_JWKS_URL", "ftp://keys"},
+		{"AUTH", "yes"},
+	} {
+		if _, err := load(bad...); err == nil || !strings.Contains(err.Error(), bad[len(bad)-2]) && !strings.Contains(err.Error(), "AUTH") {
+			t.Errorf("%q: error %v, want one naming the setting", bad, err)
+		}
+	}
+}

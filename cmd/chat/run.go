@@ -98,6 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		TrustProxy:     cfg.trustProxy,
 		ScrollbackPage: scrollback,
 		RoomDirectory:  cfg.roomDirectory,
+		Identifier:     identifier(cfg),
 	}, log, hubOpts...)
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := chat.Start(hubCtx)
@@ -322,4 +323,12 @@ func newLogger(w io.Writer) *slog.Logger {
 			return a
 		},
 	}))
+}
+
+// identifier is the identity provider in front that cfg names, nil for none.
+func identifier(cfg config) handlers.Identifier {
+	if cfg.auth != "iap" {
+		return nil
+	}
+	return handlers.NewIAP(cfg.iapKeys, cfg.iapAudience, &http.Client{Timeout: 10 * time.Second})
 }

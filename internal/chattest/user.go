@@ -22,6 +22,31 @@ type User struct {
 	Base string
 	// Client carries the user's cookies.
 	Client *http.Client
+	// extra is sent with every request and handshake, as a proxy in front
+	// adds it (Identity-Aware Proxy's token).
+	extra http.Header
+}
+
+// SetHeader sends key: value with every request and handshake from now on,
+// as a proxy in front of the service would add it ("" removes it).
+func (u *User) SetHeader(key, value string) {
+	if u.extra == nil {
+		u.extra = http.Header{}
+	}
+	if value == "" {
+		u.extra.Del(key)
+		return
+	}
+	u.extra.Set(key, value)
+}
+
+// Do sends req with the user's cookies and extra headers; redirects are
+// not followed.
+func (u *User) Do(req *http.Request) (*http.Response, error) {
+	for k, v := range u.extra {
+		req.Header[k] = v
+	}
+	return u.Client.Do(req)
 }
 
 // NewUser returns a user of the instance at base, with no cookies yet.
@@ -46,6 +71,7 @@ func (u *User) On(base string) *User {
 	dst, _ := url.Parse(base)
 	jar.SetCookies(dst, u.Client.Jar.Cookies(src))
 	v.Client = &http.Client{Jar: jar, Timeout: u.Client.Timeout, CheckRedirect: u.Client.CheckRedirect}
+	v.extra = u.extra.Clone()
 	return &v
 }
 
@@ -59,7 +85,7 @@ func (u *User) PostForm(path string, form url.Values) *http.Response {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", u.Base)
-	resp, err := u.Client.Do(req)
+	resp, err := u.Do(req)
 	if err != nil {
 		u.t.Fatal(err)
 	}
@@ -69,7 +95,11 @@ func (u *User) PostForm(path string, form url.Values) *http.Response {
 // Get fetches path and returns the response with its body read.
 func (u *User) Get(path string) (*http.Response, string) {
 	u.t.Helper()
-	resp, err := u.Client.Get(u.Base + path)
+	req, err := http.NewRequest(http.MethodGet, u.Base+path, nil)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	resp, err := u.Do(req)
 	if err != nil {
 		u.t.Fatal(err)
 	}
@@ -94,7 +124,11 @@ func (u *User) SignIn(name, room string) {
 // copy each time, for a test to add to.
 func (u *User) Header() http.Header {
 	base, _ := url.Parse(u.Base)
-	h := http.Header{"Origin": {u.Base}}
+	h := u.extra.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Origin", u.Base)
 	for _, c := range u.Client.Jar.Cookies(base) {
 		h.Add("Cookie", c.String())
 	}

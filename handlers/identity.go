@@ -1,0 +1,158 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/chatrun/chat/views"
+)
+
+// Identity is a person as an identity provider vouches for them.
+type Identity struct {
+	Subject string // stable and unique at the provider
+	Email   string
+}
+
+// Identifier tells who a request comes from, as a trusted identity provider
+// says. With one configured, every page, the socket and the no-JS post need
+// an identity, and a display name belongs to one identity.
+type Identifier interface {
+	// Identify returns the identity r carries; an error says it carries
+	// none that holds (missing, forged, expired, meant for another
+	// audience).
+	Identify(r *http.Request) (Identity, error)
+}
+
+// identityKey is the context key of the request's verified identity.
+type identityKey struct{}
+
+// identityOf is the verified identity the request carries, if any.
+func identityOf(r *http.Request) (Identity, bool) {
+	id, ok := r.Context().Value(identityKey{}).(Identity)
+	return id, ok
+}
+
+// Identity-Aware Proxy's published keys, and the issuer of its tokens.
+const (
+	// DefaultIAPKeys is the key set Google publishes for IAP's tokens.
+	DefaultIAPKeys = "https://www.gstatic.com/iap/verify/public_key-jwk"
+	iapIssuer      = "https://cloud.google.com/iap"
+	iapHeader      = "X-Goog-Iap-Jwt-Assertion"
+	// identifyWait bounds a verification, a key set fetch included.
+	identifyWait = 5 * time.Second
+)
+
+var errNoIAPToken = errors.New("no " + iapHeader + " header")
+
+// IAP identifies requests by the JWT that Identity-Aware Proxy adds to each
+// request it lets through: signed with ES256 by one of the keys at its key
+// set, issued by IAP, for this service's audience, not expired. Behind IAP
+// nothing else reaches the service but its health checks; a request
+// without a valid token did not come through IAP.
+type IAP struct {
+	verifier *oidc.IDTokenVerifier
+}
+
+// NewIAP returns an IAP that checks tokens against the key set at jwksURL
+// (DefaultIAPKeys in production), fetched with client, and the audience
+// (IAP's "/projects/NUMBER/..." for this service).
+func NewIAP(jwksURL, audience string, client *http.Client) *IAP {
+	// The key set keeps this context for its fetches, as configuration;
+	// the client's timeout bounds them.
+	ctx := oidc.ClientContext(context.Background(), client)
+	keys := oidc.NewRemoteKeySet(ctx, jwksURL)
+	return &IAP{verifier: oidc.NewVerifier(iapIssuer, keys, &oidc.Config{
+		ClientID:             audience,
+		SupportedSigningAlgs: []string{oidc.ES256},
+	})}
+}
+
+// Identify implements Identifier.
+func (a *IAP) Identify(r *http.Request) (Identity, error) {
+	raw := r.Header.Get(iapHeader)
+	if raw == "" {
+		return Identity{}, errNoIAPToken
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), identifyWait)
+	defer cancel()
+	tok, err := a.verifier.Verify(ctx, raw)
+	if err != nil {
+		return Identity{}, fmt.Errorf("IAP token: %w", err)
+	}
+	var claims struct {
+		Email string `json:"email"`
+	}
+	if err := tok.Claims(&claims); err != nil {
+		return Identity{}, fmt.Errorf("IAP token's claims: %w", err)
+	}
+	if tok.Subject == "" {
+		return Identity{}, errors.New("IAP token without a subject")
+	}
+	return Identity{Subject: tok.Subject, Email: claims.Email}, nil
+}
+
+// probes are the paths Cloud Run's health checks use: they reach the
+// container directly, without IAP's token, so they need no identity (they
+// tell nothing of the chat's contents).
+var probes = map[string]bool{"/health": true, "/ready": true}
+
+// requireIdentity answers 401 to a request without a valid identity, when
+// an Identifier is configured, and puts the identity into the context of
+// the others.
+func (s *Server) requireIdentity(next http.Handler) http.Handler {
+	if s.identifier == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if probes[r.URL.Path] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id, err := s.identifier.Identify(r)
+		if err != nil {
+			s.log.Info("request without a valid identity", "path", r.URL.Path, "err", err)
+			w.Header().Set("Cache-Control", "no-store")
+			s.page(w, r, http.StatusUnauthorized, unauthorizedPage())
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+	})
+}
+
+func unauthorizedPage() templ.Component {
+	return views.ErrorPage("Sign-in required", "This chat is for people its identity provider has signed in. Reload the page to sign in again.")
+}
+
+// session is the request's session: its signed cookie, which with an
+// Identifier must belong to the request's identity (a cookie left by
+// someone else on a shared browser is no session).
+func (s *Server) session(r *http.Request) (Session, bool) {
+	sess, ok := s.sessions.read(r)
+	if !ok || s.identifier == nil {
+		return sess, ok
+	}
+	id, ok := identityOf(r)
+	if !ok || id.Subject != sess.Subject {
+		return Session{}, false
+	}
+	return sess, true
+}
+
+// boundName is the display name id chose before, "" when none or when it
+// cannot be read now (the person types one).
+func (s *Server) boundName(ctx context.Context, id Identity) string {
+	ctx, cancel := context.WithTimeout(ctx, brokerWait)
+	defer cancel()
+	name, err := s.chat.BindName(ctx, id.Subject, "")
+	if err != nil {
+		s.log.Warn("read a bound name", "err", err)
+		return ""
+	}
+	return name
+}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -274,4 +276,52 @@ func TestVerifiedNameBelongsToOneIdentity(t *testing.T) {
 	// Each goes on with their own name through the socket.
 	mallory.Dial(room2)
 	aliceOnB.Dial(room2).Until(name)
+}
+
+// behindIAP makes the tab send token as IAP's header with every request,
+// the socket's handshake included, as the proxy in front would add it.
+func (p *tab) behindIAP(token string) {
+	p.t.Helper()
+	p.do(chromedp.Navigate("about:blank"))
+	if _, err := chromedp.Call(p.ctx, network.Enable, network.EnableParams{}); err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := chromedp.Call(p.ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+		Headers: network.Headers{iapHeader: token},
+	}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// In Chromium behind IAP: two verified people sign in, chat live over the
+// socket (htmx's handshake carries the token), and the second cannot take
+// the first's name; a browser without a token gets the 401 page.
+func TestBrowserBehindIAP(t *testing.T) {
+	iap := newFakeIAP(t)
+	inst := startInstance(t, iap.env(sharedEnv("")))
+	browser := newBrowser(t)
+	room := chattest.Room()
+
+	ann, bob := newTab(t, browser), newTab(t, browser)
+	ann.behindIAP(iap.token(t, "accounts.google.com:ann"))
+	bob.behindIAP(iap.token(t, "accounts.google.com:bob"))
+	ann.signIn(inst.URL, "Ann", room)
+	ann.waitJS(socketOpen)
+
+	bob.do(
+		chromedp.Navigate(inst.URL+"/?room="+room),
+		chromedp.SendKeys(chromedp.CSS("#name"), "ANN"),
+		chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)),
+	)
+	bob.waitJS(`document.body.textContent.includes('That name belongs to someone else.')`)
+	bob.signIn(inst.URL, "Bob", room)
+	bob.waitJS(socketOpen)
+
+	ann.do(chromedp.SendKeys(chromedp.CSS("#text"), "verified hello\r"))
+	ann.waitIDs("msg-1")
+	bob.waitIDs("msg-1")
+
+	stranger := newTab(t, browser)
+	stranger.do(chromedp.Navigate(inst.URL + "/rooms/" + room))
+	stranger.waitJS(`document.title.includes('Sign-in required') && !document.querySelector('#messages')`)
 }

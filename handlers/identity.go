@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,12 +103,23 @@ func (a *IAP) Identify(r *http.Request) (Identity, error) {
 // tell nothing of the chat's contents).
 var probes = map[string]bool{"/health": true, "/ready": true}
 
-// requireIdentity answers 401 to a request without a valid identity, when
-// an Identifier is configured, and puts the identity into the context of
-// the others.
+// requireIdentity puts the request's verified identity into its context.
+// Behind a proxy that vouches for every request (IAP), a request without a
+// valid one gets 401; with sign-in on the service's pages (OIDC), it goes
+// on without.
 func (s *Server) requireIdentity(next http.Handler) http.Handler {
 	if s.identifier == nil {
 		return next
+	}
+	if s.oidc != nil {
+		// People sign in on the service's own pages: a request without
+		// an identity goes on, and pages that need one lead to sign-in.
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if id, err := s.identifier.Identify(r); err == nil {
+				r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if probes[r.URL.Path] {
@@ -155,4 +167,17 @@ func (s *Server) boundName(ctx context.Context, id Identity) string {
 		return ""
 	}
 	return name
+}
+
+// signInForm is the sign-in form's state that comes from who r is: the
+// provider to sign in with, and who it says the person is.
+func (s *Server) signInForm(r *http.Request) views.SignInForm {
+	var f views.SignInForm
+	if s.oidc != nil {
+		f.Provider = s.oidc.label
+	}
+	if id, ok := identityOf(r); ok && s.oidc != nil {
+		f.Verified = cmp.Or(id.Email, id.Subject)
+	}
+	return f
 }

@@ -106,6 +106,10 @@ type Config struct {
 	// requests without a valid identity get 401, and display names belong
 	// to identities (Chat's BindName).
 	Identifier Identifier
+	// OIDC, when set, signs people in with an OpenID Connect provider
+	// (AUTH=oidc), in place of Identifier: pages without a sign-in there
+	// lead to it, and display names belong to identities as with IAP.
+	OIDC *OIDCConfig
 	// RoomDirectory lists the rooms in use, with their member counts, on
 	// the sign-in and room pages and at GET /rooms. Off, rooms stay
 	// unlisted and GET /rooms is a 404.
@@ -128,6 +132,9 @@ type Server struct {
 	listRooms bool
 	// identifier is the identity provider in front; nil: names are typed.
 	identifier Identifier
+	// oidc signs people in with an OpenID Connect provider; it is then the
+	// identifier too. nil: none.
+	oidc *oidcFlow
 
 	mu       sync.Mutex
 	sockets  map[*websocket.Conn]net.Conn // with the connection under it, for deadlines
@@ -163,6 +170,10 @@ func New(cfg Config) *Server {
 		identifier:   cfg.Identifier,
 		readyMsg:     "ready\n",
 	}
+	if cfg.OIDC != nil {
+		s.oidc = newOIDCFlow(*cfg.OIDC, s.sessions)
+		s.identifier = s.oidc
+	}
 	if cfg.ReadyNote != "" {
 		s.readyMsg = "ready, degraded: " + cfg.ReadyNote + "\n"
 	}
@@ -179,6 +190,10 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/", s.signInPage)
 	r.Post("/signin", s.signIn)
 	r.Post("/signout", s.signOut)
+	if s.oidc != nil {
+		r.Get("/auth/login", s.login)
+		r.Get("/auth/callback", s.callback)
+	}
 	r.Get("/rooms", s.roomDirectory)
 	r.Get("/rooms/{room}", s.roomPage)
 	r.Get("/rooms/{room}/ws", s.socket)
@@ -235,7 +250,8 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // signInPage keeps the signed-in user's name filled in: "Change room"
 // leads here.
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
-	f := views.SignInForm{Room: r.URL.Query().Get("room")}
+	f := s.signInForm(r)
+	f.Room = r.URL.Query().Get("room")
 	if sess, ok := s.session(r); ok {
 		f.Name = sess.Name
 	} else if id, ok := identityOf(r); ok {
@@ -289,6 +305,9 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	_ = r.ParseForm() // a form that cannot be read signs out all the same
 	s.sessions.clear(w, r)
+	if s.oidc != nil {
+		s.oidc.signOut(w, r)
+	}
 	to := "/"
 	if room, bad := validateRoom(r.PostForm.Get("room")); bad == "" {
 		to = "/?room=" + url.QueryEscape(room)
@@ -302,7 +321,13 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusBadRequest, views.ErrorPage("Bad request", "The form could not be read."))
 		return
 	}
-	f := views.SignInForm{Name: r.PostForm.Get("name"), Room: r.PostForm.Get("room")}
+	f := s.signInForm(r)
+	f.Name, f.Room = r.PostForm.Get("name"), r.PostForm.Get("room")
+	if _, ok := identityOf(r); s.identifier != nil && !ok {
+		// Signed in with the provider no longer (or never): there first.
+		s.page(w, r, http.StatusUnauthorized, views.SignIn(f))
+		return
+	}
 	name, nameErr := validateName(f.Name)
 	room, roomErr := validateRoom(f.Room)
 	if nameErr != "" || roomErr != "" {

@@ -38,11 +38,12 @@ type config struct {
 	metricsAddr                         string // where GET /metrics is served; empty: nowhere
 	trustProxy                          bool   // X-Forwarded-For comes from a proxy in front
 	roomDirectory                       bool   // list the rooms in use on the sign-in and room pages
-	// Who people are: "" (the name they type) or "iap" (Identity-Aware
+	// Who people are: "" (the name they type), "iap" (Identity-Aware
 	// Proxy's token on every request, checked against iapKeys for
-	// iapAudience).
+	// iapAudience) or "oidc" (sign-in with an OpenID Connect provider).
 	auth                 string
 	iapAudience, iapKeys string
+	oidc                 handlers.OIDCConfig // with auth "oidc"
 }
 
 func loadConfig(args []string, getenv func(string) string) (config, error) {
@@ -129,8 +130,26 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		if u, err := url.Parse(cfg.iapKeys); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("IAP_JWKS_URL=%q: want an http(s) address", cfg.iapKeys))
 		}
+	case "oidc":
+		cfg.oidc = handlers.OIDCConfig{
+			Issuer:       strings.TrimSpace(getenv("OIDC_ISSUER")),
+			ClientID:     strings.TrimSpace(getenv("OIDC_CLIENT_ID")),
+			ClientSecret: getenv("OIDC_CLIENT_SECRET"),
+			PublicURL:    strings.TrimSuffix(strings.TrimSpace(getenv("PUBLIC_URL")), "/"),
+		}
+		if u, err := url.Parse(cfg.oidc.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("AUTH=oidc needs OIDC_ISSUER, the provider's issuer address (https://accounts.google.com for Google); got %q", cfg.oidc.Issuer))
+		}
+		if cfg.oidc.ClientID == "" {
+			errs = append(errs, errors.New("AUTH=oidc needs OIDC_CLIENT_ID, the client id the provider gave this service"))
+		}
+		if p := cfg.oidc.PublicURL; p != "" {
+			if u, err := url.Parse(p); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+				errs = append(errs, fmt.Errorf("PUBLIC_URL=%q: want the service's address, such as https://chat.example.com", p))
+			}
+		}
 	default:
-		errs = append(errs, fmt.Errorf("AUTH=%q: want iap, or nothing", cfg.auth))
+		errs = append(errs, fmt.Errorf("AUTH=%q: want iap, oidc, or nothing", cfg.auth))
 	}
 	var err error
 	if cfg.redis, cfg.cluster, err = redisOptions(getenv); err != nil {

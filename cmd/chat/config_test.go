@@ -196,7 +196,14 @@ func TestConfigAuth(t *testing.T) {
 	if err != nil || cfg.auth != "iap" || cfg.iapKeys != "https://www.gstatic.com/iap/verify/public_key-jwk" {
 		t.Errorf("AUTH=iap: %+v, %v; want iap with Google's key set", cfg, err)
 	}
+	cfg, err = load("AUTH", "oidc", "OIDC_ISSUER", "https://accounts.google.com", "OIDC_CLIENT_ID", "id", "OIDC_CLIENT_SECRET", "s", "PUBLIC_URL", "https://chat.example.com/")
+	if err != nil || cfg.auth != "oidc" || cfg.oidc.Issuer != "https://accounts.google.com" || cfg.oidc.PublicURL != "https://chat.example.com" {
+		t.Errorf("AUTH=oidc: %+v, %v", cfg.oidc, err)
+	}
 	for _, bad := range [][]string{
+		{"AUTH", "oidc", "OIDC_CLIENT_ID", "id"},
+		{"AUTH", "oidc", "OIDC_ISSUER", "https://accounts.google.com"},
+		{"AUTH", "oidc", "OIDC_ISSUER", "https://accounts.google.com", "OIDC_CLIENT_ID", "id", "PUBLIC_URL", "chat.example.com"},
 		{"AUTH", "iap"},
 		{"AUTH", "iap", "IAP_AUDIENCE", "a", "IAP_JWKS_URL", "ftp://keys"},
 		{"AUTH", "yes"},

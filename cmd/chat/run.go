@@ -99,6 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		ScrollbackPage: scrollback,
 		RoomDirectory:  cfg.roomDirectory,
 		Identifier:     identifier(cfg),
+		OIDC:           oidcConfig(cfg),
 	}, log, hubOpts...)
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := chat.Start(hubCtx)
@@ -331,4 +332,14 @@ func identifier(cfg config) handlers.Identifier {
 		return nil
 	}
 	return handlers.NewIAP(cfg.iapKeys, cfg.iapAudience, &http.Client{Timeout: 10 * time.Second})
+}
+
+// oidcConfig is the OpenID Connect provider cfg names, nil for none.
+func oidcConfig(cfg config) *handlers.OIDCConfig {
+	if cfg.auth != "oidc" {
+		return nil
+	}
+	o := cfg.oidc
+	o.Client = &http.Client{Timeout: 10 * time.Second}
+	return &o
 }

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/chatrun/chat/internal/chattest"
+)
+
+// fakeProvider is an OpenID Connect provider on loopback with keys of its
+// own: discovery, an authorization endpoint that signs in whoever the test
+// says at once, a token endpoint that checks the client, the redirect
+// address and PKCE (S256) before it issues an ID token, and its key set.
+type fakeProvider struct {
+	t                *testing.T
+	srv              *httptest.Server
+	key              *rsa.PrivateKey
+	clientID, secret string
+
+	mu        sync.Mutex
+	sub       string // who signs in at the authorization endpoint
+	email     string
+	grants    map[string]grant // code -> what it was issued for
+	tamper    func(*idClaims, **rsa.PrivateKey)
+	authorize url.Values // the last authorization request
+}
+
+type grant struct{ challenge, nonce, redirect, sub, email string }
+
+type idClaims struct {
+	jwt.Claims
+	Nonce string `json:"nonce,omitempty"`
+	Email string `json:"email,omitempty"`
+}
+
+func newFakeProvider(t *testing.T) *fakeProvider {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &fakeProvider{t: t, key: key, clientID: "chat-client", secret: "chat-secret", grants: map[string]grant{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		base := p.srv.URL
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"issuer": base, "authorization_endpoint": base + "/authorize", "token_endpoint": base + "/token",
+			"jwks_uri": base + "/jwks", "response_types_supported": []string{"code"},
+			"subject_types_supported": []string{"public"}, "id_token_signing_alg_values_supported": []string{"RS256"},
+			"code_challenge_methods_supported": []string{"S256"},
+		})
+	})
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	})
+	mux.HandleFunc("GET /authorize", p.authorizeEndpoint)
+	mux.HandleFunc("POST /token", p.tokenEndpoint)
+	p.srv = httptest.NewServer(mux)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// as makes the next sign-ins at the provider sub's.
+func (p *fakeProvider) as(sub, email string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sub, p.email = sub, email
+}
+
+func (p *fakeProvider) authorizeEndpoint(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.authorize = q
+	if q.Get("client_id") != p.clientID || q.Get("response_type") != "code" || q.Get("state") == "" ||
+		q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" {
+		http.Error(w, "bad authorization request", http.StatusBadRequest)
+		return
+	}
+	code := rand.Text()
+	p.grants[code] = grant{challenge: q.Get("code_challenge"), nonce: q.Get("nonce"), redirect: q.Get("redirect_uri"), sub: p.sub, email: p.email}
+	http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+}
+
+func (p *fakeProvider) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+	}
+	p.mu.Lock()
+	g, found := p.grants[r.PostFormValue("code")]
+	delete(p.grants, r.PostFormValue("code")) // one use
+	tamper := p.tamper
+	p.mu.Unlock()
+	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
+	switch {
+	case id != p.clientID || secret != p.secret:
+		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+		return
+	case !found || r.PostFormValue("grant_type") != "authorization_code" || r.PostFormValue("redirect_uri") != g.redirect,
+		base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+		return
+	}
+	now := time.Now()
+	c := idClaims{Claims: jwt.Claims{
+		Issuer: p.srv.URL, Subject: g.sub, Audience: jwt.Audience{p.clientID},
+		Expiry: jwt.NewNumericDate(now.Add(time.Hour)), IssuedAt: jwt.NewNumericDate(now),
+	}, Nonce: g.nonce, Email: g.email}
+	key := p.key
+	if tamper != nil {
+		tamper(&c, &key)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, nil)
+	if err != nil {
+		p.t.Error(err)
+		return
+	}
+	raw, err := jwt.Signed(signer).Claims(c).Serialize()
+	if err != nil {
+		p.t.Error(err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": rand.Text(), "token_type": "Bearer", "expires_in": 3600, "id_token": raw})
+}
+
+// env is an instance's environment signing people in with this provider.
+func (p *fakeProvider) env(base map[string]string) map[string]string {
+	env := map[string]string{"AUTH": "oidc", "OIDC_ISSUER": p.srv.URL, "OIDC_CLIENT_ID": p.clientID, "OIDC_CLIENT_SECRET": p.secret}
+	for k, v := range base {
+		env[k] = v
+	}
+	return env
+}
+
+// startLogin asks the service to sign u in with the provider and returns
+// the provider's answer: the callback address with its code and state.
+func startLogin(t *testing.T, u *chattest.User, room string) *url.URL {
+	t.Helper()
+	resp, _ := u.Get("/auth/login?room=" + room)
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("GET /auth/login: %d, want 302 to the provider", resp.StatusCode)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	at, err := noFollow.Get(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at.Body.Close()
+	if at.StatusCode != http.StatusFound {
+		t.Fatalf("the provider refused the authorization request: %d", at.StatusCode)
+	}
+	back, err := url.Parse(at.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
+// finishLogin brings the provider's answer back to the service as u's
+// browser would, and returns the service's status.
+func finishLogin(t *testing.T, u *chattest.User, back *url.URL) (int, string) {
+	t.Helper()
+	if !strings.HasPrefix(back.String(), u.Base+"/auth/callback?") {
+		t.Fatalf("the provider sent the browser to %s, want %s/auth/callback", back, u.Base)
+	}
+	resp, body := u.Get(strings.TrimPrefix(back.String(), u.Base))
+	return resp.StatusCode, body
+}
+
+// signedInWithProvider reports whether the sign-in page shows u as
+// signed in with the provider (else it offers to sign in there).
+func signedInWithProvider(t *testing.T, u *chattest.User) bool {
+	t.Helper()
+	_, body := u.Get("/")
+	in, offer := strings.Contains(body, `id="verified-as"`), strings.Contains(body, `id="signin-provider"`)
+	if in == offer {
+		t.Fatalf("the sign-in page shows verified-as %v and signin-provider %v", in, offer)
+	}
+	return in
+}
+
+// AUTH=oidc: the authorization code flow with PKCE and state signs a person
+// in; without it the pages lead to the provider, and the no-JS post and the
+// socket refuse as the pages do. A changed state, a code brought back by
+// another browser, an intercepted code without its verifier, and an ID
+// token that is forged, expired, for another client, from another issuer or
+// for another sign-in (nonce) sign nobody in. Sign-out ends it.
+func TestOIDCSignIn(t *testing.T) {
+	prov := newFakeProvider(t)
+	inst := startInstance(t, prov.env(sharedEnv("")))
+	room := chattest.Room()
+
+	ann := chattest.NewUser(t, inst.URL)
+	if signedInWithProvider(t, ann) {
+		t.Fatal("a new browser is signed in")
+	}
+	if resp, _ := ann.Get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the room page without a sign-in: %d, want 303 to sign in", resp.StatusCode)
+	}
+	resp := ann.PostForm("/signin", url.Values{"name": {"Ann"}, "room": {room}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the sign-in form without the provider: %d, want 401", resp.StatusCode)
+	}
+	if code, closed := handshakeStatus(t, ann, room); closed != websocket.StatusPolicyViolation {
+		t.Errorf("the socket without a sign-in: %d, closed %d; want 1008", code, closed)
+	}
+
+	prov.as("ann-sub", "ann@example.com")
+	back := startLogin(t, ann, room)
+	q := prov.authorize
+	if q.Get("redirect_uri") != inst.URL+"/auth/callback" || q.Get("nonce") == "" || !strings.Contains(q.Get("scope"), "openid") {
+		t.Errorf("the authorization request: %v", q)
+	}
+	if code, _ := finishLogin(t, ann, back); code != http.StatusSeeOther {
+		t.Fatalf("the callback: %d, want 303", code)
+	}
+	if !signedInWithProvider(t, ann) {
+		t.Fatal("not signed in after the callback")
+	}
+	if _, body := ann.Get("/?room=" + room); !strings.Contains(body, "ann@example.com") {
+		t.Error("the sign-in page does not say who the provider signed in")
+	}
+	ann.SignIn("Ann", room)
+	sock := ann.Dial(room)
+	resp = ann.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"signed in with the provider"}, "nonce": {"n1"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the no-JS post: %d", resp.StatusCode)
+	}
+	sock.Until("signed in with the provider")
+
+	refused := func(what string, back *url.URL, u *chattest.User) {
+		t.Helper()
+		code, _ := finishLogin(t, u, back)
+		if code != http.StatusBadRequest && code != http.StatusUnauthorized {
+			t.Errorf("%s: the callback answered %d, want 400 or 401", what, code)
+		}
+		if signedInWithProvider(t, u) {
+			t.Errorf("%s: signed in", what)
+		}
+	}
+	prov.as("mallory-sub", "mallory@example.com")
+	mallory := chattest.NewUser(t, inst.URL)
+	changed := startLogin(t, mallory, room)
+	cq := changed.Query()
+	cq.Set("state", "not-the-state")
+	changed.RawQuery = cq.Encode()
+	refused("a changed state", changed, mallory)
+
+	other := chattest.NewUser(t, inst.URL) // never started a sign-in
+	refused("a code brought back by another browser", startLogin(t, mallory, room), other)
+
+	// Mallory intercepts a victim's code and brings it back into her own
+	// sign-in, with her own state: only the victim's verifier redeems it.
+	prov.as("victim-sub", "victim@example.com")
+	victimBack := startLogin(t, chattest.NewUser(t, inst.URL), room)
+	malloryBack := startLogin(t, mallory, room)
+	mq := malloryBack.Query()
+	mq.Set("code", victimBack.Query().Get("code"))
+	malloryBack.RawQuery = mq.Encode()
+	refused("an intercepted code without its verifier", malloryBack, mallory)
+
+	other2, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, tamper := range map[string]func(*idClaims, **rsa.PrivateKey){
+		"a forged ID token":               func(_ *idClaims, k **rsa.PrivateKey) { *k = other2 },
+		"an expired ID token":             func(c *idClaims, _ **rsa.PrivateKey) { c.Expiry = jwt.NewNumericDate(time.Now().Add(-time.Minute)) },
+		"an ID token for another client":  func(c *idClaims, _ **rsa.PrivateKey) { c.Audience = jwt.Audience{"another-client"} },
+		"an ID token from another issuer": func(c *idClaims, _ **rsa.PrivateKey) { c.Issuer = "https://issuer.example" },
+		"an ID token of another sign-in":  func(c *idClaims, _ **rsa.PrivateKey) { c.Nonce = "another-nonce" },
+	} {
+		prov.mu.Lock()
+		prov.tamper = tamper
+		prov.mu.Unlock()
+		refused(what, startLogin(t, mallory, room), mallory)
+	}
+	prov.mu.Lock()
+	prov.tamper = nil
+	prov.mu.Unlock()
+
+	// Sign-out ends the sign-in with the provider here.
+	resp = ann.PostForm("/signout", url.Values{"room": {room}})
+	resp.Body.Close()
+	if signedInWithProvider(t, ann) {
+		t.Error("still signed in with the provider after signing out")
+	}
+	if resp, _ := ann.Get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the room page after signing out: %d, want 303", resp.StatusCode)
+	}
+}
+
+// In Chromium: a person signs in with the provider, picks a name, chats
+// live with a second person signed in the same way, and signs out; the
+// room then leads back to the provider's sign-in.
+func TestBrowserSignInWithProvider(t *testing.T) {
+	prov := newFakeProvider(t)
+	inst := startInstance(t, prov.env(sharedEnv("")))
+	browser := newBrowser(t)
+	room := chattest.Room()
+
+	ann, bob := newTab(t, browser), newTab(t, browser)
+	for _, p := range []struct {
+		tab       *tab
+		sub, name string
+	}{{ann, "ann-sub", "Ann"}, {bob, "bob-sub", "Bob"}} {
+		prov.as(p.sub, strings.ToLower(p.name)+"@example.com")
+		p.tab.do(
+			chromedp.Navigate(inst.URL+"/?room="+room),
+			chromedp.Click(chromedp.CSS("#signin-provider")),
+			chromedp.WaitVisible(chromedp.CSS("#verified-as")),
+		)
+		p.tab.signIn(inst.URL, p.name, room)
+		p.tab.waitJS(socketOpen)
+	}
+	ann.do(chromedp.SendKeys(chromedp.CSS("#text"), "hello, verified bob\r"))
+	ann.waitIDs("msg-1")
+	bob.waitIDs("msg-1")
+
+	bob.do(chromedp.Click(chromedp.CSS("#signout button")))
+	bob.waitJS(`document.querySelector('#signin-provider') !== null`)
+	bob.do(chromedp.Navigate(inst.URL + "/rooms/" + room))
+	bob.waitJS(`document.querySelector('#signin-provider') !== null && !document.querySelector('#messages')`)
+}

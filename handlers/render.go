@@ -15,7 +15,11 @@ import (
 // Fragments renders the hub's events as the HTML fragments the page swaps
 // in, each a whole WebSocket message ready to write (framed). It
 // implements realtime.Renderer.
-type Fragments struct{}
+type Fragments struct {
+	// Verified says that everyone in the rooms signed in with a verified
+	// identity (AUTH): member lists mark them so.
+	Verified bool
+}
 
 // Message appends m to #messages.
 func (Fragments) Message(m realtime.Message) []byte {
@@ -25,7 +29,7 @@ func (Fragments) Message(m realtime.Message) []byte {
 // Presence adds "name entered the room." and "name left the room." to
 // #notices, then replaces the items of #members: one message, so the
 // page's list and notices change together.
-func (Fragments) Presence(entered, left, names []string) []byte {
+func (f Fragments) Presence(entered, left, names []string) []byte {
 	return framed(templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 		for _, n := range entered {
 			if err := views.NoticeOOB(n+" entered the room.").Render(ctx, w); err != nil {
@@ -37,13 +41,13 @@ func (Fragments) Presence(entered, left, names []string) []byte {
 				return err
 			}
 		}
-		return views.MemberList(names, true).Render(ctx, w)
+		return views.MemberList(names, true, f.Verified).Render(ctx, w)
 	}))
 }
 
 // MemberList replaces the items of #members.
-func (Fragments) MemberList(names []string) []byte {
-	return framed(views.MemberList(names, true))
+func (f Fragments) MemberList(names []string) []byte {
+	return framed(views.MemberList(names, true, f.Verified))
 }
 
 // Availability is the signal that says whether the room takes messages.
@@ -82,7 +86,7 @@ func renderBytes(c templ.Component) []byte {
 }
 
 func viewMessage(m realtime.Message) views.Message {
-	return views.Message{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time}
+	return views.Message{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified}
 }
 
 func viewMessages(msgs []realtime.Message) []views.Message {

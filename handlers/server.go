@@ -34,7 +34,7 @@ type Chat interface {
 	// Claim gives u's name in room to u's session, unless another holds it.
 	Claim(ctx context.Context, room string, u realtime.User) (bool, error)
 	// Send stores and relays a message; guard makes a repeat count once.
-	Send(ctx context.Context, room, name, text, guard string) (realtime.Message, error)
+	Send(ctx context.Context, room string, m realtime.Message, guard string) (realtime.Message, error)
 	// Recent is the room's recent messages, as a page shows them.
 	Recent(ctx context.Context, room string) ([]realtime.Message, error)
 	// MemberNames is the names of who is in the room, on every instance.
@@ -476,6 +476,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		Earlier:  s.earlier(msgs),
 		Link:     roomLink(r, room),
 		Rooms:    s.directory(ctx),
+		Verified: s.identifier != nil,
 	}))
 }
 
@@ -610,7 +611,7 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr, text
 			return 0, tooManyRooms, nil
 		}
 	}
-	m, err := s.chat.Send(ctx, room, sess.Name, text, guard)
+	m, err := s.chat.Send(ctx, room, realtime.Message{Name: sess.Name, Text: text, Verified: sess.Subject != ""}, guard)
 	if err != nil {
 		s.log.Error("send message", "room", room, "err", err)
 		return 0, "", errors.Join(errUnavailable, err)

@@ -330,10 +330,12 @@ func (h *Hub) historyFrame(msgs []Message, read uint64) frame {
 	return f
 }
 
-// Send stores and publishes a message from name in roomName. A repeated
-// guard is answered like the original, with nothing stored again.
-func (h *Hub) Send(ctx context.Context, roomName, name, text, guard string) (Message, error) {
-	m, _, err := h.broker.Send(ctx, roomName, Message{Name: name, Text: text, Time: time.Now().UTC()}, guard)
+// Send stores and publishes m (its sender, text and Verified; the hub
+// stamps the time) in roomName. A repeated guard is answered like the
+// original, with nothing stored again.
+func (h *Hub) Send(ctx context.Context, roomName string, m Message, guard string) (Message, error) {
+	m.Time = time.Now().UTC()
+	m, _, err := h.broker.Send(ctx, roomName, m, guard)
 	switch {
 	case err == nil:
 		h.setAvailable(true)

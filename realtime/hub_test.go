@@ -154,7 +154,7 @@ func TestHubHistoryFirstThenLiveRenderedOnce(t *testing.T) {
 		r := &countingRenderer{}
 		h := newHub(t, b, r)
 		room := chattest.Room()
-		if _, err := h.Send(ctx, room, "ann", "before", ""); err != nil {
+		if _, err := h.Send(ctx, room, realtime.Message{Name: "ann", Text: "before"}, ""); err != nil {
 			t.Fatal(err)
 		}
 		var members []*realtime.Socket
@@ -170,7 +170,7 @@ func TestHubHistoryFirstThenLiveRenderedOnce(t *testing.T) {
 			members = append(members, m)
 		}
 		before := r.messages.Load()
-		if _, err := h.Send(ctx, room, "user0", "live", ""); err != nil {
+		if _, err := h.Send(ctx, room, realtime.Message{Name: "user0", Text: "live"}, ""); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range members {
@@ -211,7 +211,7 @@ func TestHubNoticesGoToOthers(t *testing.T) {
 			t.Fatalf("ann got %q, want bob's exit after the grace period", got)
 		}
 		// Ann's own entry never reached her: the next frame is a message.
-		if _, err := h.Send(ctx, room, "ann", "x", ""); err != nil {
+		if _, err := h.Send(ctx, room, realtime.Message{Name: "ann", Text: "x"}, ""); err != nil {
 			t.Fatal(err)
 		}
 		if got := recv(t, ctx, ann); got != "m1:x" {
@@ -238,7 +238,7 @@ func TestHubDropsSlowMemberWithoutStallingRoom(t *testing.T) {
 		recv(t, ctx, fast)
 		const n = realtime.DefaultQueueSize * 2
 		for i := 1; i <= n; i++ {
-			if _, err := h.Send(ctx, room, "fast", strconv.Itoa(i), ""); err != nil {
+			if _, err := h.Send(ctx, room, realtime.Message{Name: "fast", Text: strconv.Itoa(i)}, ""); err != nil {
 				t.Fatal(err)
 			}
 			want := fmt.Sprintf("m%d:%d", i, i)
@@ -285,10 +285,10 @@ func TestHubInstancesShareRooms(t *testing.T) {
 		if got := recv(t, ctx, a); got != "n:entered:bob" {
 			t.Fatalf("ann got %q", got)
 		}
-		if _, err := h2.Send(ctx, room, "bob", "from 2", ""); err != nil {
+		if _, err := h2.Send(ctx, room, realtime.Message{Name: "bob", Text: "from 2"}, ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h1.Send(ctx, room, "ann", "from 1", ""); err != nil {
+		if _, err := h1.Send(ctx, room, realtime.Message{Name: "ann", Text: "from 1"}, ""); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range []*realtime.Socket{a, b} {
@@ -320,7 +320,7 @@ func quietFor(t *testing.T, ctx context.Context, h *realtime.Hub, m *realtime.So
 		case <-time.After(time.Until(deadline)):
 		}
 	}
-	msg, err := h.Send(ctx, room, "sentinel", "end", "")
+	msg, err := h.Send(ctx, room, realtime.Message{Name: "sentinel", Text: "end"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +510,7 @@ func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
 			members = append(members, m)
 		}
 		for i := 1; i <= 3; i++ {
-			if _, err := h1.Send(ctx, room, "u0", "old"+strconv.Itoa(i), ""); err != nil {
+			if _, err := h1.Send(ctx, room, realtime.Message{Name: "u0", Text: "old" + strconv.Itoa(i)}, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -520,7 +520,7 @@ func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
 		f.Lose(t, room)
 		for i := 1; i <= 6; i++ {
 			h := []*realtime.Hub{h1, h2}[i%2]
-			if _, err := h.Send(ctx, room, "u0", "new"+strconv.Itoa(i), ""); err != nil {
+			if _, err := h.Send(ctx, room, realtime.Message{Name: "u0", Text: "new" + strconv.Itoa(i)}, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -573,7 +573,7 @@ func TestHubGapInTheLiveSequenceResyncs(t *testing.T) {
 		}
 		defer m.Leave()
 		for i := 1; i <= 3; i++ {
-			if _, err := h.Send(ctx, room, "ann", strconv.Itoa(i), ""); err != nil {
+			if _, err := h.Send(ctx, room, realtime.Message{Name: "ann", Text: strconv.Itoa(i)}, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -587,7 +587,7 @@ func TestHubGapInTheLiveSequenceResyncs(t *testing.T) {
 		if err := c.RPush(ctx, "chat:{"+room+"}:history", `{"seq":4,"type":"message","name":"ann","text":"quiet"}`).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.Send(ctx, room, "ann", "5", ""); err != nil {
+		if _, err := h.Send(ctx, room, realtime.Message{Name: "ann", Text: "5"}, ""); err != nil {
 			t.Fatal(err)
 		}
 		recvUntil(t, ctx, m, "h:1:2:3:4:5")
@@ -643,7 +643,7 @@ func TestHubHistoryIsBoundedInBytes(t *testing.T) {
 	room := chattest.Room()
 	big := strings.Repeat("<", 2000)
 	for i := range 100 {
-		if _, err := h.Send(ctx, room, "ann", big+strconv.Itoa(i), ""); err != nil {
+		if _, err := h.Send(ctx, room, realtime.Message{Name: "ann", Text: big + strconv.Itoa(i)}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

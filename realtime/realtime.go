@@ -27,6 +27,9 @@ type Message struct {
 	Name  string    `json:"name"`
 	Text  string    `json:"text"`
 	Time  time.Time `json:"ts"`
+	// Verified says that the sender was signed in with a verified
+	// identity (AUTH), which the name belongs to.
+	Verified bool `json:"verified,omitempty"`
 }
 
 // User is one signed-in person: the name shown, and the session that signed

@@ -92,7 +92,7 @@ func TestResyncDoesNotTakeMessagesOffANewerJoin(t *testing.T) {
 	}
 	defer ann.Leave()
 	for i := range 3 {
-		if _, err := h.Send(ctx, room, "ann", fmt.Sprint(i), ""); err != nil {
+		if _, err := h.Send(ctx, room, Message{Name: "ann", Text: fmt.Sprint(i)}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -106,7 +106,7 @@ func TestResyncDoesNotTakeMessagesOffANewerJoin(t *testing.T) {
 	h.resync(r)
 	<-b.read
 	// Meanwhile message 4 is sent, and Bob joins and reads 1 to 4.
-	if _, err := h.Send(ctx, room, "ann", "3", ""); err != nil {
+	if _, err := h.Send(ctx, room, Message{Name: "ann", Text: "3"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	bob, err := h.Join(ctx, room, User{Name: "bob", Session: "b"}, NewTestConn())
@@ -115,7 +115,7 @@ func TestResyncDoesNotTakeMessagesOffANewerJoin(t *testing.T) {
 	}
 	defer bob.Leave()
 	close(b.release)
-	if _, err := h.Send(ctx, room, "ann", "4", ""); err != nil {
+	if _, err := h.Send(ctx, room, Message{Name: "ann", Text: "4"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	shown(t, ann, "1,2,3,4,5")
@@ -173,11 +173,11 @@ func TestStuckResyncStallsNoOtherRoom(t *testing.T) {
 	h.resync(r)
 	<-b.asked
 
-	if _, err := h.Send(ctx, "slow", "ann", "held", ""); err != nil {
+	if _, err := h.Send(ctx, "slow", Message{Name: "ann", Text: "held"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		if _, err := h.Send(ctx, "fast", "bob", fmt.Sprint(i), ""); err != nil {
+		if _, err := h.Send(ctx, "fast", Message{Name: "bob", Text: fmt.Sprint(i)}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

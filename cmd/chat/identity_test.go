@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -273,9 +274,37 @@ func TestVerifiedNameBelongsToOneIdentity(t *testing.T) {
 	if _, body := fresh.Get("/"); !strings.Contains(body, `value="`+name+`"`) {
 		t.Errorf("the sign-in page in a new browser does not offer Alice her name %q", name)
 	}
-	// Each goes on with their own name through the socket.
+	// Each goes on with their own name through the socket; messages and the
+	// member list mark the names as verified.
 	mallory.Dial(room2)
-	aliceOnB.Dial(room2).Until(name)
+	sock := aliceOnB.Dial(room2)
+	resp = alice.On(a.URL).PostForm("/rooms/"+room1+"/messages", url.Values{"text": {"verified words"}, "nonce": {"v1"}})
+	resp.Body.Close()
+	_, page := alice.On(a.URL).Get("/rooms/" + room1)
+	if !regexp.MustCompile(`<li id="msg-1"[^>]*>\s*<span class="from" dir="auto">` + regexp.QuoteMeta(name) + `</span>\s*<span class="verified"`).MatchString(page) {
+		t.Error("the room page does not mark the stored message's sender as verified")
+	}
+	if !regexp.MustCompile(`<li>\s*` + regexp.QuoteMeta(name) + `\s*<span class="verified"`).MatchString(page) {
+		t.Error("the member list does not mark the members as verified")
+	}
+	resp = mallory.PostForm("/rooms/"+room2+"/messages", url.Values{"text": {"live and verified"}, "nonce": {"v2"}})
+	resp.Body.Close()
+	if frame := sock.Until("live and verified"); !strings.Contains(frame, `class="verified"`) {
+		t.Errorf("the pushed message does not mark its sender as verified: %s", frame)
+	}
+}
+
+// Without AUTH, nothing is marked verified.
+func TestNamesAreNotMarkedVerifiedWithoutAuth(t *testing.T) {
+	inst := startInstance(t, sharedEnv(""))
+	room := chattest.Room()
+	u, sock := chattest.JoinAs(t, inst.URL, "Ann", room)
+	resp := u.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"just typed"}, "nonce": {"n"}})
+	resp.Body.Close()
+	frame := sock.Until("just typed")
+	if _, page := u.Get("/rooms/" + room); strings.Contains(page, `class="verified"`) || strings.Contains(frame, `class="verified"`) {
+		t.Error("a name nobody verified is marked verified")
+	}
 }
 
 // behindIAP makes the tab send token as IAP's header with every request,

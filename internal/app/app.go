@@ -31,7 +31,9 @@ func New(broker realtime.Broker, cfg handlers.Config, log *slog.Logger, hubOpts 
 	if obs, ok := cfg.Metrics.(realtime.Observer); ok {
 		opts = append(opts, realtime.WithObserver(obs))
 	}
-	hub := realtime.NewHub(broker, handlers.Fragments{}, log, append(opts, hubOpts...)...)
+	// With an identity provider, everyone in a room signed in with it.
+	frags := handlers.Fragments{Verified: cfg.Identifier != nil || cfg.OIDC != nil}
+	hub := realtime.NewHub(broker, frags, log, append(opts, hubOpts...)...)
 	cfg.Chat, cfg.Log = hub, log
 	if cfg.Static == nil {
 		cfg.Static = static.FS

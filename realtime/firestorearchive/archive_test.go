@@ -30,7 +30,7 @@ func client(t *testing.T) (*firestore.Client, string) {
 func messages(from, to int64) []realtime.Message {
 	var msgs []realtime.Message
 	for s := from; s <= to; s++ {
-		msgs = append(msgs, realtime.Message{Seq: s, Name: "ann", Text: fmt.Sprint("text ", s), Time: time.Unix(1_700_000_000+s, 0).UTC()})
+		msgs = append(msgs, realtime.Message{Seq: s, Name: "ann", Text: fmt.Sprint("text ", s), Time: time.Unix(1_700_000_000+s, 0).UTC(), Verified: s%2 == 0})
 	}
 	return msgs
 }
@@ -55,6 +55,9 @@ func TestArchiveStoresOnceAndScrollsBack(t *testing.T) {
 	}
 	if len(latest) != 20 || latest[0].Seq != 56 || latest[19].Seq != 75 || latest[19].Text != "text 75" {
 		t.Fatalf("latest 20: %d, from %v", len(latest), latest)
+	}
+	if !latest[18].Verified || latest[19].Verified {
+		t.Errorf("verified senders read back as %v (74) and %v (75); want true and false", latest[18].Verified, latest[19].Verified)
 	}
 	var seen []int64
 	before, more := latest[0].Seq, true

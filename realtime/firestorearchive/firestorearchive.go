@@ -48,6 +48,7 @@ type doc struct {
 	Name     string    `firestore:"name"`
 	Text     string    `firestore:"text"`
 	Time     time.Time `firestore:"ts"`
+	Verified bool      `firestore:"verified,omitempty"`
 	ExpireAt time.Time `firestore:"expireAt,omitempty"`
 }
 
@@ -69,7 +70,7 @@ func (a *Archive) Store(ctx context.Context, room string, msgs []realtime.Messag
 		bw := a.client.BulkWriter(ctx)
 		jobs := make([]*firestore.BulkWriterJob, 0, n)
 		for _, m := range msgs[:n] {
-			d := doc{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time}
+			d := doc{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified}
 			if a.retention > 0 {
 				d.ExpireAt = m.Time.Add(a.retention)
 			}
@@ -131,7 +132,7 @@ func (a *Archive) read(ctx context.Context, q firestore.Query) ([]realtime.Messa
 		if err := snap.DataTo(&d); err != nil {
 			return nil, err
 		}
-		msgs = append(msgs, realtime.Message{Seq: d.Seq, Name: d.Name, Text: d.Text, Time: d.Time})
+		msgs = append(msgs, realtime.Message{Seq: d.Seq, Name: d.Name, Text: d.Text, Time: d.Time, Verified: d.Verified})
 	}
 	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
 		msgs[i], msgs[j] = msgs[j], msgs[i]

@@ -17,6 +17,8 @@ type wireEvent struct {
 	Name  string             `json:"name"`
 	Text  string             `json:"text,omitempty"`
 	Time  time.Time          `json:"ts"`
+	// Verified: the sender's identity was verified (realtime.Message).
+	Verified bool `json:"verified,omitempty"`
 }
 
 // marshalEvent encodes w without HTML escaping: the text is stored and
@@ -52,5 +54,5 @@ func decodeMessage(payload []byte) (realtime.Message, error) {
 }
 
 func (w wireEvent) message() realtime.Message {
-	return realtime.Message{Seq: w.Seq, First: w.First, Name: w.Name, Text: w.Text, Time: w.Time}
+	return realtime.Message{Seq: w.Seq, First: w.First, Name: w.Name, Text: w.Text, Time: w.Time, Verified: w.Verified}
 }

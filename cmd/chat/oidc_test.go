@@ -343,3 +343,35 @@ func TestBrowserSignInWithProvider(t *testing.T) {
 	bob.do(chromedp.Navigate(inst.URL + "/rooms/" + room))
 	bob.waitJS(`document.querySelector('#signin-provider') !== null && !document.querySelector('#messages')`)
 }
+
+// With sign-in by a provider, its pages and the verified marks pass axe in
+// both themes: the offer to sign in, the page that says who is signed in,
+// and a room with marked messages and members.
+func TestBrowserAccessibilityWithSignIn(t *testing.T) {
+	axe := axeSource(t)
+	prov := newFakeProvider(t)
+	inst := startInstance(t, prov.env(sharedEnv("")))
+	browser := newBrowser(t)
+	room := chattest.Room()
+	for _, scheme := range []string{"light", "dark"} {
+		p := newTab(t, browser)
+		p.theme(scheme)
+		prov.as("sub-"+scheme, scheme+"@example.com")
+		p.do(chromedp.Navigate(inst.URL + "/?room=" + room))
+		p.waitJS(`document.querySelector('#signin-provider') !== null`)
+		if v := p.axeViolations(axe); len(v) > 0 {
+			t.Errorf("the offer to sign in, %s: %q", scheme, v)
+		}
+		p.do(chromedp.Click(chromedp.CSS("#signin-provider")), chromedp.WaitVisible(chromedp.CSS("#verified-as")))
+		if v := p.axeViolations(axe); len(v) > 0 {
+			t.Errorf("signed in with the provider, %s: %q", scheme, v)
+		}
+		p.signIn(inst.URL, "Reader-"+scheme, room)
+		p.waitJS(socketOpen)
+		p.do(chromedp.SendKeys(chromedp.CSS("#text"), "marked as verified\r"))
+		p.waitJS(`document.querySelector('#messages li:last-child .verified') && document.querySelector('#members li .verified')`)
+		if v := p.axeViolations(axe); len(v) > 0 {
+			t.Errorf("a room with verified marks, %s: %q", scheme, v)
+		}
+	}
+}

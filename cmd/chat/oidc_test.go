@@ -375,3 +375,38 @@ func TestBrowserAccessibilityWithSignIn(t *testing.T) {
 		}
 	}
 }
+
+// Signed in with a provider on a phone, at a 200 ms round trip: the
+// provider's round trip works through the slow line (the redirect address
+// is the one the browser used), and what the person writes during a cut
+// stays on screen, then arrives once, marked verified, over a socket that
+// reconnects with the identity.
+func TestBrowserSignInWithProviderOnAPhone(t *testing.T) {
+	prov := newFakeProvider(t)
+	inst := startInstance(t, prov.env(sharedEnv("")))
+	p := newTab(t, newBrowser(t))
+	proxy := newNetProxy(t, inst.URL, phoneDelay)
+	room := chattest.Room()
+	prov.as("phone-sub", "phone@example.com")
+	p.do(
+		chromedp.Navigate(proxy.URL()+"/?room="+room),
+		chromedp.Click(chromedp.CSS("#signin-provider")),
+		chromedp.WaitVisible(chromedp.CSS("#verified-as")),
+	)
+	p.signIn(proxy.URL(), "Phone", room)
+	p.waitJS(connected)
+	p.typeKeys("over a slow line\r", 30*time.Millisecond)
+	p.waitTexts("over a slow line")
+
+	proxy.cut()
+	p.waitJS(`document.querySelector('#connection').textContent === 'Reconnecting…'`)
+	p.do(chromedp.SendKeys(chromedp.CSS("#text"), "written in the tunnel\r"))
+	p.waitJS(`document.querySelector('#outbox li .text')?.textContent === 'written in the tunnel'`)
+	proxy.restore()
+	p.do(chromedp.Click(chromedp.CSS("#retry")))
+	p.waitJS(connected + ` && ` + outboxEmpty)
+	p.waitTexts("over a slow line", "written in the tunnel")
+	if n := evalJS[int](p, `document.querySelectorAll('#messages > li > .verified').length`); n != 2 {
+		t.Errorf("%d of the 2 messages are marked verified", n)
+	}
+}

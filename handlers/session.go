@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -68,6 +69,12 @@ func (s sessions) sign(payload string) string {
 func (s sessions) forName(r *http.Request, name, subject string) Session {
 	if cur, ok := s.read(r); ok && cur.Name == name && cur.Subject == subject {
 		return cur
+	}
+	if subject != "" {
+		// One person, one session, whichever browser: their phone and
+		// laptop hold the name in a room together, and share a send rate.
+		sum := sha256.Sum256([]byte(subject))
+		return Session{ID: base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]), Name: name, Subject: subject}
 	}
 	return Session{ID: rand.Text(), Name: name, Subject: subject}
 }

@@ -112,6 +112,10 @@ func TestSessionCookieCarriesTheIdentity(t *testing.T) {
 	if other := s.forName(signedIn, "Ann|B", "someone else"); other.ID == got.ID || other.Subject != "someone else" {
 		t.Errorf("another identity took over the session: %+v", other)
 	}
+	// The same person in another browser (no cookie) gets the same session.
+	if again := s.forName(r, "Ann|B", subject); again.ID != got.ID {
+		t.Error("the same identity in another browser got another session")
+	}
 	// A session without an identity reads with none.
 	w = httptest.NewRecorder()
 	s.issue(w, r, s.forName(r, "Bob", ""))

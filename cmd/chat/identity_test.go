@@ -278,6 +278,14 @@ func TestVerifiedNameBelongsToOneIdentity(t *testing.T) {
 	// member list mark the names as verified.
 	mallory.Dial(room2)
 	sock := aliceOnB.Dial(room2)
+	// Alice's second browser, on the other instance, joins the room where
+	// her first is: one person holds her name there from both.
+	second := chattest.NewUser(t, a.URL)
+	second.SetHeader(iapHeader, iap.token(t, "accounts.google.com:alice-"+name))
+	second.SignIn(name, room2)
+	if code, closed := handshakeStatus(t, second, room2); code != http.StatusSwitchingProtocols || closed != -1 {
+		t.Errorf("Alice's second browser in the room: handshake %d, closed %d; want it in", code, closed)
+	}
 	resp = alice.On(a.URL).PostForm("/rooms/"+room1+"/messages", url.Values{"text": {"verified words"}, "nonce": {"v1"}})
 	resp.Body.Close()
 	_, page := alice.On(a.URL).Get("/rooms/" + room1)

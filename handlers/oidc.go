@@ -103,14 +103,6 @@ func (o *oidcFlow) oauth2Config(r *http.Request, p *oidc.Provider) *oauth2.Confi
 	}
 }
 
-// prefixed is a cookie name, __Host- prefixed over HTTPS (see cookieName).
-func prefixed(r *http.Request, name string) string {
-	if overHTTPS(r) {
-		return "__Host-" + name
-	}
-	return name
-}
-
 // setSigned sets a signed cookie holding fields, for ttl.
 func (o *oidcFlow) setSigned(w http.ResponseWriter, r *http.Request, name string, ttl time.Duration, fields ...string) {
 	exp := o.signer.now().Add(ttl)

@@ -14,11 +14,7 @@ import (
 
 const (
 	sessionCookie = "chat_session"
-	// secureSessionCookie is the cookie's name over HTTPS: a browser keeps
-	// a __Host- cookie only if it is Secure, has Path=/ and no Domain, so
-	// a sibling subdomain cannot set one that passes for ours.
-	secureSessionCookie = "__Host-" + sessionCookie
-	sessionTTL          = 7 * 24 * time.Hour
+	sessionTTL    = 7 * 24 * time.Hour
 	// identityPayload starts the payload of a session a verified identity
 	// signed in (an expiry, which starts the others, is digits).
 	identityPayload = "i|"
@@ -32,11 +28,17 @@ func overHTTPS(r *http.Request) bool {
 }
 
 // cookieName is the session cookie's name for r's scheme.
-func cookieName(r *http.Request) string {
+func cookieName(r *http.Request) string { return prefixed(r, sessionCookie) }
+
+// prefixed is a cookie's name for r's scheme: over HTTPS, __Host-
+// prefixed. A browser keeps a __Host- cookie only if it is Secure, has
+// Path=/ and no Domain, so a sibling subdomain cannot set one that passes
+// for ours.
+func prefixed(r *http.Request, name string) string {
 	if overHTTPS(r) {
-		return secureSessionCookie
+		return "__Host-" + name
 	}
-	return sessionCookie
+	return name
 }
 
 // Session is who a signed cookie says the user is. ID tells apart two

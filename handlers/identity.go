@@ -103,11 +103,11 @@ func (a *IAP) Identify(r *http.Request) (Identity, error) {
 // tell nothing of the chat's contents).
 var probes = map[string]bool{"/health": true, "/ready": true}
 
-// requireIdentity puts the request's verified identity into its context.
+// identify puts the request's verified identity into its context.
 // Behind a proxy that vouches for every request (IAP), a request without a
 // valid one gets 401; with sign-in on the service's pages (OIDC), it goes
 // on without.
-func (s *Server) requireIdentity(next http.Handler) http.Handler {
+func (s *Server) identify(next http.Handler) http.Handler {
 	if s.identifier == nil {
 		return next
 	}

@@ -186,7 +186,7 @@ func New(cfg Config) *Server {
 // Handler returns the routes of docs/SPEC.md.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer, securityHeaders, s.requireIdentity)
+	r.Use(middleware.Recoverer, securityHeaders, s.identify)
 	r.Get("/", s.signInPage)
 	r.Post("/signin", s.signIn)
 	r.Post("/signout", s.signOut)

@@ -114,6 +114,12 @@ type Config struct {
 	// the sign-in and room pages and at GET /rooms. Off, rooms stay
 	// unlisted and GET /rooms is a 404.
 	RoomDirectory bool
+	// SocketMaxAge, when not 0, is how long a socket stays open: then the
+	// server closes it with 1012 and the page reconnects at once. Each
+	// socket's age is drawn within ±10 % of it, so a room that joined
+	// together does not reconnect together. It must be under the
+	// platform's request timeout, which would cut the socket silently.
+	SocketMaxAge time.Duration
 }
 
 // Server serves the pages, the WebSocket and the no-JS fallback, and keeps
@@ -146,6 +152,7 @@ type Server struct {
 	writeTimeout time.Duration
 	maxPerIP     int
 	trustProxy   bool
+	maxAge       time.Duration // 0: sockets are not aged
 }
 
 // New returns a Server for cfg.
@@ -164,6 +171,7 @@ func New(cfg Config) *Server {
 		writeTimeout: cmp.Or(cfg.WriteTimeout, 10*time.Second),
 		maxPerIP:     cmp.Or(cfg.MaxSocketsPerIP, 100),
 		trustProxy:   cfg.TrustProxy,
+		maxAge:       cfg.SocketMaxAge,
 		metrics:      cfg.Metrics,
 		pageSize:     cfg.ScrollbackPage,
 		listRooms:    cfg.RoomDirectory,
@@ -194,6 +202,7 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/auth/login", s.login)
 		r.Get("/auth/callback", s.callback)
 	}
+	r.Get("/session", s.sessionCheck)
 	r.Get("/rooms", s.roomDirectory)
 	r.Get("/rooms/{room}", s.roomPage)
 	r.Get("/rooms/{room}/ws", s.socket)
@@ -233,6 +242,21 @@ func staticFiles(fsys fs.FS) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
 	})
+}
+
+// sessionCheck answers a page whose socket's handshake failed: 204 while
+// its session holds (the handshake failed for another reason, and the page
+// tries again), 401 when it does not (the page stops and asks to sign in).
+// Behind IAP, a request whose identity has lapsed never gets here: IAP
+// (or the identify middleware) answers it, and the page takes that answer
+// the same way.
+func (s *Server) sessionCheck(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if _, ok := s.session(r); !ok {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

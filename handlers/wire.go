@@ -29,6 +29,12 @@ type wire struct {
 	// socket's single writer makes next.
 	mu  sync.Mutex
 	mid bool // guarded by mu's holder
+	// closing is set once a close frame has gone out (guarded by mu): no
+	// data frame may follow it (RFC 6455, 5.5.1), or the browser fails the
+	// connection (1006) instead of taking the close's code. Frames for a
+	// closing socket are dropped as if written; the page catches up from
+	// the history when it reconnects.
+	closing bool
 }
 
 func newWire(conn net.Conn, timeout time.Duration, end func(tooSlow bool)) *wire {
@@ -46,6 +52,10 @@ func newWire(conn net.Conn, timeout time.Duration, end func(tooSlow bool)) *wire
 func (w *wire) TryWrite(p []byte) (int, error) {
 	if w.raw == nil || !w.mu.TryLock() {
 		return 0, nil
+	}
+	if w.closing {
+		w.mu.Unlock()
+		return len(p), nil
 	}
 	var n int
 	var werr error
@@ -76,6 +86,9 @@ func (w *wire) Write(p []byte) error {
 	}
 	w.mid = false
 	defer w.mu.Unlock()
+	if w.closing {
+		return nil // never the rest of a frame: a close frame waits for that
+	}
 	if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
 		return err
 	}
@@ -103,8 +116,14 @@ type controlConn struct {
 func (c controlConn) Write(p []byte) (int, error) {
 	c.w.mu.Lock()
 	defer c.w.mu.Unlock()
+	if len(p) > 0 && p[0]&0x0f == opClose {
+		c.w.closing = true
+	}
 	return c.Conn.Write(p)
 }
+
+// opClose is the opcode of a close frame.
+const opClose = 0x8
 
 // maxFrameHeader is the longest header of an unmasked WebSocket frame.
 const maxFrameHeader = 10

@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -130,4 +131,47 @@ func TestWireWriteToAClosedPeerFails(t *testing.T) {
 		}
 	}
 	t.Fatal("writes to a closed peer kept succeeding")
+}
+
+// Once a close frame has gone out, no data frame follows it on the wire
+// (a browser would fail the connection, 1006, instead of taking the
+// close's code): what the hub writes after it is dropped.
+func TestWireWritesNothingAfterACloseFrame(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWire(server, 5*time.Second, nil)
+	frame := textFrame(append(make([]byte, maxFrameHeader), "hello"...))
+	if err := w.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	closeFrame := []byte{0x88, 0x02, 0x03, 0xf4} // 1012, no reason
+	if _, err := w.control().Write(closeFrame); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.TryWrite(frame); n != len(frame) || err != nil {
+		t.Fatalf("TryWrite after the close frame = %d, %v; want the frame taken (dropped), no error", n, err)
+	}
+	if err := w.Write(frame); err != nil {
+		t.Fatalf("Write after the close frame: %v", err)
+	}
+	server.Close()
+	got, err := io.ReadAll(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(append([]byte(nil), frame...), closeFrame...); !bytes.Equal(got, want) {
+		t.Fatalf("the peer read % x, want the frame then the close frame alone: % x", got, want)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -47,6 +48,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(maxDiscard)
+	stopAging := s.age(conn)
 	// The socket outlives this handler and its request: it needs none of
 	// the request's context values, and a shutdown closes it by itself.
 	// Each call to the broker gets a deadline of its own.
@@ -56,6 +58,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	m, ok := s.admit(actx, conn, hj.wire, room, sess, signedIn)
 	cancel()
 	if !ok {
+		stopAging()
 		conn.CloseNow()
 		s.untrack(conn, ip)
 		return
@@ -69,6 +72,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		s.readLoop(ctx, conn, room, sess, ip, m)
 		stopPings()
+		stopAging()
 		m.Leave()
 		// A read that fails (the peer went away, or only half-closed)
 		// does not close the connection: without this it would stay open.
@@ -86,6 +90,29 @@ func endSocket(conn *websocket.Conn, tooSlow bool) {
 	}
 	conn.CloseNow()
 }
+
+// age closes the socket with 1012 once it has been open for the server's
+// maximum age, drawn within ±10 % of it (a little inside, so that a page
+// that measures from its own open never sees more): the page reconnects at
+// once and catches up from the history, before the platform's request
+// timeout cuts the socket without a close frame. A timer, not a goroutine,
+// until then.
+func (s *Server) age(conn *websocket.Conn) (stop func()) {
+	if s.maxAge <= 0 {
+		return func() {}
+	}
+	spread := float64(s.maxAge) * maxAgeJitter
+	d := s.maxAge + time.Duration((rand.Float64()*2-1)*spread)
+	t := time.AfterFunc(d, func() {
+		// Close waits for the page's answer, bounded by coder/websocket.
+		conn.Close(websocket.StatusServiceRestart, "socket max age")
+	})
+	return func() { t.Stop() }
+}
+
+// maxAgeJitter is how far either way a socket's age may be drawn from the
+// maximum: under 10 %, leaving room for the close frame's way to the page.
+const maxAgeJitter = 0.09
 
 // keepAlive pings the socket every ping interval, so that a dead peer is
 // found and let go: a timer, not a goroutine, while the socket is idle.

@@ -514,6 +514,8 @@
     attempt: 0,
     timer: 0,
     ended: false,
+    opened: false, // the current socket's handshake went through
+    restarting: false, // closed with 1012 and not yet back in the room
   };
 
   const statusText = {
@@ -560,11 +562,56 @@
     return base * (0.7 + Math.random() * 0.6);
   };
 
+  chat.addEventListener('htmx:ws:after:connection', () => { conn.opened = true; });
+
+  // The session has ended: say so once, with the way back through sign-in,
+  // and stop. What was typed stays: the box, and the outbox marked unsent.
+  const endSession = () => {
+    conn.ended = true;
+    clearTimeout(conn.timer);
+    for (const entry of outbox) {
+      if (entry.state !== 'failed' && entry.state !== 'sent') {
+        entry.state = 'ended';
+        render(entry);
+      }
+    }
+    setPhase('ended');
+  };
+
+  // A handshake refused at the front door (Identity-Aware Proxy's 401, or
+  // its redirect to sign in, which a WebSocket cannot follow) reaches the
+  // page as 1006, like a network cut: ask over plain HTTP whether the
+  // session still holds. A redirect (anywhere), 401 or 403 means it does
+  // not; anything else, or no answer, and the page keeps trying.
+  const sessionEnded = async () => {
+    try {
+      const res = await fetch('/session', {
+        redirect: 'manual', cache: 'no-store', credentials: 'same-origin',
+        signal: AbortSignal.timeout(10000),
+      });
+      return res.type === 'opaqueredirect' || res.status === 401 || res.status === 403;
+    } catch {
+      return false;
+    }
+  };
+
+  const room = decodeURIComponent(location.pathname.split('/')[2] || '');
+  const sayEnded = () => {
+    const p = document.createElement('p');
+    const a = document.createElement('a');
+    a.href = `/?room=${encodeURIComponent(room)}`;
+    a.textContent = 'Sign in again';
+    p.append('Your session has ended. ', a, '.');
+    notices.append(p);
+  };
+
   chat.addEventListener('htmx:ws:close', (e) => {
     const { reason, code } = e.detail || {};
     if (reason !== 'closed') return;
     const wasAdmitted = conn.admitted;
+    const opened = conn.opened;
     conn.admitted = false;
+    conn.opened = false;
     // What was on its way has an unknown fate: it goes again, same nonce.
     for (const entry of outbox) {
       if (entry.state === 'sending') {
@@ -579,25 +626,38 @@
     }
     if (code === 1008) {
       // Signed out, or the name is taken: the server said why, with a link.
-      conn.ended = true;
-      clearTimeout(conn.timer);
-      for (const entry of outbox) {
-        if (entry.state !== 'failed' && entry.state !== 'sent') {
-          entry.state = 'ended';
-          render(entry);
-        }
-      }
-      setPhase('ended');
+      endSession();
       return;
     }
     if (code === 1009) showError('The connection was closed because a message was too large. Reconnecting…');
-    if (wasAdmitted && !conn.lost) {
-      conn.lost = true;
-      notice('Connection lost. Reconnecting…');
-    }
+    // 1012 is the server's planned close (its socket's age, or a restart):
+    // the page is back in a moment, and the status says "Reconnecting…"
+    // meanwhile. Only if that reconnect fails is the connection lost.
+    if (code === 1012) conn.restarting = true;
     setPhase(navigator.onLine ? 'waiting' : 'offline');
     clearTimeout(conn.timer);
-    conn.timer = setTimeout(connectNow, delayFor(code));
+    const retry = () => {
+      if (code !== 1012 && (wasAdmitted || conn.restarting) && !conn.lost) {
+        conn.lost = true;
+        notice('Connection lost. Reconnecting…');
+      }
+      clearTimeout(conn.timer);
+      conn.timer = setTimeout(connectNow, delayFor(code));
+    };
+    if (opened || code !== 1006) {
+      retry();
+      return;
+    }
+    sessionEnded().then((ended) => {
+      // Meanwhile the page may have connected again (Retry now, online).
+      if (conn.ended || conn.admitted || chat._htmx?.ws?.connection) return;
+      if (!ended) {
+        retry();
+        return;
+      }
+      sayEnded();
+      endSession();
+    });
   });
 
   // A page restored from the back-forward cache had its socket closed on
@@ -652,6 +712,7 @@
       // stored. What it had given way to a stored message is settled.
       conn.admitted = true;
       conn.everAdmitted = true;
+      conn.restarting = false;
       conn.attempt = 0;
       conn.available = ok;
       for (const entry of [...outbox]) if (entry.state === 'sent') remove(entry);

@@ -38,6 +38,10 @@ type config struct {
 	metricsAddr                         string // where GET /metrics is served; empty: nowhere
 	trustProxy                          bool   // X-Forwarded-For comes from a proxy in front
 	roomDirectory                       bool   // list the rooms in use on the sign-in and room pages
+	// socketMaxAge is how long a socket may stay open before the server
+	// closes it with 1012 (within ±10 %): before Cloud Run's request
+	// timeout cuts it without a word.
+	socketMaxAge time.Duration
 	// Who people are: "" (the name they type), "iap" (Identity-Aware
 	// Proxy's token on every request, checked against iapKeys for
 	// iapAudience) or "oidc" (sign-in with an OpenID Connect provider).
@@ -45,6 +49,11 @@ type config struct {
 	iapAudience, iapKeys string
 	oidc                 handlers.OIDCConfig // with auth "oidc"
 }
+
+// defaultSocketMaxAge is SOCKET_MAX_AGE's default: under Cloud Run's
+// longest request timeout (60 minutes, the README's --timeout=3600) by
+// more than the jitter, so the server, not the platform, ends each socket.
+const defaultSocketMaxAge = 55 * time.Minute
 
 func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
@@ -79,6 +88,14 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Errorf("ROOM_TTL=%q: want a duration of at least a minute, such as 720h", v))
 		}
 		cfg.roomTTL = d
+	}
+	cfg.socketMaxAge = defaultSocketMaxAge
+	if v := getenv("SOCKET_MAX_AGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			errs = append(errs, fmt.Errorf("SOCKET_MAX_AGE=%q: want a duration of at least a second, such as 55m, below the service's --timeout", v))
+		}
+		cfg.socketMaxAge = d
 	}
 	cfg.sendBurst = intEnv(getenv, "SEND_BURST", 10, 1, 100000, &errs)
 	cfg.sendRate = 5

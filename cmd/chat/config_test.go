@@ -111,17 +111,36 @@ func TestConfigBadMetricsAddrStopsTheService(t *testing.T) {
 	}
 }
 
-// ROOM_TTL is a duration of at least a minute; 30 days when unset.
-func TestConfigRoomTTL(t *testing.T) {
-	for v, want := range map[string]time.Duration{"": 30 * 24 * time.Hour, "720h": 720 * time.Hour, "90m": 90 * time.Minute} {
-		cfg, err := loadConfig([]string{"chat"}, func(k string) string { return map[string]string{"ROOM_TTL": v}[k] })
-		if err != nil || cfg.roomTTL != want {
-			t.Errorf("ROOM_TTL=%q: %v, %v; want %v", v, cfg.roomTTL, err, want)
+// ROOM_TTL is a duration of at least a minute, 30 days when unset;
+// SOCKET_MAX_AGE one of at least a second, 55 minutes when unset (under
+// Cloud Run's longest request timeout, the README's --timeout=3600).
+func TestConfigDurations(t *testing.T) {
+	for _, c := range []struct {
+		key  string
+		read func(config) time.Duration
+		good map[string]time.Duration
+		bad  []string
+	}{
+		{"ROOM_TTL", func(c config) time.Duration { return c.roomTTL },
+			map[string]time.Duration{"": 30 * 24 * time.Hour, "720h": 720 * time.Hour, "90m": 90 * time.Minute},
+			[]string{"30", "-1h", "10s", "a month"}},
+		{"SOCKET_MAX_AGE", func(c config) time.Duration { return c.socketMaxAge },
+			map[string]time.Duration{"": 55 * time.Minute, "3s": 3 * time.Second, "30m": 30 * time.Minute},
+			[]string{"55", "-1m", "500ms", "an hour"}},
+	} {
+		getenv := func(v string) func(string) string {
+			return func(k string) string { return map[string]string{c.key: v}[k] }
 		}
-	}
-	for _, v := range []string{"30", "-1h", "10s", "a month"} {
-		if _, err := loadConfig([]string{"chat"}, func(k string) string { return map[string]string{"ROOM_TTL": v}[k] }); err == nil || !strings.Contains(err.Error(), "ROOM_TTL") {
-			t.Errorf("ROOM_TTL=%q accepted (%v)", v, err)
+		for v, want := range c.good {
+			cfg, err := loadConfig([]string{"chat"}, getenv(v))
+			if err != nil || c.read(cfg) != want {
+				t.Errorf("%s=%q: %v, %v; want %v", c.key, v, c.read(cfg), err, want)
+			}
+		}
+		for _, v := range c.bad {
+			if _, err := loadConfig([]string{"chat"}, getenv(v)); err == nil || !strings.Contains(err.Error(), c.key) {
+				t.Errorf("%s=%q accepted (%v)", c.key, v, err)
+			}
 		}
 	}
 }

@@ -98,6 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		TrustProxy:     cfg.trustProxy,
 		ScrollbackPage: scrollback,
 		RoomDirectory:  cfg.roomDirectory,
+		SocketMaxAge:   cfg.socketMaxAge,
 		Identifier:     identifier(cfg),
 		OIDC:           oidcConfig(cfg),
 	}, log, hubOpts...)

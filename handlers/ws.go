@@ -111,7 +111,9 @@ func (s *Server) age(conn *websocket.Conn) (stop func()) {
 }
 
 // maxAgeJitter is how far either way a socket's age may be drawn from the
-// maximum: under 10 %, leaving room for the close frame's way to the page.
+// maximum: inside SPEC's ±10 %, leaving room for the close frame's way to
+// the page, and keeping SOCKET_MAX_AGE's default 55 minutes under Cloud
+// Run's longest request timeout, 60.
 const maxAgeJitter = 0.09
 
 // keepAlive pings the socket every ping interval, so that a dead peer is

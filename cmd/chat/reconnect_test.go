@@ -93,7 +93,7 @@ func (p *tab) installCloseLog() {
 // with real key events, while the server closes their socket and their
 // reader's at their max age three times: every message shows exactly once,
 // in order, on both pages, and neither page ever says the connection was
-// lost.
+// lost or that anyone left.
 func TestBrowserChatAcrossSocketMaxAge(t *testing.T) {
 	a, b := twoAgingInstances(t)
 	browser := newBrowser(t)
@@ -129,6 +129,9 @@ func TestBrowserChatAcrossSocketMaxAge(t *testing.T) {
 		}
 		if evalJS[bool](p, `[...document.querySelectorAll('#notices p')].some((p) => p.textContent.includes('Connection lost'))`) {
 			t.Error("a page said the connection was lost across a planned reconnect")
+		}
+		if evalJS[bool](p, `document.querySelector('#notices').textContent.includes('left the room')`) {
+			t.Error("a page said someone left the room across a planned reconnect")
 		}
 	}
 	t.Logf("%d messages across the closes %v and %v", len(sent), evalJS[[]int](ann, `closeCodes`), evalJS[[]int](bob, `closeCodes`))

@@ -52,6 +52,9 @@ type Chat interface {
 	// returns subject's name, and realtime.ErrNameTaken when another
 	// identity holds name. An empty name only reads subject's.
 	BindName(ctx context.Context, subject, name string) (string, error)
+	// Credentials ends sessions and identities at sign-out, and makes a
+	// sign-in's callback count once, on every instance.
+	realtime.Credentials
 }
 
 // Metrics is told about sockets and messages, for monitoring.

@@ -434,6 +434,22 @@ func (h *Hub) BindName(ctx context.Context, subject, name string) (string, error
 	return h.broker.BindName(ctx, subject, name)
 }
 
+// Generation returns a credential's generation (Credentials).
+func (h *Hub) Generation(ctx context.Context, id string) (int64, error) {
+	return h.broker.Generation(ctx, id)
+}
+
+// Revoke bumps a credential's generation, on every instance (Credentials).
+func (h *Hub) Revoke(ctx context.Context, id string, ttl time.Duration) (int64, error) {
+	return h.broker.Revoke(ctx, id, ttl)
+}
+
+// FirstUse reports whether id is used for the first time within ttl, on
+// any instance (Credentials).
+func (h *Hub) FirstUse(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+	return h.broker.FirstUse(ctx, id, ttl)
+}
+
 // Recent returns the room's recent messages, oldest first, as a page shows
 // them: the newest of its history that fit maxHistoryBytes.
 func (h *Hub) Recent(ctx context.Context, roomName string) ([]Message, error) {

@@ -15,6 +15,8 @@ const maxGuardsPerRoom = 4096
 // MemoryBroker is the single-instance broker: history and fan-out live in
 // this process. It is what a newcomer gets with no Redis configured.
 type MemoryBroker struct {
+	*credentialBook // its own lock: Credentials
+
 	historySize int
 	roomTTL     time.Duration
 	events      chan Event
@@ -74,13 +76,14 @@ func (b *MemoryBroker) Latest(_ context.Context, room string, limit int) ([]Mess
 // as its hot window, and up to memoryScrollback for scrollback.
 func NewMemoryBroker(historySize int, opts ...MemoryOption) *MemoryBroker {
 	b := &MemoryBroker{
-		historySize: historySize,
-		roomTTL:     DefaultRoomTTL,
-		events:      make(chan Event, 1024),
-		rooms:       make(map[string]*memoryRoom),
-		subs:        make(map[string]bool),
-		nameHolder:  make(map[string]string),
-		nameOf:      make(map[string]string),
+		historySize:    historySize,
+		roomTTL:        DefaultRoomTTL,
+		events:         make(chan Event, 1024),
+		rooms:          make(map[string]*memoryRoom),
+		subs:           make(map[string]bool),
+		nameHolder:     make(map[string]string),
+		nameOf:         make(map[string]string),
+		credentialBook: newCredentialBook(),
 	}
 	for _, o := range opts {
 		o(b)

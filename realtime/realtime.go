@@ -110,6 +110,21 @@ type Presence interface {
 	Members(ctx context.Context, room string) ([]User, error)
 }
 
+// Credentials lets what people signed in with (a session, a verified
+// identity, a sign-in under way) be ended, or used once, on every instance.
+type Credentials interface {
+	// Generation returns the credential id's generation: 0 until it is
+	// revoked, then one more at each Revoke. A cookie issued at an older
+	// generation than the current one is no longer valid.
+	Generation(ctx context.Context, id string) (int64, error)
+	// Revoke bumps id's generation and returns the new one; it is kept
+	// for ttl, the longest the credential lives.
+	Revoke(ctx context.Context, id string, ttl time.Duration) (int64, error)
+	// FirstUse reports whether id is used here for the first time within
+	// ttl, on any instance: of two uses at once, one is the first.
+	FirstUse(ctx context.Context, id string, ttl time.Duration) (bool, error)
+}
+
 // Broker stores room history and relays events between instances, and
 // keeps their presence. The in-memory and Redis brokers both pass the
 // conformance suite of realtime/brokertest.
@@ -117,6 +132,7 @@ type Broker interface {
 	Presence
 	Directory
 	NameBook
+	Credentials
 	// Send numbers m with the room's next seq (and First), appends it to
 	// the history and publishes it, as one atomic step. A non-empty guard
 	// makes it idempotent: a second Send with the same guard stores nothing

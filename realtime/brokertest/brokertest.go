@@ -115,6 +115,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("Presence", func(t *testing.T) { presence(t, f) })
 	t.Run("Directory", func(t *testing.T) { directory(t, f) })
 	t.Run("BindsANameToOneIdentity", func(t *testing.T) { bindsANameToOneIdentity(t, f) })
+	t.Run("EndsAndSpendsCredentials", func(t *testing.T) { endsAndSpendsCredentials(t, f) })
 }
 
 func numbersAndStoresInOrder(t *testing.T, f Factory) {
@@ -457,4 +458,76 @@ func bindsANameToOneIdentity(t *testing.T, f Factory) {
 	if len(won) != 1 {
 		t.Fatalf("%d identities got %q at once (%v); want exactly one", len(won), contested, won)
 	}
+}
+
+// endsAndSpendsCredentials: a revoked credential's generation goes up on
+// every instance and lapses with its ttl; of eight first uses of one id at
+// once, over two instances, one is the first, and the id is free again
+// once its ttl has passed.
+func endsAndSpendsCredentials(t *testing.T, f Factory) {
+	ctx := Context(t)
+	a := f.Make(t, 100)
+	b := a
+	if f.Shared {
+		b = f.Make(t, 100)
+	}
+	id := "session:" + chattest.Room() // Redis keeps them: this run's alone
+	gen := func(br realtime.Broker) int64 {
+		t.Helper()
+		g, err := br.Generation(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	if g := gen(a); g != 0 {
+		t.Fatalf("a credential never revoked is at generation %d, want 0", g)
+	}
+	for want := int64(1); want <= 2; want++ {
+		g, err := a.Revoke(ctx, id, time.Hour)
+		if err != nil || g != want {
+			t.Fatalf("revoke: %d, %v; want generation %d", g, err, want)
+		}
+		if g := gen(b); g != want {
+			t.Fatalf("the other instance reads generation %d, want %d", g, want)
+		}
+	}
+	short := id + ":short"
+	if _, err := a.Revoke(ctx, short, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	chattest.WaitFor(t, ctx, "a revocation to lapse with its ttl", func() bool {
+		g, err := b.Generation(ctx, short)
+		return err == nil && g == 0
+	})
+
+	once := "oidc-state:" + chattest.Room()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	n := 0
+	for i := range 8 {
+		br := a
+		if i%2 == 1 {
+			br = b
+		}
+		wg.Go(func() {
+			first, err := br.FirstUse(ctx, once, 300*time.Millisecond)
+			if err != nil {
+				t.Error(err)
+			}
+			if first {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if n != 1 {
+		t.Fatalf("%d of 8 uses at once were the first, want 1", n)
+	}
+	chattest.WaitFor(t, ctx, "a used id to be free again after its ttl", func() bool {
+		first, err := b.FirstUse(ctx, once, time.Minute)
+		return err == nil && first
+	})
 }

@@ -146,14 +146,33 @@ func unauthorizedPage() templ.Component {
 // someone else on a shared browser is no session).
 func (s *Server) session(r *http.Request) (Session, bool) {
 	sess, ok := s.sessions.read(r)
-	if !ok || s.identifier == nil {
-		return sess, ok
+	if !ok {
+		return Session{}, false
 	}
-	id, ok := identityOf(r)
-	if !ok || id.Subject != sess.Subject {
+	if s.identifier != nil {
+		if id, ok := identityOf(r); !ok || id.Subject != sess.Subject {
+			return Session{}, false
+		}
+	}
+	if s.signedOut(r.Context(), sess) {
 		return Session{}, false
 	}
 	return sess, true
+}
+
+// signedOut reports whether sess was signed out after its cookie was
+// issued (its stored generation is newer), on any instance. A store that
+// cannot answer now signs nobody out: every page and message needs it
+// anyway, and a blip must not end everyone's session.
+func (s *Server) signedOut(ctx context.Context, sess Session) bool {
+	ctx, cancel := context.WithTimeout(ctx, brokerWait)
+	defer cancel()
+	gen, err := s.chat.Generation(ctx, sessionCredential(sess.ID))
+	if err != nil {
+		s.log.Warn("read a session's generation", "err", err)
+		return false
+	}
+	return gen > sess.Gen
 }
 
 // boundName is the display name id chose before, "" when none or when it

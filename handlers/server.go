@@ -9,7 +9,6 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,6 +54,9 @@ type Chat interface {
 	// Credentials ends sessions and identities at sign-out, and makes a
 	// sign-in's callback count once, on every instance.
 	realtime.Credentials
+	// SignOut closes the sockets of session on every instance (each
+	// instance's server is told through EndSession).
+	SignOut(ctx context.Context, session string) error
 }
 
 // Metrics is told about sockets and messages, for monitoring.
@@ -146,7 +148,7 @@ type Server struct {
 	oidc *oidcFlow
 
 	mu       sync.Mutex
-	sockets  map[*websocket.Conn]net.Conn // with the connection under it, for deadlines
+	sockets  map[*websocket.Conn]trackedSocket
 	perIP    map[string]int
 	active   sync.WaitGroup // socket handlers still running
 	draining bool
@@ -168,7 +170,7 @@ func New(cfg Config) *Server {
 		opens:        newLimiter(rate.Limit(newRoomsPerSession)/3600, newRoomsPerSession),
 		opensAt:      newLimiter(rate.Limit(newRoomsPerAddress)/3600, newRoomsPerAddress),
 		log:          cfg.Log,
-		sockets:      make(map[*websocket.Conn]net.Conn),
+		sockets:      make(map[*websocket.Conn]trackedSocket),
 		perIP:        make(map[string]int),
 		pingInterval: cmp.Or(cfg.PingInterval, 30*time.Second),
 		writeTimeout: cmp.Or(cfg.WriteTimeout, 10*time.Second),
@@ -331,6 +333,9 @@ func (s *Server) roomDirectory(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	_ = r.ParseForm() // a form that cannot be read signs out all the same
+	if sess, ok := s.sessions.read(r); ok {
+		s.endSession(r.Context(), sess)
+	}
 	s.sessions.clear(w, r)
 	if s.oidc != nil {
 		s.oidc.signOut(w, r)
@@ -395,8 +400,32 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 		return
 	}
+	// The cookie carries the session's generation now: one issued before
+	// a sign-out of this session (a verified person's, shared by their
+	// browsers) is refused, this one is not.
+	if sess.Gen, err = s.chat.Generation(ctx, sessionCredential(sess.ID)); err != nil {
+		s.log.Error("read a session's generation", "err", err)
+		s.unavailable(w, r)
+		return
+	}
 	s.sessions.issue(w, r, sess)
 	http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
+}
+
+// endSession signs sess out on every instance: cookies issued before now
+// are refused from here on, and its sockets are closed wherever they are
+// open. A store that cannot be reached leaves copies of the cookie valid:
+// the log says so.
+func (s *Server) endSession(ctx context.Context, sess Session) {
+	ctx, cancel := context.WithTimeout(ctx, brokerWait)
+	defer cancel()
+	if _, err := s.chat.Revoke(ctx, sessionCredential(sess.ID), sessionTTL); err != nil {
+		s.log.Error("sign out: revoke the session", "err", err)
+		return
+	}
+	if err := s.chat.SignOut(ctx, sess.ID); err != nil {
+		s.log.Error("sign out: close the session's sockets", "err", err)
+	}
 }
 
 // roomParam returns the request's room, lower-cased. It answers the request

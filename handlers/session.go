@@ -49,6 +49,9 @@ type Session struct {
 	Name    string
 	Subject string
 	Expires time.Time
+	// Gen is the session's generation when the cookie was issued: a
+	// sign-out bumps the stored one, and older cookies are no session.
+	Gen int64
 }
 
 // sessions signs and checks session cookies with an HMAC key that every
@@ -84,10 +87,16 @@ func (s sessions) forName(r *http.Request, name, subject string) Session {
 // issue sets a session cookie for sess, valid for sessionTTL from now.
 func (s sessions) issue(w http.ResponseWriter, r *http.Request, sess Session) {
 	exp := s.now().Add(sessionTTL)
-	payload := strconv.FormatInt(exp.Unix(), 10) + "|" + sess.ID + "|" + sess.Name
+	// The expiry field carries the generation after a colon once a
+	// sign-out has bumped it; cookies issued before generations had none.
+	expires := strconv.FormatInt(exp.Unix(), 10)
+	if sess.Gen > 0 {
+		expires += ":" + strconv.FormatInt(sess.Gen, 10)
+	}
+	payload := expires + "|" + sess.ID + "|" + sess.Name
 	if sess.Subject != "" {
 		// The subject is the provider's (any bytes); the name stays last.
-		payload = identityPayload + strconv.FormatInt(exp.Unix(), 10) + "|" + sess.ID + "|" +
+		payload = identityPayload + expires + "|" + sess.ID + "|" +
 			base64.RawURLEncoding.EncodeToString([]byte(sess.Subject)) + "|" + sess.Name
 	}
 	value := base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + s.sign(payload)
@@ -152,12 +161,22 @@ func (s sessions) read(r *http.Request) (Session, bool) {
 	if len(parts) != 3 {
 		return Session{}, false
 	}
-	exp, err := strconv.ParseInt(parts[0], 10, 64)
+	expires, genField, hasGen := strings.Cut(parts[0], ":")
+	exp, err := strconv.ParseInt(expires, 10, 64)
 	if err != nil || s.now().Unix() >= exp {
 		return Session{}, false
+	}
+	var gen int64
+	if hasGen {
+		if gen, err = strconv.ParseInt(genField, 10, 64); err != nil || gen < 1 {
+			return Session{}, false
+		}
 	}
 	if _, bad := validateName(parts[2]); bad != "" {
 		return Session{}, false
 	}
-	return Session{ID: parts[1], Name: parts[2], Subject: subject, Expires: time.Unix(exp, 0)}, true
+	return Session{ID: parts[1], Name: parts[2], Subject: subject, Expires: time.Unix(exp, 0), Gen: gen}, true
 }
+
+// sessionCredential is a session's id among realtime.Credentials.
+func sessionCredential(id string) string { return "session:" + id }

@@ -100,6 +100,26 @@ func (w *wire) Write(p []byte) error {
 	return err
 }
 
+// Last writes p, a whole frame, outside the socket's own writer: the last
+// word before the server closes the socket (a sign-out's notice). It waits
+// for a frame under way, even one a TryWrite left half written, since that
+// frame's writer holds mu until it ends.
+func (w *wire) Last(p []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closing {
+		return nil
+	}
+	if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+		return err
+	}
+	_, err := w.conn.Write(p)
+	if derr := w.conn.SetWriteDeadline(time.Time{}); err == nil {
+		err = derr
+	}
+	return err
+}
+
 // End is realtime.Conn's: the socket writes no more.
 func (w *wire) End(tooSlow bool) { w.end(tooSlow) }
 

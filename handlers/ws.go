@@ -36,7 +36,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := clientIP(r, s.trustProxy)
-	switch s.track(conn, hj.wire.conn, ip) {
+	switch s.track(conn, trackedSocket{wire: hj.wire, session: sess.ID, room: room}, ip) {
 	case trackDraining:
 		conn.Close(websocket.StatusServiceRestart, "server restarting")
 		conn.CloseNow()
@@ -162,7 +162,7 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, w *wire, room 
 	// A refused handshake makes htmx retry for ever; 1008 makes it stop.
 	// Nothing of the room is sent first.
 	if !signedIn {
-		s.write(ctx, conn, renderBytes(views.SignInAgainOOB(room, "Your session has ended.")))
+		s.write(ctx, conn, renderBytes(views.SignInAgainOOB(room, sessionEnded)))
 		conn.Close(websocket.StatusPolicyViolation, "sign in again")
 		return nil, false
 	}
@@ -418,9 +418,18 @@ const (
 	trackTooMany
 )
 
+// trackedSocket is what the server keeps of an open socket: the connection
+// under it (for deadlines), and whose it is, where (to close it at
+// sign-out).
+type trackedSocket struct {
+	wire    *wire
+	session string // "" before a sign-in: nothing to sign out
+	room    string
+}
+
 // track registers a socket from ip, unless the server is draining or ip has
 // too many sockets open here already.
-func (s *Server) track(conn *websocket.Conn, netConn net.Conn, ip string) trackResult {
+func (s *Server) track(conn *websocket.Conn, ts trackedSocket, ip string) trackResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
@@ -430,7 +439,7 @@ func (s *Server) track(conn *websocket.Conn, netConn net.Conn, ip string) trackR
 		return trackTooMany
 	}
 	s.perIP[ip]++
-	s.sockets[conn] = netConn
+	s.sockets[conn] = ts
 	s.active.Add(1)
 	s.metrics.SocketOpened()
 	return tracked
@@ -447,6 +456,39 @@ func (s *Server) untrack(conn *websocket.Conn, ip string) {
 	s.active.Done()
 }
 
+// EndSession closes this instance's sockets of a session signed out, on
+// any instance: each page is told "Your session has ended." and its socket
+// closed with 1008, so it stops and offers to sign in again. It returns at
+// once (the hub's event loop calls it); the writes go on in goroutines.
+func (s *Server) EndSession(session string) {
+	if session == "" {
+		return
+	}
+	type ending struct {
+		conn *websocket.Conn
+		ts   trackedSocket
+	}
+	var ended []ending
+	s.mu.Lock()
+	for c, ts := range s.sockets {
+		if ts.session == session {
+			ended = append(ended, ending{c, ts})
+		}
+	}
+	s.mu.Unlock()
+	for _, e := range ended {
+		go func() {
+			// The notice goes whole, between the hub's frames, then the
+			// close frame, after which the wire writes nothing.
+			_ = e.ts.wire.Last(framed(views.SignInAgainOOB(e.ts.room, sessionEnded)))
+			e.conn.Close(websocket.StatusPolicyViolation, "signed out")
+		}()
+	}
+}
+
+// sessionEnded is what a page is told when its session is no more.
+const sessionEnded = "Your session has ended."
+
 // CloseSockets closes every socket with 1012 (service restart), so htmx
 // reconnects, through the load balancer, to another instance, and waits for
 // their handlers to finish. http.Server's Shutdown neither closes nor waits
@@ -455,11 +497,11 @@ func (s *Server) CloseSockets(ctx context.Context) {
 	s.mu.Lock()
 	s.draining = true
 	conns := make([]*websocket.Conn, 0, len(s.sockets))
-	for c, nc := range s.sockets {
+	for c, ts := range s.sockets {
 		conns = append(conns, c)
 		// Bounds the close frame's own write; a write under way holds the
 		// connection until it ends or its own deadline passes.
-		_ = nc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+		_ = ts.wire.conn.SetWriteDeadline(time.Now().Add(s.writeTimeout))
 	}
 	s.mu.Unlock()
 

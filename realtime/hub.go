@@ -91,6 +91,9 @@ type Hub struct {
 	healthEvery time.Duration
 	obs         Observer
 	archive     Archive // nil: scrollback reaches as far as the broker's history
+	// signedOut is told, from Run's loop, the id of a session signed out
+	// on any instance; it must not block. nil: nobody is told.
+	signedOut func(session string)
 
 	availMu   sync.Mutex // orders the availability frames pages get
 	available bool       // whether the broker took the last send or ping
@@ -221,6 +224,7 @@ func (h *Hub) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { h.presenceLoop(ctx) })
 	wg.Go(func() { h.healthLoop(ctx) })
+	wg.Go(func() { h.followSignOuts(ctx) })
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -243,6 +247,12 @@ func (h *Hub) Run(ctx context.Context) {
 }
 
 func (h *Hub) dispatch(ev Event) {
+	if ev.Kind == KindSignedOut {
+		if h.signedOut != nil && ev.Room == SignOutsRoom {
+			h.signedOut(ev.Message.Name)
+		}
+		return
+	}
 	h.mu.Lock()
 	r := h.rooms[ev.Room]
 	h.mu.Unlock()
@@ -455,6 +465,44 @@ func (h *Hub) FirstUse(ctx context.Context, id string, ttl time.Duration) (bool,
 func (h *Hub) Recent(ctx context.Context, roomName string) ([]Message, error) {
 	msgs, err := h.broker.History(ctx, roomName)
 	return lastFitting(msgs), err
+}
+
+// WithSignedOut has f told the id of every session signed out, on any
+// instance, so that it closes that session's sockets here. f is called
+// from the hub's event loop and must not block.
+func WithSignedOut(f func(session string)) HubOption {
+	return func(h *Hub) { h.signedOut = f }
+}
+
+// SignOut tells every instance that session was signed out: each closes
+// the session's sockets.
+func (h *Hub) SignOut(ctx context.Context, session string) error {
+	if err := h.broker.Announce(ctx, SignOutsRoom, KindSignedOut, session); err != nil {
+		return fmt.Errorf("announce a sign-out: %w", err)
+	}
+	return nil
+}
+
+// followSignOuts subscribes to SignOutsRoom until that succeeds or ctx
+// ends: a broker down at start is tried again every couple of seconds,
+// and the broker keeps the subscription from then on.
+func (h *Hub) followSignOuts(ctx context.Context) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		sctx, cancel := context.WithTimeout(ctx, presenceWait)
+		err := h.broker.Subscribe(sctx, SignOutsRoom)
+		cancel()
+		if err == nil {
+			return
+		}
+		h.log.Warn("subscribe to sign-outs", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // WithArchive has scrollback read a, which keeps what the broker's hot

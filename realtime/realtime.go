@@ -59,7 +59,15 @@ const (
 	// KindTyping says that someone is typing in the room. It travels
 	// between instances like a notice and is never stored or replayed.
 	KindTyping EventKind = "typing"
+	// KindSignedOut says that a session was signed out (its id in the
+	// event's Message.Name): every instance closes that session's sockets.
+	// It travels on SignOutsRoom alone.
+	KindSignedOut EventKind = "signed-out"
 )
+
+// SignOutsRoom is the channel sign-outs travel on, as if it were a room:
+// every hub subscribes to it. No room's name can take this form ('!').
+const SignOutsRoom = "!signouts"
 
 // Event is what travels on a room's channel between instances.
 type Event struct {

@@ -33,12 +33,17 @@ func New(broker realtime.Broker, cfg handlers.Config, log *slog.Logger, hubOpts 
 	}
 	// With an identity provider, everyone in a room signed in with it.
 	frags := handlers.Fragments{Verified: cfg.Identifier != nil || cfg.OIDC != nil}
+	// The hub tells the server of sign-outs, from any instance, once Run
+	// has started: by then srv is set.
+	var srv *handlers.Server
+	opts = append(opts, realtime.WithSignedOut(func(session string) { srv.EndSession(session) }))
 	hub := realtime.NewHub(broker, frags, log, append(opts, hubOpts...)...)
 	cfg.Chat, cfg.Log = hub, log
 	if cfg.Static == nil {
 		cfg.Static = static.FS
 	}
-	return &App{hub: hub, srv: handlers.New(cfg)}
+	srv = handlers.New(cfg)
+	return &App{hub: hub, srv: srv}
 }
 
 // Handler serves the pages, the WebSocket and the no-JS fallback.

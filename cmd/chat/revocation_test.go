@@ -1,0 +1,97 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/realtime/redistest"
+)
+
+// Sign-out revokes: a copy of the cookie taken before POST /signout opens
+// no room, posts nothing and opens no socket afterwards, on either
+// instance, and the session's sockets already open on the other instance
+// are told "Your session has ended." and closed with 1008. Signing in
+// again works.
+func TestSignOutRevokesTheSessionEverywhere(t *testing.T) {
+	env := sharedEnv(redistest.Addr(t))
+	a, b := startInstance(t, env), startInstance(t, env)
+	room := chattest.Room()
+	ann := chattest.NewUser(t, a.URL)
+	ann.SignIn("Ann", room)
+	copied := ann.On(b.URL) // the cookie as saved before sign-out, used elsewhere
+	open := ann.On(b.URL).Dial(room)
+	open.Next()
+	watcher := chattest.NewUser(t, b.URL)
+	watcher.SignIn("Watcher", room)
+
+	resp := ann.PostForm("/signout", url.Values{"room": {room}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d, want 303", resp.StatusCode)
+	}
+
+	open.Until("Your session has ended.")
+	if code := open.CloseStatus(); code != websocket.StatusPolicyViolation {
+		t.Errorf("Ann's socket on the other instance closed with %v, want 1008", code)
+	}
+
+	if resp, _ := copied.Get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the copied cookie opens the room: %d, want 303 to sign in", resp.StatusCode)
+	}
+	if resp, _ := copied.Get("/session"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /session with the copied cookie: %d, want 401", resp.StatusCode)
+	}
+	post := copied.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"after sign-out"}, "nonce": {"n1"}})
+	post.Body.Close()
+	if post.StatusCode != http.StatusSeeOther || !strings.HasPrefix(post.Header.Get("Location"), "/?room=") {
+		t.Errorf("a post with the copied cookie: %d to %q, want 303 to sign in", post.StatusCode, post.Header.Get("Location"))
+	}
+	again := copied.Dial(room)
+	if frame := again.Next(); !strings.Contains(frame, "Your session has ended.") {
+		t.Errorf("the copied cookie's socket got %q, want the session-ended notice", frame)
+	}
+	if code := again.CloseStatus(); code != websocket.StatusPolicyViolation {
+		t.Errorf("the copied cookie's socket closed with %v, want 1008", code)
+	}
+	if _, page := watcher.Get("/rooms/" + room); strings.Contains(page, "after sign-out") {
+		t.Error("the post with the copied cookie was stored")
+	}
+
+	// Signing in again is a session that holds. (In another room: the
+	// name stays claimed in this one for the claim's life after its
+	// sockets left, as after any sign-out.)
+	other := chattest.Room()
+	ann.SignIn("Ann", other)
+	if resp, _ := ann.Get("/rooms/" + other); resp.StatusCode != http.StatusOK {
+		t.Errorf("after signing in again the room answers %d", resp.StatusCode)
+	}
+}
+
+// Behind IAP a person's browsers share one session: signing out in one
+// signs out the others (their cookies were issued before), and signing in
+// again in either makes a session that holds.
+func TestSignOutEndsAVerifiedPersonsSessionInEveryBrowser(t *testing.T) {
+	iap := newFakeIAP(t)
+	inst := startInstance(t, iap.env(sharedEnv("")))
+	room := chattest.Room()
+	token := iap.token(t, "accounts.google.com:ann")
+	laptop, phone := chattest.NewUser(t, inst.URL), chattest.NewUser(t, inst.URL)
+	for _, u := range []*chattest.User{laptop, phone} {
+		u.SetHeader(iapHeader, token)
+		u.SignIn("Ann", room)
+	}
+	resp := laptop.PostForm("/signout", url.Values{"room": {room}})
+	resp.Body.Close()
+	if resp, _ := phone.Get("/session"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the phone's session after signing out on the laptop: %d, want 401", resp.StatusCode)
+	}
+	phone.SignIn("Ann", room)
+	if resp, _ := phone.Get("/session"); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("the phone signed in again: %d, want 204", resp.StatusCode)
+	}
+}

@@ -9,16 +9,19 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
 )
 
-// Sign-out revokes: a copy of the cookie taken before POST /signout opens
+// Sign-out revokes, on one Redis and on a cluster: a copy of the cookie taken before POST /signout opens
 // no room, posts nothing and opens no socket afterwards, on either
 // instance, and the session's sockets already open on the other instance
 // are told "Your session has ended." and closed with 1008. Signing in
 // again works.
 func TestSignOutRevokesTheSessionEverywhere(t *testing.T) {
-	env := sharedEnv(redistest.Addr(t))
+	forEachStore(t, testSignOutRevokesTheSessionEverywhere)
+}
+
+func testSignOutRevokesTheSessionEverywhere(t *testing.T, st store) {
+	env := st.shared()
 	a, b := startInstance(t, env), startInstance(t, env)
 	room := chattest.Room()
 	ann := chattest.NewUser(t, a.URL)

@@ -2,13 +2,19 @@ package handlers
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +22,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"golang.org/x/time/rate"
 
 	"github.com/chatrun/chat/views"
 )
@@ -28,6 +35,14 @@ type OIDCConfig struct {
 	// redirect address (PUBLIC_URL + /auth/callback); "": taken from each
 	// request (its Host, and X-Forwarded-Proto behind Cloud Run).
 	PublicURL string
+	// AllowedDomains and AllowedEmails are the accounts let in: an
+	// address in AllowedEmails, or one of AllowedDomains (with Google,
+	// the token's hosted domain, "hd"; with others, the e-mail address's
+	// domain), lower case. The address must be verified by the provider.
+	AllowedDomains, AllowedEmails []string
+	// AllowAny lets in every account the provider signs in, when both
+	// lists are empty on purpose (OIDC_ALLOW_ANY=1).
+	AllowAny bool
 	// Client reaches the provider; its timeout bounds each call.
 	Client *http.Client
 }
@@ -39,21 +54,64 @@ const (
 	flowTTL = 10 * time.Minute
 	// identityTTL is how long a sign-in with the provider lasts here.
 	identityTTL = 24 * time.Hour
+	// flowKeyLabel derives the flow cookie's key from SESSION_SECRET: a
+	// key of its own, never the one that signs cookies.
+	flowKeyLabel = "chat oidc flow v1"
+	// discoveryWait bounds one discovery, whoever waits for it;
+	// failureMemory is how long a failed one is answered from memory.
+	discoveryWait = 10 * time.Second
+	failureMemory = 5 * time.Second
+	// callbacksPerMinute is what one address may bring back to
+	// /auth/callback a minute, as a burst too: each costs a token
+	// request to the provider, and a person needs one.
+	callbacksPerMinute = 30
 )
 
 // oidcFlow signs people in with an OpenID Connect provider: the
 // authorization code flow with PKCE (S256), state and nonce, through
-// golang.org/x/oauth2 and go-oidc. The flow's secrets wait in a signed,
-// short-lived cookie; the verified identity is kept in another signed
-// cookie, which Identify reads. The provider is discovered on first use,
-// so that a provider down at start does not stop the service.
+// golang.org/x/oauth2 and go-oidc. The flow's secrets wait in a sealed
+// (AES-GCM), short-lived cookie whose state is spent in the store at the
+// callback; the verified identity is kept in a signed cookie, which
+// Identify reads. The provider is discovered on first use, so that a
+// provider down at start does not stop the service.
 type oidcFlow struct {
 	cfg    OIDCConfig
 	label  string // "Google", or the issuer's host
+	google bool   // domains are checked against the "hd" claim
 	signer sessions
-	// mu guards discovered; it is held across discovery, one at a time.
-	mu         sync.Mutex
-	discovered *oidc.Provider
+	seal   cipher.AEAD // the flow cookie's
+	// domains and emails are who is let in, unless cfg.AllowAny.
+	domains, emails map[string]bool
+	callbacks       *limiter // per address
+
+	// wait bounds a login's wait for discovery; discoveryWait one
+	// discovery; failureMemory how long its failure is remembered.
+	// Constants but in tests.
+	wait, discoveryWait, failureMemory time.Duration
+
+	// mu guards the fields below; it is never held across the network.
+	mu sync.Mutex
+	// ready is the discovered provider, for good.
+	ready *provider
+	// pending is the discovery under way, or the last that failed
+	// (until failedUntil); nil: none.
+	pending     *discovery
+	failedUntil time.Time
+}
+
+// provider is a discovered provider and the client's configuration for it,
+// built once: x/oauth2 remembers nothing between Config values.
+type provider struct {
+	oauth    *oauth2.Config // RedirectURL unset: given per request
+	verifier *oidc.IDTokenVerifier
+}
+
+// discovery is one discovery of the provider, which any number of
+// requests wait for; p and err are set before done is closed.
+type discovery struct {
+	done chan struct{}
+	p    *provider
+	err  error
 }
 
 func newOIDCFlow(cfg OIDCConfig, signer sessions) *oidcFlow {
@@ -61,31 +119,136 @@ func newOIDCFlow(cfg OIDCConfig, signer sessions) *oidcFlow {
 	if u, err := url.Parse(cfg.Issuer); err == nil && u.Host != "" {
 		label = u.Host
 	}
-	if label == "accounts.google.com" {
+	google := label == "accounts.google.com"
+	if google {
 		label = "Google"
 	}
-	return &oidcFlow{cfg: cfg, label: label, signer: signer}
+	key, err := hkdf.Key(sha256.New, signer.secret, nil, flowKeyLabel, 32)
+	if err != nil {
+		panic(fmt.Errorf("derive the flow cookie's key: %w", err)) // fixed sizes: cannot happen
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		panic(fmt.Errorf("the flow cookie's cipher: %w", err))
+	}
+	seal, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(fmt.Errorf("the flow cookie's cipher: %w", err))
+	}
+	set := func(list []string) map[string]bool {
+		m := make(map[string]bool, len(list))
+		for _, v := range list {
+			m[strings.ToLower(v)] = true
+		}
+		return m
+	}
+	return &oidcFlow{
+		cfg: cfg, label: label, google: google, signer: signer, seal: seal,
+		domains: set(cfg.AllowedDomains), emails: set(cfg.AllowedEmails),
+		callbacks: newLimiter(rate.Every(time.Minute/callbacksPerMinute), callbacksPerMinute),
+		wait:      identifyWait, discoveryWait: discoveryWait, failureMemory: failureMemory,
+	}
 }
 
-// provider is the provider's discovered configuration.
-func (o *oidcFlow) provider(ctx context.Context) (*oidc.Provider, error) {
+// provider is the provider's discovered configuration. Concurrent callers
+// share one discovery, each waiting only as long as its ctx allows; a
+// failed discovery is answered from memory for failureMemory, so that a
+// provider down costs each request nothing but its 503.
+func (o *oidcFlow) provider(ctx context.Context) (*provider, error) {
+	o.mu.Lock()
+	if o.ready != nil {
+		p := o.ready
+		o.mu.Unlock()
+		return p, nil
+	}
+	d := o.pending
+	if d != nil && d.failed() && !o.signer.now().Before(o.failedUntil) {
+		d = nil // forgotten: try again
+	}
+	if d == nil {
+		d = &discovery{done: make(chan struct{})}
+		o.pending = d
+		go o.discover(d)
+	}
+	o.mu.Unlock()
+	select {
+	case <-d.done:
+		return d.p, d.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("discover %s: %w", o.cfg.Issuer, ctx.Err())
+	}
+}
+
+// failed reports whether d has ended in failure.
+func (d *discovery) failed() bool {
+	select {
+	case <-d.done:
+		return d.err != nil
+	default:
+		return false
+	}
+}
+
+// discover runs d, with a deadline of its own: it is no one request's.
+func (o *oidcFlow) discover(d *discovery) {
+	ctx, cancel := context.WithTimeout(oidc.ClientContext(context.Background(), o.cfg.Client), o.discoveryWait)
+	defer cancel()
+	// go-oidc keeps only the context's client, not the context, for its
+	// key set's fetches: this deadline ends with discovery.
+	p, err := oidc.NewProvider(ctx, o.cfg.Issuer)
+	if err != nil {
+		err = fmt.Errorf("discover %s: %w", o.cfg.Issuer, err)
+	}
+	var methods struct {
+		Auth []string `json:"token_endpoint_auth_methods_supported"`
+	}
+	if err == nil {
+		if cerr := p.Claims(&methods); cerr != nil {
+			err = fmt.Errorf("read %s's discovery document: %w", o.cfg.Issuer, cerr)
+		}
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.discovered != nil {
-		return o.discovered, nil
-	}
-	// The provider keeps the context for its key set's fetches, as
-	// configuration: it must outlive this request.
-	p, err := oidc.NewProvider(oidc.ClientContext(context.WithoutCancel(ctx), o.cfg.Client), o.cfg.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("discover %s: %w", o.cfg.Issuer, err)
+		d.err = err
+		o.failedUntil = o.signer.now().Add(o.failureMemory)
+		close(d.done)
+		return
 	}
-	o.discovered = p
-	return p, nil
+	ep := p.Endpoint()
+	ep.AuthStyle = authStyle(methods.Auth, o.cfg.ClientSecret)
+	d.p = &provider{
+		oauth: &oauth2.Config{
+			ClientID: o.cfg.ClientID, ClientSecret: o.cfg.ClientSecret,
+			Endpoint: ep, Scopes: []string{oidc.ScopeOpenID, "email"},
+		},
+		verifier: p.Verifier(&oidc.Config{ClientID: o.cfg.ClientID}),
+	}
+	o.ready, o.pending = d.p, nil
+	close(d.done)
 }
 
-// oauth2Config is the client's configuration for requests to r's host.
-func (o *oidcFlow) oauth2Config(r *http.Request, p *oidc.Provider) *oauth2.Config {
+// authStyle is how the client authenticates at the token endpoint, from
+// the methods the provider's discovery lists: set, never detected, since
+// x/oauth2's detection retries every refused code a second time.
+func authStyle(methods []string, secret string) oauth2.AuthStyle {
+	switch {
+	case secret == "":
+		// A public client (PKCE alone) names itself in the body.
+		return oauth2.AuthStyleInParams
+	case len(methods) == 0, slices.Contains(methods, "client_secret_basic"):
+		// Basic is the default when discovery lists none (OpenID
+		// Connect Discovery 1.0, section 3).
+		return oauth2.AuthStyleInHeader
+	case slices.Contains(methods, "client_secret_post"):
+		return oauth2.AuthStyleInParams
+	default:
+		return oauth2.AuthStyleInHeader
+	}
+}
+
+// redirectURL is the callback's address for requests to r's host.
+func (o *oidcFlow) redirectURL(r *http.Request) string {
 	base := o.cfg.PublicURL
 	if base == "" {
 		scheme := "http"
@@ -94,41 +257,21 @@ func (o *oidcFlow) oauth2Config(r *http.Request, p *oidc.Provider) *oauth2.Confi
 		}
 		base = scheme + "://" + r.Host
 	}
-	return &oauth2.Config{
-		ClientID:     o.cfg.ClientID,
-		ClientSecret: o.cfg.ClientSecret,
-		Endpoint:     p.Endpoint(),
-		RedirectURL:  strings.TrimSuffix(base, "/") + "/auth/callback",
-		Scopes:       []string{oidc.ScopeOpenID, "email"},
-	}
+	return strings.TrimSuffix(base, "/") + "/auth/callback"
 }
 
-// setSigned sets a signed cookie holding fields, for ttl.
-func (o *oidcFlow) setSigned(w http.ResponseWriter, r *http.Request, name string, ttl time.Duration, fields ...string) {
-	exp := o.signer.now().Add(ttl)
+// encodeFields writes exp and fields as one cookie-safe string.
+func encodeFields(exp time.Time, fields []string) string {
 	enc := make([]string, 0, len(fields)+1)
 	enc = append(enc, strconv.FormatInt(exp.Unix(), 10))
 	for _, f := range fields {
 		enc = append(enc, base64.RawURLEncoding.EncodeToString([]byte(f)))
 	}
-	payload := name + "|" + strings.Join(enc, "|") // the name: one cookie cannot pass for the other
-	http.SetCookie(w, &http.Cookie{
-		Name: prefixed(r, name), Value: strings.Join(enc, "|") + "." + o.signer.sign(payload),
-		Path: "/", Expires: exp, MaxAge: int(ttl / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overHTTPS(r),
-	})
+	return strings.Join(enc, "|")
 }
 
-// readSigned returns the fields of a signed cookie that has not expired.
-func (o *oidcFlow) readSigned(r *http.Request, name string, n int) ([]string, bool) {
-	c, err := r.Cookie(prefixed(r, name))
-	if err != nil {
-		return nil, false
-	}
-	body, mac, ok := strings.Cut(c.Value, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(o.signer.sign(name+"|"+body))) {
-		return nil, false
-	}
+// decodeFields reads n fields that encodeFields wrote, unless expired.
+func (o *oidcFlow) decodeFields(body string, n int) ([]string, bool) {
 	enc := strings.Split(body, "|")
 	if len(enc) != n+1 {
 		return nil, false
@@ -146,6 +289,65 @@ func (o *oidcFlow) readSigned(r *http.Request, name string, n int) ([]string, bo
 		fields[i] = string(b)
 	}
 	return fields, true
+}
+
+// setCookie sets one of the flow's cookies, host-only over HTTPS.
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, exp time.Time, ttl time.Duration) {
+	http.SetCookie(w, &http.Cookie{
+		Name: prefixed(r, name), Value: value,
+		Path: "/", Expires: exp, MaxAge: int(ttl / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overHTTPS(r),
+	})
+}
+
+// setSigned sets a signed cookie holding fields, for ttl.
+func (o *oidcFlow) setSigned(w http.ResponseWriter, r *http.Request, name string, ttl time.Duration, fields ...string) {
+	exp := o.signer.now().Add(ttl)
+	body := encodeFields(exp, fields)
+	// The name is signed too: one cookie cannot pass for the other.
+	setCookie(w, r, name, body+"."+o.signer.sign(name+"|"+body), exp, ttl)
+}
+
+// readSigned returns the fields of a signed cookie that has not expired.
+func (o *oidcFlow) readSigned(r *http.Request, name string, n int) ([]string, bool) {
+	c, err := r.Cookie(prefixed(r, name))
+	if err != nil {
+		return nil, false
+	}
+	body, mac, ok := strings.Cut(c.Value, ".")
+	if !ok || !hmac.Equal([]byte(mac), []byte(o.signer.sign(name+"|"+body))) {
+		return nil, false
+	}
+	return o.decodeFields(body, n)
+}
+
+// setSealed sets a cookie holding fields encrypted and authenticated
+// (AES-GCM, the cookie's name as associated data), for ttl: the browser
+// carries them but cannot read them.
+func (o *oidcFlow) setSealed(w http.ResponseWriter, r *http.Request, name string, ttl time.Duration, fields ...string) {
+	exp := o.signer.now().Add(ttl)
+	nonce := make([]byte, o.seal.NonceSize())
+	_, _ = rand.Read(nonce) // never fails (crypto/rand)
+	sealed := o.seal.Seal(nonce, nonce, []byte(encodeFields(exp, fields)), []byte(name))
+	setCookie(w, r, name, base64.RawURLEncoding.EncodeToString(sealed), exp, ttl)
+}
+
+// readSealed returns the fields of a sealed cookie that has not expired.
+func (o *oidcFlow) readSealed(r *http.Request, name string, n int) ([]string, bool) {
+	c, err := r.Cookie(prefixed(r, name))
+	if err != nil {
+		return nil, false
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(sealed) < o.seal.NonceSize() {
+		return nil, false
+	}
+	nonce, box := sealed[:o.seal.NonceSize()], sealed[o.seal.NonceSize():]
+	body, err := o.seal.Open(nil, nonce, box, []byte(name))
+	if err != nil {
+		return nil, false
+	}
+	return o.decodeFields(string(body), n)
 }
 
 func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
@@ -170,10 +372,64 @@ func (o *oidcFlow) Identify(r *http.Request) (Identity, error) {
 // signOut ends the sign-in with the provider here.
 func (o *oidcFlow) signOut(w http.ResponseWriter, r *http.Request) { clearCookie(w, r, identityCookie) }
 
+// idClaims are the ID token's claims that decide who is let in.
+type idClaims struct {
+	Email         string   `json:"email"`
+	EmailVerified jsonBool `json:"email_verified"`
+	HostedDomain  string   `json:"hd"` // Google's: the account's Workspace domain
+}
+
+// jsonBool is a boolean claim, which some providers write as a string.
+type jsonBool bool
+
+func (b *jsonBool) UnmarshalJSON(data []byte) error {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return fmt.Errorf("a boolean claim: %w", err)
+	}
+	switch v := v.(type) {
+	case bool:
+		*b = jsonBool(v)
+	case string:
+		*b = jsonBool(strings.EqualFold(v, "true"))
+	default:
+		*b = false
+	}
+	return nil
+}
+
+// refusal says why the account c describes is not let in; "" lets it in.
+// An e-mail address is used (shown, let in by) only when the provider has
+// verified it.
+func (o *oidcFlow) refusal(c idClaims) string {
+	email := strings.ToLower(c.Email)
+	if email != "" && !c.EmailVerified {
+		return "This chat is not open to an account whose e-mail address " + o.label + " has not verified."
+	}
+	if o.cfg.AllowAny {
+		return ""
+	}
+	domain := ""
+	if o.google {
+		// Google vouches for a Workspace domain only through "hd": a
+		// personal account may carry any verified address.
+		domain = strings.ToLower(c.HostedDomain)
+	} else if i := strings.LastIndexByte(email, '@'); i >= 0 {
+		domain = email[i+1:]
+	}
+	if (email != "" && o.emails[email]) || (domain != "" && o.domains[domain]) {
+		return ""
+	}
+	if email == "" {
+		return "This chat is not open to this account."
+	}
+	return "This chat is not open to " + c.Email + "."
+}
+
 // login answers GET /auth/login?room=: to the provider, with a new state,
-// PKCE verifier and nonce kept in the flow's cookie.
+// PKCE verifier and nonce kept in the flow's sealed cookie.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), identifyWait)
+	ctx, cancel := context.WithTimeout(r.Context(), s.oidc.wait)
 	defer cancel()
 	p, err := s.oidc.provider(ctx)
 	if err != nil {
@@ -186,17 +442,24 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		room = ""
 	}
 	state, verifier, nonce := rand.Text(), oauth2.GenerateVerifier(), rand.Text()
-	s.oidc.setSigned(w, r, flowCookie, flowTTL, state, verifier, nonce, room)
+	s.oidc.setSealed(w, r, flowCookie, flowTTL, state, verifier, nonce, room)
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, s.oidc.oauth2Config(r, p).AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)), http.StatusFound)
+	http.Redirect(w, r, p.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce),
+		oauth2.SetAuthURLParam("redirect_uri", s.oidc.redirectURL(r))), http.StatusFound)
 }
 
 // callback answers GET /auth/callback: the provider sends the browser back
 // with a code, which is exchanged (with the PKCE verifier) for an ID token;
-// a verified token, with the flow's nonce, signs the person in here.
+// a verified token, with the flow's nonce, for an account let in, signs
+// the person in here. A flow's state counts once, on every instance.
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	flow, ok := s.oidc.readSigned(r, flowCookie, 4)
+	if !s.oidc.callbacks.allowAt(clientIP(r, s.trustProxy), time.Now()) {
+		w.Header().Set("Retry-After", "60")
+		s.page(w, r, http.StatusTooManyRequests, views.ErrorPage("Too many sign-ins", "Too many sign-ins came from your address in the last minute. Please wait a minute, then sign in again."))
+		return
+	}
+	flow, ok := s.oidc.readSealed(r, flowCookie, 4)
 	clearCookie(w, r, flowCookie) // one use
 	refuse := func(status int, why string, err error) {
 		s.log.Info("sign-in with the provider refused", "why", why, "err", err)
@@ -210,19 +473,32 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	case !hmac.Equal([]byte(q.Get("state")), []byte(flow[0])):
 		refuse(http.StatusBadRequest, "This sign-in does not match the one started here.", nil)
 		return
-	case q.Get("error") != "":
-		refuse(http.StatusUnauthorized, "The provider did not sign you in.", errors.New(q.Get("error")))
-		return
 	}
 	verifier, nonce, room := flow[1], flow[2], flow[3]
 	ctx, cancel := context.WithTimeout(oidc.ClientContext(r.Context(), s.oidc.cfg.Client), 2*identifyWait)
 	defer cancel()
+	// Spent before anything reaches the provider: a replayed cookie (the
+	// same browser's, or a copy at another instance) costs it nothing.
+	first, err := s.firstUse(ctx, "oidc-state:"+flow[0])
+	switch {
+	case err != nil:
+		s.log.Error("spend a sign-in's state", "err", err)
+		s.page(w, r, http.StatusServiceUnavailable, views.ErrorPage("Sign-in unavailable", "Sign-in cannot be completed right now. Please try again in a moment."))
+		return
+	case !first:
+		refuse(http.StatusBadRequest, "This sign-in has been used already.", nil)
+		return
+	case q.Get("error") != "":
+		refuse(http.StatusUnauthorized, "The provider did not sign you in.", errors.New(q.Get("error")))
+		return
+	}
 	p, err := s.oidc.provider(ctx)
 	if err != nil {
 		refuse(http.StatusServiceUnavailable, "The identity provider cannot be reached right now.", err)
 		return
 	}
-	tok, err := s.oidc.oauth2Config(r, p).Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	tok, err := p.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier),
+		oauth2.SetAuthURLParam("redirect_uri", s.oidc.redirectURL(r)))
 	if err != nil {
 		refuse(http.StatusUnauthorized, "The provider refused the sign-in.", err)
 		return
@@ -232,7 +508,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusUnauthorized, "The provider sent no identity.", nil)
 		return
 	}
-	idt, err := p.Verifier(&oidc.Config{ClientID: s.oidc.cfg.ClientID}).Verify(ctx, raw)
+	idt, err := p.verifier.Verify(ctx, raw)
 	if err != nil {
 		refuse(http.StatusUnauthorized, "The provider's identity could not be verified.", err)
 		return
@@ -241,11 +517,15 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusUnauthorized, "The provider's identity was not issued for this sign-in.", nil)
 		return
 	}
-	var claims struct {
-		Email string `json:"email"`
-	}
+	var claims idClaims
 	if err := idt.Claims(&claims); err != nil {
 		refuse(http.StatusUnauthorized, "The provider's identity could not be read.", err)
+		return
+	}
+	if why := s.oidc.refusal(claims); why != "" {
+		// Nothing is kept of the account: no identity cookie, no name.
+		s.log.Info("sign-in with the provider refused: account not let in", "sub", idt.Subject, "email", claims.Email, "verified", bool(claims.EmailVerified), "hd", claims.HostedDomain)
+		s.page(w, r, http.StatusForbidden, views.ErrorPage("Not open to this account", why+" Sign in with another account, or ask whoever runs this chat to let yours in."))
 		return
 	}
 	s.oidc.setSigned(w, r, identityCookie, identityTTL, idt.Subject, claims.Email)
@@ -254,4 +534,15 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		to = "/?room=" + url.QueryEscape(room)
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// firstUse spends id in the store, on every instance, for the flow's life.
+func (s *Server) firstUse(ctx context.Context, id string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, brokerWait)
+	defer cancel()
+	first, err := s.chat.FirstUse(ctx, id, flowTTL)
+	if err != nil {
+		return false, fmt.Errorf("spend the sign-in's state: %w", err)
+	}
+	return first, nil
 }

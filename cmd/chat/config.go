@@ -167,8 +167,35 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 				errs = append(errs, fmt.Errorf("PUBLIC_URL=%q: want the service's address, such as https://chat.example.com", p))
 			}
 		}
+		// Who may sign in: without a list, any account the provider has
+		// (with Google, anyone's) would get in, so that takes a setting
+		// of its own.
+		cfg.oidc.AllowedDomains = listEnv(getenv, "OIDC_ALLOWED_DOMAINS", checkDomain, &errs)
+		cfg.oidc.AllowedEmails = listEnv(getenv, "OIDC_ALLOWED_EMAILS", checkEmail, &errs)
+		switch v := strings.TrimSpace(getenv("OIDC_ALLOW_ANY")); v {
+		case "", "0":
+		case "1":
+			cfg.oidc.AllowAny = true
+		default:
+			errs = append(errs, fmt.Errorf("OIDC_ALLOW_ANY=%q: want 1 or 0", v))
+		}
+		listed := len(cfg.oidc.AllowedDomains)+len(cfg.oidc.AllowedEmails) > 0
+		switch {
+		case !listed && !cfg.oidc.AllowAny:
+			errs = append(errs, errors.New("AUTH=oidc needs OIDC_ALLOWED_DOMAINS or OIDC_ALLOWED_EMAILS, the accounts let in (or OIDC_ALLOW_ANY=1 to let in every account the provider signs in, with Google anyone's)"))
+		case listed && cfg.oidc.AllowAny:
+			errs = append(errs, errors.New("OIDC_ALLOW_ANY=1 and OIDC_ALLOWED_DOMAINS or OIDC_ALLOWED_EMAILS: set the lists, or let in any account, not both"))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("AUTH=%q: want iap, oidc, or nothing", cfg.auth))
+	}
+	if cfg.auth != "oidc" {
+		// Lists that restrict nothing must not look as if they did.
+		for _, k := range []string{"OIDC_ALLOWED_DOMAINS", "OIDC_ALLOWED_EMAILS", "OIDC_ALLOW_ANY"} {
+			if strings.TrimSpace(getenv(k)) != "" {
+				errs = append(errs, fmt.Errorf("%s needs AUTH=oidc", k))
+			}
+		}
 	}
 	var err error
 	if cfg.redis, cfg.cluster, err = redisOptions(getenv); err != nil {
@@ -271,6 +298,40 @@ func checkHostPort(addr string) error {
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return fmt.Errorf("port %q: %w", port, err)
+	}
+	return nil
+}
+
+// listEnv reads key as a comma-separated list, lower case, each entry
+// checked by check; nil when unset.
+func listEnv(getenv func(string) string, key string, check func(string) error, errs *[]error) []string {
+	var list []string
+	for v := range strings.SplitSeq(getenv(key), ",") {
+		if v = strings.ToLower(strings.TrimSpace(v)); v == "" {
+			continue
+		}
+		if err := check(v); err != nil {
+			*errs = append(*errs, fmt.Errorf("%s: %q: %w", key, v, err))
+			continue
+		}
+		list = append(list, v)
+	}
+	return list
+}
+
+// checkDomain refuses what is not a domain name such as example.com.
+func checkDomain(d string) error {
+	if strings.ContainsAny(d, "@/:* ") || !strings.Contains(d, ".") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || strings.Contains(d, "..") {
+		return errors.New("want a domain name, such as example.com")
+	}
+	return nil
+}
+
+// checkEmail refuses what is not an address such as ann@example.com.
+func checkEmail(e string) error {
+	local, domain, ok := strings.Cut(e, "@")
+	if !ok || local == "" || strings.ContainsAny(local, " /") || checkDomain(domain) != nil {
+		return errors.New("want an e-mail address, such as ann@example.com")
 	}
 	return nil
 }

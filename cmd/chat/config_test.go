@@ -215,7 +215,7 @@ func TestConfigAuth(t *testing.T) {
 	if err != nil || cfg.auth != "iap" || cfg.iapKeys != "https://www.gstatic.com/iap/verify/public_key-jwk" {
 		t.Errorf("AUTH=iap: %+v, %v; want iap with Google's key set", cfg, err)
 	}
-	cfg, err = load("AUTH", "oidc", "OIDC_ISSUER", "https://accounts.google.com", "OIDC_CLIENT_ID", "id", "OIDC_CLIENT_SECRET", "s", "PUBLIC_URL", "https://chat.example.com/")
+	cfg, err = load("AUTH", "oidc", "OIDC_ISSUER", "https://accounts.google.com", "OIDC_CLIENT_ID", "id", "OIDC_CLIENT_SECRET", "s", "PUBLIC_URL", "https://chat.example.com/", "OIDC_ALLOWED_DOMAINS", "example.com")
 	if err != nil || cfg.auth != "oidc" || cfg.oidc.Issuer != "https://accounts.google.com" || cfg.oidc.PublicURL != "https://chat.example.com" {
 		t.Errorf("AUTH=oidc: %+v, %v", cfg.oidc, err)
 	}
@@ -229,6 +229,55 @@ func TestConfigAuth(t *testing.T) {
 	} {
 		if _, err := load(bad...); err == nil || !strings.Contains(err.Error(), bad[len(bad)-2]) && !strings.Contains(err.Error(), "AUTH") {
 			t.Errorf("%q: error %v, want one naming the setting", bad, err)
+		}
+	}
+}
+
+// AUTH=oidc lets in only the accounts its lists name, unless OIDC_ALLOW_ANY=1
+// says that any account will do: without either it does not start. The
+// lists are read lower case; their entries are checked; they and
+// OIDC_ALLOW_ANY are refused together, and without AUTH=oidc.
+func TestConfigOIDCAllowLists(t *testing.T) {
+	load := func(kv ...string) (config, error) {
+		env := map[string]string{"AUTH": "oidc", "OIDC_ISSUER": "https://accounts.google.com", "OIDC_CLIENT_ID": "id"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return loadConfig([]string{"chat"}, func(k string) string { return env[k] })
+	}
+	if _, err := load(); err == nil || !strings.Contains(err.Error(), "OIDC_ALLOWED_DOMAINS") || !strings.Contains(err.Error(), "OIDC_ALLOW_ANY=1") {
+		t.Errorf("AUTH=oidc without a list: %v, want a start-up error naming the lists and OIDC_ALLOW_ANY", err)
+	}
+	cfg, err := load("OIDC_ALLOWED_DOMAINS", " Example.com, corp.example.org ,", "OIDC_ALLOWED_EMAILS", "Ann@Other.example")
+	if err != nil || !slices.Equal(cfg.oidc.AllowedDomains, []string{"example.com", "corp.example.org"}) ||
+		!slices.Equal(cfg.oidc.AllowedEmails, []string{"ann@other.example"}) || cfg.oidc.AllowAny {
+		t.Errorf("lists: %q, %q, any %v, %v", cfg.oidc.AllowedDomains, cfg.oidc.AllowedEmails, cfg.oidc.AllowAny, err)
+	}
+	if cfg, err := load("OIDC_ALLOWED_EMAILS", "bob@example.com"); err != nil || len(cfg.oidc.AllowedDomains) != 0 || len(cfg.oidc.AllowedEmails) != 1 {
+		t.Errorf("an e-mail list alone: %+v, %v", cfg.oidc, err)
+	}
+	if cfg, err := load("OIDC_ALLOW_ANY", "1"); err != nil || !cfg.oidc.AllowAny {
+		t.Errorf("OIDC_ALLOW_ANY=1: any %v, %v", cfg.oidc.AllowAny, err)
+	}
+	for _, bad := range [][]string{
+		{"OIDC_ALLOW_ANY", "0"},
+		{"OIDC_ALLOW_ANY", "yes"},
+		{"OIDC_ALLOW_ANY", "1", "OIDC_ALLOWED_DOMAINS", "example.com"},
+		{"OIDC_ALLOWED_DOMAINS", "@example.com"},
+		{"OIDC_ALLOWED_DOMAINS", "*.example.com"},
+		{"OIDC_ALLOWED_DOMAINS", "localhost"},
+		{"OIDC_ALLOWED_EMAILS", "ann"},
+		{"OIDC_ALLOWED_EMAILS", "@example.com"},
+		{"OIDC_ALLOWED_DOMAINS", ",,"},
+	} {
+		if _, err := load(bad...); err == nil || !strings.Contains(err.Error(), "OIDC_ALLOW") {
+			t.Errorf("%q: error %v, want one naming the setting", bad, err)
+		}
+	}
+	for _, k := range []string{"OIDC_ALLOWED_DOMAINS", "OIDC_ALLOWED_EMAILS", "OIDC_ALLOW_ANY"} {
+		env := map[string]string{k: "1", "AUTH": "iap", "IAP_AUDIENCE": "/projects/1/locations/r/services/chat"}
+		if _, err := loadConfig([]string{"chat"}, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), k+" needs AUTH=oidc") {
+			t.Errorf("%s with AUTH=iap: %v, want a start-up error", k, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,32 +22,52 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/realtime/redistest"
 )
 
 // fakeProvider is an OpenID Connect provider on loopback with keys of its
 // own: discovery, an authorization endpoint that signs in whoever the test
 // says at once, a token endpoint that checks the client, the redirect
 // address and PKCE (S256) before it issues an ID token, and its key set.
+// It counts the calls to its discovery and token endpoints, and its
+// discovery can be made to hang.
 type fakeProvider struct {
 	t                *testing.T
 	srv              *httptest.Server
 	key              *rsa.PrivateKey
 	clientID, secret string
+	closing          chan struct{} // closed when the test ends: hangs end
 
 	mu        sync.Mutex
-	sub       string // who signs in at the authorization endpoint
-	email     string
+	acct      account          // who signs in at the authorization endpoint
 	grants    map[string]grant // code -> what it was issued for
 	tamper    func(*idClaims, **rsa.PrivateKey)
 	authorize url.Values // the last authorization request
+	// discoveries and tokens count the requests to those endpoints;
+	// discoveriesEnded those that have been answered or given up.
+	discoveries, discoveriesEnded, tokens int
+	hang                                  bool // discovery answers only once the caller gives up
 }
 
-type grant struct{ challenge, nonce, redirect, sub, email string }
+// account is who the provider signs in: the ID token's sub, email,
+// email_verified (nil: no such claim) and Google's hd ("": none).
+type account struct {
+	sub, email string
+	verified   *bool
+	hd         string
+}
+
+type grant struct {
+	challenge, nonce, redirect string
+	acct                       account
+}
 
 type idClaims struct {
 	jwt.Claims
-	Nonce string `json:"nonce,omitempty"`
-	Email string `json:"email,omitempty"`
+	Nonce         string `json:"nonce,omitempty"`
+	Email         string `json:"email,omitempty"`
+	EmailVerified *bool  `json:"email_verified,omitempty"`
+	HD            string `json:"hd,omitempty"`
 }
 
 func newFakeProvider(t *testing.T) *fakeProvider {
@@ -54,9 +76,25 @@ func newFakeProvider(t *testing.T) *fakeProvider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &fakeProvider{t: t, key: key, clientID: "chat-client", secret: "chat-secret", grants: map[string]grant{}}
+	p := &fakeProvider{t: t, key: key, clientID: "chat-client", secret: "chat-secret", grants: map[string]grant{}, closing: make(chan struct{})}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.discoveries++
+		hang := p.hang
+		p.mu.Unlock()
+		defer func() {
+			p.mu.Lock()
+			p.discoveriesEnded++
+			p.mu.Unlock()
+		}()
+		if hang {
+			select {
+			case <-r.Context().Done():
+			case <-p.closing:
+			}
+			return
+		}
 		base := p.srv.URL
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"issuer": base, "authorization_endpoint": base + "/authorize", "token_endpoint": base + "/token",
@@ -72,14 +110,28 @@ func newFakeProvider(t *testing.T) *fakeProvider {
 	mux.HandleFunc("POST /token", p.tokenEndpoint)
 	p.srv = httptest.NewServer(mux)
 	t.Cleanup(p.srv.Close)
+	t.Cleanup(func() { close(p.closing) }) // first: Close waits for hung requests
 	return p
 }
 
-// as makes the next sign-ins at the provider sub's.
+// as makes the next sign-ins at the provider sub's, with a verified email.
 func (p *fakeProvider) as(sub, email string) {
+	verified := true
+	p.asAccount(account{sub: sub, email: email, verified: &verified})
+}
+
+// asAccount makes the next sign-ins at the provider a's.
+func (p *fakeProvider) asAccount(a account) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.sub, p.email = sub, email
+	p.acct = a
+}
+
+// counts returns how many discovery and token requests the provider had.
+func (p *fakeProvider) counts() (discoveries, tokens int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.discoveries, p.tokens
 }
 
 func (p *fakeProvider) authorizeEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +145,7 @@ func (p *fakeProvider) authorizeEndpoint(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	code := rand.Text()
-	p.grants[code] = grant{challenge: q.Get("code_challenge"), nonce: q.Get("nonce"), redirect: q.Get("redirect_uri"), sub: p.sub, email: p.email}
+	p.grants[code] = grant{challenge: q.Get("code_challenge"), nonce: q.Get("nonce"), redirect: q.Get("redirect_uri"), acct: p.acct}
 	http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
 }
 
@@ -103,6 +155,7 @@ func (p *fakeProvider) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		id, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
 	}
 	p.mu.Lock()
+	p.tokens++
 	g, found := p.grants[r.PostFormValue("code")]
 	delete(p.grants, r.PostFormValue("code")) // one use
 	tamper := p.tamper
@@ -121,9 +174,9 @@ func (p *fakeProvider) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	c := idClaims{Claims: jwt.Claims{
-		Issuer: p.srv.URL, Subject: g.sub, Audience: jwt.Audience{p.clientID},
+		Issuer: p.srv.URL, Subject: g.acct.sub, Audience: jwt.Audience{p.clientID},
 		Expiry: jwt.NewNumericDate(now.Add(time.Hour)), IssuedAt: jwt.NewNumericDate(now),
-	}, Nonce: g.nonce, Email: g.email}
+	}, Nonce: g.nonce, Email: g.acct.email, EmailVerified: g.acct.verified, HD: g.acct.hd}
 	key := p.key
 	if tamper != nil {
 		tamper(&c, &key)
@@ -142,9 +195,11 @@ func (p *fakeProvider) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": rand.Text(), "token_type": "Bearer", "expires_in": 3600, "id_token": raw})
 }
 
-// env is an instance's environment signing people in with this provider.
+// env is an instance's environment signing people in with this provider,
+// letting in accounts of example.com (base may say otherwise).
 func (p *fakeProvider) env(base map[string]string) map[string]string {
-	env := map[string]string{"AUTH": "oidc", "OIDC_ISSUER": p.srv.URL, "OIDC_CLIENT_ID": p.clientID, "OIDC_CLIENT_SECRET": p.secret}
+	env := map[string]string{"AUTH": "oidc", "OIDC_ISSUER": p.srv.URL, "OIDC_CLIENT_ID": p.clientID, "OIDC_CLIENT_SECRET": p.secret,
+		"OIDC_ALLOWED_DOMAINS": "example.com"}
 	for k, v := range base {
 		env[k] = v
 	}
@@ -409,4 +464,294 @@ func TestBrowserSignInWithProviderOnAPhone(t *testing.T) {
 	if n := evalJS[int](p, `document.querySelectorAll('#messages > li > .verified').length`); n != 2 {
 		t.Errorf("%d of the 2 messages are marked verified", n)
 	}
+}
+
+// hasIdentityCookie reports whether u's jar holds an identity cookie.
+func hasIdentityCookie(u *chattest.User) bool {
+	base, _ := url.Parse(u.Base)
+	for _, c := range u.Client.Jar.Cookies(base) {
+		if strings.HasSuffix(c.Name, "chat_identity") {
+			return true
+		}
+	}
+	return false
+}
+
+// AUTH=oidc lets in the accounts its lists name, by a verified address:
+// one of OIDC_ALLOWED_DOMAINS or in OIDC_ALLOWED_EMAILS. An unverified
+// address (email_verified false or missing), a foreign domain, and an hd
+// claim from a provider that is not Google get a 403 page saying the chat
+// is not open to the account, and nothing is kept: no identity cookie, so
+// no name can be bound. With OIDC_ALLOW_ANY=1, any verified account gets in.
+func TestOIDCSignInLetsInOnlyListedAccounts(t *testing.T) {
+	prov := newFakeProvider(t)
+	env := prov.env(sharedEnv(""))
+	env["OIDC_ALLOWED_EMAILS"] = "guest@partner.example"
+	inst := startInstance(t, env)
+	room := chattest.Room()
+	yes, no := true, false
+
+	for _, c := range []struct {
+		what string
+		acct account
+		in   bool
+	}{
+		{"a verified address of an allowed domain", account{sub: "ann", email: "ann@example.com", verified: &yes}, true},
+		{"a verified address in the list", account{sub: "guest", email: "Guest@Partner.example", verified: &yes}, true},
+		{"an unverified address of an allowed domain", account{sub: "ceo", email: "ceo@example.com", verified: &no}, false},
+		{"an address whose verification is not said", account{sub: "cfo", email: "cfo@example.com"}, false},
+		{"an unverified address in the list", account{sub: "guest2", email: "guest@partner.example", verified: &no}, false},
+		{"a foreign domain", account{sub: "eve", email: "eve@elsewhere.example", verified: &yes}, false},
+		{"an hd claim from a provider that is not Google", account{sub: "hd", email: "mallory@elsewhere.example", verified: &yes, hd: "example.com"}, false},
+		{"a subdomain of an allowed domain", account{sub: "sub", email: "sam@corp.example.com", verified: &yes}, false},
+		{"no address at all", account{sub: "anon"}, false},
+	} {
+		u := chattest.NewUser(t, inst.URL)
+		prov.asAccount(c.acct)
+		code, body := finishLogin(t, u, startLogin(t, u, room))
+		if c.in {
+			if code != http.StatusSeeOther || !signedInWithProvider(t, u) {
+				t.Errorf("%s: the callback answered %d, signed in %v; want 303 and signed in", c.what, code, hasIdentityCookie(u))
+			}
+			continue
+		}
+		if code != http.StatusForbidden || !strings.Contains(body, "not open to") {
+			t.Errorf("%s: the callback answered %d (%q), want 403 saying the chat is not open to the account", c.what, code, body)
+		}
+		if c.acct.email != "" && c.acct.verified != nil && *c.acct.verified && !strings.Contains(body, c.acct.email) {
+			t.Errorf("%s: the refusal does not name %s", c.what, c.acct.email)
+		}
+		if hasIdentityCookie(u) || signedInWithProvider(t, u) {
+			t.Errorf("%s: signed in", c.what)
+		}
+		resp := u.PostForm("/signin", url.Values{"name": {"Name-" + c.acct.sub}, "room": {room}})
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: POST /signin after the refusal: %d, want 401 (no name bound)", c.what, resp.StatusCode)
+		}
+	}
+
+	// OIDC_ALLOW_ANY=1, on purpose: any account with a verified address.
+	anyProv := newFakeProvider(t)
+	anyEnv := anyProv.env(sharedEnv(""))
+	anyEnv["OIDC_ALLOWED_DOMAINS"], anyEnv["OIDC_ALLOW_ANY"] = "", "1"
+	open := startInstance(t, anyEnv)
+	eve := chattest.NewUser(t, open.URL)
+	anyProv.asAccount(account{sub: "eve", email: "eve@elsewhere.example", verified: &yes})
+	if code, _ := finishLogin(t, eve, startLogin(t, eve, room)); code != http.StatusSeeOther || !signedInWithProvider(t, eve) {
+		t.Errorf("OIDC_ALLOW_ANY=1, a verified foreign address: %d, want 303 and signed in", code)
+	}
+	ceo := chattest.NewUser(t, open.URL)
+	anyProv.asAccount(account{sub: "ceo", email: "ceo@example.com", verified: &no})
+	if code, _ := finishLogin(t, ceo, startLogin(t, ceo, room)); code != http.StatusForbidden || signedInWithProvider(t, ceo) {
+		t.Errorf("OIDC_ALLOW_ANY=1, an unverified address: %d, want 403", code)
+	}
+}
+
+// flowCookie is the value of u's sign-in flow cookie.
+func flowCookie(t *testing.T, u *chattest.User) *http.Cookie {
+	t.Helper()
+	base, _ := url.Parse(u.Base)
+	for _, c := range u.Client.Jar.Cookies(base) {
+		if strings.HasSuffix(c.Name, "chat_oidc") {
+			return c
+		}
+	}
+	t.Fatal("no sign-in flow cookie after GET /auth/login")
+	return nil
+}
+
+// The flow's cookie is sealed: neither it nor any part of it decodes to
+// the state, the nonce, the room, or a PKCE verifier whose S256 is the
+// code_challenge the provider was sent.
+func TestOIDCFlowCookieIsSealed(t *testing.T) {
+	prov := newFakeProvider(t)
+	inst := startInstance(t, prov.env(sharedEnv("")))
+	room := chattest.Room()
+	u := chattest.NewUser(t, inst.URL)
+	prov.as("ann", "ann@example.com")
+	back := startLogin(t, u, room)
+	q := prov.authorize
+	state, nonce, challenge := q.Get("state"), q.Get("nonce"), q.Get("code_challenge")
+	value := flowCookie(t, u).Value
+
+	decodings := []string{value}
+	parts := strings.FieldsFunc(value, func(r rune) bool { return r == '.' || r == '|' })
+	for _, part := range append(parts, value) {
+		for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.StdEncoding} {
+			if b, err := enc.DecodeString(part); err == nil {
+				decodings = append(decodings, string(b))
+			}
+		}
+		decodings = append(decodings, part)
+	}
+	for _, d := range decodings {
+		for what, secret := range map[string]string{"state": state, "nonce": nonce, "room": room} {
+			if strings.Contains(d, secret) {
+				t.Errorf("the flow cookie %q shows the %s", value, what)
+			}
+		}
+		sum := sha256.Sum256([]byte(d))
+		if base64.RawURLEncoding.EncodeToString(sum[:]) == challenge {
+			t.Errorf("the flow cookie %q shows the PKCE verifier", value)
+		}
+	}
+	if code, _ := finishLogin(t, u, back); code != http.StatusSeeOther {
+		t.Errorf("the sealed cookie's sign-in: %d, want 303", code)
+	}
+}
+
+// A callback counts once on every instance: a flow cookie replayed with
+// junk codes, at its instance and at another sharing the store, is refused
+// before the provider hears of it (no token request). The client's
+// configuration is built once, with the token endpoint's authentication
+// from discovery: each refused code costs one token request, not two, and
+// the provider is discovered once.
+func TestOIDCCallbackCountsOnce(t *testing.T) {
+	prov := newFakeProvider(t)
+	env := prov.env(sharedEnv(redistest.Addr(t)))
+	a, b := startInstance(t, env), startInstance(t, env)
+	room := chattest.Room()
+	prov.as("ann", "ann@example.com")
+
+	const fresh = 5
+	for i := range fresh {
+		u := chattest.NewUser(t, a.URL)
+		back := startLogin(t, u, room)
+		q := back.Query()
+		q.Set("code", "junk-"+strconv.Itoa(i))
+		back.RawQuery = q.Encode()
+		if code, _ := finishLogin(t, u, back); code != http.StatusUnauthorized {
+			t.Errorf("a junk code: %d, want 401", code)
+		}
+	}
+	if discoveries, tokens := prov.counts(); tokens != fresh || discoveries != 1 {
+		t.Errorf("%d sign-ins with junk codes made %d token requests and %d discoveries, want %d and 1", fresh, tokens, discoveries, fresh)
+	}
+
+	ann := chattest.NewUser(t, a.URL)
+	back := startLogin(t, ann, room)
+	cookie := flowCookie(t, ann)
+	if code, _ := finishLogin(t, ann, back); code != http.StatusSeeOther {
+		t.Fatalf("the sign-in: %d, want 303", code)
+	}
+	_, before := prov.counts()
+	for i := range 20 {
+		inst := a
+		if i%2 == 1 {
+			inst = b
+		}
+		q := back.Query()
+		q.Set("code", "replayed-"+strconv.Itoa(i))
+		req, err := http.NewRequest(http.MethodGet, inst.URL+"/auth/callback?"+q.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("a replayed flow cookie at instance %d: %d, want 400", i%2, resp.StatusCode)
+		}
+		if strings.Contains(resp.Header.Get("Set-Cookie"), "chat_identity=") {
+			t.Errorf("a replayed flow cookie set an identity")
+		}
+	}
+	if _, after := prov.counts(); after != before {
+		t.Errorf("20 replays of a used flow cookie made %d token requests, want 0", after-before)
+	}
+}
+
+// /auth/callback is limited per address: past 30 in a minute, 429 with a
+// page that says so, while other addresses go on.
+func TestOIDCCallbackIsRateLimited(t *testing.T) {
+	prov := newFakeProvider(t)
+	env := prov.env(sharedEnv(""))
+	env["TRUST_PROXY"] = "1" // the address is X-Forwarded-For's
+	inst := startInstance(t, env)
+	callback := func(addr string) (int, string) {
+		u := chattest.NewUser(t, inst.URL)
+		u.SetHeader("X-Forwarded-For", addr)
+		resp, body := u.Get("/auth/callback?code=junk&state=junk")
+		return resp.StatusCode, body
+	}
+	for range 30 {
+		if code, _ := callback("203.0.113.7"); code != http.StatusBadRequest {
+			t.Fatalf("a callback within the limit: %d, want 400", code)
+		}
+	}
+	if code, body := callback("203.0.113.7"); code != http.StatusTooManyRequests || !strings.Contains(body, "Too many sign-ins") {
+		t.Errorf("the 31st callback in a minute: %d %q, want 429 saying too many sign-ins", code, body)
+	}
+	if code, _ := callback("203.0.113.8"); code != http.StatusBadRequest {
+		t.Errorf("another address's callback: %d, want 400", code)
+	}
+	if _, tokens := prov.counts(); tokens != 0 {
+		t.Errorf("%d token requests, want none", tokens)
+	}
+}
+
+// Against an issuer that never answers, four concurrent GET /auth/login
+// share one discovery and each gets 503 at its own deadline (5 s), not one
+// after another; the discovery gives up at its own (10 s), and within the
+// next 5 s a second wave gets 503 at once, without asking the issuer.
+// Once it answers again, sign-in works.
+func TestOIDCDiscoveryIsSharedAndBounded(t *testing.T) {
+	prov := newFakeProvider(t)
+	prov.mu.Lock()
+	prov.hang = true
+	prov.mu.Unlock()
+	inst := startInstance(t, prov.env(sharedEnv("")))
+	room := chattest.Room()
+
+	wave := func(most time.Duration) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				u := chattest.NewUser(t, inst.URL)
+				start := time.Now()
+				resp, err := u.Client.Get(inst.URL + "/auth/login?room=" + room)
+				if err != nil {
+					t.Errorf("login %d: %v", i, err)
+					return
+				}
+				resp.Body.Close()
+				if took := time.Since(start); resp.StatusCode != http.StatusServiceUnavailable || took > most {
+					t.Errorf("login %d against a silent issuer: %d after %v, want 503 within %v", i, resp.StatusCode, took, most)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	wave(7 * time.Second)
+	if discoveries, _ := prov.counts(); discoveries != 1 {
+		t.Errorf("4 logins at once made %d discoveries, want 1", discoveries)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	chattest.WaitFor(t, ctx, "the discovery to give up", func() bool {
+		prov.mu.Lock()
+		defer prov.mu.Unlock()
+		return prov.discoveriesEnded == 1
+	})
+	wave(time.Second)
+	if discoveries, _ := prov.counts(); discoveries != 1 {
+		t.Errorf("logins within the failure's memory made %d discoveries, want still 1", discoveries)
+	}
+
+	prov.mu.Lock()
+	prov.hang = false
+	prov.mu.Unlock()
+	prov.as("ann", "ann@example.com")
+	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	u := chattest.NewUser(t, inst.URL)
+	chattest.WaitFor(t, ctx, "sign-in once the issuer answers", func() bool {
+		resp, _ := u.Get("/auth/login?room=" + room)
+		return resp.StatusCode == http.StatusFound
+	})
 }

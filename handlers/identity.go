@@ -18,7 +18,14 @@ import (
 type Identity struct {
 	Subject string // stable and unique at the provider
 	Email   string
+	// Gen is the identity's generation when the service's own identity
+	// cookie was issued (AUTH=oidc): a sign-out bumps the stored one.
+	Gen int64
 }
+
+// identityCredential is a verified identity's id among
+// realtime.Credentials.
+func identityCredential(subject string) string { return "identity:" + subject }
 
 // Identifier tells who a request comes from, as a trusted identity provider
 // says. With one configured, every page, the socket and the no-JS post need
@@ -115,7 +122,7 @@ func (s *Server) identify(next http.Handler) http.Handler {
 		// People sign in on the service's own pages: a request without
 		// an identity goes on, and pages that need one lead to sign-in.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if id, err := s.identifier.Identify(r); err == nil {
+			if id, err := s.identifier.Identify(r); err == nil && !s.identitySignedOut(r.Context(), id) {
 				r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
 			}
 			next.ServeHTTP(w, r)
@@ -158,6 +165,20 @@ func (s *Server) session(r *http.Request) (Session, bool) {
 		return Session{}, false
 	}
 	return sess, true
+}
+
+// identitySignedOut reports whether the identity cookie id came from was
+// issued before the person signed out, on any instance. As for sessions, a
+// store that cannot answer signs nobody out.
+func (s *Server) identitySignedOut(ctx context.Context, id Identity) bool {
+	ctx, cancel := context.WithTimeout(ctx, brokerWait)
+	defer cancel()
+	gen, err := s.chat.Generation(ctx, identityCredential(id.Subject))
+	if err != nil {
+		s.log.Warn("read an identity's generation", "err", err)
+		return false
+	}
+	return gen > id.Gen
 }
 
 // signedOut reports whether sess was signed out after its cookie was

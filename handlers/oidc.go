@@ -362,11 +362,15 @@ var errNoIdentityCookie = errors.New("not signed in with the provider")
 // Identify implements Identifier: the identity the provider vouched for at
 // the callback, from its signed cookie.
 func (o *oidcFlow) Identify(r *http.Request) (Identity, error) {
-	f, ok := o.readSigned(r, identityCookie, 2)
+	f, ok := o.readSigned(r, identityCookie, 3)
 	if !ok || f[0] == "" {
 		return Identity{}, errNoIdentityCookie
 	}
-	return Identity{Subject: f[0], Email: f[1]}, nil
+	gen, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil || gen < 0 {
+		return Identity{}, errNoIdentityCookie
+	}
+	return Identity{Subject: f[0], Email: f[1], Gen: gen}, nil
 }
 
 // signOut ends the sign-in with the provider here.
@@ -528,7 +532,15 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusForbidden, views.ErrorPage("Not open to this account", why+" Sign in with another account, or ask whoever runs this chat to let yours in."))
 		return
 	}
-	s.oidc.setSigned(w, r, identityCookie, identityTTL, idt.Subject, claims.Email)
+	// The cookie carries the identity's generation: a sign-out bumps it,
+	// and cookies issued before are refused on every instance.
+	gen, err := s.chat.Generation(ctx, identityCredential(idt.Subject))
+	if err != nil {
+		s.log.Error("read an identity's generation", "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	s.oidc.setSigned(w, r, identityCookie, identityTTL, idt.Subject, claims.Email, strconv.FormatInt(gen, 10))
 	to := "/"
 	if room != "" {
 		to = "/?room=" + url.QueryEscape(room)

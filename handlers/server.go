@@ -336,6 +336,15 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	if sess, ok := s.sessions.read(r); ok {
 		s.endSession(r.Context(), sess)
 	}
+	if id, ok := identityOf(r); ok && s.oidc != nil {
+		// The service's own identity cookie (24 h) ends too, everywhere:
+		// a copy of it signs nobody in again.
+		ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+		if _, err := s.chat.Revoke(ctx, identityCredential(id.Subject), identityTTL); err != nil {
+			s.log.Error("sign out: revoke the identity", "err", err)
+		}
+		cancel()
+	}
 	s.sessions.clear(w, r)
 	if s.oidc != nil {
 		s.oidc.signOut(w, r)

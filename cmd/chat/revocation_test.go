@@ -9,6 +9,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/realtime/redistest"
 )
 
 // Sign-out revokes, on one Redis and on a cluster: a copy of the cookie taken before POST /signout opens
@@ -96,5 +97,39 @@ func TestSignOutEndsAVerifiedPersonsSessionInEveryBrowser(t *testing.T) {
 	phone.SignIn("Ann", room)
 	if resp, _ := phone.Get("/session"); resp.StatusCode != http.StatusNoContent {
 		t.Errorf("the phone signed in again: %d, want 204", resp.StatusCode)
+	}
+}
+
+// With AUTH=oidc, sign-out also ends the service's own identity cookie on
+// every instance: a copy saved before signs nobody in again (the sign-in
+// page offers the provider, the form is refused), while a new sign-in
+// with the provider works.
+func TestSignOutRevokesTheProvidersSignIn(t *testing.T) {
+	prov := newFakeProvider(t)
+	env := prov.env(sharedEnv(redistest.Addr(t)))
+	a, b := startInstance(t, env), startInstance(t, env)
+	room := chattest.Room()
+	prov.as("revoked-sub", "revoked@example.com")
+	ann := chattest.NewUser(t, a.URL)
+	if code, _ := finishLogin(t, ann, startLogin(t, ann, room)); code != http.StatusSeeOther {
+		t.Fatalf("sign-in with the provider: %d", code)
+	}
+	ann.SignIn("Ann", room)
+	copied := ann.On(b.URL)
+	if !signedInWithProvider(t, copied) {
+		t.Fatal("the copied cookies are not signed in with the provider before sign-out")
+	}
+	resp := ann.PostForm("/signout", url.Values{"room": {room}})
+	resp.Body.Close()
+	if signedInWithProvider(t, copied) {
+		t.Error("a copy of the identity cookie saved before sign-out is still signed in with the provider")
+	}
+	post := copied.PostForm("/signin", url.Values{"name": {"Ann"}, "room": {room}})
+	post.Body.Close()
+	if post.StatusCode != http.StatusUnauthorized {
+		t.Errorf("signing in with the copied identity cookie: %d, want 401", post.StatusCode)
+	}
+	if code, _ := finishLogin(t, ann, startLogin(t, ann, room)); code != http.StatusSeeOther || !signedInWithProvider(t, ann) {
+		t.Errorf("signing in with the provider again: %d", code)
 	}
 }

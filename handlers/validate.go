@@ -100,6 +100,12 @@ func validateRoom(s string) (string, string) {
 			return "", "Room names use only letters a to z, digits, - and _."
 		}
 	}
+	// Firestore, which archives every room under its name, reserves ids of
+	// the form __.*__; the other ids it refuses ("/", ".", "..", over 1,500
+	// bytes) are outside the rules above already.
+	if strings.HasPrefix(s, "__") && strings.HasSuffix(s, "__") {
+		return "", "Room names cannot start and end with __."
+	}
 	return s, ""
 }
 

@@ -11,10 +11,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/chatrun/chat/realtime"
 )
@@ -63,8 +66,59 @@ func id(seq int64) string { return fmt.Sprintf("%012d", seq) }
 // up to 500 writes in a batch.
 const maxBatch = 500
 
-// Store implements realtime.Archive: one Set per message, in bulk.
+// RefusedError is a write Firestore will not take whatever is tried again
+// soon: the room's document id is one it refuses, or the data is. It is
+// about that room alone, where any other error may mean Firestore is
+// unavailable to every room. Its Refused method says so to callers that
+// do not import this package (the Redis broker's archivers).
+type RefusedError struct {
+	Room string
+	Err  error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("archive room %q: Firestore refuses its messages: %v", e.Room, e.Err)
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// Refused reports that the write was refused, not left unanswered.
+func (e *RefusedError) Refused() bool { return true }
+
+// errReservedID is a room whose name Firestore would refuse as an id.
+var errReservedID = errors.New("not a valid Firestore document id (ids matching __.*__, ., .., holding / or over 1,500 bytes are refused)")
+
+// ValidID reports whether Firestore takes room as a document id: not
+// empty, at most 1,500 bytes, no "/", not "." or "..", not __.*__ (ids
+// Firestore reserves). Room names are checked at the door with the same
+// rules; rooms stored before that may still reach the archive.
+func ValidID(room string) bool {
+	switch {
+	case room == "", len(room) > 1500, strings.Contains(room, "/"), room == ".", room == "..":
+		return false
+	case len(room) >= 4 && strings.HasPrefix(room, "__") && strings.HasSuffix(room, "__"):
+		return false
+	}
+	return true
+}
+
+// refusal tells a write Firestore refused for what it is (an invalid
+// argument, a precondition) from one it could not take now: only the first
+// kind is a RefusedError.
+func refusal(room string, err error) error {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange, codes.AlreadyExists, codes.NotFound:
+		return &RefusedError{Room: room, Err: err}
+	}
+	return fmt.Errorf("archive room %q: %w", room, err)
+}
+
+// Store implements realtime.Archive: one Set per message, in bulk. A room
+// whose name is not a valid document id is refused before any call.
 func (a *Archive) Store(ctx context.Context, room string, msgs []realtime.Message) error {
+	if !ValidID(room) {
+		return &RefusedError{Room: room, Err: errReservedID}
+	}
 	for len(msgs) > 0 {
 		n := min(len(msgs), maxBatch)
 		bw := a.client.BulkWriter(ctx)
@@ -76,15 +130,19 @@ func (a *Archive) Store(ctx context.Context, room string, msgs []realtime.Messag
 			}
 			job, err := bw.Set(a.messages(room).Doc(id(m.Seq)), d)
 			if err != nil {
+				// Refused before any call (the data), unless time ran out.
 				bw.End()
-				return fmt.Errorf("archive room %q: %w", room, err)
+				if ctx.Err() != nil {
+					return fmt.Errorf("archive room %q: %w", room, err)
+				}
+				return &RefusedError{Room: room, Err: err}
 			}
 			jobs = append(jobs, job)
 		}
 		bw.End()
 		for _, j := range jobs {
 			if _, err := j.Results(); err != nil {
-				return fmt.Errorf("archive room %q: %w", room, err)
+				return refusal(room, err)
 			}
 		}
 		msgs = msgs[n:]

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -52,11 +54,10 @@ func WithArchive(a realtime.Archive, archived func(backlog int, err error)) Opti
 
 // restoreScript refills a room Redis lost from the archive, unless the room
 // has a counter again already. KEYS[1] is its counter, KEYS[2] its hot
-// window; ARGV[1] the keys' expiry in ms, ARGV[2] the archive's last seq
-// (0: it has nothing), ARGV[3] the expiry of a room that has nothing at
-// all, ARGV[4..] the archive's newest entries, oldest first. A hot window
-// that survived stays as it is, and the counter goes on from whichever of
-// the two is further on: numbers are never used twice.
+// window; ARGV[1] the keys' expiry in ms, ARGV[2] the archive's last seq,
+// ARGV[3..] the archive's newest entries, oldest first. A hot window that
+// survived stays as it is, and the counter goes on from whichever of the
+// two is further on: numbers are never used twice.
 var restoreScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local last = tonumber(ARGV[2])
@@ -65,50 +66,100 @@ if kept then
   local seq = tonumber(cjson.decode(kept).seq)
   if seq and seq > last then last = seq end
 else
-  for i = 4, #ARGV do
+  for i = 3, #ARGV do
     redis.call('RPUSH', KEYS[2], ARGV[i])
   end
-  if #ARGV > 3 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
 end
-local ttl = ARGV[1]
-if last == 0 then ttl = ARGV[3] end
-redis.call('SET', KEYS[1], last, 'PX', ttl)
+redis.call('SET', KEYS[1], last, 'PX', ARGV[1])
 return 1
 `)
-
-// emptyRoomTTL is how long Redis remembers that the archive has nothing of
-// a room, sparing it the question on every page load.
-const emptyRoomTTL = time.Hour
 
 // restoreWait bounds asking the archive for a room Redis knows nothing of:
 // an archive that does not answer must leave the caller time to go on.
 const restoreWait = 2 * time.Second
 
-// restore refills room from the archive: Redis holds nothing of it.
-func (b *Broker) restore(ctx context.Context, room string) error {
+// Rooms the archive has nothing of are remembered in memory, never in
+// Redis: a page opened at a made-up name writes nothing to the store, and
+// opening it again within emptyRoomMemory asks the archive nothing either.
+// At most maxEmptyRooms are remembered, so made-up names cannot grow the
+// instance's memory.
+const (
+	emptyRoomMemory = time.Minute
+	maxEmptyRooms   = 10_000
+)
+
+// emptyRooms remembers rooms the archive had nothing of, until when.
+type emptyRooms struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// known reports whether room was found empty lately.
+func (e *emptyRooms) known(room string, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return now.Before(e.until[room])
+}
+
+// note remembers room as empty; when full, it forgets what has lapsed and,
+// if that is not enough, any one room (a lookup more, not a wrong answer).
+func (e *emptyRooms) note(room string, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.until == nil {
+		e.until = make(map[string]time.Time)
+	}
+	if len(e.until) >= maxEmptyRooms {
+		for r, t := range e.until {
+			if !now.Before(t) {
+				delete(e.until, r)
+			}
+		}
+		for r := range e.until {
+			if len(e.until) < maxEmptyRooms {
+				break
+			}
+			delete(e.until, r)
+		}
+	}
+	e.until[room] = now.Add(emptyRoomMemory)
+}
+
+// forget drops room: it has messages now.
+func (e *emptyRooms) forget(room string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.until, room)
+}
+
+// restore refills room from the archive: Redis holds nothing of it. A room
+// the archive has nothing of is left as it is, not written: it reports
+// whether it wrote the room back.
+func (b *Broker) restore(ctx context.Context, room string) (bool, error) {
 	actx, cancel := context.WithTimeout(ctx, restoreWait)
 	defer cancel()
 	msgs, err := b.archive.Latest(actx, room, b.historySize)
 	if err != nil {
-		return fmt.Errorf("restore from the archive: %w", err)
+		return false, fmt.Errorf("restore from the archive: %w", err)
 	}
-	// A room nobody wrote in (a page opened at a made-up name) is
-	// remembered as empty for a while, not for ROOM_TTL.
-	args := []any{b.roomTTL.Milliseconds(), int64(0), min(b.roomTTL, emptyRoomTTL).Milliseconds()}
-	if len(msgs) > 0 {
-		args[1] = msgs[len(msgs)-1].Seq
+	if len(msgs) == 0 {
+		b.empty.note(room, time.Now())
+		return false, nil
 	}
+	b.empty.forget(room)
+	args := []any{b.roomTTL.Milliseconds(), msgs[len(msgs)-1].Seq}
 	for _, m := range msgs {
-		e, err := marshalEvent(wireEvent{Seq: m.Seq, Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time})
+		e, err := marshalEvent(wireEvent{Seq: m.Seq, Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified})
 		if err != nil {
-			return fmt.Errorf("restore: %w", err)
+			return false, fmt.Errorf("restore: %w", err)
 		}
 		args = append(args, e)
 	}
 	if err := restoreScript.Run(ctx, b.rdb, []string{seqKey(room), historyKey(room)}, args...).Err(); err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return false, fmt.Errorf("restore: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // archiveUnreachable reports a room numbered without its archive's word:
@@ -123,7 +174,34 @@ func (b *Broker) archiveUnreachable(room string, err error) {
 type archiver struct {
 	groups  map[string]bool // streams whose group this instance made sure of
 	pending map[string]bool // rooms where this consumer holds unstored entries
+	aside   map[string]*setAside
 	passes  int
+}
+
+// setAside is a room whose messages the archive refused (not: did not
+// answer), such as a name Firestore reserves that was valid here before the
+// door refused it: the room waits, with its entries kept in its stream, and
+// is tried again after a back-off, while every other room goes on.
+type setAside struct {
+	tries int
+	next  time.Time // tried again from then
+	err   error     // the archive's refusal
+}
+
+// Back-off of a room set aside: doubling from archiveEvery, at most
+// maxAsideWait.
+const maxAsideWait = 5 * time.Minute
+
+func asideWait(tries int) time.Duration {
+	return min(archiveEvery<<min(tries, 16), maxAsideWait)
+}
+
+// refused reports an archive's refusal of one room's write, which it marks
+// with a Refused method (firestorearchive.RefusedError); any other error of
+// the archive may be its being unavailable, which pauses the whole pass.
+func refused(err error) bool {
+	var r interface{ Refused() bool }
+	return errors.As(err, &r) && r.Refused()
 }
 
 // archiveLoop drains the archive streams until the broker is closed.
@@ -131,7 +209,7 @@ func (b *Broker) archiveLoop() {
 	defer close(b.archiveDone)
 	tick := time.NewTicker(archiveEvery)
 	defer tick.Stop()
-	a := &archiver{groups: map[string]bool{}, pending: map[string]bool{}}
+	a := &archiver{groups: map[string]bool{}, pending: map[string]bool{}, aside: map[string]*setAside{}}
 	for {
 		select {
 		case <-b.quit:
@@ -167,19 +245,43 @@ func (b *Broker) archivePass(a *archiver) (backlog int, lastErr error) {
 	// archiveClaimIdle: looking more often finds nothing.
 	claim := a.passes%int(archiveClaimIdle/archiveEvery) == 0
 	a.passes++
+	var asideErrs []error
 	for i, room := range rooms {
+		if s := a.aside[room]; s != nil && time.Now().Before(s.next) {
+			backlog += b.backlog(archiveStream(room))
+			asideErrs = append(asideErrs, asideError(room, s))
+			continue
+		}
 		// Each room has its own deadline: a large backlog in one (after an
 		// outage) does not starve the others or cut a write short.
 		ctx, cancelRoom := context.WithTimeout(pass, archiveWait)
 		left, err := b.archiveRoom(ctx, a, room, claim)
 		cancelRoom()
 		backlog += left
-		if err != nil {
-			lastErr = err
-		}
 		if pass.Err() != nil {
+			if err != nil {
+				lastErr = err
+			}
 			break
 		}
+		if refused(err) {
+			// This room's messages, not the archive, are the trouble: the
+			// room is set aside and the pass goes on.
+			s := a.aside[room]
+			if s == nil {
+				s = &setAside{}
+				a.aside[room] = s
+			}
+			s.tries++
+			s.next, s.err = time.Now().Add(asideWait(s.tries)), err
+			asideErrs = append(asideErrs, asideError(room, s))
+			continue
+		}
+		delete(a.aside, room) // stored, or failed for another reason than the room
+		if err == nil {
+			continue
+		}
+		lastErr = err
 		if errors.Is(err, errStore) {
 			// The archive does not take writes now: the other rooms wait
 			// for the next pass, and are only counted.
@@ -189,7 +291,19 @@ func (b *Broker) archivePass(a *archiver) (backlog int, lastErr error) {
 			break
 		}
 	}
-	return backlog, lastErr
+	for room := range a.aside {
+		if !slices.Contains(rooms, room) {
+			delete(a.aside, room) // its stream is gone: nothing waits
+		}
+	}
+	return backlog, errors.Join(append([]error{lastErr}, asideErrs...)...)
+}
+
+// asideError says that room is set aside, why and until when: the pass's
+// error carries it to the log and the metrics while the room waits.
+func asideError(room string, s *setAside) error {
+	return fmt.Errorf("archive: room %q set aside after %d refused tries, next in %v: %w",
+		room, s.tries, time.Until(s.next).Round(time.Second), s.err)
 }
 
 // errStore marks a pass's error as the archive's: it refused or did not

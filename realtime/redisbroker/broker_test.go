@@ -47,12 +47,12 @@ func TestRoomKeysExpire(t *testing.T) {
 			if err := b.Present(ctx, room, []realtime.User{ann}, 15*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := b.Send(ctx, room, realtime.Message{Name: "ann", Text: `<b>"&"</b>`, Time: time.Now()}, "g1"); err != nil {
+			if _, _, err := b.Send(ctx, room, realtime.Message{Name: "ann", Text: `<b>"&"</b>`, Time: time.Now()}, "s1:g1"); err != nil {
 				t.Fatal(err)
 			}
 			c := f.Client()
 			defer c.Close()
-			for _, k := range []string{"seq", "history", "guard:g1", "presence", "name:ann"} {
+			for _, k := range []string{"seq", "history", "guards:s1", "presence", "name:ann"} {
 				key := "chat:{" + room + "}:" + k
 				ttl, err := c.PTTL(ctx, key).Result()
 				if err != nil {

@@ -14,16 +14,39 @@ import (
 	"github.com/chatrun/chat/realtime"
 )
 
-// guardTTL is how long a (session, nonce) guard is remembered: far longer
-// than htmx keeps a send queued or a user re-submits a form.
-const guardTTL = 24 * time.Hour
+// Nonce guards. What a repeated nonce must be recognised against is one
+// session's resend window in one room: a page sends its unanswered
+// messages again after a reconnect (at most what the send limit let through
+// before the socket dropped: tens), a form is posted twice. So a guard is a
+// field of a hash per (room, session), not a key per message: the session's
+// newest guardsPerSession nonces live in chat:{room}:guards:SESSION; when it
+// is full it becomes chat:{room}:guards-old:SESSION (replacing the one
+// before) and a new one starts, so the newest guardsPerSession to
+// 2*guardsPerSession nonces are always known, and both hashes stay small
+// enough for Redis's compact encoding. A session's hash lives guardTTL after
+// its last send in the room, never past ROOM_TTL (the room's own keys expire
+// then): guard memory is bounded by the sessions that wrote in each room
+// lately, not by the messages they sent.
+const (
+	guardTTL         = 24 * time.Hour // a page offline overnight still resends once
+	guardsPerSession = 64
+)
 
 // Every key of one room carries the hash tag {room}, so the send script runs
 // on one slot when the keys live in a Redis Cluster.
 func seqKey(room string) string     { return "chat:{" + room + "}:seq" }
 func historyKey(room string) string { return "chat:{" + room + "}:history" }
-func guardKey(room, g string) string {
-	return "chat:{" + room + "}:guard:" + g
+
+// guardKeys are the newer and older guard hashes of the session that guard
+// ("SESSION:NONCE", as the handlers make it) belongs to in room, and the
+// field that guard is in them. A guard without a session shares the room's
+// hashes of the session "".
+func guardKeys(room, guard string) (newer, older, field string) {
+	session, nonce, ok := strings.Cut(guard, ":")
+	if !ok {
+		session, nonce = "", guard
+	}
+	return "chat:{" + room + "}:guards:" + session, "chat:{" + room + "}:guards-old:" + session, nonce
 }
 func channelName(room string) string   { return "chat:{" + room + "}:events" }
 func claimKey(room, key string) string { return "chat:{" + room + "}:name:" + key }
@@ -69,11 +92,16 @@ func roomOfChannel(ch string) (string, bool) {
 // while the stream exists). Past ARGV[9] entries (the archive down for
 // long) the stream drops its oldest.
 //
+// With a guard (ARGV[4] is '1'), ARGV[10] is its nonce, looked up in the
+// session's newer (KEYS[3]) and older (KEYS[6]) guard hashes and added to
+// the newer, which becomes the older once it holds ARGV[11] nonces; the
+// newer lives ARGV[5] ms after the session's last send (see guardKeys).
+//
 // The reply is {1, seq, first, fresh stream} for a stored message, {0,
 // seq} for a repeated nonce, {3} for a room to restore first.
 var sendScript = redis.NewScript(`
 if ARGV[4] == '1' then
-  local prev = redis.call('GET', KEYS[3])
+  local prev = redis.call('HGET', KEYS[3], ARGV[10]) or redis.call('HGET', KEYS[6], ARGV[10])
   if prev then return {0, tonumber(prev)} end
 end
 local seq = redis.call('INCR', KEYS[1])
@@ -96,7 +124,11 @@ local entry = '{"seq":' .. seq .. ',' .. first .. string.sub(ARGV[2], 2)
 redis.call('RPUSH', KEYS[2], entry)
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
 if ARGV[4] == '1' then
-  redis.call('SET', KEYS[3], seq, 'EX', ARGV[5])
+  if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[11]) then
+    redis.call('RENAME', KEYS[3], KEYS[6])
+  end
+  redis.call('HSET', KEYS[3], ARGV[10], seq)
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
 end
 redis.call(ARGV[1], KEYS[4], entry)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
@@ -222,6 +254,7 @@ type Broker struct {
 	archive     realtime.Archive // nil: no archive, no archive stream
 	archived    func(backlog int, err error)
 	archiveDone chan struct{} // closed when archiveLoop returns; nil without an archive
+	empty       emptyRooms    // rooms the archive had nothing of, lately
 	streamIdle  time.Duration // how long a drained archive stream stays
 	sub         subscriber
 	events      chan realtime.Event
@@ -355,15 +388,16 @@ func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guar
 	if guard != "" {
 		useGuard = "1"
 	}
-	keys := []string{seqKey(room), historyKey(room), guardKey(room, guard), channelName(room), archiveStream(room)}
+	newer, older, nonce := guardKeys(room, guard)
+	keys := []string{seqKey(room), historyKey(room), newer, channelName(room), archiveStream(room), older}
 	archiving, restored := "0", "0"
 	if b.archive != nil {
 		archiving = "1"
 	}
 	for {
 		res, err := sendScript.Run(ctx, b.rdb, keys,
-			b.publish, body, b.historySize, useGuard, int(guardTTL/time.Second), b.roomTTL.Milliseconds(),
-			archiving, restored, maxArchiveBacklog).Int64Slice()
+			b.publish, body, b.historySize, useGuard, min(guardTTL, b.roomTTL).Milliseconds(), b.roomTTL.Milliseconds(),
+			archiving, restored, maxArchiveBacklog, nonce, guardsPerSession).Int64Slice()
 		if err != nil {
 			b.stale()
 			return realtime.Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
@@ -372,9 +406,10 @@ func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guar
 			// Redis has nothing of the room: its archive may, and the next
 			// number follows the archive's last. An archive that cannot be
 			// asked does not stop the send: the room is most likely new.
-			if err := b.restore(ctx, room); err != nil {
+			if _, err := b.restore(ctx, room); err != nil {
 				b.archiveUnreachable(room, err)
 			}
+			b.empty.forget(room)
 			restored = "1"
 			continue
 		}
@@ -563,13 +598,18 @@ func (b *Broker) History(ctx context.Context, room string) ([]realtime.Message, 
 		if err != nil {
 			return nil, fmt.Errorf("history of room %q: %w", room, err)
 		}
-		if n == 0 {
-			if err := b.restore(ctx, room); err != nil {
+		// Reading writes nothing unless the archive has the room: a page
+		// opened at a made-up name leaves no key behind, and one opened
+		// again soon asks the archive nothing (emptyRooms).
+		if n == 0 && !b.empty.known(room, time.Now()) {
+			if wrote, err := b.restore(ctx, room); err != nil {
 				// The room is most likely new; if not, its page fills
 				// again once the archive answers.
 				b.archiveUnreachable(room, err)
-			} else if entries, err = b.rdb.LRange(ctx, historyKey(room), 0, -1).Result(); err != nil {
-				return nil, fmt.Errorf("history of room %q: %w", room, err)
+			} else if wrote {
+				if entries, err = b.rdb.LRange(ctx, historyKey(room), 0, -1).Result(); err != nil {
+					return nil, fmt.Errorf("history of room %q: %w", room, err)
+				}
 			}
 		}
 	}

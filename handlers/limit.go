@@ -9,7 +9,9 @@ import (
 
 // limiter is a token bucket per key: for sends, per session, SEND_RATE
 // messages a second with a burst of SEND_BURST; for new rooms, per session
-// and per address.
+// and per address; for room pages and scrollback, per session (and
+// address); for typing signals, per session and room, and per room and
+// name. Buckets idle long enough to be full again are forgotten.
 type limiter struct {
 	rate  rate.Limit
 	burst int
@@ -56,6 +58,23 @@ func (l *limiter) reserveAt(key string, now time.Time, most time.Duration) (time
 		return 0, false
 	}
 	return wait, true
+}
+
+// allowOrRetry takes a token for key now, if there is one; if not, it says
+// how long until there is (for Retry-After).
+func (l *limiter) allowOrRetry(key string, now time.Time) (ok bool, retry time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweep(now)
+	r := l.bucket(key, now).lim.ReserveN(now, 1)
+	if !r.OK() {
+		return false, time.Minute
+	}
+	if wait := r.DelayFrom(now); wait > 0 {
+		r.CancelAt(now)
+		return false, wait
+	}
+	return true, 0
 }
 
 // hasToken reports whether key has a token now, taking none.

@@ -48,3 +48,21 @@ func TestLimiterForgetsIdleUsers(t *testing.T) {
 		t.Fatalf("%d buckets kept after everyone went idle, want 1", n)
 	}
 }
+
+func TestLimiterSaysWhenToRetry(t *testing.T) {
+	l := newLimiter(1, 2)
+	now := time.Unix(1_000_000, 0)
+	for i := range 2 {
+		if ok, _ := l.allowOrRetry("ann", now); !ok {
+			t.Fatalf("request %d of the burst refused", i+1)
+		}
+	}
+	ok, retry := l.allowOrRetry("ann", now)
+	if ok || retry <= 0 || retry > time.Second {
+		t.Fatalf("past the burst: allowed %v, retry in %v; want refused, within a second", ok, retry)
+	}
+	// A refusal takes nothing: the token comes when it said.
+	if ok, _ := l.allowOrRetry("ann", now.Add(retry)); !ok {
+		t.Fatal("refused when the limiter said to retry")
+	}
+}

@@ -130,12 +130,20 @@ type Config struct {
 // Server serves the pages, the WebSocket and the no-JS fallback, and keeps
 // track of its sockets so that it can close them when it shuts down.
 type Server struct {
-	chat      Chat
-	static    fs.FS
-	sessions  sessions
-	limits    *limiter
-	opens     *limiter // new rooms, per session
-	opensAt   *limiter // new rooms, per address
+	chat     Chat
+	static   fs.FS
+	sessions sessions
+	limits   *limiter
+	opens    *limiter // new rooms, per session
+	opensAt  *limiter // new rooms, per address
+	loads    *limiter // room pages, per session
+	older    *limiter // scrollback, per session
+	olderAt  *limiter // scrollback, per address
+	typing   *limiter // typing signals, per session and room
+	typed    *limiter // typing signals published, per room and name
+	// pages keeps pages of scrollback that can no longer change, and
+	// bounds every page in bytes like the room page's history.
+	pages     *realtime.PageCache
 	log       *slog.Logger
 	metrics   Metrics
 	readyMsg  string
@@ -169,6 +177,11 @@ func New(cfg Config) *Server {
 		limits:       newLimiter(cfg.SendRate, cfg.SendBurst),
 		opens:        newLimiter(rate.Limit(newRoomsPerSession)/3600, newRoomsPerSession),
 		opensAt:      newLimiter(rate.Limit(newRoomsPerAddress)/3600, newRoomsPerAddress),
+		loads:        newLimiter(roomPageRate, roomPageBurst),
+		older:        newLimiter(scrollbackRate, scrollbackBurst),
+		olderAt:      newLimiter(scrollbackAddressRate, scrollbackAddressBurst),
+		typing:       newLimiter(typingRate, typingBurst),
+		typed:        newLimiter(rate.Every(typingRepeat), 1),
 		log:          cfg.Log,
 		sockets:      make(map[*websocket.Conn]trackedSocket),
 		perIP:        make(map[string]int),
@@ -183,6 +196,9 @@ func New(cfg Config) *Server {
 		identifier:   cfg.Identifier,
 		readyMsg:     "ready\n",
 	}
+	s.pages = realtime.NewPageCache(func(ctx context.Context, room string, before int64, limit int) ([]realtime.Message, bool, error) {
+		return s.chat.Before(ctx, room, before, limit)
+	}, pageCacheEntries, pageCacheBytes, pageCacheTTL)
 	if cfg.OIDC != nil {
 		s.oidc = newOIDCFlow(*cfg.OIDC, s.sessions)
 		s.identifier = s.oidc
@@ -283,10 +299,13 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 	f.Room = r.URL.Query().Get("room")
 	if sess, ok := s.session(r); ok {
 		f.Name = sess.Name
+		// The directory is for people in the chat (with AUTH, a session
+		// of the verified identity): a room's name is all a stranger
+		// needs to read it.
+		f.Rooms = s.directory(r.Context())
 	} else if id, ok := identityOf(r); ok {
 		f.Name = s.boundName(r.Context(), id) // the name this person chose before
 	}
-	f.Rooms = s.directory(r.Context())
 	s.page(w, r, http.StatusOK, views.SignIn(f))
 }
 
@@ -314,10 +333,19 @@ func (s *Server) directory(ctx context.Context) []views.RoomCount {
 }
 
 // roomDirectory answers GET /rooms: the list the pages refresh (htmx), or
-// a page of it.
+// a page of it, for people with a session. Without one, a page is sent to
+// sign in, and a list refreshing itself is told so and stops.
 func (s *Server) roomDirectory(w http.ResponseWriter, r *http.Request) {
 	if !s.listRooms {
 		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+		return
+	}
+	if _, ok := s.session(r); !ok {
+		if r.Header.Get("HX-Request") == "true" {
+			s.fragment(w, views.RoomListSignedOut())
+			return
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
 	rooms := s.directory(r.Context())
@@ -483,16 +511,51 @@ func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
 		s.scrollback(w, r, room, sess, before)
 		return
 	}
+	// Each page read costs the store a read or two: a session opening
+	// made-up rooms by the thousand is held back.
+	if ok, retry := s.loads.allowOrRetry(sess.ID, time.Now()); !ok {
+		setRetryAfter(w, retry)
+		s.page(w, r, http.StatusTooManyRequests, views.ErrorPage("Too many pages", pagesTooFast))
+		return
+	}
 	s.renderRoom(w, r, http.StatusOK, room, sess, "", "")
+}
+
+// setRetryAfter says in whole seconds, at least one, when to try again.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((d+time.Second-1)/time.Second))))
+}
+
+// scrollbackAllowed takes a token of the session's and the address's
+// scrollback limits, or says how long until there is one.
+func (s *Server) scrollbackAllowed(r *http.Request, sess Session) (bool, time.Duration) {
+	now := time.Now()
+	if ok, retry := s.older.allowOrRetry(sess.ID, now); !ok {
+		return false, retry
+	}
+	return s.olderAt.allowOrRetry(clientIP(r, s.trustProxy), now)
 }
 
 // scrollback answers GET /rooms/{room}?before=N: a page of the messages
 // older than N, or, for htmx (the page's "Earlier messages" link), the
 // fragment that puts them above those already shown.
 func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string, sess Session, before int64) {
+	htmx := r.Header.Get("HX-Request") == "true"
+	if ok, retry := s.scrollbackAllowed(r, sess); !ok {
+		// The fragment is swapped in, so it answers 200, as below.
+		if htmx {
+			s.fragment(w, views.ScrollbackOOB(room, nil, before, olderTooFast))
+			return
+		}
+		setRetryAfter(w, retry)
+		s.page(w, r, http.StatusTooManyRequests, views.Scrollback(views.ScrollbackPage{
+			Room: room, Name: sess.Name, Unavailable: olderTooFast,
+		}))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
 	defer cancel()
-	msgs, more, err := s.chat.Before(ctx, room, before, s.pageSize)
+	msgs, more, err := s.pages.Before(ctx, room, before, s.pageSize)
 	unavailable := err != nil
 	if unavailable {
 		s.log.Warn("read scrollback", "room", room, "before", before, "err", err)
@@ -504,19 +567,61 @@ func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string,
 	case more && len(msgs) > 0:
 		earlier = msgs[0].Seq
 	}
-	if r.Header.Get("HX-Request") == "true" {
-		s.fragment(w, views.ScrollbackOOB(room, viewMessages(msgs), earlier, unavailable))
+	if htmx {
+		s.fragment(w, views.ScrollbackOOB(room, viewMessages(msgs), earlier, unavailableIf(unavailable)))
 		return
 	}
 	status := http.StatusOK
+	why := ""
 	if unavailable {
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "5")
+		why = olderUnavailable + " Please try again in a moment."
 	}
 	s.page(w, r, status, views.Scrollback(views.ScrollbackPage{
-		Room: room, Name: sess.Name, Messages: viewMessages(msgs), Earlier: earlier, Unavailable: unavailable,
+		Room: room, Name: sess.Name, Messages: viewMessages(msgs), Earlier: earlier, Unavailable: why,
 	}))
 }
+
+// unavailableIf is what the scrollback fragment says when the older
+// messages cannot be read now.
+func unavailableIf(unavailable bool) string {
+	if unavailable {
+		return olderUnavailable
+	}
+	return ""
+}
+
+// What a reader is told when older messages cannot be shown now.
+const (
+	olderUnavailable = "Older messages are unavailable right now."
+	olderTooFast     = "Slow down: you are loading earlier messages too fast. Wait a moment, then try again."
+)
+
+// pagesTooFast refuses a room page past the session's limit.
+const pagesTooFast = "Slow down: you are opening pages too fast. Wait a moment, then reload the page."
+
+// The limits on reading: room pages per session (a person opens a few,
+// and a no-JS reader reloads after each message), pages of scrollback per
+// session and per address (a person pages back a screen at a time; an
+// office shares its address). Each read costs the store, and each page up
+// to 128 KiB on the way out.
+const (
+	roomPageRate           = rate.Limit(1) // a second
+	roomPageBurst          = 30
+	scrollbackRate         = rate.Limit(1)
+	scrollbackBurst        = 20
+	scrollbackAddressRate  = rate.Limit(5)
+	scrollbackAddressBurst = 100
+)
+
+// The scrollback cache's bounds: pages of up to 128 KiB of text, for a few
+// minutes (messages past HISTORY_RETENTION leave the archive).
+const (
+	pageCacheEntries = 512
+	pageCacheBytes   = 16 << 20
+	pageCacheTTL     = 5 * time.Minute
+)
 
 // renderRoom renders the room page with its history; text and errText are
 // a refused message and why.
@@ -682,6 +787,9 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr, text
 		return 0, "", errors.Join(errUnavailable, err)
 	}
 	if m.First {
+		// The room's numbering starts here (new, or lost by the store):
+		// pages kept of an older numbering are not this room's.
+		s.pages.Forget(room)
 		s.opens.take(sess.ID, now)
 		s.opensAt.take(addr, now)
 	}

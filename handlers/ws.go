@@ -254,10 +254,14 @@ func (s *Server) write(ctx context.Context, conn *websocket.Conn, data []byte) e
 	return conn.Write(ctx, websocket.MessageText, data)
 }
 
-// The typing limit, per socket: pages send one every 2 s at most.
+// The typing limit, per session and room, whatever the number of its
+// sockets here: pages send one every 2 s at most. And a name's signal in
+// a room is published at most once every typingRepeat from this instance:
+// a page shows it for longer than that, so a repeat says nothing.
 const (
-	typingRate  = rate.Limit(1) // per second
-	typingBurst = 2
+	typingRate   = rate.Limit(1) // per second
+	typingBurst  = 2
+	typingRepeat = 1500 * time.Millisecond
 )
 
 // isTyping reports whether a frame is the page's {"typing": true}.
@@ -350,7 +354,6 @@ const notSentUnavailable = "Not sent yet: the chat cannot store messages right n
 const tooLarge = "That message is too large to send: messages are at most 2,000 characters."
 
 func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, addr string, m *realtime.Socket) {
-	typing := rate.NewLimiter(typingRate, typingBurst)
 	for {
 		typ, data, dropped, err := readFrame(ctx, conn)
 		if err != nil {
@@ -363,7 +366,7 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 		if isTyping(typ, data) {
 			// Past the limit it is dropped: it says nothing a later one
 			// would not, and needs no answer.
-			if typing.Allow() {
+			if s.typingAllowed(room, sess) {
 				tctx, cancel := context.WithTimeout(ctx, brokerWait)
 				if err := s.chat.Typing(tctx, room, sess.Name); err != nil {
 					s.log.Debug("typing", "room", room, "err", err)
@@ -387,6 +390,16 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 			m.Push(framed(views.SentOOB(nonce, seq)))
 		}
 	}
+}
+
+// typingAllowed reports whether a typing signal of sess in room is to be
+// published: within the session's limit in that room (shared by all its
+// sockets on this instance), and not a repeat of one published for its
+// name there a moment ago.
+func (s *Server) typingAllowed(room string, sess Session) bool {
+	now := time.Now()
+	// NUL is in no room, session id or name: keys cannot run together.
+	return s.typing.allowAt(sess.ID+"\x00"+room, now) && s.typed.allowAt(room+"\x00"+sess.Name, now)
 }
 
 // readFrame reads the next frame. One over maxFrame is read to its end and

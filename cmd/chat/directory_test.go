@@ -29,10 +29,10 @@ func membersOf(t *testing.T, u *chattest.User, room string) int {
 	return n
 }
 
-// Three users on two instances: the sign-in page lists the room with 3
-// within 5 s, without JavaScript (right at load) and in Chromium (where the
-// list refreshes itself); when one leaves, the count drops, on the open
-// page too.
+// Three users on two instances: the sign-in page of someone signed in lists
+// the room with 3 within 5 s, without JavaScript (right at load) and in
+// Chromium (where the list refreshes itself); when one leaves, the count
+// drops, on the open page too.
 func TestRoomDirectory(t *testing.T) {
 	env := sharedEnv(redistest.Addr(t))
 	a, b := startInstance(t, env), startInstance(t, env)
@@ -43,12 +43,14 @@ func TestRoomDirectory(t *testing.T) {
 		sockets = append(sockets, s)
 	}
 	visitor := chattest.NewUser(t, b.URL)
+	visitor.SignIn("Visitor", chattest.Room()) // the directory needs a session
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	chattest.WaitFor(t, ctx, "the room listed with 3 members", func() bool { return membersOf(t, visitor, room) == 3 })
 
 	br := newBrowser(t)
 	p := newTab(t, br)
+	p.signIn(a.URL, "Viewer", chattest.Room())
 	p.do(chromedp.Navigate(a.URL + "/"))
 	li := fmt.Sprintf(`document.querySelector('#rooms li[data-room=%q]')`, room)
 	p.waitJS(li + `?.dataset.members === '3'`)

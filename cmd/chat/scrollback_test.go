@@ -117,16 +117,12 @@ func TestScrollbackFromFirestore(t *testing.T) {
 	}
 	reader := chattest.NewUser(t, b.URL)
 	reader.SignIn("Cy", room)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var seqs []int
-	var start bool
 	// The archive takes what was sent a moment later: the send path does
-	// not wait for it.
-	chattest.WaitFor(t, ctx, "scrollback back to message 1", func() bool {
-		seqs, start = walkBack(t, reader, room)
-		return slices.Equal(seqs, oneTo(75)) && start
-	})
+	// not wait for it. (Scrollback is rate-limited: Firestore is asked.)
+	waitArchived(t, env, room, 75)
+	if seqs, start := walkBack(t, reader, room); !slices.Equal(seqs, oneTo(75)) || !start {
+		t.Fatalf("walking back shows %v (start said: %v), want 1..75 once each", seqs, start)
+	}
 }
 
 // Redis losing its data loses no history and no numbering: after a
@@ -142,14 +138,9 @@ func TestFirestoreOutlivesRedisLosingItsData(t *testing.T) {
 	for i := range 75 {
 		post(t, ann, room, fmt.Sprint("m", i+1))
 	}
-	watcher := chattest.NewUser(t, b.URL)
-	watcher.SignIn("Watcher", room)
+	waitArchived(t, env, room, 75)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	chattest.WaitFor(t, ctx, "every message in the archive", func() bool {
-		seqs, _ := walkBack(t, watcher, room)
-		return slices.Equal(seqs, oneTo(75))
-	})
 
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()
@@ -251,10 +242,10 @@ func TestFirestoreDown(t *testing.T) {
 	})
 
 	emu.Restart()
-	chattest.WaitFor(t, ctx, "the archive caught up", func() bool {
-		seqs, start := walkBack(t, ann, room)
-		return slices.Equal(seqs, oneTo(30)) && start
-	})
+	waitArchived(t, env, room, 30)
+	if seqs, start := walkBack(t, ann, room); !slices.Equal(seqs, oneTo(30)) || !start {
+		t.Fatalf("once the archive caught up, walking back shows %v (start said: %v), want 1..30", seqs, start)
+	}
 	chattest.WaitFor(t, ctx, "the backlog metric at 0", func() bool { return scrape(t, metrics)["chat_archive_backlog"] == 0 })
 }
 
@@ -270,14 +261,7 @@ func TestBrowserScrollback(t *testing.T) {
 	for i := range 75 {
 		post(t, ann.On([]string{a.URL, b.URL}[i%2]), room, fmt.Sprint("m", i+1))
 	}
-	watcher := chattest.NewUser(t, b.URL)
-	watcher.SignIn("Watcher", room)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	chattest.WaitFor(t, ctx, "every message in the archive", func() bool {
-		seqs, _ := walkBack(t, watcher, room)
-		return slices.Equal(seqs, oneTo(75))
-	})
+	waitArchived(t, env, room, 75)
 
 	p := newTab(t, newBrowser(t))
 	p.signIn(b.URL, "Reader", room)

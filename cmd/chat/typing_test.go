@@ -48,8 +48,8 @@ func TestBrowserTypingAcrossInstances(t *testing.T) {
 	}
 }
 
-// The typing frame is limited per socket: a page that sends 50 at once
-// gets at most a few relayed, is not answered, and its socket stays usable.
+// The typing frame is limited (per session and room, and per name): a page
+// that sends 50 at once gets at most a few relayed, is not answered, and its socket stays usable.
 // Several typists are summed up in one line.
 func TestTypingIsLimitedAndSummedUp(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))

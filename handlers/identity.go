@@ -122,7 +122,7 @@ func (s *Server) identify(next http.Handler) http.Handler {
 		// People sign in on the service's own pages: a request without
 		// an identity goes on, and pages that need one lead to sign-in.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if id, err := s.identifier.Identify(r); err == nil && !s.identitySignedOut(r.Context(), id) {
+			if id, err := s.identifier.Identify(r); err == nil && !s.revoked(r.Context(), identityCredential(id.Subject), id.Gen) {
 				r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
 			}
 			next.ServeHTTP(w, r)
@@ -161,39 +161,26 @@ func (s *Server) session(r *http.Request) (Session, bool) {
 			return Session{}, false
 		}
 	}
-	if s.signedOut(r.Context(), sess) {
+	if s.revoked(r.Context(), sessionCredential(sess.ID), sess.Gen) {
 		return Session{}, false
 	}
 	return sess, true
 }
 
-// identitySignedOut reports whether the identity cookie id came from was
-// issued before the person signed out, on any instance. As for sessions, a
-// store that cannot answer signs nobody out.
-func (s *Server) identitySignedOut(ctx context.Context, id Identity) bool {
+// revoked reports whether the credential a cookie issued at generation
+// gen stands for was signed out since, on any instance (its stored
+// generation is newer). A store that cannot answer now signs nobody out:
+// every page and message needs it anyway, and a blip must not end
+// everyone's session.
+func (s *Server) revoked(ctx context.Context, credential string, gen int64) bool {
 	ctx, cancel := context.WithTimeout(ctx, brokerWait)
 	defer cancel()
-	gen, err := s.chat.Generation(ctx, identityCredential(id.Subject))
+	now, err := s.chat.Generation(ctx, credential)
 	if err != nil {
-		s.log.Warn("read an identity's generation", "err", err)
+		s.log.Warn("read a credential's generation", "err", err)
 		return false
 	}
-	return gen > id.Gen
-}
-
-// signedOut reports whether sess was signed out after its cookie was
-// issued (its stored generation is newer), on any instance. A store that
-// cannot answer now signs nobody out: every page and message needs it
-// anyway, and a blip must not end everyone's session.
-func (s *Server) signedOut(ctx context.Context, sess Session) bool {
-	ctx, cancel := context.WithTimeout(ctx, brokerWait)
-	defer cancel()
-	gen, err := s.chat.Generation(ctx, sessionCredential(sess.ID))
-	if err != nil {
-		s.log.Warn("read a session's generation", "err", err)
-		return false
-	}
-	return gen > sess.Gen
+	return now > gen
 }
 
 // boundName is the display name id chose before, "" when none or when it

@@ -87,7 +87,7 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	fs.StringVar(&c.roomPrefix, "room-prefix", "bench", "rooms are named <prefix>-<k>")
 	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow targets that are not loopback addresses")
 	fs.DurationVar(&c.stormAfter, "storm-after", 0, "reconnect storm: every member connects to the first URL, and this long into the sending phase -storm-pid gets SIGTERM (without it, stop or redeploy that instance yourself); a socket the server closes with 1012 or 1013 reconnects at once, with the same session, to the next URL (the same one when only one is given, as behind a load balancer)")
-	fs.DurationVar(&c.typing, "typing", 0, "during the sending phase every member sends {\"typing\":true} this often (a page sends one every 2 s while its box has text; the server passes one a second); the drain waits for the signals too; 0: none")
+	fs.DurationVar(&c.typing, "typing", 0, "during the sending phase every member sends {\"typing\":true} this often (a page sends one every 2 s while its box has text; the server passes one a second per session and room, and a name's signal at most every 1.5 s); the drain waits for the signals too; 0: none")
 	fs.IntVar(&c.stormPID, "storm-pid", 0, "with -storm-after: the PID of the instance at the first URL, sent SIGTERM at -storm-after")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // Behind a proxy the last X-Forwarded-For entry, the proxy's own, is the

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // rawSocket is a WebSocket client written by hand, so that a test controls

@@ -12,9 +12,10 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/static"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // newTestServer serves a Server on the in-memory broker. It wires hub and
@@ -59,7 +60,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	chattest.WaitFor(t, ctx, what, cond)
+	testkit.WaitFor(t, ctx, what, cond)
 }
 
 // A peer that stops answering pings is let go.

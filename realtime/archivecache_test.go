@@ -14,7 +14,7 @@ import (
 
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/realtime/firestorearchive"
-	"github.com/chatrun/chat/realtime/firestoretest"
+	"github.com/chatrun/chat/testkit/firestoretest"
 )
 
 // countingArchive counts the pages read from the archive it wraps (the

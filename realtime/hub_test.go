@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime"
-	"github.com/chatrun/chat/realtime/brokertest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/brokertest"
 )
 
 // countingRenderer renders events as short strings and counts its calls.
@@ -153,7 +153,7 @@ func TestHubHistoryFirstThenLiveRenderedOnce(t *testing.T) {
 		b := f.Make(t, 100)
 		r := &countingRenderer{}
 		h := newHub(t, b, r)
-		room := chattest.Room()
+		room := testkit.Room()
 		if _, err := h.Send(ctx, room, realtime.Message{Name: "ann", Text: "before"}, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestHubNoticesGoToOthers(t *testing.T) {
 	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := chattest.Room()
+		room := testkit.Room()
 		ann, err := h.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
@@ -224,7 +224,7 @@ func TestHubDropsSlowMemberWithoutStallingRoom(t *testing.T) {
 	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 1000), &countingRenderer{})
-		room := chattest.Room()
+		room := testkit.Room()
 		slow, err := h.Join(ctx, room, brokertest.User("slow"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
@@ -267,7 +267,7 @@ func TestHubInstancesShareRooms(t *testing.T) {
 		ctx := brokertest.Context(t)
 		h1 := newHub(t, f.Make(t, 100), &countingRenderer{})
 		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := chattest.Room()
+		room := testkit.Room()
 		a, err := h1.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
@@ -333,7 +333,7 @@ func TestHubReloadMakesNoNoise(t *testing.T) {
 	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := chattest.Room()
+		room := testkit.Room()
 		bob, err := h.Join(ctx, room, brokertest.User("bob"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
@@ -368,7 +368,7 @@ func TestHubPresenceAcrossInstances(t *testing.T) {
 		h1, crash := startHub(b1, &countingRenderer{})
 		t.Cleanup(crash)
 		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := chattest.Room()
+		room := testkit.Room()
 
 		bob, err := h2.Join(ctx, room, brokertest.User("bob"), realtime.NewTestConn())
 		if err != nil {
@@ -385,7 +385,7 @@ func TestHubPresenceAcrossInstances(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		chattest.WaitFor(t, ctx, "ann and bob listed", func() bool { return recvList(t, ctx, bob) == "l:ann,bob" })
+		testkit.WaitFor(t, ctx, "ann and bob listed", func() bool { return recvList(t, ctx, bob) == "l:ann,bob" })
 		// Closing one tab is no departure.
 		tab2.Leave()
 		quietFor(t, ctx, h2, bob, room)
@@ -406,7 +406,7 @@ func TestHubClaimsNames(t *testing.T) {
 	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := chattest.Room()
+		room := testkit.Room()
 		alice := realtime.User{Name: "Alice", Session: "s1"}
 		if held, err := h.Claim(ctx, room, alice); err != nil || !held {
 			t.Fatalf("Alice could not claim her name in an empty room: %v %v", held, err)
@@ -431,7 +431,7 @@ func TestHubClaimsNames(t *testing.T) {
 				t.Errorf("Claim(%+q) = %v, %v; want %v", c.u, got, err, c.want)
 			}
 		}
-		if got, _ := h.Claim(ctx, chattest.Room(), realtime.User{Name: "Alice", Session: "s2"}); !got {
+		if got, _ := h.Claim(ctx, testkit.Room(), realtime.User{Name: "Alice", Session: "s2"}); !got {
 			t.Error("the name is taken in another room too")
 		}
 		// Her claim outlives its first TTL while she is present.
@@ -445,7 +445,7 @@ func TestHubClaimsNames(t *testing.T) {
 		}
 		tick.Stop()
 		m.Leave()
-		chattest.WaitFor(t, ctx, "Alice's name is free after she left", func() bool {
+		testkit.WaitFor(t, ctx, "Alice's name is free after she left", func() bool {
 			got, err := h.Claim(ctx, room, realtime.User{Name: "ALICE", Session: "s2"})
 			return err == nil && got
 		})
@@ -462,7 +462,7 @@ func TestHubClaimIsAtomic(t *testing.T) {
 		if f.Shared {
 			h2 = newHub(t, f.Make(t, 100), &countingRenderer{})
 		}
-		room := chattest.Room()
+		room := testkit.Room()
 		var won atomic.Int32
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -498,7 +498,7 @@ func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
 		ctx := brokertest.Context(t)
 		h1 := newHub(t, f.Make(t, 100), &countingRenderer{})
 		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := chattest.Room()
+		room := testkit.Room()
 		var members []*realtime.Socket
 		for i, h := range []*realtime.Hub{h1, h2} {
 			m, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)), realtime.NewTestConn())
@@ -566,7 +566,7 @@ func TestHubGapInTheLiveSequenceResyncs(t *testing.T) {
 		}
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
-		room := chattest.Room()
+		room := testkit.Room()
 		m, err := h.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
@@ -604,7 +604,7 @@ func TestHubPresenceFramesAtMostOnceABatch(t *testing.T) {
 		b := f.Make(t, 100)
 		h, stop := realtime.StartHub(b, &countingRenderer{}, realtime.WithPresenceTiming(slow))
 		defer stop()
-		room := chattest.Room()
+		room := testkit.Room()
 		obs, err := h.Join(ctx, room, brokertest.User("observer"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
@@ -640,7 +640,7 @@ func TestHubHistoryIsBoundedInBytes(t *testing.T) {
 	b := realtime.NewMemoryBroker(100)
 	defer b.Close()
 	h := newHub(t, b, &countingRenderer{})
-	room := chattest.Room()
+	room := testkit.Room()
 	big := strings.Repeat("<", 2000)
 	for i := range 100 {
 		if _, err := h.Send(ctx, room, realtime.Message{Name: "ann", Text: big + strconv.Itoa(i)}, ""); err != nil {

@@ -3,7 +3,7 @@ package realtime_test
 import (
 	"testing"
 
-	"github.com/chatrun/chat/realtime/brokertest"
+	"github.com/chatrun/chat/testkit/brokertest"
 )
 
 // The memory broker keeps the Broker contract.

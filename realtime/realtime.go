@@ -5,7 +5,7 @@
 // The package holds the domain (Message, User, Event), the interfaces the
 // hub needs of a store (Broker, and Presence within it), the Hub itself, and
 // the in-memory broker a single instance runs on. The Redis broker is its
-// peer in realtime/redisbroker; realtime/brokertest is the suite both pass.
+// peer in realtime/redisbroker; testkit/brokertest is the suite both pass.
 package realtime
 
 import (
@@ -135,7 +135,7 @@ type Credentials interface {
 
 // Broker stores room history and relays events between instances, and
 // keeps their presence. The in-memory and Redis brokers both pass the
-// conformance suite of realtime/brokertest.
+// conformance suite of testkit/brokertest.
 type Broker interface {
 	Presence
 	Directory

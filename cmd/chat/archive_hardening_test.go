@@ -14,9 +14,10 @@ import (
 	"cloud.google.com/go/firestore"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime/firestorearchive"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // leftByTheOldService leaves room in Redis as a send of the service before
@@ -84,7 +85,7 @@ func TestArchiveSetsARefusedRoomAsideOthersGoOn(t *testing.T) {
 	defer rdb.Close()
 	rooms := make([]string, 8)
 	for i := range rooms {
-		rooms[i] = chattest.Room()
+		rooms[i] = testkit.Room()
 		leftByTheOldService(t, ctx, rdb, rooms[i], 3)
 	}
 	// More messages than an archiver reads at once (500), so that each
@@ -107,7 +108,7 @@ func TestArchiveSetsARefusedRoomAsideOthersGoOn(t *testing.T) {
 	archive := firestorearchive.New(fs)
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
-	chattest.WaitFor(t, wctx, "every ordinary room's 4 messages in Firestore within 10 s", func() bool {
+	testkit.WaitFor(t, wctx, "every ordinary room's 4 messages in Firestore within 10 s", func() bool {
 		for _, room := range rooms {
 			if msgs, err := archive.Latest(wctx, room, 10); err != nil || len(msgs) != 4 {
 				return false

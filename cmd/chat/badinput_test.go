@@ -13,14 +13,15 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // Every refused input gets a clear answer, stores nothing, broadcasts
 // nothing, and the service stays up.
 func TestBadInputIsRefused(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, inst.URL)
 	ann.SignIn("Ann", room)
 	// An observer in the room: whatever is refused must never reach it.
@@ -254,7 +255,7 @@ func TestBadInputIsRefused(t *testing.T) {
 		// Signed in as "Observer" elsewhere, then straight to the room's
 		// socket: refused there too, with nothing of the room.
 		u := chattest.NewUser(t, inst.URL)
-		u.SignIn("Observer", chattest.Room())
+		u.SignIn("Observer", testkit.Room())
 		s := u.Dial(room)
 		if f := s.Next(); !strings.Contains(f, "using that name") || strings.Contains(f, `id="messages"`) {
 			t.Errorf("impostor's socket got %s", f)
@@ -278,7 +279,7 @@ func TestBadInputIsRefused(t *testing.T) {
 	})
 
 	t.Run("script in names and texts is inert", func(t *testing.T) {
-		xssRoom := chattest.Room()
+		xssRoom := testkit.Room()
 		name := `<img src=x onerror=alert(1)>`
 		evil := chattest.NewUser(t, inst.URL)
 		evil.SignIn(name, xssRoom)
@@ -328,7 +329,7 @@ func TestBadInputIsRefused(t *testing.T) {
 // stored and shown. (Past 1 MiB the socket is closed: TestBadInputIsRefused.)
 func TestOversizedFrameLeavesTheSocketUsable(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	_, ws := chattest.JoinAs(t, inst.URL, "Ann", chattest.Room())
+	_, ws := chattest.JoinAs(t, inst.URL, "Ann", testkit.Room())
 	for i, size := range []int{20_000, 100 << 10} {
 		// A frame over the limit is never parsed, so its refusal carries no
 		// nonce; the first reply with no nonce must be it. Any reply will

@@ -14,8 +14,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // newBrowser starts headless Chromium (Debian's package) for the test and
@@ -30,7 +30,7 @@ func newBrowser(t *testing.T) context.Context {
 		}
 	}
 	if path == "" {
-		redistest.Require(t, "chromium", "no chromium on PATH (apt-get install chromium)")
+		testkit.Require(t, "chromium", "no chromium on PATH (apt-get install chromium)")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -213,7 +213,7 @@ func testBrowserChatAcrossInstancesAndWithoutJS(t *testing.T, st store) {
 	env := st.shared()
 	a, b := startInstance(t, env), startInstance(t, env)
 	browser := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 
 	ann, bob := newTab(t, browser), newTab(t, browser)
 	ann.signIn(a.URL, "Ann", room)
@@ -313,7 +313,7 @@ func (c *console) violations() []string {
 func TestBrowserRoomHasNoCSPViolations(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	browser := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	p := newTab(t, browser)
 	con := p.console()
 	p.signIn(inst.URL, "Ann", room)

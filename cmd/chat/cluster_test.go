@@ -16,8 +16,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // privateCluster starts a cluster of the test's own, for tests that watch
@@ -36,7 +37,7 @@ func privateCluster(t *testing.T) (c *redistest.Cluster, st store, a, b *instanc
 func roomsOnShards(t *testing.T, ctx context.Context, c *redistest.Cluster, rdb *redis.ClusterClient, shards int) (rooms, primaries []string) {
 	t.Helper()
 	for range 1000 {
-		room := chattest.Room()
+		room := testkit.Room()
 		key := "chat:{" + room + "}:events"
 		slot, err := rdb.ClusterKeySlot(ctx, key).Result()
 		if err != nil {
@@ -89,7 +90,7 @@ func TestClusterRoomsOnEveryShard(t *testing.T) {
 	rooms, primaries := roomsOnShards(t, ctx, c, st.rdb.(*redis.ClusterClient), 3)
 	// A second room on the first shard: still one connection there.
 	for {
-		r := chattest.Room()
+		r := testkit.Room()
 		if p, err := c.PrimaryOf(ctx, "chat:{"+r+"}:events"); err == nil && p == primaries[0] {
 			rooms = append(rooms, r)
 			break
@@ -179,7 +180,7 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	room := chattest.Room()
+	room := testkit.Room()
 	primary, err := c.PrimaryOf(ctx, "chat:{"+room+"}:events")
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +228,7 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 		defer mu.Unlock()
 		return len(acked)
 	}
-	chattest.WaitFor(t, ctx, "20 messages before the stop", func() bool { return ackedCount() >= 20 })
+	testkit.WaitFor(t, ctx, "20 messages before the stop", func() bool { return ackedCount() >= 20 })
 
 	mu.Lock()
 	phase = 1
@@ -239,7 +240,7 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 	}
 	tookOver := time.Now()
 	t.Logf("replica %s took over; %d messages acknowledged before the stop", replica, stopped)
-	chattest.WaitFor(t, ctx, "a message acknowledged after the takeover", func() bool {
+	testkit.WaitFor(t, ctx, "a message acknowledged after the takeover", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(ackedAt) > 0 && ackedAt[len(ackedAt)-1].After(tookOver)
@@ -275,7 +276,7 @@ func testClusterFailover(t *testing.T, stop func(c *redistest.Cluster, addr stri
 			t.Errorf("chat_room_resyncs_total is %v after a failover, want at least 1", n)
 		}
 	}
-	chattest.WaitFor(t, ctx, "10 more messages", func() bool { return ackedCount() >= stopped+10 })
+	testkit.WaitFor(t, ctx, "10 more messages", func() bool { return ackedCount() >= stopped+10 })
 	close(stopSending)
 	<-sent
 
@@ -354,7 +355,7 @@ func TestClusterWithoutShardedPubSub(t *testing.T) {
 			t.Errorf("/ready: %d %q; want 200 saying it runs degraded without SPUBLISH", resp.StatusCode, body)
 		}
 	}
-	room := chattest.Room()
+	room := testkit.Room()
 	_, annWS := chattest.JoinAs(t, a.URL, "Ann", room)
 	_, bobWS := chattest.JoinAs(t, b.URL, "Bob", room)
 	annWS.Send("through classic pub/sub", "n1")
@@ -392,7 +393,7 @@ func TestClusterSlotMove(t *testing.T) {
 	if err := c.MoveSlot(ctx, "chat:{"+room+"}:events", to); err != nil {
 		t.Fatal(err)
 	}
-	chattest.WaitFor(t, ctx, "both instances subscribed on the new owner", func() bool {
+	testkit.WaitFor(t, ctx, "both instances subscribed on the new owner", func() bool {
 		return shardSubscribers(t, ctx, to) == 2
 	})
 	bobWS.Send("after the move", "n1")

@@ -10,7 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // directoryShown reports what u is shown of the room directory: on the
@@ -48,7 +49,7 @@ func waitListed(t *testing.T, u *chattest.User, room string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	chattest.WaitFor(t, ctx, "the room listed", func() bool {
+	testkit.WaitFor(t, ctx, "the room listed", func() bool {
 		return strings.Contains(getBody(u, "/"), `data-room="`+room+`"`)
 	})
 }
@@ -59,14 +60,14 @@ func waitListed(t *testing.T, u *chattest.User, room string) {
 // signed in; signed out, no more.
 func TestRoomDirectoryNeedsASession(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	room := chattest.Room()
+	room := testkit.Room()
 	waitListed(t, first(chattest.JoinAs(t, inst.URL, "Ann", room)), room)
 
 	visitor := chattest.NewUser(t, inst.URL)
 	if directoryShown(t, visitor, room) {
 		t.Error("a visitor without a session is shown the room")
 	}
-	visitor.SignIn("Visitor", chattest.Room())
+	visitor.SignIn("Visitor", testkit.Room())
 	if !directoryShown(t, visitor, room) {
 		t.Error("a signed-in visitor is not shown the room")
 	}
@@ -84,7 +85,7 @@ func TestRoomDirectoryNeedsASession(t *testing.T) {
 func TestRoomDirectoryUnderOIDCNeedsAVerifiedSession(t *testing.T) {
 	prov := newFakeProvider(t)
 	inst := startInstance(t, prov.env(sharedEnv("")))
-	room := "board-layoffs-q3-" + chattest.Room()
+	room := "board-layoffs-q3-" + testkit.Room()
 
 	ann := chattest.NewUser(t, inst.URL)
 	prov.as("ann-sub", "ann@example.com")
@@ -139,7 +140,7 @@ func getBody(u *chattest.User, path string) string {
 // signed out the list says to sign in and names no room.
 func TestBrowserRoomDirectoryNeedsASession(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	room := chattest.Room()
+	room := testkit.Room()
 	waitListed(t, first(chattest.JoinAs(t, inst.URL, "Ann", room)), room)
 	br := newBrowser(t)
 	p := newTab(t, br)
@@ -148,7 +149,7 @@ func TestBrowserRoomDirectoryNeedsASession(t *testing.T) {
 	if evalJS[bool](p, `!!document.querySelector('#rooms') || document.body.textContent.includes('`+room+`')`) {
 		t.Error("a new browser's sign-in page shows the room directory")
 	}
-	p.signIn(inst.URL, "Bob", chattest.Room())
+	p.signIn(inst.URL, "Bob", testkit.Room())
 	li := `document.querySelector('#rooms li[data-room="` + room + `"]')`
 	p.waitJS(li)
 	// Signed out behind the page's back (as from another tab): the list,

@@ -12,8 +12,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // membersOf reads the count the sign-in page lists for room, or -1.
@@ -36,21 +37,21 @@ func membersOf(t *testing.T, u *chattest.User, room string) int {
 func TestRoomDirectory(t *testing.T) {
 	env := sharedEnv(redistest.Addr(t))
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	var sockets []*chattest.Socket
 	for i, base := range []string{a.URL, a.URL, b.URL} {
 		_, s := chattest.JoinAs(t, base, fmt.Sprint("User", i), room)
 		sockets = append(sockets, s)
 	}
 	visitor := chattest.NewUser(t, b.URL)
-	visitor.SignIn("Visitor", chattest.Room()) // the directory needs a session
+	visitor.SignIn("Visitor", testkit.Room()) // the directory needs a session
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	chattest.WaitFor(t, ctx, "the room listed with 3 members", func() bool { return membersOf(t, visitor, room) == 3 })
+	testkit.WaitFor(t, ctx, "the room listed with 3 members", func() bool { return membersOf(t, visitor, room) == 3 })
 
 	br := newBrowser(t)
 	p := newTab(t, br)
-	p.signIn(a.URL, "Viewer", chattest.Room())
+	p.signIn(a.URL, "Viewer", testkit.Room())
 	p.do(chromedp.Navigate(a.URL + "/"))
 	li := fmt.Sprintf(`document.querySelector('#rooms li[data-room=%q]')`, room)
 	p.waitJS(li + `?.dataset.members === '3'`)
@@ -61,7 +62,7 @@ func TestRoomDirectory(t *testing.T) {
 	sockets[2].Conn.Close(websocket.StatusNormalClosure, "")
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel2()
-	chattest.WaitFor(t, ctx2, "the count down to 2", func() bool { return membersOf(t, visitor, room) == 2 })
+	testkit.WaitFor(t, ctx2, "the count down to 2", func() bool { return membersOf(t, visitor, room) == 2 })
 	// The open page, without a reload.
 	p.waitJSWithin(li+`?.dataset.members === '2'`, 10*time.Second)
 	if evalJS[string](p, `performance.getEntriesByType('navigation').length + ':' + location.pathname`) != "1:/" {
@@ -79,7 +80,7 @@ func TestRoomDirectoryOff(t *testing.T) {
 	env := sharedEnv("")
 	env["ROOM_DIRECTORY"] = "off"
 	inst := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	u, _ := chattest.JoinAs(t, inst.URL, "Ann", room)
 	if _, page := u.Get("/"); strings.Contains(page, `id="rooms"`) || strings.Contains(page, room+`"`) {
 		t.Error("the sign-in page lists rooms with ROOM_DIRECTORY=off")

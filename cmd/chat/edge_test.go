@@ -13,8 +13,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // The human edge: a person typing on a phone, at an ordinary 200 ms round
@@ -113,7 +114,7 @@ const outboxEmpty = `document.querySelector('#outbox').children.length === 0`
 func TestBrowserTypingSurvivesTheReply(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	p := newTab(t, newBrowser(t))
-	phone(t, p, inst, "Ann", chattest.Room())
+	phone(t, p, inst, "Ann", testkit.Room())
 	p.do(chromedp.Click(chromedp.CSS("#text")))
 
 	p.typeKeys("ok\rsure, see you at 5\r", 90*time.Millisecond)
@@ -136,7 +137,7 @@ func TestBrowserTypingSurvivesTheReply(t *testing.T) {
 // with the same nonce, and still stored once.
 func TestBrowserQuickMessagesArriveOnceEach(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	room := chattest.Room()
+	room := testkit.Room()
 	p := newTab(t, newBrowser(t))
 	proxy := phone(t, p, inst, "Ann", room)
 	_, bobWS := chattest.JoinAs(t, inst.URL, "Bob", room)
@@ -170,7 +171,7 @@ func TestBrowserQuickMessagesArriveOnceEach(t *testing.T) {
 func TestBrowserOfflineMessagesAllArrive(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	p := newTab(t, newBrowser(t))
-	proxy := phone(t, p, inst, "Ann", chattest.Room())
+	proxy := phone(t, p, inst, "Ann", testkit.Room())
 	proxy.cut()
 	p.waitJS(`document.querySelector('#connection').textContent === 'Reconnecting…'`)
 	var want []string
@@ -198,7 +199,7 @@ func TestBrowserRefusedMessageStaysWithRetry(t *testing.T) {
 	env["SEND_RATE"], env["SEND_BURST"] = "0.25", "1"
 	inst := startInstance(t, env)
 	p := newTab(t, newBrowser(t))
-	phone(t, p, inst, "Ann", chattest.Room())
+	phone(t, p, inst, "Ann", testkit.Room())
 	p.do(chromedp.SendKeys(chromedp.CSS("#text"), "first\r"), chromedp.SendKeys(chromedp.CSS("#text"), "second\r"))
 	p.waitTexts("first")
 	failed := `document.querySelector('#outbox li[data-state="failed"]')`
@@ -232,7 +233,7 @@ func TestBrowserRefusedMessageStaysWithRetry(t *testing.T) {
 func TestBrowserLimitsShowBeforeTheyBite(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	p := newTab(t, newBrowser(t))
-	phone(t, p, inst, "Ann", chattest.Room())
+	phone(t, p, inst, "Ann", testkit.Room())
 	if !evalJS[bool](p, `document.querySelector('#text-count').checkVisibility() && document.querySelector('#text').maxLength === 2000`) {
 		t.Fatal("no visible counter, or the box has no 2,000-character limit")
 	}
@@ -264,7 +265,7 @@ func TestBrowserLimitsShowBeforeTheyBite(t *testing.T) {
 func TestBrowserOnlineAgainSaysConnected(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	p := newTab(t, newBrowser(t))
-	phone(t, p, inst, "Ann", chattest.Room())
+	phone(t, p, inst, "Ann", testkit.Room())
 	p.online(false)
 	p.waitJS(`document.querySelector('#connection').textContent === 'Offline'`)
 	p.online(true)
@@ -279,7 +280,7 @@ func TestBrowserOnlineAgainSaysConnected(t *testing.T) {
 func TestBrowserReconnectsAtOnceWhenOnline(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	p := newTab(t, newBrowser(t))
-	proxy := phone(t, p, inst, "Ann", chattest.Room())
+	proxy := phone(t, p, inst, "Ann", testkit.Room())
 	for _, how := range []string{"online", "retry now"} {
 		proxy.cut()
 		p.online(false)
@@ -287,7 +288,7 @@ func TestBrowserReconnectsAtOnceWhenOnline(t *testing.T) {
 		// The page fails attempts until its next one is seconds away.
 		start := proxy.refused()
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		chattest.WaitFor(t, ctx, "four failed attempts", func() bool { return proxy.refused() >= start+4 })
+		testkit.WaitFor(t, ctx, "four failed attempts", func() bool { return proxy.refused() >= start+4 })
 		cancel()
 		proxy.restore()
 		if how == "online" {
@@ -306,7 +307,7 @@ func TestBrowserSaysWhenSendingIsUnavailable(t *testing.T) {
 	srv := redistest.StartPersistent(t)
 	inst := startInstance(t, sharedEnv(srv.Addr))
 	p := newTab(t, newBrowser(t))
-	phone(t, p, inst, "Ann", chattest.Room())
+	phone(t, p, inst, "Ann", testkit.Room())
 	p.do(chromedp.SendKeys(chromedp.CSS("#text"), "before\r"))
 	p.waitTexts("before")
 
@@ -332,7 +333,7 @@ func TestBrowserSaysWhenSendingIsUnavailable(t *testing.T) {
 func TestBrowserSaysOnceThatTheSessionEnded(t *testing.T) {
 	a := startInstance(t, sharedEnv(""))
 	b := startInstance(t, sharedEnv("")) // another secret
-	room := chattest.Room()
+	room := testkit.Room()
 	p := newTab(t, newBrowser(t))
 	proxy := phone(t, p, a, "Ann", room)
 	proxy.cut()
@@ -369,7 +370,7 @@ func TestBrowserScrollbackAndTypingOnAPhone(t *testing.T) {
 	env := burst(sharedEnv(""))
 	env["HISTORY_SIZE"] = "20"
 	inst := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	poster := chattest.NewUser(t, inst.URL)
 	poster.SignIn("Poster", room)
 	for i := range 45 {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // instance is a chat service started in-process through run, as main does.

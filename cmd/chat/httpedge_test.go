@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // withTimeouts serves the instances the test starts next under to instead
@@ -121,7 +122,7 @@ func TestHTTPIdleWebSocketOutlivesTheTimeouts(t *testing.T) {
 	to := httpTimeouts{readHeader: time.Second, read: time.Second, idle: 2 * time.Second}
 	withTimeouts(t, to)
 	inst := startInstance(t, sharedEnv(""))
-	room := chattest.Room()
+	room := testkit.Room()
 	_, ws := chattest.JoinAs(t, inst.URL, "Ann", room)
 	// The socket idles while the server cuts a stalled POST and an idle
 	// connection opened after it: by then its upgrade request's read

@@ -20,8 +20,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // iapHeader is where Identity-Aware Proxy puts its token.
@@ -137,7 +138,7 @@ func handshakeStatus(t *testing.T, u *chattest.User, room string) (int, websocke
 func TestIAPIdentifiesEveryRequest(t *testing.T) {
 	iap := newFakeIAP(t)
 	inst := startInstance(t, iap.env(sharedEnv("")))
-	room := chattest.Room()
+	room := testkit.Room()
 
 	ann := chattest.NewUser(t, inst.URL)
 	ann.SetHeader(iapHeader, iap.token(t, "accounts.google.com:ann"))
@@ -236,7 +237,7 @@ func TestVerifiedNameBelongsToOneIdentity(t *testing.T) {
 	iap := newFakeIAP(t)
 	env := iap.env(sharedEnv(redistest.Addr(t)))
 	a, b := startInstance(t, env), startInstance(t, env)
-	room1, room2 := chattest.Room(), chattest.Room()
+	room1, room2 := testkit.Room(), testkit.Room()
 	name := "Alice " + strings.ToLower(rand.Text()[:6]) // Redis keeps bindings: one name per run
 
 	alice := chattest.NewUser(t, a.URL)
@@ -305,7 +306,7 @@ func TestVerifiedNameBelongsToOneIdentity(t *testing.T) {
 // Without AUTH, nothing is marked verified.
 func TestNamesAreNotMarkedVerifiedWithoutAuth(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	room := chattest.Room()
+	room := testkit.Room()
 	u, sock := chattest.JoinAs(t, inst.URL, "Ann", room)
 	resp := u.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"just typed"}, "nonce": {"n"}})
 	resp.Body.Close()
@@ -337,7 +338,7 @@ func TestBrowserBehindIAP(t *testing.T) {
 	iap := newFakeIAP(t)
 	inst := startInstance(t, iap.env(sharedEnv("")))
 	browser := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 
 	ann, bob := newTab(t, browser), newTab(t, browser)
 	ann.behindIAP(iap.token(t, "accounts.google.com:ann"))

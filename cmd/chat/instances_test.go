@@ -9,7 +9,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 var msgIDs = regexp.MustCompile(`<li id="msg-(\d+)"`)
@@ -31,7 +32,7 @@ func TestInstancesShareRoomsThroughRedis(t *testing.T) {
 func testInstancesShareRoomsThroughRedis(t *testing.T, st store) {
 	env := st.shared()
 	a, b, c := startInstance(t, env), startInstance(t, env), startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 
 	ann := chattest.NewUser(t, a.URL)
 	ann.SignIn("Ann", room)
@@ -99,7 +100,7 @@ func TestSingleInstanceInMemory(t *testing.T) {
 	if !strings.Contains(inst.Logs()[0], "in-memory broker") {
 		t.Fatalf("first log line does not say the broker is in memory: %s", inst.Logs()[0])
 	}
-	room := chattest.Room()
+	room := testkit.Room()
 	_, annWS := chattest.JoinAs(t, inst.URL, "Ann", room)
 	_, bobWS := chattest.JoinAs(t, inst.URL, "Bob", room)
 	bobWS.Send("one", "x")
@@ -107,7 +108,7 @@ func TestSingleInstanceInMemory(t *testing.T) {
 	bobWS.Until(`id="msg-1"`)
 
 	// Rooms are isolated: a message elsewhere reaches neither.
-	other := chattest.Room()
+	other := testkit.Room()
 	carol := chattest.NewUser(t, inst.URL)
 	carol.SignIn("Carol", other)
 	carolWS := carol.Dial(other)
@@ -124,7 +125,7 @@ func TestSingleInstanceInMemory(t *testing.T) {
 // Run's 10 s.
 func TestShutdownClosesSocketsWith1012(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, inst.URL)
 	ann.SignIn("Ann", room)
 	var socks []*chattest.Socket

@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // metricsEnv is env with a metrics listener on a free loopback port.
@@ -94,7 +95,7 @@ func waitMetric(t *testing.T, u *chattest.User, name string, want float64) {
 // The counters move when messages flow.
 func TestMetricsMoveWithTraffic(t *testing.T) {
 	inst := startInstance(t, metricsEnv(sharedEnv("")))
-	room := chattest.Room()
+	room := testkit.Room()
 	ann, bob := chattest.NewUser(t, inst.URL), chattest.NewUser(t, inst.URL)
 	ann.SignIn("Ann", room)
 	bob.SignIn("Bob", room)

@@ -10,7 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // Twenty people sign in as "Alice" in one room at the same moment, over
@@ -20,7 +21,7 @@ func TestSimultaneousSignInsGiveANameOnce(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st store) {
 		env := st.shared()
 		a, b := startInstance(t, env), startInstance(t, env)
-		room := chattest.Room()
+		room := testkit.Room()
 		users := make([]*chattest.User, 20)
 		for i := range users {
 			users[i] = chattest.NewUser(t, []string{a.URL, b.URL}[i%2])
@@ -68,9 +69,9 @@ func TestNewRoomsAreBounded(t *testing.T) {
 	// Six sessions from one address: each may start 20, the address 100.
 	for s := range 6 {
 		u := chattest.NewUser(t, inst.URL)
-		u.SignIn(fmt.Sprint("starter ", s), chattest.Room())
+		u.SignIn(fmt.Sprint("starter ", s), testkit.Room())
 		for i := range 21 {
-			room := chattest.Room()
+			room := testkit.Room()
 			code, body := post(u, room, fmt.Sprint("first ", s, " ", i))
 			switch {
 			case code == http.StatusSeeOther:
@@ -105,7 +106,7 @@ func TestNewRoomsAreBounded(t *testing.T) {
 // than the 800 KB all of them would.
 func TestRoomPageIsBoundedInBytes(t *testing.T) {
 	inst := startInstance(t, burst(sharedEnv("")))
-	room := chattest.Room()
+	room := testkit.Room()
 	u := chattest.NewUser(t, inst.URL)
 	u.SignIn("Ann", room)
 	for i := range 100 {

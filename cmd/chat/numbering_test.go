@@ -13,8 +13,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // pageView is what a page shows in #messages, with the texts, rebuilt from
@@ -139,7 +140,7 @@ func TestNumberingSurvivesRedisLosingData(t *testing.T) {
 func testNumberingSurvives(t *testing.T, env map[string]string, lose func(room string)) {
 	env = burst(env)
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	_, annWS := chattest.JoinAs(t, a.URL, "Ann", room)
 	_, bobWS := chattest.JoinAs(t, b.URL, "Bob", room)
 	ann, bob := &page{t: t, ws: annWS}, &page{t: t, ws: bobWS}

@@ -21,8 +21,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // fakeProvider is an OpenID Connect provider on loopback with keys of its
@@ -262,7 +263,7 @@ func signedInWithProvider(t *testing.T, u *chattest.User) bool {
 func TestOIDCSignIn(t *testing.T) {
 	prov := newFakeProvider(t)
 	inst := startInstance(t, prov.env(sharedEnv("")))
-	room := chattest.Room()
+	room := testkit.Room()
 
 	ann := chattest.NewUser(t, inst.URL)
 	if signedInWithProvider(t, ann) {
@@ -373,7 +374,7 @@ func TestBrowserSignInWithProvider(t *testing.T) {
 	prov := newFakeProvider(t)
 	inst := startInstance(t, prov.env(sharedEnv("")))
 	browser := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 
 	ann, bob := newTab(t, browser), newTab(t, browser)
 	for _, p := range []struct {
@@ -407,7 +408,7 @@ func TestBrowserAccessibilityWithSignIn(t *testing.T) {
 	prov := newFakeProvider(t)
 	inst := startInstance(t, prov.env(sharedEnv("")))
 	browser := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	for _, scheme := range []string{"light", "dark"} {
 		p := newTab(t, browser)
 		p.theme(scheme)
@@ -441,7 +442,7 @@ func TestBrowserSignInWithProviderOnAPhone(t *testing.T) {
 	inst := startInstance(t, prov.env(sharedEnv("")))
 	p := newTab(t, newBrowser(t))
 	proxy := newNetProxy(t, inst.URL, phoneDelay)
-	room := chattest.Room()
+	room := testkit.Room()
 	prov.as("phone-sub", "phone@example.com")
 	p.do(
 		chromedp.Navigate(proxy.URL()+"/?room="+room),
@@ -488,7 +489,7 @@ func TestOIDCSignInLetsInOnlyListedAccounts(t *testing.T) {
 	env := prov.env(sharedEnv(""))
 	env["OIDC_ALLOWED_EMAILS"] = "guest@partner.example"
 	inst := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	yes, no := true, false
 
 	for _, c := range []struct {
@@ -567,7 +568,7 @@ func flowCookie(t *testing.T, u *chattest.User) *http.Cookie {
 func TestOIDCFlowCookieIsSealed(t *testing.T) {
 	prov := newFakeProvider(t)
 	inst := startInstance(t, prov.env(sharedEnv("")))
-	room := chattest.Room()
+	room := testkit.Room()
 	u := chattest.NewUser(t, inst.URL)
 	prov.as("ann", "ann@example.com")
 	back := startLogin(t, u, room)
@@ -611,7 +612,7 @@ func TestOIDCCallbackCountsOnce(t *testing.T) {
 	prov := newFakeProvider(t)
 	env := prov.env(sharedEnv(redistest.Addr(t)))
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	prov.as("ann", "ann@example.com")
 
 	const fresh = 5
@@ -705,7 +706,7 @@ func TestOIDCDiscoveryIsSharedAndBounded(t *testing.T) {
 	prov.hang = true
 	prov.mu.Unlock()
 	inst := startInstance(t, prov.env(sharedEnv("")))
-	room := chattest.Room()
+	room := testkit.Room()
 
 	wave := func(most time.Duration) {
 		t.Helper()
@@ -733,7 +734,7 @@ func TestOIDCDiscoveryIsSharedAndBounded(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	chattest.WaitFor(t, ctx, "the discovery to give up", func() bool {
+	testkit.WaitFor(t, ctx, "the discovery to give up", func() bool {
 		prov.mu.Lock()
 		defer prov.mu.Unlock()
 		return prov.discoveriesEnded == 1
@@ -750,7 +751,7 @@ func TestOIDCDiscoveryIsSharedAndBounded(t *testing.T) {
 	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	u := chattest.NewUser(t, inst.URL)
-	chattest.WaitFor(t, ctx, "sign-in once the issuer answers", func() bool {
+	testkit.WaitFor(t, ctx, "sign-in once the issuer answers", func() bool {
 		resp, _ := u.Get("/auth/login?room=" + room)
 		return resp.StatusCode == http.StatusFound
 	})

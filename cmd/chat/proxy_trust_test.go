@@ -9,7 +9,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // maxSocketsPerIP is the per-address socket cap (docs/SPEC.md).
@@ -62,7 +63,7 @@ func fillCap(t *testing.T, u *chattest.User, room string) {
 // making up a new address for every socket still hits the cap.
 func TestTrustProxyOffMadeUpForwardedForHitsTheCap(t *testing.T) {
 	inst := startInstance(t, sharedEnv("")) // TRUST_PROXY unset, no K_SERVICE: off
-	room := chattest.Room()
+	room := testkit.Room()
 	u := chattest.NewUser(t, inst.URL)
 	u.SignIn("Ann", room)
 	fillCap(t, u, room)
@@ -75,7 +76,7 @@ func TestTrustProxyOnForwardedAddressesCountApart(t *testing.T) {
 	env := sharedEnv("")
 	env["TRUST_PROXY"] = "1"
 	inst := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	u := chattest.NewUser(t, inst.URL)
 	u.SignIn("Ann", room)
 	fillCap(t, u, room)

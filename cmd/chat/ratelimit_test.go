@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // A burst past the limit is slowed down, not refused: every message gets
@@ -18,7 +19,7 @@ func TestSendRateLimitSlowsABurstDown(t *testing.T) {
 	env := sharedEnv("")
 	env["SEND_RATE"], env["SEND_BURST"] = "10", "3"
 	inst := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	_, annWS := chattest.JoinAs(t, inst.URL, "Ann", room)
 	const n = 12
 	for i := range n {
@@ -45,7 +46,7 @@ func TestSendRateLimit(t *testing.T) {
 	env := sharedEnv("")
 	env["SEND_RATE"], env["SEND_BURST"] = "0.2", "3"
 	inst := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann, annWS := chattest.JoinAs(t, inst.URL, "Ann", room)
 	_, bobWS := chattest.JoinAs(t, inst.URL, "Bob", room)
 

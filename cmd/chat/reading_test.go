@@ -16,7 +16,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/coder/websocket"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // Everyday reading and writing (issue 16), in Chromium.
@@ -60,7 +61,7 @@ func (p *tab) hide(hidden bool) {
 func TestBrowserTimesInReadersZone(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	b := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	bob := chattest.NewUser(t, inst.URL)
 	bob.SignIn("Bob", room)
 	ws := bob.Dial(room)
@@ -145,7 +146,7 @@ func TestBrowserTimesInReadersZone(t *testing.T) {
 func TestBrowserLinksLinesAndDirections(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	b := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	p := newTab(t, b)
 	p.signIn(inst.URL, "Ann", room)
 	p.waitJS(connected)
@@ -233,7 +234,7 @@ func TestBrowserNarrowScreenWraps(t *testing.T) {
 func TestBrowserReadingAConversation(t *testing.T) {
 	inst := startInstance(t, burst(sharedEnv("")))
 	b := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	ws := talker(t, inst.URL, "Bob", room, numbered("line %d from bob", 30)...)
 	p := newTab(t, b)
 	p.signIn(inst.URL, "Ann", room)
@@ -291,7 +292,7 @@ func TestBrowserReadingAConversation(t *testing.T) {
 func TestBrowserNewestNoticeInView(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	b := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	p := newTab(t, b)
 	p.signIn(inst.URL, "Ann", room)
 	p.waitJS(connected)
@@ -316,7 +317,7 @@ func TestBrowserNewestNoticeInView(t *testing.T) {
 func TestBrowserFirstVisit(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	b := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	p := newTab(t, b)
 	p.grant(browser.PermissionSettingGranted, "clipboard-read", "clipboard-write")
 	p.signIn(inst.URL, "Ann", room)
@@ -355,7 +356,7 @@ func TestBrowserFirstVisit(t *testing.T) {
 func TestBrowserWithoutJavaScriptOpensAtTheNewest(t *testing.T) {
 	inst := startInstance(t, burst(sharedEnv("")))
 	b := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	talker(t, inst.URL, "Bob", room, numbered("message %d", 60)...)
 	p := newTab(t, b)
 	p.noScript()
@@ -379,7 +380,7 @@ func TestBrowserWithoutJavaScriptOpensAtTheNewest(t *testing.T) {
 func TestBrowserMentions(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	b := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	p := newTab(t, b)
 	// Watch the Notification API from before the page's own script runs.
 	if _, err := chromedp.Call(p.ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: `

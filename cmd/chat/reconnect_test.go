@@ -16,8 +16,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // twoAgingInstances starts two instances on one Redis whose sockets are
@@ -34,7 +35,7 @@ func twoAgingInstances(t *testing.T) (a, b *instance) {
 // and not all at once.
 func TestSocketsCloseAtTheirMaxAge(t *testing.T) {
 	a, b := twoAgingInstances(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	type closed struct {
 		after time.Duration
 		code  websocket.StatusCode
@@ -97,7 +98,7 @@ func (p *tab) installCloseLog() {
 func TestBrowserChatAcrossSocketMaxAge(t *testing.T) {
 	a, b := twoAgingInstances(t)
 	browser := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann, bob := newTab(t, browser), newTab(t, browser)
 	phone(t, ann, a, "Ann", room)
 	bob.signIn(b.URL, "Bob", room)
@@ -189,7 +190,7 @@ func TestBrowserSessionEndedAtTheFrontDoor(t *testing.T) {
 }
 
 func testSessionEndedAtTheFrontDoor(t *testing.T, p *tab, proxy *netProxy, endSession func()) {
-	room := chattest.Room()
+	room := testkit.Room()
 	p.signIn(proxy.URL(), "Ann", room)
 	p.waitJS(connected)
 	p.do(chromedp.SendKeys(chromedp.CSS("#text"), "before the tunnel\r"))
@@ -251,7 +252,7 @@ func TestSessionCheck(t *testing.T) {
 		}
 	}
 	inst := startInstance(t, sharedEnv(""))
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, inst.URL)
 	check(ann, http.StatusUnauthorized)
 	ann.SignIn("Ann", room)

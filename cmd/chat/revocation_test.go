@@ -8,8 +8,9 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // Sign-out revokes, on one Redis and on a cluster: a copy of the cookie taken before POST /signout opens
@@ -24,7 +25,7 @@ func TestSignOutRevokesTheSessionEverywhere(t *testing.T) {
 func testSignOutRevokesTheSessionEverywhere(t *testing.T, st store) {
 	env := st.shared()
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, a.URL)
 	ann.SignIn("Ann", room)
 	copied := ann.On(b.URL) // the cookie as saved before sign-out, used elsewhere
@@ -69,7 +70,7 @@ func testSignOutRevokesTheSessionEverywhere(t *testing.T, st store) {
 	// Signing in again is a session that holds. (In another room: the
 	// name stays claimed in this one for the claim's life after its
 	// sockets left, as after any sign-out.)
-	other := chattest.Room()
+	other := testkit.Room()
 	ann.SignIn("Ann", other)
 	if resp, _ := ann.Get("/rooms/" + other); resp.StatusCode != http.StatusOK {
 		t.Errorf("after signing in again the room answers %d", resp.StatusCode)
@@ -82,7 +83,7 @@ func testSignOutRevokesTheSessionEverywhere(t *testing.T, st store) {
 func TestSignOutEndsAVerifiedPersonsSessionInEveryBrowser(t *testing.T) {
 	iap := newFakeIAP(t)
 	inst := startInstance(t, iap.env(sharedEnv("")))
-	room := chattest.Room()
+	room := testkit.Room()
 	token := iap.token(t, "accounts.google.com:ann")
 	laptop, phone := chattest.NewUser(t, inst.URL), chattest.NewUser(t, inst.URL)
 	for _, u := range []*chattest.User{laptop, phone} {
@@ -108,7 +109,7 @@ func TestSignOutRevokesTheProvidersSignIn(t *testing.T) {
 	prov := newFakeProvider(t)
 	env := prov.env(sharedEnv(redistest.Addr(t)))
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	prov.as("revoked-sub", "revoked@example.com")
 	ann := chattest.NewUser(t, a.URL)
 	if code, _ := finishLogin(t, ann, startLogin(t, ann, room)); code != http.StatusSeeOther {

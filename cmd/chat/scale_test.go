@@ -23,8 +23,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // burst lets the instances of env send as fast as tests like.
@@ -83,7 +84,7 @@ func TestJoinersDuringSendsSeeEveryMessageOnce(t *testing.T) {
 func testJoinersDuringSendsSeeEveryMessageOnce(t *testing.T, st store) {
 	env := burst(st.shared())
 	insts := []*instance{startInstance(t, env), startInstance(t, env)}
-	room := chattest.Room()
+	room := testkit.Room()
 	const perSender, joiners = 150, 6
 	const total = 2 * perSender
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -174,7 +175,7 @@ func TestReconnectCatchesUp(t *testing.T) { forEachStore(t, testReconnectCatches
 func testReconnectCatchesUp(t *testing.T, st store) {
 	env := burst(st.shared())
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann, annWS := chattest.JoinAs(t, a.URL, "Ann", room)
 	_, bobWS := chattest.JoinAs(t, b.URL, "Bob", room)
 	bobWS.Send("before", "n0")
@@ -282,7 +283,7 @@ func testDrainMovesClientsToTheOtherInstance(t *testing.T, st store) {
 	env := burst(st.shared())
 	a, b := startInstance(t, env), startInstance(t, env)
 	rr, lb := newRoundRobin(t, a.URL, b.URL)
-	room := chattest.Room()
+	room := testkit.Room()
 
 	users := map[string]*chattest.User{}
 	socks := map[string]*chattest.Socket{}
@@ -345,7 +346,7 @@ func TestRedisOutage(t *testing.T) {
 	srv := redistest.StartPersistent(t)
 	env := burst(sharedEnv(srv.Addr))
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann, annWS := chattest.JoinAs(t, a.URL, "Ann", room)
 	_, bobWS := chattest.JoinAs(t, b.URL, "Bob", room)
 	annWS.Send("before", "n0")
@@ -547,7 +548,7 @@ func testPresenceAcrossInstances(t *testing.T, st store) {
 	env := burst(st.shared())
 	a := startInstance(t, env)
 	killable, proc := startProcess(t, buildChat(t), env)
-	room := chattest.Room()
+	room := testkit.Room()
 
 	bob := chattest.NewUser(t, a.URL)
 	bob.SignIn("Bob", room)

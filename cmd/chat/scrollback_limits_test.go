@@ -13,9 +13,10 @@ import (
 
 	"cloud.google.com/go/firestore"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/firestoretest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/firestoretest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // waitArchived waits until Firestore (env's project, on the emulator the
@@ -31,7 +32,7 @@ func waitArchived(t *testing.T, env map[string]string, room string, n int) {
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	chattest.WaitFor(t, ctx, fmt.Sprintf("%d messages in Firestore", n), func() bool {
+	testkit.WaitFor(t, ctx, fmt.Sprintf("%d messages in Firestore", n), func() bool {
 		docs, err := fs.Collection("rooms").Doc(room).Collection("messages").Documents(ctx).GetAll()
 		return err == nil && len(docs) == n
 	})
@@ -45,7 +46,7 @@ func TestScrollbackIsBoundedInBytes(t *testing.T) {
 	env := burst(sharedEnv(""))
 	env["HISTORY_SIZE"] = "100"
 	inst := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	u := chattest.NewUser(t, inst.URL)
 	u.SignIn("Ann", room)
 	const n = 130
@@ -90,7 +91,7 @@ func TestScrollbackIsRateLimited(t *testing.T) {
 	env := burst(sharedEnv(""))
 	env["HISTORY_SIZE"] = "5"
 	inst := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, inst.URL)
 	ann.SignIn("Ann", room)
 	for i := range 12 {
@@ -169,7 +170,7 @@ func TestScrollbackPagesAreKept(t *testing.T) {
 	env["HISTORY_SIZE"] = "20"
 	env["FIRESTORE_PROJECT"] = firestoretest.Project()
 	inst := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, inst.URL)
 	ann.SignIn("Ann", room)
 	for i := range 75 {
@@ -193,11 +194,11 @@ func TestScrollbackPagesAreKept(t *testing.T) {
 func TestRoomPagesAreLimitedPerSession(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	u := chattest.NewUser(t, inst.URL)
-	u.SignIn("Ann", chattest.Room())
+	u.SignIn("Ann", testkit.Room())
 	var resp *http.Response
 	var body string
 	for i := range 100 {
-		resp, body = u.Get("/rooms/" + chattest.Room())
+		resp, body = u.Get("/rooms/" + testkit.Room())
 		if resp.StatusCode != http.StatusOK {
 			if i < 30 {
 				t.Fatalf("room page %d: %d, want 200 within the burst", i+1, resp.StatusCode)
@@ -215,8 +216,8 @@ func TestRoomPagesAreLimitedPerSession(t *testing.T) {
 		t.Errorf("the refused page does not say why:\n%s", body)
 	}
 	other := chattest.NewUser(t, inst.URL)
-	other.SignIn("Bob", chattest.Room())
-	if resp, _ := other.Get("/rooms/" + chattest.Room()); resp.StatusCode != http.StatusOK {
+	other.SignIn("Bob", testkit.Room())
+	if resp, _ := other.Get("/rooms/" + testkit.Room()); resp.StatusCode != http.StatusOK {
 		t.Errorf("another session's room page: %d, want 200", resp.StatusCode)
 	}
 }

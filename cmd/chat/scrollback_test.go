@@ -16,9 +16,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/firestoretest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/firestoretest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 var earlierHref = regexp.MustCompile(`<a id="earlier" href="/rooms/[a-z0-9_-]+\?before=(\d+)"`)
@@ -74,7 +75,7 @@ func TestScrollbackInMemory(t *testing.T) {
 	env := burst(sharedEnv(""))
 	env["HISTORY_SIZE"] = "20"
 	inst := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	u := chattest.NewUser(t, inst.URL)
 	u.SignIn("Ann", room)
 	for i := range 75 {
@@ -107,7 +108,7 @@ func firestoreEnv(t *testing.T, redisAddr string) map[string]string {
 func TestScrollbackFromFirestore(t *testing.T) {
 	env := firestoreEnv(t, redistest.Addr(t))
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, a.URL)
 	ann.SignIn("Ann", room)
 	bob := chattest.NewUser(t, b.URL)
@@ -132,7 +133,7 @@ func TestFirestoreOutlivesRedisLosingItsData(t *testing.T) {
 	srv := redistest.Start(t)
 	env := firestoreEnv(t, srv.Addr)
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, a.URL)
 	ann.SignIn("Ann", room)
 	for i := range 75 {
@@ -172,7 +173,7 @@ func TestArchiveSurvivesAKilledInstance(t *testing.T) {
 	env["FIRESTORE_EMULATOR_HOST"] = firestoretest.Host(t)
 	killable, proc := startProcess(t, buildChat(t), env)
 	survivor := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, killable)
 	ann.SignIn("Ann", room)
 	for i := range 10 {
@@ -190,7 +191,7 @@ func TestArchiveSurvivesAKilledInstance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// A killed consumer's entries pass to another after 10 s idle.
-	chattest.WaitFor(t, ctx, "the 10 messages in Firestore", func() bool {
+	testkit.WaitFor(t, ctx, "the 10 messages in Firestore", func() bool {
 		docs, err := fs.Collection("rooms").Doc(room).Collection("messages").Documents(ctx).GetAll()
 		return err == nil && len(docs) == 10
 	})
@@ -212,7 +213,7 @@ func TestFirestoreDown(t *testing.T) {
 	env["HISTORY_SIZE"] = "20"
 	env["FIRESTORE_PROJECT"] = firestoretest.Project()
 	inst := startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, inst.URL)
 	ann.SignIn("Ann", room)
 
@@ -235,7 +236,7 @@ func TestFirestoreDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	metrics := scraper(t, inst)
-	chattest.WaitFor(t, ctx, "the archive said to be behind", func() bool {
+	testkit.WaitFor(t, ctx, "the archive said to be behind", func() bool {
 		return scrape(t, metrics)["chat_archive_backlog"] >= 30 && slices.ContainsFunc(inst.Logs(), func(l string) bool {
 			return strings.Contains(l, "the archive is behind")
 		})
@@ -246,7 +247,7 @@ func TestFirestoreDown(t *testing.T) {
 	if seqs, start := walkBack(t, ann, room); !slices.Equal(seqs, oneTo(30)) || !start {
 		t.Fatalf("once the archive caught up, walking back shows %v (start said: %v), want 1..30", seqs, start)
 	}
-	chattest.WaitFor(t, ctx, "the backlog metric at 0", func() bool { return scrape(t, metrics)["chat_archive_backlog"] == 0 })
+	testkit.WaitFor(t, ctx, "the backlog metric at 0", func() bool { return scrape(t, metrics)["chat_archive_backlog"] == 0 })
 }
 
 // The same walk in Chromium, through htmx: "Earlier messages" loads each
@@ -255,7 +256,7 @@ func TestFirestoreDown(t *testing.T) {
 func TestBrowserScrollback(t *testing.T) {
 	env := firestoreEnv(t, redistest.Addr(t))
 	a, b := startInstance(t, env), startInstance(t, env)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, a.URL)
 	ann.SignIn("Ann", room)
 	for i := range 75 {

@@ -8,8 +8,9 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // With Redis frozen (it holds its connections and answers nothing), a
@@ -19,7 +20,7 @@ import (
 func TestShutdownIsBoundedWithRedisFrozen(t *testing.T) {
 	srv := redistest.Start(t)
 	base, proc := startProcess(t, buildChat(t), sharedEnv(srv.Addr))
-	rooms := []string{chattest.Room(), chattest.Room(), chattest.Room(), chattest.Room()}
+	rooms := []string{testkit.Room(), testkit.Room(), testkit.Room(), testkit.Room()}
 	var sockets []*chattest.Socket
 	for i := range 20 {
 		_, ws := chattest.JoinAs(t, base, fmt.Sprint("user ", i), rooms[i%len(rooms)])

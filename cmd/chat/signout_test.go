@@ -8,7 +8,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // POST /signout without JavaScript: the cookie goes, the sign-in page for
@@ -16,7 +17,7 @@ import (
 // another site is refused (403) and signs nobody out.
 func TestSignOutWithoutJavaScript(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	room := chattest.Room()
+	room := testkit.Room()
 	ann := chattest.NewUser(t, inst.URL)
 	ann.SignIn("Ann", room)
 
@@ -72,7 +73,7 @@ func TestSignOutWithoutJavaScript(t *testing.T) {
 func TestBrowserSignOut(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	b := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	p := newTab(t, b)
 	p.signIn(inst.URL, "Ann", room)
 	p.waitJS(connected)

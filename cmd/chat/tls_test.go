@@ -6,8 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // TLS and a password, as Memorystore's in-transit encryption and AUTH ask
@@ -34,7 +35,7 @@ func TestRedisOverTLSWithPassword(t *testing.T) {
 			if resp, body := chattest.NewUser(t, a.URL).Get("/ready"); resp.StatusCode != http.StatusOK || body != "ready\n" {
 				t.Fatalf("/ready: %d %q\n%s", resp.StatusCode, body, strings.Join(a.Logs(), "\n"))
 			}
-			room := chattest.Room()
+			room := testkit.Room()
 			_, annWS := chattest.JoinAs(t, a.URL, "Ann", room)
 			_, bobWS := chattest.JoinAs(t, b.URL, "Bob", room)
 			annWS.Send("over TLS", "n1")

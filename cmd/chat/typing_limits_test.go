@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatrun/chat/internal/chattest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // One session with 20 sockets in a room does not multiply its typing
@@ -18,7 +19,7 @@ import (
 // (one room's events arrive in publish order): one, at most two, not 40.
 func TestTypingIsLimitedPerSessionAndName(t *testing.T) {
 	inst := startInstance(t, burst(sharedEnv("")))
-	room := chattest.Room()
+	room := testkit.Room()
 	_, watcher := chattest.JoinAs(t, inst.URL, "Watcher", room)
 	ann := chattest.NewUser(t, inst.URL)
 	ann.SignIn("Ann", room)

@@ -8,8 +8,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // Ann types on one instance without sending; Bob's page on the other shows
@@ -20,7 +21,7 @@ func TestBrowserTypingAcrossInstances(t *testing.T) {
 	env := sharedEnv(redistest.Addr(t))
 	a, b := startInstance(t, env), startInstance(t, env)
 	br := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	ann, bob := newTab(t, br), newTab(t, br)
 	ann.signIn(a.URL, "Ann", room)
 	bob.signIn(b.URL, "Bob", room)
@@ -53,7 +54,7 @@ func TestBrowserTypingAcrossInstances(t *testing.T) {
 // Several typists are summed up in one line.
 func TestTypingIsLimitedAndSummedUp(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
-	room := chattest.Room()
+	room := testkit.Room()
 	_, watcher := chattest.JoinAs(t, inst.URL, "Watcher", room)
 	_, ann := chattest.JoinAs(t, inst.URL, "Ann", room)
 	for range 50 {

@@ -13,8 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
 )
 
 // theme makes the tab prefer a light or dark color scheme.
@@ -33,11 +33,11 @@ func axeSource(t *testing.T) string {
 	t.Helper()
 	path := os.Getenv("CHAT_TEST_AXE")
 	if path == "" {
-		redistest.Require(t, "axe", "CHAT_TEST_AXE does not name axe.min.js (npm install axe-core; .ci/run does)")
+		testkit.Require(t, "axe", "CHAT_TEST_AXE does not name axe.min.js (npm install axe-core; .ci/run does)")
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
-		redistest.Require(t, "axe", err.Error())
+		testkit.Require(t, "axe", err.Error())
 	}
 	return string(src)
 }
@@ -66,7 +66,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	axe := axeSource(t)
 	inst := startInstance(t, sharedEnv(""))
 	browser := newBrowser(t)
-	empty, full := chattest.Room(), chattest.Room()
+	empty, full := testkit.Room(), testkit.Room()
 	// Grouped under one name, with a link, several lines and mentions, and
 	// enough to scroll.
 	texts := append([]string{"message 0", "see https://example.com/docs", "two\nlines for @Ann-light and @Ann-dark"}, numbered("more %d", 20)...)
@@ -119,7 +119,7 @@ func TestBrowserAccessibility(t *testing.T) {
 func TestBrowserKeyboardOnly(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	browser := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	p := newTab(t, browser)
 	p.do(chromedp.Navigate(inst.URL + "/"))
 	p.waitJS(`document.activeElement && document.activeElement.id === 'name'`)
@@ -158,7 +158,7 @@ func TestBrowserReconnectAfterCut(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	proxy := newNetProxy(t, inst.URL, 0)
 	browser := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	p := newTab(t, browser)
 	p.signIn(proxy.URL(), "Ann", room)
 	p.waitJS(socketOpen)
@@ -203,7 +203,7 @@ func TestBrowserReconnectAfterCut(t *testing.T) {
 func TestBrowserWithoutJavaScript(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	browser := newBrowser(t)
-	room := chattest.Room()
+	room := testkit.Room()
 	p := newTab(t, browser)
 	p.noScript()
 	p.signIn(inst.URL, "Ann", room)

@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatrun/chat/internal/chattest"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 func TestExactCountsOneInstance(t *testing.T) {
 	url := memoryInstance(t, 1000, 1000)
 	rep, _ := benchJSON(t, "-urls", url, "-rooms", "2", "-members", "3", "-senders", "1",
-		"-rate", "20", "-duration", "1s", "-drain", "5s", "-sources", "3", "-room-prefix", chattest.Room())
+		"-rate", "20", "-duration", "1s", "-drain", "5s", "-sources", "3", "-room-prefix", testkit.Room())
 	checkExact(t, rep, 6, 3)
 	// 2 senders at 20/s for 1 s.
 	if rep.Sent < 30 || rep.Sent > 44 {
@@ -31,7 +31,7 @@ func TestExactCountsTwoInstancesOverRedis(t *testing.T) {
 	urls := redisInstances(t, addr, 2)
 	// 3 members per room over 2 instances: every room spans both.
 	rep, _ := benchJSON(t, "-urls", strings.Join(urls, ","), "-rooms", "3", "-members", "3", "-senders", "2",
-		"-rate", "20", "-duration", "1s", "-sources", "2", "-room-prefix", chattest.Room())
+		"-rate", "20", "-duration", "1s", "-sources", "2", "-room-prefix", testkit.Room())
 	checkExact(t, rep, 9, 3)
 	noBenchGoroutines(t)
 }
@@ -42,7 +42,7 @@ func TestRefusedSendsAreCountedNotExpected(t *testing.T) {
 	// one back, so it is refused. The sender tries 50/s.
 	url := memoryInstance(t, 0.2, 2)
 	rep, _ := benchJSON(t, "-urls", url, "-rooms", "1", "-members", "2", "-rate", "50",
-		"-duration", "500ms", "-room-prefix", chattest.Room())
+		"-duration", "500ms", "-room-prefix", testkit.Room())
 	if rep.Refused == 0 || rep.Accepted == 0 || rep.Accepted+rep.Refused != rep.Sent || rep.Unanswered != 0 {
 		t.Errorf("sent %d: accepted %d, refused %d, unanswered %d; want some of each, all answered",
 			rep.Sent, rep.Accepted, rep.Refused, rep.Unanswered)
@@ -64,7 +64,7 @@ func TestRefusedSendsAreCountedNotExpected(t *testing.T) {
 func TestJSONIsOneLineWithTheKeys(t *testing.T) {
 	url := memoryInstance(t, 1000, 1000)
 	_, out := benchJSON(t, "-urls", url, "-rooms", "1", "-members", "2", "-rate", "10",
-		"-duration", "300ms", "-page=false", "-pids", strconv.Itoa(os.Getpid()), "-room-prefix", chattest.Room())
+		"-duration", "300ms", "-page=false", "-pids", strconv.Itoa(os.Getpid()), "-room-prefix", testkit.Room())
 	if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
 		t.Fatalf("want exactly one line, got:\n%s", out)
 	}
@@ -97,7 +97,7 @@ func TestTextReport(t *testing.T) {
 	url := memoryInstance(t, 1000, 1000)
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"chatbench", "-urls", url, "-rooms", "1", "-members", "2",
-		"-rate", "10", "-duration", "300ms", "-room-prefix", chattest.Room()}, &out); err != nil {
+		"-rate", "10", "-duration", "300ms", "-room-prefix", testkit.Room()}, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"connections  2 made, 0 failed", "0 lost, 0 duplicated", "latency      p50"} {
@@ -110,7 +110,7 @@ func TestTextReport(t *testing.T) {
 func TestIdleHoldsConnections(t *testing.T) {
 	url := memoryInstance(t, 1000, 1000)
 	rep, _ := benchJSON(t, "-urls", url, "-rooms", "2", "-members", "5", "-idle", "300ms",
-		"-pids", strconv.Itoa(os.Getpid()), "-room-prefix", chattest.Room())
+		"-pids", strconv.Itoa(os.Getpid()), "-room-prefix", testkit.Room())
 	if rep.Connections != 10 || rep.Sent != 0 || rep.Received != 0 || rep.Disconnects != 0 || rep.Interrupted {
 		t.Errorf("idle run: %+v", rep)
 	}
@@ -127,7 +127,7 @@ func TestInterruptedRunClosesAndReports(t *testing.T) {
 	var out bytes.Buffer
 	start := time.Now()
 	err := run(ctx, []string{"chatbench", "-json", "-urls", url, "-rooms", "1", "-members", "2",
-		"-rate", "10", "-duration", "1h", "-room-prefix", chattest.Room()}, &out)
+		"-rate", "10", "-duration", "1h", "-room-prefix", testkit.Room()}, &out)
 	if err == nil || !strings.Contains(err.Error(), "interrupted") {
 		t.Errorf("run: %v; want interrupted", err)
 	}
@@ -219,7 +219,7 @@ func TestAddresses(t *testing.T) {
 func TestTypingLoad(t *testing.T) {
 	url := memoryInstance(t, 1000, 1000)
 	rep, _ := benchJSON(t, "-urls", url, "-rooms", "1", "-members", "4", "-senders", "1",
-		"-rate", "5", "-duration", "4s", "-drain", "5s", "-typing", "2s", "-room-prefix", chattest.Room())
+		"-rate", "5", "-duration", "4s", "-drain", "5s", "-typing", "2s", "-room-prefix", testkit.Room())
 	checkExact(t, rep, 4, 4)
 	// 4 members, one every 2 s (as a page sends them; an instance relays a
 	// name's signal at most every 1.5 s) for 4 s: 2 or 3 each.

@@ -12,9 +12,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime/redisbroker"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/redistest"
 	"github.com/chatrun/chat/views"
 )
 
@@ -49,7 +49,7 @@ func TestStormRejoinsOtherInstance(t *testing.T) {
 
 	cfg, err := parseConfig([]string{"-json", "-urls", a + "," + b,
 		"-rooms", strconv.Itoa(rooms), "-members", strconv.Itoa(members), "-senders", "1", "-rate", strconv.Itoa(rate),
-		"-duration", "6s", "-storm-after", "2s", "-drain", "15s", "-room-prefix", chattest.Room()}, nil)
+		"-duration", "6s", "-storm-after", "2s", "-drain", "15s", "-room-prefix", testkit.Room()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestStormRejoinsOtherInstance(t *testing.T) {
 func TestStormWithoutStopIsQuiet(t *testing.T) {
 	url := memoryInstance(t, 1000, 1000)
 	rep, out := benchJSON(t, "-urls", url, "-rooms", "2", "-members", "3", "-rate", "25",
-		"-duration", "1s", "-storm-after", "500ms", "-room-prefix", chattest.Room())
+		"-duration", "1s", "-storm-after", "500ms", "-room-prefix", testkit.Room())
 	checkExact(t, rep, 6, 3)
 	if rep.StormAfter != 0.5 || rep.StormStopSeconds != 0 || rep.StormClosed1012 != 0 || rep.StormRejoined != 0 || rep.StormReconnects != 0 {
 		t.Errorf("storm fields %s", out)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/realtime/firestorearchive"
-	"github.com/chatrun/chat/realtime/firestoretest"
+	"github.com/chatrun/chat/testkit/firestoretest"
 )
 
 // client is a Firestore client on the emulator, for a project of the

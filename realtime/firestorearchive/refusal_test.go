@@ -13,7 +13,7 @@ import (
 
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/realtime/firestorearchive"
-	"github.com/chatrun/chat/realtime/firestoretest"
+	"github.com/chatrun/chat/testkit/firestoretest"
 )
 
 // Firestore refuses a write for what it is (a reserved id, a document too

@@ -11,12 +11,12 @@ import (
 	"cloud.google.com/go/firestore"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/realtime/firestorearchive"
-	"github.com/chatrun/chat/realtime/firestoretest"
 	"github.com/chatrun/chat/realtime/redisbroker"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/firestoretest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // emulatorArchive is an archive on the Firestore emulator, in a project of
@@ -68,7 +68,7 @@ func TestArchiversDrainAndLeaveNoKeys(t *testing.T) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()
-	room := chattest.Room()
+	room := testkit.Room()
 	stream := "chat:{" + room + "}:archive"
 
 	sent := 0
@@ -80,7 +80,7 @@ func TestArchiversDrainAndLeaveNoKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		chattest.WaitFor(t, ctx, fmt.Sprintf("round %d: the %d messages in Firestore, and no stream left", round, sent), func() bool {
+		testkit.WaitFor(t, ctx, fmt.Sprintf("round %d: the %d messages in Firestore, and no stream left", round, sent), func() bool {
 			msgs, _, err := archive.Before(ctx, room, 1<<40, 100)
 			if err != nil || len(msgs) != sent {
 				return false
@@ -125,7 +125,7 @@ func TestLostCounterGoesOnFromTheNewest(t *testing.T) {
 		b.Close()
 		c.Close()
 	})
-	room := chattest.Room()
+	room := testkit.Room()
 	send := func(text string) int64 {
 		t.Helper()
 		m, _, err := b.Send(ctx, room, realtime.Message{Name: "ann", Text: text, Time: time.Now()}, "")
@@ -137,7 +137,7 @@ func TestLostCounterGoesOnFromTheNewest(t *testing.T) {
 	for i := range 5 {
 		send(fmt.Sprint("m", i+1))
 	}
-	chattest.WaitFor(t, ctx, "5 messages in Firestore", func() bool {
+	testkit.WaitFor(t, ctx, "5 messages in Firestore", func() bool {
 		msgs, _ := archive.Latest(ctx, room, 10)
 		return len(msgs) == 5
 	})

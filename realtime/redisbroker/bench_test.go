@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chatrun/chat/realtime"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // BenchmarkRedisSend is the store-and-publish step: one Lua script that

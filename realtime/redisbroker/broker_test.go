@@ -9,9 +9,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime"
-	"github.com/chatrun/chat/realtime/brokertest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/brokertest"
 )
 
 // Brokers and their pub/sub connections must stop all they start.
@@ -39,7 +39,7 @@ func TestRoomKeysExpire(t *testing.T) {
 			f := kind(t)
 			ctx := brokertest.Context(t)
 			b := f.Make(t, 100)
-			room := chattest.Room()
+			room := testkit.Room()
 			ann := brokertest.User("ann")
 			if held, err := b.Claim(ctx, room, ann, 15*time.Second); err != nil || !held {
 				t.Fatal(held, err)
@@ -85,7 +85,7 @@ func TestMembersOf(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := brokertest.Context(t)
 			b := kind(t).Make(t, 10)
-			rooms := []string{chattest.Room(), chattest.Room(), chattest.Room(), chattest.Room()}
+			rooms := []string{testkit.Room(), testkit.Room(), testkit.Room(), testkit.Room()}
 			for i, room := range rooms[:3] {
 				var users []realtime.User
 				for j := range i + 1 {

@@ -13,12 +13,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime"
-	"github.com/chatrun/chat/realtime/brokertest"
 	"github.com/chatrun/chat/realtime/firestorearchive"
 	"github.com/chatrun/chat/realtime/redisbroker"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/brokertest"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // countingArchive is the real archive (the emulator), counting the times
@@ -49,7 +49,7 @@ func TestReadingARoomWritesNothing(t *testing.T) {
 	})
 	rooms := make([]string, 30)
 	for i := range rooms {
-		rooms[i] = chattest.Room()
+		rooms[i] = testkit.Room()
 	}
 	for round := range 3 {
 		for _, room := range rooms {
@@ -75,7 +75,7 @@ func TestRestoredRoomKeepsVerified(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	archive := emulatorArchive(t, ctx)
-	room := chattest.Room()
+	room := testkit.Room()
 	var stored []realtime.Message
 	for i := range 4 {
 		stored = append(stored, realtime.Message{Seq: int64(i + 1), Name: "ann", Text: fmt.Sprint("m", i+1),
@@ -178,7 +178,7 @@ func TestRefusedRoomIsSetAsideOthersGoOn(t *testing.T) {
 	defer rdb.Close()
 	rooms := make([]string, 8)
 	for i := range rooms {
-		rooms[i] = chattest.Room()
+		rooms[i] = testkit.Room()
 		storeBeforeTheUpgrade(t, ctx, rdb, rooms[i], 3)
 	}
 	// More messages than an archiver reads at once (500): each instance's
@@ -217,7 +217,7 @@ func TestRefusedRoomIsSetAsideOthersGoOn(t *testing.T) {
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
-	chattest.WaitFor(t, wctx, "every ordinary room's 4 messages in Firestore within 10 s", func() bool {
+	testkit.WaitFor(t, wctx, "every ordinary room's 4 messages in Firestore within 10 s", func() bool {
 		for _, room := range rooms {
 			if msgs, err := archive.Latest(wctx, room, 10); err != nil || len(msgs) != 4 {
 				return false
@@ -225,7 +225,7 @@ func TestRefusedRoomIsSetAsideOthersGoOn(t *testing.T) {
 		}
 		return true
 	})
-	chattest.WaitFor(t, ctx, "the refused room reported as set aside", func() bool {
+	testkit.WaitFor(t, ctx, "the refused room reported as set aside", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.ContainsFunc(reports, func(r string) bool {
@@ -287,7 +287,7 @@ func TestGuardsAreBoundedBySessions(t *testing.T) {
 				b.Close()
 				c.Close()
 			})
-			room := chattest.Room()
+			room := testkit.Room()
 			const sessions, each = 3, 300
 			seqs := map[string]int64{}
 			for i := range each {

@@ -1,7 +1,7 @@
 // Package brokertest is the conformance kit of realtime.Broker: every
 // broker's tests run its suite, and the hub's tests run on every kind of
 // broker through it. Brokers of Redis kinds need a redis-server, or a
-// cluster, which realtime/redistest provides (or skips for).
+// cluster, which testkit/redistest provides (or skips for).
 package brokertest
 
 import (
@@ -16,10 +16,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chatrun/chat/internal/chattest"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/realtime/redisbroker"
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/redistest"
 )
 
 // Factory makes brokers of one kind for one test.
@@ -121,7 +121,7 @@ func Run(t *testing.T, f Factory) {
 func numbersAndStoresInOrder(t *testing.T, f Factory) {
 	ctx := Context(t)
 	b := f.Make(t, 5)
-	room := chattest.Room()
+	room := testkit.Room()
 	for i := 1; i <= 8; i++ {
 		m, dup := send(t, ctx, b, room, "ann", "text "+strconv.Itoa(i), "")
 		if dup || m.Seq != int64(i) {
@@ -146,7 +146,7 @@ func numbersAndStoresInOrder(t *testing.T, f Factory) {
 func guardStoresOnce(t *testing.T, f Factory) {
 	ctx := Context(t)
 	b := f.Make(t, 100)
-	room := chattest.Room()
+	room := testkit.Room()
 	first, dup := send(t, ctx, b, room, "ann", "hello", "sess1:n1")
 	if dup {
 		t.Fatal("first send reported as duplicate")
@@ -172,7 +172,7 @@ func guardStoresOnce(t *testing.T, f Factory) {
 func relaysOnlySubscribedRooms(t *testing.T, f Factory) {
 	ctx := Context(t)
 	b := f.Make(t, 100)
-	room, other := chattest.Room(), chattest.Room()
+	room, other := testkit.Room(), testkit.Room()
 	if err := b.Subscribe(ctx, room); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func relaysOnlySubscribedRooms(t *testing.T, f Factory) {
 	}
 	// After unsubscribing, a message in room is not relayed; one in a
 	// freshly subscribed room is, and it must be the next event.
-	third := chattest.Room()
+	third := testkit.Room()
 	if err := b.Subscribe(ctx, third); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func concurrentSendsGetDistinctContiguousSeqs(t *testing.T, f Factory) {
 	if f.Shared {
 		brokers = append(brokers, f.Make(t, 1000))
 	}
-	room := chattest.Room()
+	room := testkit.Room()
 	const perSender = 50
 	var wg sync.WaitGroup
 	seqs := make(chan int64, 4*perSender)
@@ -259,7 +259,7 @@ func concurrentSendsGetDistinctContiguousSeqs(t *testing.T, f Factory) {
 func presence(t *testing.T, f Factory) {
 	ctx := Context(t)
 	b := f.Make(t, 100)
-	room := chattest.Room()
+	room := testkit.Room()
 	if err := b.Present(ctx, room, []realtime.User{User("bob"), User("ann")}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func presence(t *testing.T, f Factory) {
 	if got := members(t, ctx, b, room); got != "ann,carol" {
 		t.Fatalf("members %q, want ann,carol", got)
 	}
-	chattest.WaitFor(t, ctx, "carol's entry expires", func() bool { return members(t, ctx, b, room) == "ann" })
+	testkit.WaitFor(t, ctx, "carol's entry expires", func() bool { return members(t, ctx, b, room) == "ann" })
 
 	if !f.Shared {
 		return
@@ -353,7 +353,7 @@ func directory(t *testing.T, f Factory) {
 	ctx := Context(t)
 	b := f.Make(t, 10)
 	now := time.Now()
-	quiet, busy, here, gone := chattest.Room(), chattest.Room(), chattest.Room(), chattest.Room()
+	quiet, busy, here, gone := testkit.Room(), testkit.Room(), testkit.Room(), testkit.Room()
 	for _, c := range []struct {
 		room    string
 		at      time.Time
@@ -396,7 +396,7 @@ func directory(t *testing.T, f Factory) {
 func bindsANameToOneIdentity(t *testing.T, f Factory) {
 	ctx := Context(t)
 	b := f.Make(t, 100)
-	tag := chattest.Room() // names and identities of this run only: Redis keeps them
+	tag := testkit.Room() // names and identities of this run only: Redis keeps them
 	ann, bob := "sub-ann-"+tag, "sub-bob-"+tag
 	name := "Alice " + tag
 	bind := func(b realtime.Broker, subject, name string) (string, error) {
@@ -471,7 +471,7 @@ func endsAndSpendsCredentials(t *testing.T, f Factory) {
 	if f.Shared {
 		b = f.Make(t, 100)
 	}
-	id := "session:" + chattest.Room() // Redis keeps them: this run's alone
+	id := "session:" + testkit.Room() // Redis keeps them: this run's alone
 	gen := func(br realtime.Broker) int64 {
 		t.Helper()
 		g, err := br.Generation(ctx, id)
@@ -496,12 +496,12 @@ func endsAndSpendsCredentials(t *testing.T, f Factory) {
 	if _, err := a.Revoke(ctx, short, 200*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	chattest.WaitFor(t, ctx, "a revocation to lapse with its ttl", func() bool {
+	testkit.WaitFor(t, ctx, "a revocation to lapse with its ttl", func() bool {
 		g, err := b.Generation(ctx, short)
 		return err == nil && g == 0
 	})
 
-	once := "oidc-state:" + chattest.Room()
+	once := "oidc-state:" + testkit.Room()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	n := 0
@@ -526,7 +526,7 @@ func endsAndSpendsCredentials(t *testing.T, f Factory) {
 	if n != 1 {
 		t.Fatalf("%d of 8 uses at once were the first, want 1", n)
 	}
-	chattest.WaitFor(t, ctx, "a used id to be free again after its ttl", func() bool {
+	testkit.WaitFor(t, ctx, "a used id to be free again after its ttl", func() bool {
 		first, err := b.FirstUse(ctx, once, time.Minute)
 		return err == nil && first
 	})

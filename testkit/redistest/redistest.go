@@ -11,25 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// Require marks the test as needing what; it skips or, when CHAT_TEST_REQUIRE
-// names it, fails with reason.
-func Require(t testing.TB, what, reason string) {
-	t.Helper()
-	if slices.Contains(strings.Split(os.Getenv("CHAT_TEST_REQUIRE"), ","), what) {
-		t.Fatalf("%s is required (CHAT_TEST_REQUIRE=%s) but %s", what, os.Getenv("CHAT_TEST_REQUIRE"), reason)
-	}
-	t.Skipf("skipping: %s is not available: %s", what, reason)
-}
+	"github.com/chatrun/chat/testkit"
+)
 
 // Addr returns a Redis server's address: CHAT_TEST_REDIS_ADDR when set (as
 // .ci/run sets it), else a redis-server started for this test.
@@ -70,7 +60,7 @@ func StartPersistent(t testing.TB) *Server {
 func start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		Require(t, "redis", "redis-server is not on PATH (apt-get install redis-server)")
+		testkit.Require(t, "redis", "redis-server is not on PATH (apt-get install redis-server)")
 	}
 	s := &Server{t: t, args: args, dir: t.TempDir()}
 	var err error

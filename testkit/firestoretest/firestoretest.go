@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatrun/chat/realtime/redistest"
+	"github.com/chatrun/chat/testkit"
 )
 
 // Script is where the Debian package puts the emulator's start script.
@@ -56,10 +56,10 @@ type Emulator struct {
 func Start(t testing.TB) *Emulator {
 	t.Helper()
 	if _, err := os.Stat(Script); err != nil {
-		redistest.Require(t, "firestore", "the Firestore emulator is not installed (apt-get install google-cloud-cli-firestore-emulator default-jre-headless)")
+		testkit.Require(t, "firestore", "the Firestore emulator is not installed (apt-get install google-cloud-cli-firestore-emulator default-jre-headless)")
 	}
 	if _, err := exec.LookPath("java"); err != nil {
-		redistest.Require(t, "firestore", "the Firestore emulator needs java on PATH (apt-get install default-jre-headless)")
+		testkit.Require(t, "firestore", "the Firestore emulator needs java on PATH (apt-get install default-jre-headless)")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

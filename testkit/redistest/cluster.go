@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/testkit"
 )
 
 // ClusterAddrs returns the seed addresses of a Redis Cluster: those in
@@ -56,7 +58,7 @@ func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
 	for _, bin := range []string{"redis-server", "redis-cli"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			Require(t, "cluster", bin+" is not on PATH (apt-get install redis-server redis-tools)")
+			testkit.Require(t, "cluster", bin+" is not on PATH (apt-get install redis-server redis-tools)")
 		}
 	}
 	c := &Cluster{t: t, nodes: map[string]*Server{}, clients: map[string]*redis.Client{}}

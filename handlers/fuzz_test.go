@@ -4,93 +4,21 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
-	"golang.org/x/text/unicode/norm"
+
+	"github.com/chatrun/chat/testkit"
 )
 
 // The fuzz targets below run their seed corpus as ordinary tests; run one
 // for real with, for example, go test -fuzz=FuzzDecodeFrame ./handlers.
 
-var hostileStrings = []string{
-	"", " ", "\t\n", "ann", "Ann Lee", "<script>alert(1)</script>", `"><img src=x onerror=alert(1)>`,
-	"nul\x00", "bell\x07", "line\r\nbreak", "esc\x1b[31m", "\u202Eevil", "\u2066iso\u2069", "\u200F",
-	"\xff\xfe", "caf\u00e9", "e\u0301", "../../etc/passwd", "%2e%2e", "room-1_a", "ROOM",
-	strings.Repeat("x", 33), strings.Repeat("é", 32), strings.Repeat("y", 2001), strings.Repeat("🙂", 2000),
-	strings.Repeat("z", 65), "\u00a0ann\u00a0", "a\u0000b",
-}
-
-func FuzzValidateName(f *testing.F) {
-	for _, s := range hostileStrings {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		name, bad := validateName(in)
-		if bad != "" {
-			if name != "" {
-				t.Fatalf("refused %q but returned %q", in, name)
-			}
-			return
-		}
-		n := utf8.RuneCountInString(name)
-		if !utf8.ValidString(name) || n < 1 || n > maxName || name != strings.TrimSpace(name) ||
-			strings.IndexFunc(name, forbiddenInName) >= 0 || strings.IndexFunc(name, invisible) >= 0 ||
-			strings.IndexFunc(name, visible) < 0 || !norm.NFKC.IsNormalString(name) {
-			t.Fatalf("accepted %q as %q", in, name)
-		}
-		if again, bad := validateName(name); bad != "" || again != name {
-			t.Fatalf("not idempotent: %q -> %q -> %q (%s)", in, name, again, bad)
-		}
-	})
-}
-
-var roomPattern = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
-
-func FuzzValidateRoom(f *testing.F) {
-	for _, s := range hostileStrings {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		room, bad := validateRoom(in)
-		if bad != "" {
-			return
-		}
-		if !roomPattern.MatchString(room) {
-			t.Fatalf("accepted %q as room %q", in, room)
-		}
-		if again, bad := validateRoom(room); bad != "" || again != room {
-			t.Fatalf("not idempotent: %q -> %q -> %q", in, room, again)
-		}
-	})
-}
-
-func FuzzValidateText(f *testing.F) {
-	for _, s := range hostileStrings {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		text, bad := validateText(in)
-		if bad != "" {
-			return
-		}
-		n := utf8.RuneCountInString(text)
-		if !utf8.ValidString(text) || n < 1 || n > maxText || text != strings.TrimSpace(text) ||
-			strings.IndexFunc(text, forbiddenInText) >= 0 {
-			t.Fatalf("accepted %q as %q", in, text)
-		}
-		if again, bad := validateText(text); bad != "" || again != text {
-			t.Fatalf("not idempotent: %q -> %q", in, again)
-		}
-	})
-}
-
 func FuzzValidateNonce(f *testing.F) {
-	for _, s := range hostileStrings {
+	for _, s := range testkit.HostileStrings() {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {

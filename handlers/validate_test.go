@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/chatrun/chat/realtime/firestorearchive"
+	"github.com/chatrun/chat/testkit"
 )
 
 // A room's name is its document id in the Firestore archive: a name
@@ -29,7 +30,7 @@ func TestRoomNamesAreValidFirestoreIDs(t *testing.T) {
 
 // Every room name the door lets in is a document id Firestore takes.
 func FuzzRoomNamesAreValidFirestoreIDs(f *testing.F) {
-	for _, s := range append(hostileStrings, "__x__", "__", "_x_", "__x") {
+	for _, s := range append(testkit.HostileStrings(), "__x__", "__", "_x_", "__x") {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {

@@ -3,6 +3,7 @@ package realtime
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -62,6 +63,10 @@ func withPresenceTiming(t presenceTiming) HubOption { return func(h *Hub) { h.ti
 
 // Hub holds this instance's sockets by room and fans the broker's events out
 // to them.
+//
+// It takes rooms and names only as ParseRoom and ParseName return them: any
+// other is refused with an error that wraps ErrInvalidRoom or
+// ErrInvalidName, before anything reaches the broker.
 //
 // Concurrency. Locks are taken in this order, never the other way:
 // availMu, room.subMu, Hub.mu, room.mu, Socket.mu. presMu and a
@@ -344,6 +349,9 @@ func (h *Hub) historyFrame(msgs []Message, read uint64) frame {
 // stamps the time) in roomName. A repeated guard is answered like the
 // original, with nothing stored again.
 func (h *Hub) Send(ctx context.Context, roomName string, m Message, guard string) (Message, error) {
+	if err := errors.Join(checkRoom(roomName), checkName(m.Name)); err != nil {
+		return Message{}, err
+	}
 	m.Time = time.Now().UTC()
 	m, _, err := h.broker.Send(ctx, roomName, m, guard)
 	switch {
@@ -360,6 +368,9 @@ func (h *Hub) Send(ctx context.Context, roomName string, m Message, guard string
 // Typing tells every page in the room, on every instance, that name is
 // typing. Nothing is stored: it is one publish.
 func (h *Hub) Typing(ctx context.Context, roomName, name string) error {
+	if err := errors.Join(checkRoom(roomName), checkName(name)); err != nil {
+		return err
+	}
 	if err := h.broker.Announce(ctx, roomName, KindTyping, name); err != nil {
 		return fmt.Errorf("typing in room %q: %w", roomName, err)
 	}
@@ -424,6 +435,9 @@ func (h *Hub) roomList() []*room {
 
 // MemberNames returns the names of who is in the room, across instances.
 func (h *Hub) MemberNames(ctx context.Context, roomName string) ([]string, error) {
+	if err := checkRoom(roomName); err != nil {
+		return nil, err
+	}
 	users, err := h.broker.Members(ctx, roomName)
 	return Names(users), err
 }
@@ -434,6 +448,9 @@ func (h *Hub) MemberNames(ctx context.Context, roomName string) ([]string, error
 // and a presence TTL after; it reports whether u holds the name now. Claims
 // are atomic: of two sessions claiming one name at once, one gets it.
 func (h *Hub) Claim(ctx context.Context, roomName string, u User) (bool, error) {
+	if err := errors.Join(checkRoom(roomName), checkName(u.Name)); err != nil {
+		return false, err
+	}
 	return h.broker.Claim(ctx, roomName, u, h.timing.TTL)
 }
 
@@ -441,6 +458,11 @@ func (h *Hub) Claim(ctx context.Context, roomName string, u User) (bool, error) 
 // the name it returns is subject's, and ErrNameTaken says that another
 // identity holds name.
 func (h *Hub) BindName(ctx context.Context, subject, name string) (string, error) {
+	if name != "" {
+		if err := checkName(name); err != nil {
+			return "", err
+		}
+	}
 	return h.broker.BindName(ctx, subject, name)
 }
 
@@ -463,6 +485,9 @@ func (h *Hub) FirstUse(ctx context.Context, id string, ttl time.Duration) (bool,
 // Recent returns the room's recent messages, oldest first, as a page shows
 // them: the newest of its history that fit maxHistoryBytes.
 func (h *Hub) Recent(ctx context.Context, roomName string) ([]Message, error) {
+	if err := checkRoom(roomName); err != nil {
+		return nil, err
+	}
 	msgs, err := h.broker.History(ctx, roomName)
 	return lastFitting(msgs), err
 }
@@ -513,6 +538,9 @@ func WithArchive(a Archive) HubOption { return func(h *Hub) { h.archive = a } }
 // oldest first, and whether older ones exist: a page of scrollback, from
 // the archive, or from the broker's history without one.
 func (h *Hub) Before(ctx context.Context, roomName string, before int64, limit int) ([]Message, bool, error) {
+	if err := checkRoom(roomName); err != nil {
+		return nil, false, err
+	}
 	if h.archive != nil {
 		return h.archive.Before(ctx, roomName, before, limit)
 	}
@@ -564,6 +592,9 @@ func (h *Hub) Ping(ctx context.Context) error { return h.broker.Ping(ctx) }
 // before the history is read, and events the history already holds are
 // dropped.
 func (h *Hub) Join(ctx context.Context, roomName string, u User, conn Conn) (*Socket, error) {
+	if err := errors.Join(checkRoom(roomName), checkName(u.Name)); err != nil {
+		return nil, err
+	}
 	r, err := h.acquire(ctx, roomName)
 	if err != nil {
 		return nil, err

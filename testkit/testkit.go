@@ -47,3 +47,17 @@ func Require(t testing.TB, what, reason string) {
 	}
 	t.Skipf("skipping: %s is not available: %s", what, reason)
 }
+
+// HostileStrings are inputs that have broken parsers of names, rooms,
+// text and forms elsewhere: empty, control and bidirectional characters,
+// markup, bytes that are not UTF-8, decomposed letters, and values just
+// past each limit. Fuzz targets seed their corpus with them.
+func HostileStrings() []string {
+	return []string{
+		"", " ", "\t\n", "ann", "Ann Lee", "<script>alert(1)</script>", `"><img src=x onerror=alert(1)>`,
+		"nul\x00", "bell\x07", "line\r\nbreak", "esc\x1b[31m", "\u202Eevil", "\u2066iso\u2069", "\u200F",
+		"\xff\xfe", "caf\u00e9", "e\u0301", "../../etc/passwd", "%2e%2e", "room-1_a", "ROOM",
+		strings.Repeat("x", 33), strings.Repeat("é", 32), strings.Repeat("y", 2001), strings.Repeat("🙂", 2000),
+		strings.Repeat("z", 65), "\u00a0ann\u00a0", "a\u0000b",
+	}
+}

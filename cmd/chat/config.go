@@ -57,159 +57,276 @@ type config struct {
 // the two to the deploy commands.
 const defaultSocketMaxAge = 55 * time.Minute
 
+// loadConfig reads the flags in args and the environment through getenv,
+// and reports every setting it refuses at once, in the order read.
 func loadConfig(args []string, getenv func(string) string) (config, error) {
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	listen := fs.String("listen", "", "address to listen on (default \":$PORT\")")
-	if err := fs.Parse(args[1:]); err != nil {
+	listen, err := parseListenFlag(args)
+	if err != nil {
 		return config{}, err
 	}
 	var cfg config
 	var errs []error
-	port := envOr(getenv, "PORT", "8080")
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		errs = append(errs, fmt.Errorf("PORT=%q: not a port number", port))
-	}
-	cfg.addr = ":" + port
-	if *listen != "" {
-		cfg.addr = *listen
-	}
+	cfg.addr = readAddr(getenv, listen, &errs)
 	cfg.historySize = intEnv(getenv, "HISTORY_SIZE", 100, 1, 10000, &errs)
 	cfg.firestoreProject = strings.TrimSpace(getenv("FIRESTORE_PROJECT"))
 	cfg.firestoreDatabase = strings.TrimSpace(getenv("FIRESTORE_DATABASE"))
-	if v := strings.TrimSpace(getenv("HISTORY_RETENTION")); v != "" {
-		d, err := parseDays(v)
-		if err != nil || d < time.Hour {
-			errs = append(errs, fmt.Errorf("HISTORY_RETENTION=%q: want a duration of at least an hour, such as 90d or 720h", v))
-		}
-		cfg.retention = d
-	}
-	cfg.roomTTL = realtime.DefaultRoomTTL
-	if v := getenv("ROOM_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Minute {
-			errs = append(errs, fmt.Errorf("ROOM_TTL=%q: want a duration of at least a minute, such as 720h", v))
-		}
-		cfg.roomTTL = d
-	}
-	cfg.socketMaxAge = defaultSocketMaxAge
-	if v := getenv("SOCKET_MAX_AGE"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second {
-			errs = append(errs, fmt.Errorf("SOCKET_MAX_AGE=%q: want a duration of at least a second, such as 55m, below the service's --timeout", v))
-		}
-		cfg.socketMaxAge = d
-	}
+	cfg.retention = readRetention(getenv, &errs)
+	cfg.roomTTL = durationEnv(getenv, "ROOM_TTL", realtime.DefaultRoomTTL, time.Minute,
+		"at least a minute, such as 720h", &errs)
+	cfg.socketMaxAge = durationEnv(getenv, "SOCKET_MAX_AGE", defaultSocketMaxAge, time.Second,
+		"at least a second, such as 55m, below the service's --timeout", &errs)
 	cfg.sendBurst = intEnv(getenv, "SEND_BURST", 10, 1, 100000, &errs)
-	cfg.sendRate = 5
-	if v := getenv("SEND_RATE"); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || r <= 0 {
-			errs = append(errs, fmt.Errorf("SEND_RATE=%q: want a positive number of messages per second", v))
-		}
-		cfg.sendRate = r
+	cfg.sendRate = readSendRate(getenv, &errs)
+	cfg.secret, cfg.secretGenerated = readSessionSecret(getenv)
+	cfg.metricsAddr = readMetricsAddr(getenv, &errs)
+	cfg.trustProxy = readTrustProxy(getenv, &errs)
+	cfg.roomDirectory = readRoomDirectory(getenv, &errs)
+	readAuth(&cfg, getenv, &errs)
+	var redisErr error
+	if cfg.redis, cfg.cluster, redisErr = redisOptions(getenv); redisErr != nil {
+		errs = append(errs, redisErr)
 	}
+	if err := checkArchive(cfg, redisErr); err != nil {
+		errs = append(errs, err)
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// parseListenFlag parses args, whose one flag, -listen, is the address to
+// listen on; empty when not given.
+func parseListenFlag(args []string) (string, error) {
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	listen := fs.String("listen", "", "address to listen on (default \":$PORT\")")
+	if err := fs.Parse(args[1:]); err != nil {
+		return "", err
+	}
+	return *listen, nil
+}
+
+// readAddr is the address to listen on: listen when given, else :PORT.
+// PORT is checked either way.
+func readAddr(getenv func(string) string, listen string, errs *[]error) string {
+	port := envOr(getenv, "PORT", "8080")
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		*errs = append(*errs, fmt.Errorf("PORT=%q: not a port number", port))
+	}
+	if listen != "" {
+		return listen
+	}
+	return ":" + port
+}
+
+// readRetention reads HISTORY_RETENTION, how long the archive keeps a
+// message; 0, when unset, keeps messages for good.
+func readRetention(getenv func(string) string, errs *[]error) time.Duration {
+	v := strings.TrimSpace(getenv("HISTORY_RETENTION"))
+	if v == "" {
+		return 0
+	}
+	d, err := parseDays(v)
+	if err != nil || d < time.Hour {
+		*errs = append(*errs, fmt.Errorf("HISTORY_RETENTION=%q: want a duration of at least an hour, such as 90d or 720h", v))
+	}
+	return d
+}
+
+// durationEnv reads key as a duration of at least lo, def when unset; want
+// says, in the error, what a good value is. A refused value is returned
+// all the same.
+func durationEnv(getenv func(string) string, key string, def, lo time.Duration, want string, errs *[]error) time.Duration {
+	v := getenv(key)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo {
+		*errs = append(*errs, fmt.Errorf("%s=%q: want a duration of %s", key, v, want))
+	}
+	return d
+}
+
+// readSendRate reads SEND_RATE, the messages a second a socket may send
+// after its burst; 5 when unset.
+func readSendRate(getenv func(string) string, errs *[]error) float64 {
+	v := getenv("SEND_RATE")
+	if v == "" {
+		return 5
+	}
+	r, err := strconv.ParseFloat(v, 64)
+	if err != nil || r <= 0 {
+		*errs = append(*errs, fmt.Errorf("SEND_RATE=%q: want a positive number of messages per second", v))
+	}
+	return r
+}
+
+// readSessionSecret reads SESSION_SECRET, or makes up a random key
+// (generated): sessions then end with the process.
+func readSessionSecret(getenv func(string) string) (secret []byte, generated bool) {
 	if s := getenv("SESSION_SECRET"); s != "" {
-		cfg.secret = []byte(s)
-	} else {
-		cfg.secret = []byte(rand.Text() + rand.Text())
-		cfg.secretGenerated = true
+		return []byte(s), false
 	}
-	if a := strings.TrimSpace(getenv("METRICS_ADDR")); a != "" {
-		if err := checkHostPort(a); err != nil {
-			errs = append(errs, fmt.Errorf("METRICS_ADDR=%q: want host:port, such as 127.0.0.1:9464: %w", a, err))
-		}
-		cfg.metricsAddr = a
+	return []byte(rand.Text() + rand.Text()), true
+}
+
+// readMetricsAddr reads METRICS_ADDR, where GET /metrics is served; empty
+// when unset.
+func readMetricsAddr(getenv func(string) string, errs *[]error) string {
+	a := strings.TrimSpace(getenv("METRICS_ADDR"))
+	if a == "" {
+		return ""
 	}
+	if err := checkHostPort(a); err != nil {
+		*errs = append(*errs, fmt.Errorf("METRICS_ADDR=%q: want host:port, such as 127.0.0.1:9464: %w", a, err))
+	}
+	return a
+}
+
+// readTrustProxy reads TRUST_PROXY, whether X-Forwarded-For comes from a
+// proxy in front; unset, it does on Cloud Run.
+func readTrustProxy(getenv func(string) string, errs *[]error) bool {
 	// Cloud Run sets K_SERVICE, and its front end adds the client's address
 	// to X-Forwarded-For; without a proxy, anyone can write that header.
 	switch v := getenv("TRUST_PROXY"); v {
 	case "":
-		cfg.trustProxy = getenv("K_SERVICE") != ""
+		return getenv("K_SERVICE") != ""
 	case "1", "0":
-		cfg.trustProxy = v == "1"
+		return v == "1"
 	default:
-		errs = append(errs, fmt.Errorf("TRUST_PROXY=%q: want 1 or 0", v))
+		*errs = append(*errs, fmt.Errorf("TRUST_PROXY=%q: want 1 or 0", v))
+		return false
 	}
+}
+
+// readRoomDirectory reads ROOM_DIRECTORY, whether the sign-in and room
+// pages list the rooms in use; on when unset.
+func readRoomDirectory(getenv func(string) string, errs *[]error) bool {
 	switch v := getenv("ROOM_DIRECTORY"); v {
 	case "", "on":
-		cfg.roomDirectory = true
+		return true
 	case "off":
+		return false
 	default:
-		errs = append(errs, fmt.Errorf("ROOM_DIRECTORY=%q: want on or off", v))
+		*errs = append(*errs, fmt.Errorf("ROOM_DIRECTORY=%q: want on or off", v))
+		return false
 	}
+}
+
+// readAuth reads AUTH into cfg, with the settings of the identity provider
+// it names.
+func readAuth(cfg *config, getenv func(string) string, errs *[]error) {
 	switch cfg.auth = strings.TrimSpace(getenv("AUTH")); cfg.auth {
 	case "", "none":
 		cfg.auth = ""
 	case "iap":
-		cfg.iapAudience = strings.TrimSpace(getenv("IAP_AUDIENCE"))
-		if cfg.iapAudience == "" {
-			errs = append(errs, errors.New("AUTH=iap needs IAP_AUDIENCE, the audience of IAP's tokens for this service (/projects/NUMBER/locations/REGION/services/NAME on Cloud Run)"))
-		}
-		cfg.iapKeys = envOr(getenv, "IAP_JWKS_URL", handlers.DefaultIAPKeys)
-		if u, err := url.Parse(cfg.iapKeys); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("IAP_JWKS_URL=%q: want an http(s) address", cfg.iapKeys))
-		}
+		cfg.iapAudience, cfg.iapKeys = readIAP(getenv, errs)
 	case "oidc":
-		cfg.oidc = handlers.OIDCConfig{
-			Issuer:       strings.TrimSpace(getenv("OIDC_ISSUER")),
-			ClientID:     strings.TrimSpace(getenv("OIDC_CLIENT_ID")),
-			ClientSecret: getenv("OIDC_CLIENT_SECRET"),
-			PublicURL:    strings.TrimSuffix(strings.TrimSpace(getenv("PUBLIC_URL")), "/"),
-		}
-		if u, err := url.Parse(cfg.oidc.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("AUTH=oidc needs OIDC_ISSUER, the provider's issuer address (https://accounts.google.com for Google); got %q", cfg.oidc.Issuer))
-		}
-		if cfg.oidc.ClientID == "" {
-			errs = append(errs, errors.New("AUTH=oidc needs OIDC_CLIENT_ID, the client id the provider gave this service"))
-		}
-		if p := cfg.oidc.PublicURL; p != "" {
-			if u, err := url.Parse(p); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
-				errs = append(errs, fmt.Errorf("PUBLIC_URL=%q: want the service's address, such as https://chat.example.com", p))
-			}
-		}
-		// Who may sign in: without a list, any account the provider has
-		// (with Google, anyone's) would get in, so that takes a setting
-		// of its own.
-		cfg.oidc.AllowedDomains = listEnv(getenv, "OIDC_ALLOWED_DOMAINS", checkDomain, &errs)
-		cfg.oidc.AllowedEmails = listEnv(getenv, "OIDC_ALLOWED_EMAILS", checkEmail, &errs)
-		switch v := strings.TrimSpace(getenv("OIDC_ALLOW_ANY")); v {
-		case "", "0":
-		case "1":
-			cfg.oidc.AllowAny = true
-		default:
-			errs = append(errs, fmt.Errorf("OIDC_ALLOW_ANY=%q: want 1 or 0", v))
-		}
-		listed := len(cfg.oidc.AllowedDomains)+len(cfg.oidc.AllowedEmails) > 0
-		switch {
-		case !listed && !cfg.oidc.AllowAny:
-			errs = append(errs, errors.New("AUTH=oidc needs OIDC_ALLOWED_DOMAINS or OIDC_ALLOWED_EMAILS, the accounts let in (or OIDC_ALLOW_ANY=1 to let in every account the provider signs in, with Google anyone's)"))
-		case listed && cfg.oidc.AllowAny:
-			errs = append(errs, errors.New("OIDC_ALLOW_ANY=1 and OIDC_ALLOWED_DOMAINS or OIDC_ALLOWED_EMAILS: set the lists, or let in any account, not both"))
-		}
+		cfg.oidc = readOIDC(getenv, errs)
 	default:
-		errs = append(errs, fmt.Errorf("AUTH=%q: want iap, oidc, or nothing", cfg.auth))
+		*errs = append(*errs, fmt.Errorf("AUTH=%q: want iap, oidc, or nothing", cfg.auth))
 	}
 	if cfg.auth != "oidc" {
 		// Lists that restrict nothing must not look as if they did.
 		for _, k := range []string{"OIDC_ALLOWED_DOMAINS", "OIDC_ALLOWED_EMAILS", "OIDC_ALLOW_ANY"} {
 			if strings.TrimSpace(getenv(k)) != "" {
-				errs = append(errs, fmt.Errorf("%s needs AUTH=oidc", k))
+				*errs = append(*errs, fmt.Errorf("%s needs AUTH=oidc", k))
 			}
 		}
 	}
-	var err error
-	if cfg.redis, cfg.cluster, err = redisOptions(getenv); err != nil {
-		errs = append(errs, err)
+}
+
+// readIAP reads, for AUTH=iap, the audience of Identity-Aware Proxy's
+// tokens and the address of the keys they are signed with.
+func readIAP(getenv func(string) string, errs *[]error) (audience, keys string) {
+	audience = strings.TrimSpace(getenv("IAP_AUDIENCE"))
+	if audience == "" {
+		*errs = append(*errs, errors.New("AUTH=iap needs IAP_AUDIENCE, the audience of IAP's tokens for this service (/projects/NUMBER/locations/REGION/services/NAME on Cloud Run)"))
 	}
-	if cfg.firestoreProject != "" && cfg.redis == nil && cfg.cluster == nil && err == nil {
+	keys = envOr(getenv, "IAP_JWKS_URL", handlers.DefaultIAPKeys)
+	if u, err := url.Parse(keys); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		*errs = append(*errs, fmt.Errorf("IAP_JWKS_URL=%q: want an http(s) address", keys))
+	}
+	return audience, keys
+}
+
+// readOIDC reads, for AUTH=oidc, the OpenID Connect provider to sign in
+// with and who may sign in.
+func readOIDC(getenv func(string) string, errs *[]error) handlers.OIDCConfig {
+	o := readOIDCProvider(getenv, errs)
+	// Who may sign in: without a list, any account the provider has
+	// (with Google, anyone's) would get in, so that takes a setting
+	// of its own.
+	o.AllowedDomains = listEnv(getenv, "OIDC_ALLOWED_DOMAINS", checkDomain, errs)
+	o.AllowedEmails = listEnv(getenv, "OIDC_ALLOWED_EMAILS", checkEmail, errs)
+	o.AllowAny = readOIDCAllowAny(getenv, errs)
+	if err := checkOIDCAllowed(o); err != nil {
+		*errs = append(*errs, err)
+	}
+	return o
+}
+
+// readOIDCProvider reads the OpenID Connect provider, this service's
+// client at it, and the service's public address.
+func readOIDCProvider(getenv func(string) string, errs *[]error) handlers.OIDCConfig {
+	o := handlers.OIDCConfig{
+		Issuer:       strings.TrimSpace(getenv("OIDC_ISSUER")),
+		ClientID:     strings.TrimSpace(getenv("OIDC_CLIENT_ID")),
+		ClientSecret: getenv("OIDC_CLIENT_SECRET"),
+		PublicURL:    strings.TrimSuffix(strings.TrimSpace(getenv("PUBLIC_URL")), "/"),
+	}
+	if u, err := url.Parse(o.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		*errs = append(*errs, fmt.Errorf("AUTH=oidc needs OIDC_ISSUER, the provider's issuer address (https://accounts.google.com for Google); got %q", o.Issuer))
+	}
+	if o.ClientID == "" {
+		*errs = append(*errs, errors.New("AUTH=oidc needs OIDC_CLIENT_ID, the client id the provider gave this service"))
+	}
+	if p := o.PublicURL; p != "" {
+		if u, err := url.Parse(p); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			*errs = append(*errs, fmt.Errorf("PUBLIC_URL=%q: want the service's address, such as https://chat.example.com", p))
+		}
+	}
+	return o
+}
+
+// readOIDCAllowAny reads OIDC_ALLOW_ANY: 1 lets in every account the
+// provider signs in.
+func readOIDCAllowAny(getenv func(string) string, errs *[]error) bool {
+	switch v := strings.TrimSpace(getenv("OIDC_ALLOW_ANY")); v {
+	case "", "0":
+		return false
+	case "1":
+		return true
+	default:
+		*errs = append(*errs, fmt.Errorf("OIDC_ALLOW_ANY=%q: want 1 or 0", v))
+		return false
+	}
+}
+
+// checkOIDCAllowed refuses OIDC settings that say neither who may sign in
+// nor that anyone may, or that say both.
+func checkOIDCAllowed(o handlers.OIDCConfig) error {
+	listed := len(o.AllowedDomains)+len(o.AllowedEmails) > 0
+	switch {
+	case !listed && !o.AllowAny:
+		return errors.New("AUTH=oidc needs OIDC_ALLOWED_DOMAINS or OIDC_ALLOWED_EMAILS, the accounts let in (or OIDC_ALLOW_ANY=1 to let in every account the provider signs in, with Google anyone's)")
+	case listed && o.AllowAny:
+		return errors.New("OIDC_ALLOW_ANY=1 and OIDC_ALLOWED_DOMAINS or OIDC_ALLOWED_EMAILS: set the lists, or let in any account, not both")
+	}
+	return nil
+}
+
+// checkArchive refuses archive settings without what they need: Firestore
+// needs Redis (unless Redis's own settings were refused, redisErr), and
+// the archive's other settings need Firestore.
+func checkArchive(cfg config, redisErr error) error {
+	if cfg.firestoreProject != "" && cfg.redis == nil && cfg.cluster == nil && redisErr == nil {
 		// The archive is filled from Redis's streams: without Redis, one
 		// instance keeps its rooms in memory.
-		errs = append(errs, errors.New("FIRESTORE_PROJECT needs Redis (REDISHOST, REDIS_URL or REDIS_CLUSTER)"))
+		return errors.New("FIRESTORE_PROJECT needs Redis (REDISHOST, REDIS_URL or REDIS_CLUSTER)")
 	}
 	if cfg.firestoreProject == "" && (cfg.firestoreDatabase != "" || cfg.retention > 0) {
-		errs = append(errs, errors.New("FIRESTORE_DATABASE and HISTORY_RETENTION need FIRESTORE_PROJECT"))
+		return errors.New("FIRESTORE_DATABASE and HISTORY_RETENTION need FIRESTORE_PROJECT")
 	}
-	return cfg, errors.Join(errs...)
+	return nil
 }
 
 // redisOptions reads REDIS_CLUSTER, or REDIS_URL, or REDISHOST and

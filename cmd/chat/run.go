@@ -82,6 +82,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Warn("SESSION_SECRET is not set: using a random key, so sessions end when this process does and are not valid on other instances")
 	}
 
+	chat := newChat(cfg, store, met, log)
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := chat.Start(hubCtx)
+	defer stopHub()
+
+	srv, err := startServers(cfg, chat, met, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.wait(ctx); err != nil {
+		return err
+	}
+	drain(srv, chat, stopHub, hubDone, log)
+	return nil
+}
+
+// newChat puts the service together on store, with cfg's settings:
+// scrollback reads store's archive, when it has one.
+func newChat(cfg config, store stores, met *metrics, log *slog.Logger) *app.App {
 	var hubOpts []realtime.HubOption
 	scrollback := 0
 	if store.archive != nil {
@@ -89,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		scrollback = cfg.historySize
 	}
 	// met is a realtime.Observer too, so app.New has the hub report to it.
-	chat := app.New(store.broker, handlers.Config{
+	return app.New(store.broker, handlers.Config{
 		Secret:         cfg.secret,
 		SendRate:       rate.Limit(cfg.sendRate),
 		SendBurst:      cfg.sendBurst,
@@ -102,61 +121,75 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Identifier:     identifier(cfg),
 		OIDC:           oidcConfig(cfg),
 	}, log, hubOpts...)
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	hubDone := chat.Start(hubCtx)
-	defer stopHub()
+}
 
+// servers are the service's HTTP servers: the public one, and the one for
+// metrics (nil unless METRICS_ADDR asks for it). served has the first
+// failure of either.
+type servers struct {
+	public, metrics *http.Server
+	served          chan error
+}
+
+// startServers listens on cfg's addresses and serves chat there, and the
+// metrics when asked for.
+func startServers(cfg config, chat *app.App, met *metrics, log *slog.Logger) (*servers, error) {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
-	httpSrv := newHTTPServer(chat.Handler(), log)
-	served := make(chan error, 2)
+	s := &servers{public: newHTTPServer(chat.Handler(), log), served: make(chan error, 2)}
 	// Metrics are not for the public: they have a listener of their own, on
 	// an address only a scraper reaches, and none unless asked for.
-	var metricsSrv *http.Server
 	if cfg.metricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.metricsAddr)
 		if err != nil {
 			ln.Close()
 			log.Error("metrics listener", "addr", cfg.metricsAddr, "err", err)
-			return fmt.Errorf("metrics listen: %w", err)
+			return nil, fmt.Errorf("metrics listen: %w", err)
 		}
-		metricsSrv = newHTTPServer(met.mux(), log)
-		log.Info("metrics listening", "addr", mln.Addr().String())
-		go func() {
-			if err := metricsSrv.Serve(mln); err != nil {
-				served <- fmt.Errorf("metrics: %w", err)
-			}
-		}()
+		s.serveMetrics(mln, met, log)
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "trust_proxy", cfg.trustProxy)
-	go func() { served <- httpSrv.Serve(ln) }()
+	go func() { s.served <- s.public.Serve(ln) }()
+	return s, nil
+}
 
+// serveMetrics serves met on mln, in the background.
+func (s *servers) serveMetrics(mln net.Listener, met *metrics, log *slog.Logger) {
+	s.metrics = newHTTPServer(met.mux(), log)
+	log.Info("metrics listening", "addr", mln.Addr().String())
+	go func() {
+		if err := s.metrics.Serve(mln); err != nil {
+			s.served <- fmt.Errorf("metrics: %w", err)
+		}
+	}()
+}
+
+// wait returns nil once ctx is done, for the drain; or, when a server fails
+// first, closes both and returns its error.
+func (s *servers) wait(ctx context.Context) error {
 	select {
-	case err := <-served:
+	case err := <-s.served:
 		// One server failed: the other goes too.
-		httpSrv.Close()
-		if metricsSrv != nil {
-			metricsSrv.Close()
+		s.public.Close()
+		if s.metrics != nil {
+			s.metrics.Close()
 		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+		return nil
 	}
+}
 
+// drain ends the service within drainTotal: sockets first, then the hub,
+// then the metrics.
+func drain(s *servers, chat *app.App, stopHub context.CancelFunc, hubDone <-chan struct{}, log *slog.Logger) {
 	log.Info("shutting down: closing sockets with 1012")
 	start := time.Now()
 	drainCtx, cancel := context.WithTimeout(context.Background(), drainTotal)
 	defer cancel()
-	shut := make(chan error, 1)
-	go func() { shut <- httpSrv.Shutdown(drainCtx) }()
-	socketsCtx, cancelSockets := context.WithTimeout(drainCtx, drainSockets)
-	chat.CloseSockets(socketsCtx)
-	cancelSockets()
-	if err := <-shut; err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		log.Warn("shutdown", "err", err)
-	}
-	_ = httpSrv.Close()
+	s.shutdownPublic(drainCtx, chat, log)
 	// The hub stops within what is left of the drain: its last presence
 	// writes may wait on a Redis that does not answer.
 	stopHub()
@@ -166,14 +199,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Warn("the hub did not stop within the drain")
 	}
 	// Last, so that a scraper can still read the drain's figures.
-	if metricsSrv != nil {
-		if err := metricsSrv.Shutdown(drainCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			log.Warn("metrics shutdown", "err", err)
-		}
-		_ = metricsSrv.Close()
-	}
+	s.shutdownMetrics(drainCtx, log)
 	log.Info("stopped", "drain_ms", time.Since(start).Milliseconds())
-	return nil
+}
+
+// shutdownPublic stops the public server accepting and closes every socket
+// with 1012, giving them drainSockets of ctx's time.
+func (s *servers) shutdownPublic(ctx context.Context, chat *app.App, log *slog.Logger) {
+	shut := make(chan error, 1)
+	go func() { shut <- s.public.Shutdown(ctx) }()
+	socketsCtx, cancelSockets := context.WithTimeout(ctx, drainSockets)
+	chat.CloseSockets(socketsCtx)
+	cancelSockets()
+	if err := <-shut; err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("shutdown", "err", err)
+	}
+	_ = s.public.Close()
+}
+
+// shutdownMetrics stops the metrics server, if there is one, within ctx.
+func (s *servers) shutdownMetrics(ctx context.Context, log *slog.Logger) {
+	if s.metrics == nil {
+		return
+	}
+	if err := s.metrics.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("metrics shutdown", "err", err)
+	}
+	_ = s.metrics.Close()
 }
 
 // brokerClose is how long closing the broker may take at the end of run.

@@ -69,15 +69,15 @@ func withPresenceTiming(t presenceTiming) HubOption { return func(h *Hub) { h.ti
 // ErrInvalidName, before anything reaches the broker.
 //
 // Concurrency. Locks are taken in this order, never the other way:
-// availMu, room.subMu, Hub.mu, room.mu, Socket.mu. presMu and a
+// availMu, localRoom.subMu, Hub.mu, localRoom.mu, Socket.mu. presMu and a
 // presenceLock are taken alone (presMu never with another held).
 //
-//   - Hub.mu, room.mu, Socket.mu, presMu and availMu guard maps and fields
+//   - Hub.mu, localRoom.mu, Socket.mu, presMu and availMu guard maps and fields
 //     and are held only while those are read or written, or while frames are
 //     queued (queueing never blocks: a full queue drops its socket). None
 //     is ever held across broker I/O, nor across a socket's write: what is
 //     queued is flushed once they are let go (flushList).
-//   - room.subMu is held across the room's Subscribe or Unsubscribe: only a
+//   - localRoom.subMu is held across the room's Subscribe or Unsubscribe: only a
 //     join of that same room waits for it.
 //   - A presenceLock (one user in one room) is held across that user's
 //     presence I/O: only that user's next join or leave in that room waits.
@@ -85,8 +85,11 @@ func withPresenceTiming(t presenceTiming) HubOption { return func(h *Hub) { h.ti
 //     directory reads wait for it. Its touchMu is taken alone, by sends,
 //     and never held across I/O.
 //
-// Run's loop never does I/O: a resync reads the history in a goroutine of
-// its own (Hub.bg), and so does a join's presence work.
+// Run's loop never waits on I/O. It does no broker I/O: a resync reads the
+// history in a goroutine of its own (Hub.bg), and so does a join's presence
+// work. It does write to sockets, but only by non-blocking tries
+// (Conn.TryWrite, see Socket): what a socket does not take at once is left
+// to that socket's writer goroutine.
 type Hub struct {
 	broker      Broker
 	render      Renderer
@@ -104,7 +107,7 @@ type Hub struct {
 	available bool       // whether the broker took the last send or ping
 
 	mu    sync.Mutex
-	rooms map[string]*room
+	rooms map[string]*localRoom
 
 	presMu    sync.Mutex // guards pending and presLocks; never held across I/O
 	pending   map[presenceKey]*time.Timer
@@ -126,9 +129,9 @@ type presenceKey struct {
 	user User
 }
 
-// room is one room's sockets on this instance. Its fields are guarded by
-// room.mu unless said otherwise; see Hub for the lock order.
-type room struct {
+// localRoom is one room's sockets on this instance. Its fields are guarded by
+// localRoom.mu unless said otherwise; see Hub for the lock order.
+type localRoom struct {
 	name string
 	refs int // sockets and joins under way; guarded by Hub.mu
 
@@ -158,7 +161,7 @@ const maxHeld = 256
 // dispatchMessage hands a live message to every socket, or holds it while
 // a resync is under way. It returns how many members it reached, and
 // whether one of them shows another numbering than f's.
-func (r *room) dispatchMessage(f frame, fl *flushList) (n int, behind bool) {
+func (r *localRoom) dispatchMessage(f frame, fl *flushList) (n int, behind bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.resyncing {
@@ -174,7 +177,7 @@ func (r *room) dispatchMessage(f frame, fl *flushList) (n int, behind bool) {
 
 // resynced sends the history read by a resync (when ok) and then the live
 // messages held meanwhile, and says whether to read again.
-func (r *room) resynced(history frame, ok bool) (again bool) {
+func (r *localRoom) resynced(history frame, ok bool) (again bool) {
 	var fl flushList
 	defer fl.flush()
 	r.mu.Lock()
@@ -192,7 +195,7 @@ func (r *room) resynced(history frame, ok bool) (again bool) {
 }
 
 // historyRead numbers a read of the room's history that is about to start.
-func (r *room) historyRead() uint64 {
+func (r *localRoom) historyRead() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reads++
@@ -210,7 +213,7 @@ func NewHub(broker Broker, render Renderer, log *slog.Logger, opts ...HubOption)
 		healthEvery: defaultHealthCheck,
 		available:   true,
 		obs:         noObserver{},
-		rooms:       make(map[string]*room),
+		rooms:       make(map[string]*localRoom),
 		pending:     make(map[presenceKey]*time.Timer),
 		presLocks:   make(map[presenceKey]*presenceLock),
 		dirty:       newRoomQueue(),
@@ -287,8 +290,8 @@ func (h *Hub) dispatch(ev Event) {
 		// dropped for it.
 		data := h.render.Typing(ev.Message.Name)
 		r.mu.RLock()
-		for m := range r.sockets {
-			h.flushes.add(m, m.offer(data))
+		for sock := range r.sockets {
+			h.flushes.add(sock, sock.offer(data))
 		}
 		r.mu.RUnlock()
 		h.flushes.flush()
@@ -309,7 +312,7 @@ const resyncWait = 5 * time.Second
 // room; the room's live messages that arrive meanwhile are held and follow
 // the history, which keeps them on the pages. Asked for while one is under
 // way, another follows it.
-func (h *Hub) resync(r *room) {
+func (h *Hub) resync(r *localRoom) {
 	r.mu.Lock()
 	if r.resyncing {
 		r.again = true
@@ -346,18 +349,18 @@ func (h *Hub) historyFrame(msgs []Message, read uint64) frame {
 }
 
 // Send stores and publishes m (its sender, text and Verified; the hub
-// stamps the time) in roomName. A repeated guard is answered like the
+// stamps the time) in room. A repeated guard is answered like the
 // original, with nothing stored again.
-func (h *Hub) Send(ctx context.Context, roomName string, m Message, guard string) (Message, error) {
-	if err := errors.Join(checkRoom(roomName), checkName(m.Name)); err != nil {
+func (h *Hub) Send(ctx context.Context, room string, m Message, guard string) (Message, error) {
+	if err := errors.Join(checkRoom(room), checkName(m.Name)); err != nil {
 		return Message{}, err
 	}
 	m.Time = time.Now().UTC()
-	m, _, err := h.broker.Send(ctx, roomName, m, guard)
+	m, _, err := h.broker.Send(ctx, room, m, guard)
 	switch {
 	case err == nil:
 		h.setAvailable(true)
-		h.touched(ctx, roomName)
+		h.touched(ctx, room)
 	case ctx.Err() == nil: // not the sender giving up
 		h.obs.BrokerError()
 		h.setAvailable(false)
@@ -367,12 +370,12 @@ func (h *Hub) Send(ctx context.Context, roomName string, m Message, guard string
 
 // Typing tells every page in the room, on every instance, that name is
 // typing. Nothing is stored: it is one publish.
-func (h *Hub) Typing(ctx context.Context, roomName, name string) error {
-	if err := errors.Join(checkRoom(roomName), checkName(name)); err != nil {
+func (h *Hub) Typing(ctx context.Context, room, name string) error {
+	if err := errors.Join(checkRoom(room), checkName(name)); err != nil {
 		return err
 	}
-	if err := h.broker.Announce(ctx, roomName, KindTyping, name); err != nil {
-		return fmt.Errorf("typing in room %q: %w", roomName, err)
+	if err := h.broker.Announce(ctx, room, KindTyping, name); err != nil {
+		return fmt.Errorf("typing in room %q: %w", room, err)
 	}
 	return nil
 }
@@ -423,10 +426,10 @@ func (h *Hub) setAvailable(ok bool) {
 }
 
 // roomList returns the rooms with sockets here now.
-func (h *Hub) roomList() []*room {
+func (h *Hub) roomList() []*localRoom {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	rooms := make([]*room, 0, len(h.rooms))
+	rooms := make([]*localRoom, 0, len(h.rooms))
 	for _, r := range h.rooms {
 		rooms = append(rooms, r)
 	}
@@ -434,11 +437,11 @@ func (h *Hub) roomList() []*room {
 }
 
 // MemberNames returns the names of who is in the room, across instances.
-func (h *Hub) MemberNames(ctx context.Context, roomName string) ([]string, error) {
-	if err := checkRoom(roomName); err != nil {
+func (h *Hub) MemberNames(ctx context.Context, room string) ([]string, error) {
+	if err := checkRoom(room); err != nil {
 		return nil, err
 	}
-	users, err := h.broker.Members(ctx, roomName)
+	users, err := h.broker.Members(ctx, room)
 	return Names(users), err
 }
 
@@ -447,11 +450,11 @@ func (h *Hub) MemberNames(ctx context.Context, roomName string) ([]string, error
 // "AIice" are all "Alice"). The claim lasts while u is present in the room
 // and a presence TTL after; it reports whether u holds the name now. Claims
 // are atomic: of two sessions claiming one name at once, one gets it.
-func (h *Hub) Claim(ctx context.Context, roomName string, u User) (bool, error) {
-	if err := errors.Join(checkRoom(roomName), checkName(u.Name)); err != nil {
+func (h *Hub) Claim(ctx context.Context, room string, u User) (bool, error) {
+	if err := errors.Join(checkRoom(room), checkName(u.Name)); err != nil {
 		return false, err
 	}
-	return h.broker.Claim(ctx, roomName, u, h.timing.TTL)
+	return h.broker.Claim(ctx, room, u, h.timing.TTL)
 }
 
 // BindName gives name to the verified identity subject for good (NameBook):
@@ -484,11 +487,11 @@ func (h *Hub) FirstUse(ctx context.Context, id string, ttl time.Duration) (bool,
 
 // Recent returns the room's recent messages, oldest first, as a page shows
 // them: the newest of its history that fit maxHistoryBytes.
-func (h *Hub) Recent(ctx context.Context, roomName string) ([]Message, error) {
-	if err := checkRoom(roomName); err != nil {
+func (h *Hub) Recent(ctx context.Context, room string) ([]Message, error) {
+	if err := checkRoom(room); err != nil {
 		return nil, err
 	}
-	msgs, err := h.broker.History(ctx, roomName)
+	msgs, err := h.broker.History(ctx, room)
 	return lastFitting(msgs), err
 }
 
@@ -537,14 +540,14 @@ func WithArchive(a Archive) HubOption { return func(h *Hub) { h.archive = a } }
 // Before returns up to limit messages of the room numbered below before,
 // oldest first, and whether older ones exist: a page of scrollback, from
 // the archive, or from the broker's history without one.
-func (h *Hub) Before(ctx context.Context, roomName string, before int64, limit int) ([]Message, bool, error) {
-	if err := checkRoom(roomName); err != nil {
+func (h *Hub) Before(ctx context.Context, room string, before int64, limit int) ([]Message, bool, error) {
+	if err := checkRoom(room); err != nil {
 		return nil, false, err
 	}
 	if h.archive != nil {
-		return h.archive.Before(ctx, roomName, before, limit)
+		return h.archive.Before(ctx, room, before, limit)
 	}
-	msgs, err := h.broker.History(ctx, roomName)
+	msgs, err := h.broker.History(ctx, room)
 	if err != nil {
 		return nil, false, err
 	}
@@ -587,37 +590,37 @@ func escapedLen(s string) int {
 // Ping reports whether the broker is reachable.
 func (h *Hub) Ping(ctx context.Context) error { return h.broker.Ping(ctx) }
 
-// Join registers a socket of user u in roomName. Its first frame is the
+// Join registers a socket of user u in room. Its first frame is the
 // room's history; live events follow, each once: the socket is registered
 // before the history is read, and events the history already holds are
 // dropped.
-func (h *Hub) Join(ctx context.Context, roomName string, u User, conn Conn) (*Socket, error) {
-	if err := errors.Join(checkRoom(roomName), checkName(u.Name)); err != nil {
+func (h *Hub) Join(ctx context.Context, room string, u User, conn Conn) (*Socket, error) {
+	if err := errors.Join(checkRoom(room), checkName(u.Name)); err != nil {
 		return nil, err
 	}
-	r, err := h.acquire(ctx, roomName)
+	r, err := h.acquire(ctx, room)
 	if err != nil {
 		return nil, err
 	}
-	m := &Socket{hub: h, room: r, User: u, conn: conn}
-	first := r.add(m)
+	sock := &Socket{hub: h, room: r, User: u, conn: conn}
+	first := r.add(sock)
 	read := r.historyRead()
-	msgs, err := h.Recent(ctx, roomName)
+	msgs, err := h.Recent(ctx, room)
 	if err != nil {
 		h.obs.BrokerError()
-		m.leave(false)
-		return nil, fmt.Errorf("join room %q: %w", roomName, err)
+		sock.leave(false)
+		return nil, fmt.Errorf("join room %q: %w", room, err)
 	}
-	behind, flush := m.start(h.historyFrame(msgs, read))
+	behind, flush := sock.start(h.historyFrame(msgs, read))
 	if behind {
 		h.resync(r)
 	}
 	// The page takes this frame as the sign that it is in the room.
 	h.availMu.Lock()
-	_, more := m.deliver(frame{data: h.render.Availability(h.available)})
+	_, more := sock.deliver(frame{data: h.render.Availability(h.available)})
 	h.availMu.Unlock()
 	if flush || more {
-		m.flush()
+		sock.flush()
 	}
 	// Presence goes on while the caller starts writing to the socket: a
 	// joiner's queue must not fill with live messages while Redis, busy
@@ -625,9 +628,9 @@ func (h *Hub) Join(ctx context.Context, roomName string, u User, conn Conn) (*So
 	h.bg.Go(func() {
 		ctx, cancel := context.WithTimeout(h.life, presenceWait)
 		defer cancel()
-		h.enter(ctx, r, m, first)
+		h.enter(ctx, r, sock, first)
 	})
-	return m, nil
+	return sock, nil
 }
 
 // presenceWait bounds the presence work of one join.
@@ -635,10 +638,10 @@ const presenceWait = 5 * time.Second
 
 // enter records a joiner's presence (first: its user's first socket here)
 // and sends it the member list.
-func (h *Hub) enter(ctx context.Context, r *room, m *Socket, first bool) {
+func (h *Hub) enter(ctx context.Context, r *localRoom, sock *Socket, first bool) {
 	h.knowMembers(ctx, r)
-	if first && !m.gone() {
-		if err := h.present(ctx, r.name, m.User); err != nil {
+	if first && !sock.gone() {
+		if err := h.present(ctx, r.name, sock.User); err != nil {
 			h.brokerFailed("record presence", r.name, err)
 		}
 	}
@@ -647,20 +650,20 @@ func (h *Hub) enter(ctx context.Context, r *room, m *Socket, first bool) {
 	r.mu.RUnlock()
 	if known {
 		// The page's list may be older than this instance's.
-		if !slices.Contains(listed, m.User.Name) {
-			listed = slices.Sorted(slices.Values(append(slices.Clip(listed), m.User.Name)))
+		if !slices.Contains(listed, sock.User.Name) {
+			listed = slices.Sorted(slices.Values(append(slices.Clip(listed), sock.User.Name)))
 		}
-		m.Push(h.render.MemberList(listed))
+		sock.Push(h.render.MemberList(listed))
 	}
 	h.markDirty(r.name)
 }
 
 // acquire returns the room, subscribed, with a reference held for the caller.
-func (h *Hub) acquire(ctx context.Context, name string) (*room, error) {
+func (h *Hub) acquire(ctx context.Context, name string) (*localRoom, error) {
 	h.mu.Lock()
 	r := h.rooms[name]
 	if r == nil {
-		r = &room{name: name, sockets: make(map[*Socket]struct{}), users: make(map[User]int)}
+		r = &localRoom{name: name, sockets: make(map[*Socket]struct{}), users: make(map[User]int)}
 		h.rooms[name] = r
 		h.obs.RoomsActive(len(h.rooms))
 	}
@@ -689,7 +692,7 @@ func (h *Hub) acquire(ctx context.Context, name string) (*room, error) {
 }
 
 // release drops a reference to r; the last one unsubscribes the room.
-func (h *Hub) release(r *room) {
+func (h *Hub) release(r *localRoom) {
 	h.mu.Lock()
 	r.refs--
 	last := r.refs == 0
@@ -721,46 +724,46 @@ func (h *Hub) release(r *room) {
 	h.mu.Unlock()
 }
 
-// add registers m and reports whether it is its user's first local socket.
-func (r *room) add(m *Socket) bool {
+// add registers sock and reports whether it is its user's first local socket.
+func (r *localRoom) add(sock *Socket) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sockets[m] = struct{}{}
-	r.users[m.User]++
-	return r.users[m.User] == 1
+	r.sockets[sock] = struct{}{}
+	r.users[sock.User]++
+	return r.users[sock.User] == 1
 }
 
-// remove unregisters m and reports whether it was its user's last local socket.
-func (r *room) remove(m *Socket) bool {
+// remove unregisters sock and reports whether it was its user's last local socket.
+func (r *localRoom) remove(sock *Socket) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.sockets[m]; !ok {
+	if _, ok := r.sockets[sock]; !ok {
 		return false
 	}
-	delete(r.sockets, m)
-	r.users[m.User]--
-	if r.users[m.User] > 0 {
+	delete(r.sockets, sock)
+	r.users[sock.User]--
+	if r.users[sock.User] > 0 {
 		return false
 	}
-	delete(r.users, m.User)
+	delete(r.users, sock.User)
 	return true
 }
 
 // broadcast hands f to every socket and returns how many, and whether one
 // of them shows another numbering than f's (see Socket.accept).
 // The sockets that need it are added to fl, to flush once no lock is held.
-func (r *room) broadcast(f frame, fl *flushList) (n int, behind bool) {
+func (r *localRoom) broadcast(f frame, fl *flushList) (n int, behind bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.deliverLocked(f, fl)
 }
 
 // deliverLocked is broadcast with r.mu held.
-func (r *room) deliverLocked(f frame, fl *flushList) (n int, behind bool) {
-	for m := range r.sockets {
-		b, flush := m.deliver(f)
+func (r *localRoom) deliverLocked(f frame, fl *flushList) (n int, behind bool) {
+	for sock := range r.sockets {
+		b, flush := sock.deliver(f)
 		behind = behind || b
-		fl.add(m, flush)
+		fl.add(sock, flush)
 		n++
 	}
 	return n, behind

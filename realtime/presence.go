@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// present lists u in roomName through this instance and tells the other
+// present lists u in room through this instance and tells the other
 // instances to read the list again. A leave still in its grace period is
 // called off instead: the user never left.
-func (h *Hub) present(ctx context.Context, roomName string, u User) error {
-	key := presenceKey{roomName, u}
+func (h *Hub) present(ctx context.Context, room string, u User) error {
+	key := presenceKey{room, u}
 	defer h.lockPresence(key)()
 	h.presMu.Lock()
 	t, leaving := h.pending[key]
@@ -23,11 +23,11 @@ func (h *Hub) present(ctx context.Context, roomName string, u User) error {
 	if leaving {
 		return nil
 	}
-	if err := h.broker.Present(ctx, roomName, []User{u}, h.timing.TTL); err != nil {
+	if err := h.broker.Present(ctx, room, []User{u}, h.timing.TTL); err != nil {
 		return err
 	}
-	h.occupied(ctx, roomName)
-	return h.broker.Announce(ctx, roomName, KindPresence, u.Name)
+	h.occupied(ctx, room)
+	return h.broker.Announce(ctx, room, KindPresence, u.Name)
 }
 
 // lockPresence orders the presence writes of one user in one room (a join
@@ -61,12 +61,12 @@ type presenceLock struct {
 	refs int // guarded by Hub.presMu
 }
 
-// absentLater unlists u from roomName after the leave grace, unless a
+// absentLater unlists u from room after the leave grace, unless a
 // socket of theirs joins here meanwhile.
-func (h *Hub) absentLater(roomName string, u User) {
+func (h *Hub) absentLater(room string, u User) {
 	h.presMu.Lock()
 	defer h.presMu.Unlock()
-	key := presenceKey{roomName, u}
+	key := presenceKey{room, u}
 	if t, ok := h.pending[key]; ok {
 		t.Stop()
 	}
@@ -110,9 +110,9 @@ func (h *Hub) stopPending() {
 	}
 }
 
-func (h *Hub) localSockets(roomName string, u User) int {
+func (h *Hub) localSockets(room string, u User) int {
 	h.mu.Lock()
-	r := h.rooms[roomName]
+	r := h.rooms[room]
 	h.mu.Unlock()
 	if r == nil {
 		return 0
@@ -123,7 +123,7 @@ func (h *Hub) localSockets(roomName string, u User) int {
 }
 
 // markDirty asks the presence loop to read the room's member list again.
-func (h *Hub) markDirty(roomName string) { h.dirty.add(roomName) }
+func (h *Hub) markDirty(room string) { h.dirty.add(room) }
 
 // presenceLoop renews this instance's users and reads the member lists of
 // its rooms: at once when a room is marked dirty, and every beat,
@@ -176,12 +176,12 @@ func (h *Hub) heartbeat(ctx context.Context) {
 		byRoom[k.room] = append(byRoom[k.room], k.user)
 	}
 	h.presMu.Unlock()
-	for roomName, users := range byRoom {
+	for room, users := range byRoom {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := h.broker.Present(ctx, roomName, users, h.timing.TTL); err != nil {
-			h.brokerFailed("renew presence", roomName, err)
+		if err := h.broker.Present(ctx, room, users, h.timing.TTL); err != nil {
+			h.brokerFailed("renew presence", room, err)
 		} else {
-			h.note(ctx, roomName, false, 0) // every beat: the renewal itself
+			h.note(ctx, room, false, 0) // every beat: the renewal itself
 		}
 		cancel()
 	}
@@ -190,7 +190,7 @@ func (h *Hub) heartbeat(ctx context.Context) {
 // knowMembers reads the member list of a room new to this instance before
 // its first user here is listed, so that the others' entries made from now
 // on are told as entries.
-func (h *Hub) knowMembers(ctx context.Context, r *room) {
+func (h *Hub) knowMembers(ctx context.Context, r *localRoom) {
 	r.mu.RLock()
 	known := r.known
 	r.mu.RUnlock()
@@ -211,18 +211,18 @@ func (h *Hub) knowMembers(ctx context.Context, r *room) {
 
 // refresh reads the room's member list and, when it changed, tells the local
 // sockets who entered and who left, and sends them the new list.
-func (h *Hub) refresh(ctx context.Context, roomName string) {
+func (h *Hub) refresh(ctx context.Context, room string) {
 	h.mu.Lock()
-	r := h.rooms[roomName]
+	r := h.rooms[room]
 	h.mu.Unlock()
 	if r == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	users, err := h.broker.Members(ctx, roomName)
+	users, err := h.broker.Members(ctx, room)
 	cancel()
 	if err != nil {
-		h.brokerFailed("read members", roomName, err)
+		h.brokerFailed("read members", room, err)
 		return
 	}
 	names := Names(users)
@@ -237,7 +237,7 @@ func (h *Hub) refresh(ctx context.Context, roomName string) {
 	r.mu.Unlock()
 	if soon {
 		// Told less than a batch ago: the change waits for the next batch.
-		h.markDirty(roomName)
+		h.markDirty(room)
 		return
 	}
 	if !changed {
@@ -262,7 +262,7 @@ func (h *Hub) refresh(ctx context.Context, roomName string) {
 // tellPresence sends each local socket one frame: who entered, who left,
 // and the new list. A user's own sockets are not told that the user came or
 // went, so they get the same frame without that notice.
-func (h *Hub) tellPresence(r *room, entered, left, names []string) {
+func (h *Hub) tellPresence(r *localRoom, entered, left, names []string) {
 	common := h.render.Presence(entered, left, names)
 	without := func(list []string, name string) []string {
 		return slices.DeleteFunc(slices.Clone(list), func(n string) bool { return n == name })
@@ -272,16 +272,16 @@ func (h *Hub) tellPresence(r *room, entered, left, names []string) {
 	defer fl.flush()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for m := range r.sockets {
+	for sock := range r.sockets {
 		data := common
-		name := m.User.Name
+		name := sock.User.Name
 		if slices.Contains(entered, name) || slices.Contains(left, name) {
 			if own[name] == nil {
 				own[name] = h.render.Presence(without(entered, name), without(left, name), names)
 			}
 			data = own[name]
 		}
-		_, flush := m.deliver(frame{data: data})
-		fl.add(m, flush)
+		_, flush := sock.deliver(frame{data: data})
+		fl.add(sock, flush)
 	}
 }

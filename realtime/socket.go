@@ -47,7 +47,7 @@ type frame struct {
 // one reader).
 type Socket struct {
 	hub  *Hub
-	room *room
+	room *localRoom
 	conn Conn
 	// User is who the socket belongs to.
 	User User

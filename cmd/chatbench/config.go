@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/chatrun/chat/realtime"
 )
 
 // config is what the flags ask for.
@@ -58,9 +60,6 @@ func (c *config) socketIO() bool { return c.proto == protoSocketIO }
 
 // storm reports whether the run is a reconnect storm.
 func (c *config) storm() bool { return c.stormAfter > 0 }
-
-// maxRoom is docs/SPEC.md's longest room name.
-const maxRoom = 64
 
 // parseConfig reads args (without the program name). On -h it writes the
 // usage to usage and returns flag.ErrHelp.
@@ -158,8 +157,10 @@ func (c *config) validate() error {
 	case c.storm() && c.stormAfter >= c.duration:
 		return errors.New("-storm-after must be shorter than -duration: the storm happens while sending")
 	}
-	if bad := roomNameError(c.roomPrefix + "-" + strconv.Itoa(c.rooms-1)); bad != "" {
-		return fmt.Errorf("-room-prefix %q: %s", c.roomPrefix, bad)
+	// The rooms' names must be the chat's own: ParseRoom returns them as
+	// they are.
+	if last := c.roomPrefix + "-" + strconv.Itoa(c.rooms-1); !isRoomName(last) {
+		return fmt.Errorf("-room-prefix %q: %q is not a room's name (letters a to z, digits, - and _, at most %d)", c.roomPrefix, last, realtime.MaxRoom)
 	}
 	for _, u := range c.urls {
 		loop := isLoopbackHost(u.Hostname())
@@ -174,17 +175,10 @@ func (c *config) validate() error {
 	return nil
 }
 
-// roomNameError checks a room name as docs/SPEC.md does; "" when valid.
-func roomNameError(room string) string {
-	if room == "" || len(room) > maxRoom {
-		return "room names are 1 to 64 characters"
-	}
-	for _, r := range room {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return "room names use only a-z, 0-9, - and _"
-		}
-	}
-	return ""
+// isRoomName reports whether name is a room's name as the chat parses it.
+func isRoomName(name string) bool {
+	room, err := realtime.ParseRoom(name)
+	return err == nil && room == name
 }
 
 func parseURLs(s string) ([]*url.URL, error) {

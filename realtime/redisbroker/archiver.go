@@ -15,7 +15,7 @@ import (
 )
 
 // Archiving. With an archive, the send script appends every message to its
-// room's stream chat:{room}:archive, and the sender adds the room to
+// room's stream (archiveStream), and the sender adds the room to
 // archiveRoomsKey before its sender hears back. Every instance drains those
 // streams into the archive through one consumer group per stream: an entry
 // is acknowledged and deleted only once stored, and entries that a consumer
@@ -23,12 +23,6 @@ import (
 // archive's writes are idempotent by room and seq, so an entry stored twice
 // is stored once. Nothing of this is on the send path's way: sends do not
 // wait for the archive.
-
-// archiveRoomsKey is the set of rooms whose streams may hold entries.
-const archiveRoomsKey = "chat:archive:rooms"
-
-// archiveGroup is the consumer group of every archive stream.
-const archiveGroup = "archive"
 
 // maxArchiveBacklog bounds an archive stream while the archive is down:
 // past it the oldest entries go (approximately, as XADD MAXLEN ~ does).
@@ -42,8 +36,6 @@ const (
 	archiveWait      = 10 * time.Second // bounds one room's pass
 )
 
-func archiveStream(room string) string { return "chat:{" + room + "}:archive" }
-
 // WithArchive has the broker keep every message in a as well: sends append
 // to the room's archive stream, the broker drains the streams into a, and
 // a room Redis lost is restored from a at first use. archived, when not
@@ -51,29 +43,6 @@ func archiveStream(room string) string { return "chat:{" + room + "}:archive" }
 func WithArchive(a realtime.Archive, archived func(backlog int, err error)) Option {
 	return func(b *Broker) { b.archive, b.archived = a, archived }
 }
-
-// restoreScript refills a room Redis lost from the archive, unless the room
-// has a counter again already. KEYS[1] is its counter, KEYS[2] its hot
-// window; ARGV[1] the keys' expiry in ms, ARGV[2] the archive's last seq,
-// ARGV[3..] the archive's newest entries, oldest first. A hot window that
-// survived stays as it is, and the counter goes on from whichever of the
-// two is further on: numbers are never used twice.
-var restoreScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local last = tonumber(ARGV[2])
-local kept = redis.call('LINDEX', KEYS[2], -1)
-if kept then
-  local seq = tonumber(cjson.decode(kept).seq)
-  if seq and seq > last then last = seq end
-else
-  for i = 3, #ARGV do
-    redis.call('RPUSH', KEYS[2], ARGV[i])
-  end
-  redis.call('PEXPIRE', KEYS[2], ARGV[1])
-end
-redis.call('SET', KEYS[1], last, 'PX', ARGV[1])
-return 1
-`)
 
 // restoreWait bounds asking the archive for a room Redis knows nothing of:
 // an archive that does not answer must leave the caller time to go on.
@@ -150,7 +119,7 @@ func (b *Broker) restore(ctx context.Context, room string) (bool, error) {
 	b.empty.forget(room)
 	args := []any{b.roomTTL.Milliseconds(), msgs[len(msgs)-1].Seq}
 	for _, m := range msgs {
-		e, err := marshalEvent(wireEvent{Seq: m.Seq, Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified})
+		e, err := encodeRecord(record{Seq: m.Seq, Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified})
 		if err != nil {
 			return false, fmt.Errorf("restore: %w", err)
 		}
@@ -309,36 +278,6 @@ func asideError(room string, s *setAside) error {
 // errStore marks a pass's error as the archive's: it refused or did not
 // answer a write.
 var errStore = errors.New("the archive did not take the messages")
-
-// ackScript acknowledges and deletes stored entries of a stream (KEYS[1]):
-// one call for the batch.
-var ackScript = redis.NewScript(`
-redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
-return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
-`)
-
-// settleScript says how many entries a stream (KEYS[1]) holds; an empty
-// one that took no entry for ARGV[1] ms is deleted, group and all
-// (answer -1), so rooms long gone leave no keys behind. The next XADD
-// makes a new stream, and the archivers a new group that reads it from its
-// start.
-var settleScript = redis.NewScript(`
-local n = redis.call('XLEN', KEYS[1])
-if n > 0 then return n end
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local info = redis.call('XINFO', 'STREAM', KEYS[1])
-local last = '0-0'
-for i = 1, #info, 2 do
-  if info[i] == 'last-generated-id' then last = info[i + 1] end
-end
-local ms = tonumber(string.match(last, '^(%d+)'))
-local now = redis.call('TIME')
-if ms + tonumber(ARGV[1]) > tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) then
-  return 0
-end
-redis.call('DEL', KEYS[1])
-return -1
-`)
 
 // archiveStreamIdle is how long a drained stream stays, group and all: a
 // busy room's stream is not made anew every pass.

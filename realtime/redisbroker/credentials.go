@@ -9,18 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Credentials' keys share the hash tag {!auth} (no room name holds '!'):
-// one slot, so a script sees both kinds on a cluster.
-func generationKey(id string) string { return "chat:{!auth}:gen:" + id }
-func firstUseKey(id string) string   { return "chat:{!auth}:used:" + id }
-
-// revokeScript bumps a generation and sets how long it is kept, at once: a
-// generation without expiry would outlive every cookie it guards.
-var revokeScript = redis.NewScript(`
-local g = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return g`)
-
 // Generation implements realtime.Credentials: one GET.
 func (b *Broker) Generation(ctx context.Context, id string) (int64, error) {
 	g, err := b.rdb.Get(ctx, generationKey(id)).Int64()

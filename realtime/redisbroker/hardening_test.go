@@ -106,7 +106,7 @@ func TestRestoredRoomKeepsVerified(t *testing.T) {
 	}
 }
 
-// entry is a message as the send script stores it (wire.go's JSON).
+// entry is a message as the send script stores it (record.go's JSON).
 func entry(t *testing.T, seq int, text string) string {
 	t.Helper()
 	e, err := json.Marshal(map[string]any{"seq": seq, "type": "message", "name": "ann", "text": text, "ts": time.Now().UTC()})

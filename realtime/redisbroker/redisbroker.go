@@ -14,203 +14,6 @@ import (
 	"github.com/chatrun/chat/realtime"
 )
 
-// Nonce guards. What a repeated nonce must be recognised against is one
-// session's resend window in one room: a page sends its unanswered
-// messages again after a reconnect (at most what the send limit let through
-// before the socket dropped: tens), a form is posted twice. So a guard is a
-// field of a hash per (room, session), not a key per message: the session's
-// newest guardsPerSession nonces live in chat:{room}:guards:SESSION; when it
-// is full it becomes chat:{room}:guards-old:SESSION (replacing the one
-// before) and a new one starts, so the newest guardsPerSession to
-// 2*guardsPerSession nonces are always known, and both hashes stay small
-// enough for Redis's compact encoding. A session's hash lives guardTTL after
-// its last send in the room, never past ROOM_TTL (the room's own keys expire
-// then): guard memory is bounded by the sessions that wrote in each room
-// lately, not by the messages they sent.
-const (
-	guardTTL         = 24 * time.Hour // a page offline overnight still resends once
-	guardsPerSession = 64
-)
-
-// Every key of one room carries the hash tag {room}, so the send script runs
-// on one slot when the keys live in a Redis Cluster.
-func seqKey(room string) string     { return "chat:{" + room + "}:seq" }
-func historyKey(room string) string { return "chat:{" + room + "}:history" }
-
-// guardKeys are the newer and older guard hashes of the session that guard
-// ("SESSION:NONCE", as the handlers make it) belongs to in room, and the
-// field that guard is in them. A guard without a session shares the room's
-// hashes of the session "".
-func guardKeys(room, guard string) (newer, older, field string) {
-	session, nonce, ok := strings.Cut(guard, ":")
-	if !ok {
-		session, nonce = "", guard
-	}
-	return "chat:{" + room + "}:guards:" + session, "chat:{" + room + "}:guards-old:" + session, nonce
-}
-func channelName(room string) string   { return "chat:{" + room + "}:events" }
-func claimKey(room, key string) string { return "chat:{" + room + "}:name:" + key }
-
-// claimKeys are the Redis keys of u's claim on its name in room.
-func claimKeys(room string, u realtime.User) []string {
-	keys := realtime.NameKeys(u.Name)
-	for i, k := range keys {
-		keys[i] = claimKey(room, k)
-	}
-	return keys
-}
-func presenceSetKey(room string) string { return "chat:{" + room + "}:presence" }
-
-func roomOfChannel(ch string) (string, bool) {
-	rest, ok := strings.CutPrefix(ch, "chat:{")
-	if !ok {
-		return "", false
-	}
-	room, ok := strings.CutSuffix(rest, "}:events")
-	return room, ok
-}
-
-// sendScript checks the guard, numbers, stores, trims and publishes in one
-// step, so every instance and the history agree on order and seq. The
-// message body comes from Go as a JSON object; the script prepends the seq.
-// The channel is passed as a key, and published with ARGV[1] (PUBLISH or
-// SPUBLISH), so that a cluster checks it shares the room's slot.
-//
-// A counter that starts at 1 with no history behind it starts the room's
-// numbering, and the message says so ("first"): pages that showed an older
-// numbering, whose data Redis lost, take the history afresh instead of
-// reading the new seq 1 as a message they already show. A counter lost
-// while the history survived (an evicted key) goes on from the history's
-// last seq rather than reuse its numbers. Both cost nothing but on seq 1.
-//
-// With an archive (ARGV[7] is '1'), the entry also goes to the room's
-// archive stream (KEYS[5]), which the archivers drain; and a room with no
-// counter is not numbered afresh before its archive was asked (ARGV[8] is
-// '1' once it was): the reply {3} says to restore the room from it first.
-// The reply's fourth element is 1 when the stream held nothing else: only
-// then must the sender add the room to the archivers' set (it stays there
-// while the stream exists). Past ARGV[9] entries (the archive down for
-// long) the stream drops its oldest.
-//
-// With a guard (ARGV[4] is '1'), ARGV[10] is its nonce, looked up in the
-// session's newer (KEYS[3]) and older (KEYS[6]) guard hashes and added to
-// the newer, which becomes the older once it holds ARGV[11] nonces; the
-// newer lives ARGV[5] ms after the session's last send (see guardKeys).
-//
-// The reply is {1, seq, first, fresh stream} for a stored message, {0,
-// seq} for a repeated nonce, {3} for a room to restore first.
-var sendScript = redis.NewScript(`
-if ARGV[4] == '1' then
-  local prev = redis.call('HGET', KEYS[3], ARGV[10]) or redis.call('HGET', KEYS[6], ARGV[10])
-  if prev then return {0, tonumber(prev)} end
-end
-local seq = redis.call('INCR', KEYS[1])
-local first = ''
-if seq == 1 then
-  if ARGV[7] == '1' and ARGV[8] ~= '1' then
-    redis.call('DEL', KEYS[1])
-    return {3}
-  end
-  local last = redis.call('LINDEX', KEYS[2], -1)
-  local prev = last and tonumber(cjson.decode(last).seq)
-  if prev and prev >= seq then
-    seq = prev + 1
-    redis.call('SET', KEYS[1], seq)
-  else
-    first = '"first":true,'
-  end
-end
-local entry = '{"seq":' .. seq .. ',' .. first .. string.sub(ARGV[2], 2)
-redis.call('RPUSH', KEYS[2], entry)
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
-if ARGV[4] == '1' then
-  if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[11]) then
-    redis.call('RENAME', KEYS[3], KEYS[6])
-  end
-  redis.call('HSET', KEYS[3], ARGV[10], seq)
-  redis.call('PEXPIRE', KEYS[3], ARGV[5])
-end
-redis.call(ARGV[1], KEYS[4], entry)
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-local fresh = 0
-if ARGV[7] == '1' then
-  redis.call('XADD', KEYS[5], '*', 'e', entry)
-  local n = redis.call('XLEN', KEYS[5])
-  if n == 1 then fresh = 1 end
-  if n > tonumber(ARGV[9]) then redis.call('XTRIM', KEYS[5], 'MAXLEN', '~', ARGV[9]) end
-end
-if first ~= '' then return {1, seq, 1, fresh} end
-return {1, seq, 0, fresh}
-`)
-
-// The bindings of names to identities (realtime.NameBook) live under one hash
-// tag, so that a bind is one script on a cluster too; "!" is in no room's
-// name, so no room's keys can look like these.
-func boundNameKey(key string) string    { return "chat:{!identity}:name:" + key }
-func identityKey(subject string) string { return "chat:{!identity}:subject:" + subject }
-
-// bindScript gives a name to an identity for good, all of its keys or none.
-// KEYS[1] is the identity's key, the rest the name's keys; ARGV[1] is the
-// identity, ARGV[2] the name ("": only read the identity's name). It returns
-// {1, name} with the identity's name, or {0, ""} when another holds it.
-var bindScript = redis.NewScript(`
-local mine = redis.call('GET', KEYS[1])
-if mine then return {1, mine} end
-if ARGV[2] == '' then return {1, ''} end
-for i = 2, #KEYS do
-  local holder = redis.call('GET', KEYS[i])
-  if holder and holder ~= ARGV[1] then return {0, ''} end
-end
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[1]) end
-redis.call('SET', KEYS[1], ARGV[2])
-return {1, ARGV[2]}
-`)
-
-// claimScript gives a name to a session, all of its keys or none: taken
-// when another session holds any of them. KEYS are the name's claim keys,
-// ARGV[1] the session, ARGV[2] the expiry in ms.
-var claimScript = redis.NewScript(`
-for _, k in ipairs(KEYS) do
-  local holder = redis.call('GET', k)
-  if holder and holder ~= ARGV[1] then return 0 end
-end
-for _, k in ipairs(KEYS) do
-  redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
-end
-return 1
-`)
-
-// renewScript renews the claims of present users: each key that is free or
-// held by its session (ARGV[i+1]) is set again, for ARGV[1] ms; one held by
-// another session stays theirs.
-var renewScript = redis.NewScript(`
-for i, k in ipairs(KEYS) do
-  local holder = redis.call('GET', k)
-  if not holder or holder == ARGV[i + 1] then
-    redis.call('SET', k, ARGV[i + 1], 'PX', ARGV[1])
-  end
-end
-return 1
-`)
-
-// absentScript removes an instance's presence entry (ARGV[1]) from the
-// room's set (KEYS[1]) and, when no live entry of the same session
-// (ARGV[2], as "\0session\0") is left, deletes the session's claims
-// (KEYS[2..]). The set holds a room's users, so the scan is short.
-var absentScript = redis.NewScript(`
-redis.call('ZREM', KEYS[1], ARGV[1])
-for _, e in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[3], '+inf')) do
-  if string.find(e, ARGV[2], 1, true) then return 0 end
-end
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) == string.sub(ARGV[2], 2, -2) then
-    redis.call('DEL', KEYS[i])
-  end
-end
-return 1
-`)
-
 // PubSubMode is how room events travel between instances.
 type PubSubMode int
 
@@ -315,8 +118,7 @@ func New(rdb redis.UniversalClient, historySize int, opts ...Option) *Broker {
 // cluster) knows SPUBLISH: Redis 7 and later, and Valkey, do.
 func ShardedPubSubSupported(ctx context.Context, rdb redis.UniversalClient) (bool, error) {
 	err := onEveryPrimary(ctx, rdb, func(ctx context.Context, c redis.Cmdable) error {
-		// A channel outside the chat's names: no room hears it.
-		err := c.SPublish(ctx, "chat-probe", "").Err()
+		err := c.SPublish(ctx, probeChannel, "").Err()
 		// A node that does not own the channel's slot redirects: it knows
 		// the command, which is all that is asked.
 		if err != nil && (strings.HasPrefix(err.Error(), "MOVED ") || strings.HasPrefix(err.Error(), "ASK ")) {
@@ -380,7 +182,7 @@ func (b *Broker) emit(ev realtime.Event) {
 
 // Send implements realtime.Broker: one run of sendScript.
 func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guard string) (realtime.Message, bool, error) {
-	body, err := marshalEvent(wireEvent{Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified})
+	body, err := encodeRecord(record{Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified})
 	if err != nil {
 		return realtime.Message{}, false, fmt.Errorf("encode message: %w", err)
 	}
@@ -432,7 +234,7 @@ func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guar
 // Announce implements realtime.Broker: a publish on the room's channel,
 // stored nowhere.
 func (b *Broker) Announce(ctx context.Context, room string, kind realtime.EventKind, name string) error {
-	body, err := marshalEvent(wireEvent{Type: kind, Name: name, Time: time.Now()})
+	body, err := encodeRecord(record{Type: kind, Name: name, Time: time.Now()})
 	if err != nil {
 		return fmt.Errorf("encode notice: %w", err)
 	}
@@ -678,15 +480,6 @@ func (b *Broker) Close() error {
 	close(b.events)
 	return err
 }
-
-// The directory's keys: when each room last had a message, and someone in
-// it (scores in Unix ms). Rooms are spread over many keys nowhere else, so
-// on a cluster these two live on one shard: a write a minute per busy room
-// and one per beat per room with people in it.
-const (
-	directoryMessagedKey = "chat:directory:messaged"
-	directoryPresentKey  = "chat:directory:present"
-)
 
 // Touch implements realtime.Directory.
 func (b *Broker) Touch(ctx context.Context, room string, at time.Time, message bool) error {

@@ -9,8 +9,11 @@ import (
 	"github.com/chatrun/chat/realtime"
 )
 
-// wireEvent is the JSON of an event on a channel and of a history entry.
-type wireEvent struct {
+// record is Redis's JSON of a message or a notice: a history entry and an
+// archive stream entry (stored, with its seq), and what a room's channel
+// carries (published). Its field names are the data in Redis: renaming one
+// loses what is stored.
+type record struct {
 	Seq   int64              `json:"seq,omitempty"`
 	First bool               `json:"first,omitempty"`
 	Type  realtime.EventKind `json:"type"`
@@ -21,38 +24,40 @@ type wireEvent struct {
 	Verified bool `json:"verified,omitempty"`
 }
 
-// marshalEvent encodes w without HTML escaping: the text is stored and
+// encodeRecord encodes r without HTML escaping: the text is stored and
 // sent as written ("<" is one byte, not the six of "\u003c"); the page
 // escapes it when it shows it.
-func marshalEvent(w wireEvent) ([]byte, error) {
+func encodeRecord(r record) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(w); err != nil {
+	if err := enc.Encode(r); err != nil {
 		return nil, err
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
+// decodeEvent reads a record published on room's channel.
 func decodeEvent(room string, payload []byte) (realtime.Event, error) {
-	var w wireEvent
-	if err := json.Unmarshal(payload, &w); err != nil {
+	var r record
+	if err := json.Unmarshal(payload, &r); err != nil {
 		return realtime.Event{}, fmt.Errorf("decode event in room %q: %w", room, err)
 	}
-	if w.Type == "" {
-		w.Type = realtime.KindMessage
+	if r.Type == "" {
+		r.Type = realtime.KindMessage
 	}
-	return realtime.Event{Room: room, Kind: w.Type, Message: w.message()}, nil
+	return realtime.Event{Room: room, Kind: r.Type, Message: r.message()}, nil
 }
 
+// decodeMessage reads a stored record: a history or archive stream entry.
 func decodeMessage(payload []byte) (realtime.Message, error) {
-	var w wireEvent
-	if err := json.Unmarshal(payload, &w); err != nil {
+	var r record
+	if err := json.Unmarshal(payload, &r); err != nil {
 		return realtime.Message{}, fmt.Errorf("decode history entry: %w", err)
 	}
-	return w.message(), nil
+	return r.message(), nil
 }
 
-func (w wireEvent) message() realtime.Message {
-	return realtime.Message{Seq: w.Seq, First: w.First, Name: w.Name, Text: w.Text, Time: w.Time, Verified: w.Verified}
+func (r record) message() realtime.Message {
+	return realtime.Message{Seq: r.Seq, First: r.First, Name: r.Name, Text: r.Text, Time: r.Time, Verified: r.Verified}
 }

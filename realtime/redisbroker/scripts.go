@@ -1,0 +1,217 @@
+package redisbroker
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts: each runs as one step, on one slot on a cluster (its keys
+// share a hash tag, keys.go). KEYS are named by their builders in keys.go.
+
+// Per room.
+
+// sendScript checks the guard, numbers, stores, trims and publishes in one
+// step, so every instance and the history agree on order and seq. The
+// message body comes from Go as a JSON object; the script prepends the seq.
+// The channel is passed as a key, and published with ARGV[1] (PUBLISH or
+// SPUBLISH), so that a cluster checks it shares the room's slot.
+//
+// KEYS: seqKey, historyKey, the newer of guardKeys, channelName,
+// archiveStream, the older of guardKeys. ARGV: the publish command, the
+// record (record.go) without seq, HISTORY_SIZE, '1' with a guard, the
+// newer guard hash's expiry in ms, ROOM_TTL in ms, '1' with an archive,
+// '1' once the archive was asked, maxArchiveBacklog, the guard's nonce,
+// guardsPerSession.
+//
+// A counter that starts at 1 with no history behind it starts the room's
+// numbering, and the message says so ("first"): pages that showed an older
+// numbering, whose data Redis lost, take the history afresh instead of
+// reading the new seq 1 as a message they already show. A counter lost
+// while the history survived (an evicted key) goes on from the history's
+// last seq rather than reuse its numbers. Both cost nothing but on seq 1.
+//
+// With an archive (ARGV[7] is '1'), the entry also goes to the room's
+// archive stream (KEYS[5]), which the archivers drain; and a room with no
+// counter is not numbered afresh before its archive was asked (ARGV[8] is
+// '1' once it was): the reply {3} says to restore the room from it first.
+// The reply's fourth element is 1 when the stream held nothing else: only
+// then must the sender add the room to the archivers' set (it stays there
+// while the stream exists). Past ARGV[9] entries (the archive down for
+// long) the stream drops its oldest.
+//
+// With a guard (ARGV[4] is '1'), ARGV[10] is its nonce, looked up in the
+// session's newer (KEYS[3]) and older (KEYS[6]) guard hashes and added to
+// the newer, which becomes the older once it holds ARGV[11] nonces; the
+// newer lives ARGV[5] ms after the session's last send (see guardKeys).
+//
+// The reply is {1, seq, first, fresh stream} for a stored message, {0,
+// seq} for a repeated nonce, {3} for a room to restore first.
+var sendScript = redis.NewScript(`
+if ARGV[4] == '1' then
+  local prev = redis.call('HGET', KEYS[3], ARGV[10]) or redis.call('HGET', KEYS[6], ARGV[10])
+  if prev then return {0, tonumber(prev)} end
+end
+local seq = redis.call('INCR', KEYS[1])
+local first = ''
+if seq == 1 then
+  if ARGV[7] == '1' and ARGV[8] ~= '1' then
+    redis.call('DEL', KEYS[1])
+    return {3}
+  end
+  local last = redis.call('LINDEX', KEYS[2], -1)
+  local prev = last and tonumber(cjson.decode(last).seq)
+  if prev and prev >= seq then
+    seq = prev + 1
+    redis.call('SET', KEYS[1], seq)
+  else
+    first = '"first":true,'
+  end
+end
+local entry = '{"seq":' .. seq .. ',' .. first .. string.sub(ARGV[2], 2)
+redis.call('RPUSH', KEYS[2], entry)
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+if ARGV[4] == '1' then
+  if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[11]) then
+    redis.call('RENAME', KEYS[3], KEYS[6])
+  end
+  redis.call('HSET', KEYS[3], ARGV[10], seq)
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+end
+redis.call(ARGV[1], KEYS[4], entry)
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+local fresh = 0
+if ARGV[7] == '1' then
+  redis.call('XADD', KEYS[5], '*', 'e', entry)
+  local n = redis.call('XLEN', KEYS[5])
+  if n == 1 then fresh = 1 end
+  if n > tonumber(ARGV[9]) then redis.call('XTRIM', KEYS[5], 'MAXLEN', '~', ARGV[9]) end
+end
+if first ~= '' then return {1, seq, 1, fresh} end
+return {1, seq, 0, fresh}
+`)
+
+// restoreScript refills a room Redis lost from the archive, unless the room
+// has a counter again already. KEYS[1] is its counter (seqKey), KEYS[2]
+// its hot window (historyKey); ARGV[1] the keys' expiry in ms, ARGV[2] the
+// archive's last seq, ARGV[3..] the archive's newest entries as records,
+// oldest first. A hot window that survived stays as it is, and the counter
+// goes on from whichever of the two is further on: numbers are never used
+// twice.
+var restoreScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local last = tonumber(ARGV[2])
+local kept = redis.call('LINDEX', KEYS[2], -1)
+if kept then
+  local seq = tonumber(cjson.decode(kept).seq)
+  if seq and seq > last then last = seq end
+else
+  for i = 3, #ARGV do
+    redis.call('RPUSH', KEYS[2], ARGV[i])
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+redis.call('SET', KEYS[1], last, 'PX', ARGV[1])
+return 1
+`)
+
+// claimScript gives a name to a session, all of its keys or none: taken
+// when another session holds any of them. KEYS are the name's claim keys
+// (claimKeys), ARGV[1] the session, ARGV[2] the expiry in ms.
+var claimScript = redis.NewScript(`
+for _, k in ipairs(KEYS) do
+  local holder = redis.call('GET', k)
+  if holder and holder ~= ARGV[1] then return 0 end
+end
+for _, k in ipairs(KEYS) do
+  redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
+end
+return 1
+`)
+
+// renewScript renews the claims of present users: each key (claimKeys of
+// every user) that is free or held by its session (ARGV[i+1]) is set
+// again, for ARGV[1] ms; one held by another session stays theirs.
+var renewScript = redis.NewScript(`
+for i, k in ipairs(KEYS) do
+  local holder = redis.call('GET', k)
+  if not holder or holder == ARGV[i + 1] then
+    redis.call('SET', k, ARGV[i + 1], 'PX', ARGV[1])
+  end
+end
+return 1
+`)
+
+// absentScript removes an instance's presence entry (ARGV[1]) from the
+// room's set (KEYS[1], presenceSetKey) and, when no live entry of the same
+// session (ARGV[2], as "\0session\0") is left at ARGV[3] (now, Unix ms),
+// deletes the session's claims (KEYS[2..], claimKeys). The set holds a
+// room's users, so the scan is short.
+var absentScript = redis.NewScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+for _, e in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[3], '+inf')) do
+  if string.find(e, ARGV[2], 1, true) then return 0 end
+end
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == string.sub(ARGV[2], 2, -2) then
+    redis.call('DEL', KEYS[i])
+  end
+end
+return 1
+`)
+
+// ackScript acknowledges and deletes stored entries of a stream (KEYS[1],
+// archiveStream): one call for the batch. ARGV[1] is the group
+// (archiveGroup), ARGV[2..] the entries' ids.
+var ackScript = redis.NewScript(`
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+`)
+
+// settleScript says how many entries a stream (KEYS[1], archiveStream)
+// holds; an empty one that took no entry for ARGV[1] ms is deleted, group
+// and all (answer -1), so rooms long gone leave no keys behind. The next
+// XADD makes a new stream, and the archivers a new group that reads it
+// from its start.
+var settleScript = redis.NewScript(`
+local n = redis.call('XLEN', KEYS[1])
+if n > 0 then return n end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local last = '0-0'
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then last = info[i + 1] end
+end
+local ms = tonumber(string.match(last, '^(%d+)'))
+local now = redis.call('TIME')
+if ms + tonumber(ARGV[1]) > tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+return -1
+`)
+
+// Per identity and per credential.
+
+// bindScript gives a name to an identity for good, all of its keys or none.
+// KEYS[1] is the identity's key (identityKey), the rest the name's keys
+// (boundNameKey); ARGV[1] is the identity, ARGV[2] the name ("": only read
+// the identity's name). It returns {1, name} with the identity's name, or
+// {0, ""} when another holds it.
+var bindScript = redis.NewScript(`
+local mine = redis.call('GET', KEYS[1])
+if mine then return {1, mine} end
+if ARGV[2] == '' then return {1, ''} end
+for i = 2, #KEYS do
+  local holder = redis.call('GET', KEYS[i])
+  if holder and holder ~= ARGV[1] then return {0, ''} end
+end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[1]) end
+redis.call('SET', KEYS[1], ARGV[2])
+return {1, ARGV[2]}
+`)
+
+// revokeScript bumps a generation (KEYS[1], generationKey) and sets how
+// long it is kept (ARGV[1], in ms), at once: a generation without expiry
+// would outlive every cookie it guards.
+var revokeScript = redis.NewScript(`
+local g = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return g`)

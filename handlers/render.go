@@ -8,6 +8,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/chatrun/chat/handlers/transport"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/views"
 )
@@ -68,12 +69,12 @@ func (Fragments) MessageList(msgs []realtime.Message) []byte {
 // framed renders c as one WebSocket text message, header included: what
 // the hub writes to sockets as it is.
 func framed(c templ.Component) []byte {
-	buf := bytes.NewBuffer(make([]byte, maxFrameHeader, 512))
+	buf := bytes.NewBuffer(make([]byte, transport.MaxFrameHeader, 512))
 	// Rendering into memory fails only if a component is broken: a bug.
 	if err := c.Render(context.Background(), buf); err != nil {
 		panic("render fragment: " + err.Error())
 	}
-	return textFrame(buf.Bytes())
+	return transport.TextFrame(buf.Bytes())
 }
 
 func renderBytes(c templ.Component) []byte {

@@ -1,13 +1,10 @@
 package handlers
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/chatrun/chat/handlers/transport"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/views"
 )
@@ -30,13 +28,12 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	sess, signedIn := s.session(r)
 	// Accept refuses a browser Origin other than the host with 403
 	// (cross-site WebSocket hijacking); CrossOriginProtection lets GET by.
-	hj := &smallBuffers{ResponseWriter: w, writeTimeout: s.writeTimeout}
-	conn, err := websocket.Accept(hj, r, nil)
+	conn, wire, err := transport.Accept(w, r, s.writeTimeout)
 	if err != nil {
 		return
 	}
 	ip := clientIP(r, s.trustProxy)
-	switch s.track(conn, trackedSocket{wire: hj.wire, session: sess.ID, room: room}, ip) {
+	switch s.track(conn, trackedSocket{wire: wire, session: sess.ID, room: room}, ip) {
 	case trackDraining:
 		conn.Close(websocket.StatusServiceRestart, "server restarting")
 		conn.CloseNow()
@@ -53,9 +50,9 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	// the request's context values, and a shutdown closes it by itself.
 	// Each call to the broker gets a deadline of its own.
 	ctx := context.Background()
-	hj.wire.end = func(tooSlow bool) { endSocket(conn, tooSlow) }
+	wire.OnEnd(func(tooSlow bool) { endSocket(conn, tooSlow) })
 	actx, cancel := context.WithTimeout(ctx, brokerWait)
-	m, ok := s.admit(actx, conn, hj.wire, room, sess, signedIn)
+	m, ok := s.admit(actx, conn, wire, room, sess, signedIn)
 	cancel()
 	if !ok {
 		stopAging()
@@ -158,7 +155,7 @@ func (k *pinger) stop() {
 }
 
 // admit joins the socket to the room, or tells it why not and closes it.
-func (s *Server) admit(ctx context.Context, conn *websocket.Conn, w *wire, room string, sess Session, signedIn bool) (*realtime.Socket, bool) {
+func (s *Server) admit(ctx context.Context, conn *websocket.Conn, w *transport.Wire, room string, sess Session, signedIn bool) (*realtime.Socket, bool) {
 	// A refused handshake makes htmx retry for ever; 1008 makes it stop.
 	// Nothing of the room is sent first.
 	if !signedIn {
@@ -195,58 +192,6 @@ func (s *Server) unavailableSocket(ctx context.Context, conn *websocket.Conn) {
 }
 
 const unavailableNotice = "The chat cannot store messages right now. Trying again…"
-
-// Buffer sizes of a socket after the hijack. net/http's are 4 KiB each way,
-// most of what an idle socket costs. A frame from the page mostly fits in
-// the read buffer (a longer one is read past it, straight into the
-// message); coder/websocket writes only control frames (at most 127 bytes:
-// the server's are unmasked) and the refusals before a socket joins, which
-// may take two writes.
-const (
-	socketReadBuf    = 256
-	socketControlBuf = 128
-)
-
-// smallBuffers hands coder/websocket the hijacked connection with small
-// buffers in place of net/http's, its writes going through the socket's
-// wire.
-type smallBuffers struct {
-	http.ResponseWriter
-	writeTimeout time.Duration
-	wire         *wire
-}
-
-func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	w.wire = newWire(conn, w.writeTimeout, nil)
-	// The 101 response may still sit in net/http's buffer.
-	if err := brw.Writer.Flush(); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	ctl := w.wire.control()
-	return ctl, bufio.NewReadWriter(carryOver(brw.Reader, conn), bufio.NewWriterSize(ctl, socketControlBuf)), nil
-}
-
-// carryOver returns a small reader on conn that holds, buffered, the bytes
-// net/http had already read past the handshake: the client's first frame
-// may have come with the handshake or right after the 101. coder/websocket
-// keeps only what the reader has buffered (it resets the reader onto the
-// connection), so bytes merely waiting in an underlying reader would be lost.
-func carryOver(old *bufio.Reader, conn net.Conn) *bufio.Reader {
-	n := old.Buffered()
-	if n == 0 {
-		return bufio.NewReaderSize(conn, socketReadBuf)
-	}
-	b, _ := old.Peek(n)
-	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn), max(socketReadBuf, n))
-	// The first read takes all n bytes from memory: it never waits on conn.
-	_, _ = br.Peek(n)
-	return br
-}
 
 func (s *Server) write(ctx context.Context, conn *websocket.Conn, data []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
@@ -435,7 +380,7 @@ const (
 // under it (for deadlines), and whose it is, where (to close it at
 // sign-out).
 type trackedSocket struct {
-	wire    *wire
+	wire    *transport.Wire
 	session string // "" before a sign-in: nothing to sign out
 	room    string
 }
@@ -514,7 +459,7 @@ func (s *Server) CloseSockets(ctx context.Context) {
 		conns = append(conns, c)
 		// Bounds the close frame's own write; a write under way holds the
 		// connection until it ends or its own deadline passes.
-		_ = ts.wire.conn.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+		_ = ts.wire.SetWriteDeadline(time.Now().Add(s.writeTimeout))
 	}
 	s.mu.Unlock()
 

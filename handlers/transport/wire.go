@@ -1,4 +1,9 @@
-package handlers
+// Package transport is the WebSocket transport under the chat's sockets,
+// the one syscall-level code in the repository: the handshake that hands
+// coder/websocket the hijacked connection with small buffers (Accept), and
+// the wire, through which the hub's frames and coder/websocket's control
+// frames reach the socket without interleaving (Wire).
+package transport
 
 import (
 	"encoding/binary"
@@ -9,7 +14,7 @@ import (
 	"time"
 )
 
-// wire is a socket's connection, written by two writers: the hub's frames,
+// Wire is a socket's connection, written by two writers: the hub's frames,
 // whole WebSocket messages it writes itself (realtime.Conn), and
 // coder/websocket's control frames (ping, close), which reach it through
 // control(). Each frame is written whole under mu, so the two never
@@ -18,7 +23,7 @@ import (
 // The hub's frames bypass coder/websocket: a server's frames are not
 // masked, so a room's event is framed once and the same bytes go to every
 // socket, most of them in one non-blocking write from the hub's event loop.
-type wire struct {
+type Wire struct {
 	conn    net.Conn
 	raw     syscall.RawConn // nil when conn is not a plain socket (TLS): every write then waits in Write
 	timeout time.Duration
@@ -37,8 +42,8 @@ type wire struct {
 	closing bool
 }
 
-func newWire(conn net.Conn, timeout time.Duration, end func(tooSlow bool)) *wire {
-	w := &wire{conn: conn, timeout: timeout, end: end}
+func newWire(conn net.Conn, timeout time.Duration, end func(tooSlow bool)) *Wire {
+	w := &Wire{conn: conn, timeout: timeout, end: end}
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			w.raw = raw
@@ -49,7 +54,7 @@ func newWire(conn net.Conn, timeout time.Duration, end func(tooSlow bool)) *wire
 
 // TryWrite writes what the socket's send buffer takes now, never waiting:
 // not for the buffer, and not for a control frame being written.
-func (w *wire) TryWrite(p []byte) (int, error) {
+func (w *Wire) TryWrite(p []byte) (int, error) {
 	if w.raw == nil || !w.mu.TryLock() {
 		return 0, nil
 	}
@@ -80,7 +85,7 @@ func (w *wire) TryWrite(p []byte) (int, error) {
 }
 
 // Write writes all of p, giving up after the write timeout.
-func (w *wire) Write(p []byte) error {
+func (w *Wire) Write(p []byte) error {
 	if !w.mid {
 		w.mu.Lock()
 	}
@@ -104,7 +109,7 @@ func (w *wire) Write(p []byte) error {
 // word before the server closes the socket (a sign-out's notice). It waits
 // for a frame under way, even one a TryWrite left half written, since that
 // frame's writer holds mu until it ends.
-func (w *wire) Last(p []byte) error {
+func (w *Wire) Last(p []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closing {
@@ -121,16 +126,24 @@ func (w *wire) Last(p []byte) error {
 }
 
 // End is realtime.Conn's: the socket writes no more.
-func (w *wire) End(tooSlow bool) { w.end(tooSlow) }
+func (w *Wire) End(tooSlow bool) { w.end(tooSlow) }
+
+// OnEnd sets what End does. It is set once, before the wire is handed to
+// the hub, which alone calls End.
+func (w *Wire) OnEnd(end func(tooSlow bool)) { w.end = end }
+
+// SetWriteDeadline sets the connection's write deadline at once, without
+// the wire's lock: a frame under way does not hold it back.
+func (w *Wire) SetWriteDeadline(t time.Time) error { return w.conn.SetWriteDeadline(t) }
 
 // control returns the connection as coder/websocket writes to it: each
 // write (a whole control frame, which fits its write buffer) waits for the
 // frame being written to end.
-func (w *wire) control() net.Conn { return controlConn{Conn: w.conn, w: w} }
+func (w *Wire) control() net.Conn { return controlConn{Conn: w.conn, w: w} }
 
 type controlConn struct {
 	net.Conn
-	w *wire
+	w *Wire
 }
 
 func (c controlConn) Write(p []byte) (int, error) {
@@ -145,15 +158,15 @@ func (c controlConn) Write(p []byte) (int, error) {
 // opClose is the opcode of a close frame.
 const opClose = 0x8
 
-// maxFrameHeader is the longest header of an unmasked WebSocket frame.
-const maxFrameHeader = 10
+// MaxFrameHeader is the longest header of an unmasked WebSocket frame.
+const MaxFrameHeader = 10
 
-// textFrame returns payload as one unmasked, final WebSocket text frame.
-// payload must start maxFrameHeader bytes into its buffer's capacity (see
-// framed), so that the header is written in front of it in place.
-func textFrame(buf []byte) []byte {
-	payload := buf[maxFrameHeader:]
-	var h [maxFrameHeader]byte
+// TextFrame returns payload as one unmasked, final WebSocket text frame.
+// payload must start MaxFrameHeader bytes into its buffer's capacity (see
+// handlers' framed), so that the header is written in front of it in place.
+func TextFrame(buf []byte) []byte {
+	payload := buf[MaxFrameHeader:]
+	var h [MaxFrameHeader]byte
 	h[0] = 0x81 // FIN, text
 	n := 2
 	switch l := len(payload); {
@@ -168,7 +181,7 @@ func textFrame(buf []byte) []byte {
 		binary.BigEndian.PutUint64(h[2:], uint64(l))
 		n = 10
 	}
-	start := maxFrameHeader - n
+	start := MaxFrameHeader - n
 	copy(buf[start:], h[:n])
 	return buf[start:]
 }

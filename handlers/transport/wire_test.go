@@ -1,4 +1,4 @@
-package handlers
+package transport
 
 import (
 	"bytes"
@@ -16,22 +16,21 @@ import (
 
 // wirePair opens a WebSocket over loopback and returns the server's wire
 // and coder/websocket connection, and the client's connection.
-func wirePair(t *testing.T) (*wire, *websocket.Conn, *websocket.Conn) {
+func wirePair(t *testing.T) (*Wire, *websocket.Conn, *websocket.Conn) {
 	t.Helper()
 	type server struct {
-		w    *wire
+		w    *Wire
 		conn *websocket.Conn
 	}
 	got := make(chan server, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hj := &smallBuffers{ResponseWriter: w, writeTimeout: 5 * time.Second}
-		conn, err := websocket.Accept(hj, r, nil)
+		conn, wire, err := Accept(w, r, 5*time.Second)
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		hj.wire.end = func(bool) {}
-		got <- server{hj.wire, conn}
+		wire.OnEnd(func(bool) {})
+		got <- server{wire, conn}
 	}))
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -60,9 +59,9 @@ func TestWireFramesAndControlFramesDoNotInterleave(t *testing.T) {
 	sizes := []int{0, 125, 126, 65535, 65536, 300_000}
 	var frames [][]byte
 	for i, n := range sizes {
-		buf := make([]byte, maxFrameHeader, maxFrameHeader+n)
+		buf := make([]byte, MaxFrameHeader, MaxFrameHeader+n)
 		buf = append(buf, bytes.Repeat([]byte{byte('a' + i)}, n)...)
-		frames = append(frames, textFrame(buf))
+		frames = append(frames, TextFrame(buf))
 	}
 	all := bytes.Join(frames, nil)
 	n, err := w.TryWrite(all)
@@ -120,7 +119,7 @@ func TestWireFramesAndControlFramesDoNotInterleave(t *testing.T) {
 func TestWireWriteToAClosedPeerFails(t *testing.T) {
 	w, _, client := wirePair(t)
 	client.CloseNow()
-	frame := textFrame(append(make([]byte, maxFrameHeader), "hello"...))
+	frame := TextFrame(append(make([]byte, MaxFrameHeader), "hello"...))
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if _, err := w.TryWrite(frame); err != nil {
@@ -152,7 +151,7 @@ func TestWireWritesNothingAfterACloseFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := newWire(server, 5*time.Second, nil)
-	frame := textFrame(append(make([]byte, maxFrameHeader), "hello"...))
+	frame := TextFrame(append(make([]byte, MaxFrameHeader), "hello"...))
 	if err := w.Write(frame); err != nil {
 		t.Fatal(err)
 	}

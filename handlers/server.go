@@ -13,10 +13,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"golang.org/x/time/rate"
@@ -155,15 +153,12 @@ type Server struct {
 	// identifier too. nil: none.
 	oidc *oidcFlow
 
-	mu       sync.Mutex
-	sockets  map[*websocket.Conn]trackedSocket
-	perIP    map[string]int
-	active   sync.WaitGroup // socket handlers still running
-	draining bool
+	// sockets is the sockets open here, to close them at sign-out and
+	// shutdown.
+	sockets *socketRegistry
 
 	pingInterval time.Duration
 	writeTimeout time.Duration
-	maxPerIP     int
 	trustProxy   bool
 	maxAge       time.Duration // 0: sockets are not aged
 }
@@ -183,11 +178,8 @@ func New(cfg Config) *Server {
 		typing:       newLimiter(typingRate, typingBurst),
 		typed:        newLimiter(rate.Every(typingRepeat), 1),
 		log:          cfg.Log,
-		sockets:      make(map[*websocket.Conn]trackedSocket),
-		perIP:        make(map[string]int),
 		pingInterval: cmp.Or(cfg.PingInterval, 30*time.Second),
 		writeTimeout: cmp.Or(cfg.WriteTimeout, 10*time.Second),
-		maxPerIP:     cmp.Or(cfg.MaxSocketsPerIP, 100),
 		trustProxy:   cfg.TrustProxy,
 		maxAge:       cfg.SocketMaxAge,
 		metrics:      cfg.Metrics,
@@ -209,6 +201,7 @@ func New(cfg Config) *Server {
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
 	}
+	s.sockets = newSocketRegistry(cmp.Or(cfg.MaxSocketsPerIP, 100), s.metrics)
 	return s
 }
 

@@ -50,9 +50,10 @@ func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 }
 
 func (s *Server) openSockets() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sockets)
+	r := s.sockets
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sockets)
 }
 
 // waitUntil waits at most 5 s for cond.

@@ -33,7 +33,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := clientIP(r, s.trustProxy)
-	switch s.track(conn, trackedSocket{wire: wire, session: sess.ID, room: room}, ip) {
+	switch s.sockets.track(conn, trackedSocket{wire: wire, session: sess.ID, room: room}, ip) {
 	case trackDraining:
 		conn.Close(websocket.StatusServiceRestart, "server restarting")
 		conn.CloseNow()
@@ -57,7 +57,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		stopAging()
 		conn.CloseNow()
-		s.untrack(conn, ip)
+		s.sockets.untrack(conn, ip)
 		return
 	}
 	// Reading goes on in a goroutine of its own, which starts with a small
@@ -74,7 +74,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		// A read that fails (the peer went away, or only half-closed)
 		// does not close the connection: without this it would stay open.
 		conn.CloseNow()
-		s.untrack(conn, ip)
+		s.sockets.untrack(conn, ip)
 	}()
 }
 
@@ -366,130 +366,4 @@ func readFrame(ctx context.Context, conn *websocket.Conn) (typ websocket.Message
 		return typ, nil, true, nil
 	}
 	return typ, data, false, nil
-}
-
-type trackResult int
-
-const (
-	tracked trackResult = iota
-	trackDraining
-	trackTooMany
-)
-
-// trackedSocket is what the server keeps of an open socket: the connection
-// under it (for deadlines), and whose it is, where (to close it at
-// sign-out).
-type trackedSocket struct {
-	wire    *transport.Wire
-	session string // "" before a sign-in: nothing to sign out
-	room    string
-}
-
-// track registers a socket from ip, unless the server is draining or ip has
-// too many sockets open here already.
-func (s *Server) track(conn *websocket.Conn, ts trackedSocket, ip string) trackResult {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.draining {
-		return trackDraining
-	}
-	if s.perIP[ip] >= s.maxPerIP {
-		return trackTooMany
-	}
-	s.perIP[ip]++
-	s.sockets[conn] = ts
-	s.active.Add(1)
-	s.metrics.SocketOpened()
-	return tracked
-}
-
-func (s *Server) untrack(conn *websocket.Conn, ip string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.sockets, conn)
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
-	}
-	s.metrics.SocketClosed()
-	s.active.Done()
-}
-
-// EndSession closes this instance's sockets of a session signed out, on
-// any instance: each page is told "Your session has ended." and its socket
-// closed with 1008, so it stops and offers to sign in again. It returns at
-// once (the hub's event loop calls it); the writes go on in goroutines.
-func (s *Server) EndSession(session string) {
-	if session == "" {
-		return
-	}
-	type ending struct {
-		conn *websocket.Conn
-		ts   trackedSocket
-	}
-	var ended []ending
-	s.mu.Lock()
-	for c, ts := range s.sockets {
-		if ts.session == session {
-			ended = append(ended, ending{c, ts})
-		}
-	}
-	s.mu.Unlock()
-	for _, e := range ended {
-		go func() {
-			// The notice goes whole, between the hub's frames, then the
-			// close frame, after which the wire writes nothing.
-			_ = e.ts.wire.Last(framed(views.SignInAgainOOB(e.ts.room, sessionEnded)))
-			e.conn.Close(websocket.StatusPolicyViolation, "signed out")
-		}()
-	}
-}
-
-// sessionEnded is what a page is told when its session is no more.
-const sessionEnded = "Your session has ended."
-
-// CloseSockets closes every socket with 1012 (service restart), so htmx
-// reconnects, through the load balancer, to another instance, and waits for
-// their handlers to finish. http.Server's Shutdown neither closes nor waits
-// for hijacked connections. Sockets still open when ctx ends are cut.
-func (s *Server) CloseSockets(ctx context.Context) {
-	s.mu.Lock()
-	s.draining = true
-	conns := make([]*websocket.Conn, 0, len(s.sockets))
-	for c, ts := range s.sockets {
-		conns = append(conns, c)
-		// Bounds the close frame's own write; a write under way holds the
-		// connection until it ends or its own deadline passes.
-		_ = ts.wire.SetWriteDeadline(time.Now().Add(s.writeTimeout))
-	}
-	s.mu.Unlock()
-
-	var wg sync.WaitGroup
-	for _, c := range conns {
-		// Close waits for the peer's answer; close all at once.
-		wg.Go(func() { c.Close(websocket.StatusServiceRestart, "server restarting") })
-	}
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		for _, c := range conns {
-			c.CloseNow()
-		}
-		<-done
-	}
-	// The handlers end once their reads fail, but one may be waiting on a
-	// broker that does not answer: the drain ends at ctx all the same.
-	handled := make(chan struct{})
-	go func() {
-		s.active.Wait()
-		close(handled)
-	}()
-	select {
-	case <-handled:
-	case <-ctx.Done():
-	}
 }

@@ -52,7 +52,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	ctx := context.Background()
 	wire.OnEnd(func(tooSlow bool) { endSocket(conn, tooSlow) })
 	actx, cancel := context.WithTimeout(ctx, brokerWait)
-	m, ok := s.admit(actx, conn, wire, room, sess, signedIn)
+	sock, ok := s.admit(actx, conn, wire, room, sess, signedIn)
 	cancel()
 	if !ok {
 		stopAging()
@@ -67,10 +67,10 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	// pings.
 	stopPings := s.keepAlive(conn)
 	go func() {
-		s.readLoop(ctx, conn, room, sess, ip, m)
+		s.readLoop(ctx, conn, room, sess, ip, sock)
 		stopPings()
 		stopAging()
-		m.Leave()
+		sock.Leave()
 		// A read that fails (the peer went away, or only half-closed)
 		// does not close the connection: without this it would stay open.
 		conn.CloseNow()
@@ -155,7 +155,7 @@ func (k *pinger) stop() {
 }
 
 // admit joins the socket to the room, or tells it why not and closes it.
-func (s *Server) admit(ctx context.Context, conn *websocket.Conn, w *transport.Wire, room string, sess Session, signedIn bool) (*realtime.Socket, bool) {
+func (s *Server) admit(ctx context.Context, conn *websocket.Conn, wire *transport.Wire, room string, sess Session, signedIn bool) (*realtime.Socket, bool) {
 	// A refused handshake makes htmx retry for ever; 1008 makes it stop.
 	// Nothing of the room is sent first.
 	if !signedIn {
@@ -175,13 +175,13 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, w *transport.W
 		conn.Close(websocket.StatusPolicyViolation, "name taken")
 		return nil, false
 	}
-	m, err := s.chat.Join(ctx, room, user, w)
+	sock, err := s.chat.Join(ctx, room, user, wire)
 	if err != nil {
 		s.log.Error("join room", "room", room, "err", err)
 		s.unavailableSocket(ctx, conn)
 		return nil, false
 	}
-	return m, true
+	return sock, true
 }
 
 // unavailableSocket tells a page that the chat cannot take it now, and
@@ -298,14 +298,14 @@ const notSentUnavailable = "Not sent yet: the chat cannot store messages right n
 // tooLarge refuses a frame over maxFrame.
 const tooLarge = "That message is too large to send: messages are at most 2,000 characters."
 
-func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, addr string, m *realtime.Socket) {
+func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, addr string, sock *realtime.Socket) {
 	for {
 		typ, data, dropped, err := readFrame(ctx, conn)
 		if err != nil {
 			return // closed by the peer, over maxDiscard (1009), or the server shut down
 		}
 		if dropped {
-			m.Push(framed(views.RefusedOOB(tooLarge, "", false)))
+			sock.Push(framed(views.RefusedOOB(tooLarge, "", false)))
 			continue
 		}
 		if isTyping(typ, data) {
@@ -322,17 +322,17 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 		}
 		text, nonce, refusal := decodeFrame(typ, data)
 		if refusal != "" {
-			m.Push(framed(views.RefusedOOB(refusal, nonce, false)))
+			sock.Push(framed(views.RefusedOOB(refusal, nonce, false)))
 			continue
 		}
 		seq, refusal, err := s.send(ctx, room, sess, addr, text, nonce, sendWait)
 		switch {
 		case err != nil:
-			m.Push(framed(views.RefusedOOB(notSentUnavailable, nonce, true)))
+			sock.Push(framed(views.RefusedOOB(notSentUnavailable, nonce, true)))
 		case refusal != "":
-			m.Push(framed(views.RefusedOOB(refusal, nonce, false)))
+			sock.Push(framed(views.RefusedOOB(refusal, nonce, false)))
 		default:
-			m.Push(framed(views.SentOOB(nonce, seq)))
+			sock.Push(framed(views.SentOOB(nonce, seq)))
 		}
 	}
 }

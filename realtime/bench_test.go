@@ -32,13 +32,13 @@ func BenchmarkFanOut1000(b *testing.B) {
 	var readers sync.WaitGroup
 	var members []*Socket
 	for i := range sockets {
-		m, err := h.Join(ctx, "bench", User{Name: strconv.Itoa(i), Session: strconv.Itoa(i)}, NewTestConn())
+		sock, err := h.Join(ctx, "bench", User{Name: strconv.Itoa(i), Session: strconv.Itoa(i)}, NewTestConn())
 		if err != nil {
 			b.Fatal(err)
 		}
-		members = append(members, m)
+		members = append(members, sock)
 		readers.Go(func() {
-			for range m.Out() {
+			for range sock.Out() {
 			}
 		})
 	}
@@ -51,12 +51,12 @@ func BenchmarkFanOut1000(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*sockets)/b.Elapsed().Seconds(), "deliveries/s")
-	for _, m := range members {
-		if m.Dropped() {
+	for _, sock := range members {
+		if sock.Dropped() {
 			b.Fatal("a socket was dropped: the readers did not keep up")
 		}
-		m.leave(false)
-		m.conn.End(false) // as a handler closes its connection
+		sock.leave(false)
+		sock.conn.End(false) // as a handler closes its connection
 	}
 	readers.Wait()
 }

@@ -85,17 +85,17 @@ var (
 
 // recvAny returns the next frame, or the next part of a joined frame,
 // member lists included.
-func recvAny(t *testing.T, ctx context.Context, m *realtime.Socket) string {
+func recvAny(t *testing.T, ctx context.Context, sock *realtime.Socket) string {
 	t.Helper()
 	partsMu.Lock()
-	if p := parts[m]; len(p) > 0 {
-		parts[m] = p[1:]
+	if p := parts[sock]; len(p) > 0 {
+		parts[sock] = p[1:]
 		partsMu.Unlock()
 		return p[0]
 	}
 	partsMu.Unlock()
 	select {
-	case b, ok := <-m.Out():
+	case b, ok := <-sock.Out():
 		if !ok {
 			t.Fatal("member's queue closed")
 		}
@@ -105,7 +105,7 @@ func recvAny(t *testing.T, ctx context.Context, m *realtime.Socket) string {
 		}
 		split := strings.Split(strings.TrimSuffix(f, "|"), "|")
 		partsMu.Lock()
-		parts[m] = append(parts[m], split[1:]...)
+		parts[sock] = append(parts[sock], split[1:]...)
 		partsMu.Unlock()
 		return split[0]
 	case <-ctx.Done():
@@ -115,31 +115,31 @@ func recvAny(t *testing.T, ctx context.Context, m *realtime.Socket) string {
 }
 
 // recv returns the next frame that is not a member list or availability.
-func recv(t *testing.T, ctx context.Context, m *realtime.Socket) string {
+func recv(t *testing.T, ctx context.Context, sock *realtime.Socket) string {
 	t.Helper()
 	for {
-		if f := recvAny(t, ctx, m); !strings.HasPrefix(f, "l:") && !strings.HasPrefix(f, "a:") {
+		if f := recvAny(t, ctx, sock); !strings.HasPrefix(f, "l:") && !strings.HasPrefix(f, "a:") {
 			return f
 		}
 	}
 }
 
 // recvList returns the next member list, skipping other frames.
-func recvList(t *testing.T, ctx context.Context, m *realtime.Socket) string {
+func recvList(t *testing.T, ctx context.Context, sock *realtime.Socket) string {
 	t.Helper()
 	for {
-		if f := recvAny(t, ctx, m); strings.HasPrefix(f, "l:") {
+		if f := recvAny(t, ctx, sock); strings.HasPrefix(f, "l:") {
 			return f
 		}
 	}
 }
 
 // recvUntil reads frames until one equals want, returning those before it.
-func recvUntil(t *testing.T, ctx context.Context, m *realtime.Socket, want string) []string {
+func recvUntil(t *testing.T, ctx context.Context, sock *realtime.Socket, want string) []string {
 	t.Helper()
 	var before []string
 	for {
-		got := recv(t, ctx, m)
+		got := recv(t, ctx, sock)
 		if got == want {
 			return before
 		}
@@ -159,15 +159,15 @@ func TestHubHistoryFirstThenLiveRenderedOnce(t *testing.T) {
 		}
 		var members []*realtime.Socket
 		for i := range 5 {
-			m, err := h.Join(ctx, room, brokertest.User("user"+strconv.Itoa(i)), realtime.NewTestConn())
+			sock, err := h.Join(ctx, room, brokertest.User("user"+strconv.Itoa(i)), realtime.NewTestConn())
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer m.Leave()
-			if got := recv(t, ctx, m); got != "h:1" {
+			defer sock.Leave()
+			if got := recv(t, ctx, sock); got != "h:1" {
 				t.Fatalf("first frame %q, want the history h:1", got)
 			}
-			members = append(members, m)
+			members = append(members, sock)
 		}
 		before := r.messages.Load()
 		if _, err := h.Send(ctx, room, realtime.Message{Name: "user0", Text: "live"}, ""); err != nil {
@@ -304,13 +304,13 @@ func TestHubInstancesShareRooms(t *testing.T) {
 
 // quietFor asserts that m gets no notice while the leave grace and a
 // presence beat run out, then that the next frame is a sentinel message.
-func quietFor(t *testing.T, ctx context.Context, h *realtime.Hub, m *realtime.Socket, room string) {
+func quietFor(t *testing.T, ctx context.Context, h *realtime.Hub, sock *realtime.Socket, room string) {
 	t.Helper()
 	// Long enough for a pending leave to have fired and been read back.
 	deadline := time.Now().Add(fastPresence.LeaveGrace + 3*fastPresence.Beat)
 	for time.Now().Before(deadline) {
 		select {
-		case f, ok := <-m.Out():
+		case f, ok := <-sock.Out():
 			if !ok {
 				t.Fatal("queue closed")
 			}
@@ -324,7 +324,7 @@ func quietFor(t *testing.T, ctx context.Context, h *realtime.Hub, m *realtime.So
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := recv(t, ctx, m), fmt.Sprintf("m%d:end", msg.Seq); got != want {
+	if got, want := recv(t, ctx, sock), fmt.Sprintf("m%d:end", msg.Seq); got != want {
 		t.Fatalf("got %q, want the sentinel %q", got, want)
 	}
 }
@@ -411,7 +411,7 @@ func TestHubClaimsNames(t *testing.T) {
 		if held, err := h.Claim(ctx, room, alice); err != nil || !held {
 			t.Fatalf("Alice could not claim her name in an empty room: %v %v", held, err)
 		}
-		m, err := h.Join(ctx, room, alice, realtime.NewTestConn())
+		sock, err := h.Join(ctx, room, alice, realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -444,7 +444,7 @@ func TestHubClaimsNames(t *testing.T) {
 			<-tick.C
 		}
 		tick.Stop()
-		m.Leave()
+		sock.Leave()
 		testkit.WaitFor(t, ctx, "Alice's name is free after she left", func() bool {
 			got, err := h.Claim(ctx, room, realtime.User{Name: "ALICE", Session: "s2"})
 			return err == nil && got
@@ -501,13 +501,13 @@ func TestHubNumberingStartsOverWhenTheStoreLosesTheRoom(t *testing.T) {
 		room := testkit.Room()
 		var members []*realtime.Socket
 		for i, h := range []*realtime.Hub{h1, h2} {
-			m, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)), realtime.NewTestConn())
+			sock, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)), realtime.NewTestConn())
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer m.Leave()
-			recvUntil(t, ctx, m, "h")
-			members = append(members, m)
+			defer sock.Leave()
+			recvUntil(t, ctx, sock, "h")
+			members = append(members, sock)
 		}
 		for i := 1; i <= 3; i++ {
 			if _, err := h1.Send(ctx, room, realtime.Message{Name: "u0", Text: "old" + strconv.Itoa(i)}, ""); err != nil {
@@ -567,17 +567,17 @@ func TestHubGapInTheLiveSequenceResyncs(t *testing.T) {
 		ctx := brokertest.Context(t)
 		h := newHub(t, f.Make(t, 100), &countingRenderer{})
 		room := testkit.Room()
-		m, err := h.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
+		sock, err := h.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer m.Leave()
+		defer sock.Leave()
 		for i := 1; i <= 3; i++ {
 			if _, err := h.Send(ctx, room, realtime.Message{Name: "ann", Text: strconv.Itoa(i)}, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
-		recvUntil(t, ctx, m, "m3:3")
+		recvUntil(t, ctx, sock, "m3:3")
 		// Message 4 is stored but its publish is lost.
 		c := f.Client()
 		defer c.Close()
@@ -590,7 +590,7 @@ func TestHubGapInTheLiveSequenceResyncs(t *testing.T) {
 		if _, err := h.Send(ctx, room, realtime.Message{Name: "ann", Text: "5"}, ""); err != nil {
 			t.Fatal(err)
 		}
-		recvUntil(t, ctx, m, "h:1:2:3:4:5")
+		recvUntil(t, ctx, sock, "h:1:2:3:4:5")
 	})
 }
 
@@ -613,11 +613,11 @@ func TestHubPresenceFramesAtMostOnceABatch(t *testing.T) {
 		recvList(t, ctx, obs)
 		start := time.Now()
 		for i := range 30 {
-			m, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)), realtime.NewTestConn())
+			sock, err := h.Join(ctx, room, brokertest.User("u"+strconv.Itoa(i)), realtime.NewTestConn())
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer m.Leave()
+			defer sock.Leave()
 		}
 		lists := 0
 		for {

@@ -34,11 +34,11 @@ func TestCrowdJoiningTellsTheDirectoryOnce(t *testing.T) {
 	defer cancel()
 	const joiners = 20
 	for i := range joiners {
-		m, err := h.Join(ctx, "crowd", User{Name: fmt.Sprint("u", i), Session: fmt.Sprint("s", i)}, NewTestConn())
+		sock, err := h.Join(ctx, "crowd", User{Name: fmt.Sprint("u", i), Session: fmt.Sprint("s", i)}, NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer m.Leave()
+		defer sock.Leave()
 	}
 	// Each join records its presence in the background: wait for all.
 	for {

@@ -83,11 +83,11 @@ func TestPresenceOfRoomsProceedsInParallel(t *testing.T) {
 	// A leaver in room "l": present first (released at once), then gone.
 	leaverJoined := make(chan *Socket)
 	go func() {
-		m, err := h.Join(ctx, "l", User{Name: "leaver", Session: "l"}, NewTestConn())
+		sock, err := h.Join(ctx, "l", User{Name: "leaver", Session: "l"}, NewTestConn())
 		if err != nil {
 			t.Error(err)
 		}
-		leaverJoined <- m
+		leaverJoined <- sock
 	}()
 	b.until(t, "the leaver's join", func(n map[string]int) bool { return n["present"] == 1 })
 	b.release <- struct{}{}
@@ -95,11 +95,11 @@ func TestPresenceOfRoomsProceedsInParallel(t *testing.T) {
 
 	var joined []*Socket
 	for i := range 8 {
-		m, err := h.Join(ctx, fmt.Sprint("r", i), User{Name: "u", Session: fmt.Sprint("s", i)}, NewTestConn())
+		sock, err := h.Join(ctx, fmt.Sprint("r", i), User{Name: "u", Session: fmt.Sprint("s", i)}, NewTestConn())
 		if err != nil {
 			t.Fatal(err)
 		}
-		joined = append(joined, m)
+		joined = append(joined, sock)
 	}
 	b.until(t, "eight first joins at the broker at once", func(n map[string]int) bool { return n["present"] == 8 })
 	leaver.Leave()
@@ -108,7 +108,7 @@ func TestPresenceOfRoomsProceedsInParallel(t *testing.T) {
 		b.release <- struct{}{}
 	}
 	b.until(t, "the broker answered them all", func(n map[string]int) bool { return n["present"] == 0 && n["absent"] == 0 })
-	for _, m := range joined {
-		m.Leave()
+	for _, sock := range joined {
+		sock.Leave()
 	}
 }

@@ -46,16 +46,16 @@ func (textRenderer) MessageList(msgs []Message) []byte {
 	return []byte(b.String() + "|")
 }
 
-// shown applies m's frames to what a page would show, in order, until the
+// shown applies sock's frames to what a page would show, in order, until the
 // page shows want; it returns the histories the page was sent meanwhile.
-func shown(t *testing.T, m *Socket, want string) (histories []string) {
+func shown(t *testing.T, sock *Socket, want string) (histories []string) {
 	t.Helper()
 	var page []string
 	deadline := time.After(10 * time.Second)
 	for {
 		var data []byte
 		select {
-		case data = <-m.Out():
+		case data = <-sock.Out():
 		case <-deadline:
 			t.Fatalf("the page shows %v, never %s", page, want)
 		}

@@ -8,7 +8,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,8 +77,10 @@ type oidcFlow struct {
 	cfg    OIDCConfig
 	label  string // "Google", or the issuer's host
 	google bool   // domains are checked against the "hd" claim
-	signer sessions
-	seal   cipher.AEAD // the flow cookie's
+	now    func() time.Time
+	// flow holds a sign-in's state, PKCE verifier, nonce and room, sealed;
+	// identity the verified subject, e-mail address and generation, signed.
+	flow, identity cookie[[]string]
 	// domains and emails are who is let in, unless cfg.AllowAny.
 	domains, emails map[string]bool
 	callbacks       *limiter // per address
@@ -143,10 +144,12 @@ func newOIDCFlow(cfg OIDCConfig, signer sessions) *oidcFlow {
 		return m
 	}
 	return &oidcFlow{
-		cfg: cfg, label: label, google: google, signer: signer, seal: seal,
+		cfg: cfg, label: label, google: google, now: signer.now,
 		domains: set(cfg.AllowedDomains), emails: set(cfg.AllowedEmails),
 		callbacks: newLimiter(rate.Every(time.Minute/callbacksPerMinute), callbacksPerMinute),
 		wait:      identifyWait, discoveryWait: discoveryWait, failureMemory: failureMemory,
+		flow:     cookie[[]string]{name: flowCookie, ttl: flowTTL, codec: sealedFields{aead: seal, n: 4}, now: signer.now},
+		identity: cookie[[]string]{name: identityCookie, ttl: identityTTL, codec: signedFields{key: signer.secret, n: 3}, now: signer.now},
 	}
 }
 
@@ -162,7 +165,7 @@ func (o *oidcFlow) provider(ctx context.Context) (*provider, error) {
 		return p, nil
 	}
 	d := o.pending
-	if d != nil && d.failed() && !o.signer.now().Before(o.failedUntil) {
+	if d != nil && d.failed() && !o.now().Before(o.failedUntil) {
 		d = nil // forgotten: try again
 	}
 	if d == nil {
@@ -211,7 +214,7 @@ func (o *oidcFlow) discover(d *discovery) {
 	defer o.mu.Unlock()
 	if err != nil {
 		d.err = err
-		o.failedUntil = o.signer.now().Add(o.failureMemory)
+		o.failedUntil = o.now().Add(o.failureMemory)
 		close(d.done)
 		return
 	}
@@ -260,109 +263,12 @@ func (o *oidcFlow) redirectURL(r *http.Request) string {
 	return strings.TrimSuffix(base, "/") + "/auth/callback"
 }
 
-// encodeFields writes exp and fields as one cookie-safe string.
-func encodeFields(exp time.Time, fields []string) string {
-	enc := make([]string, 0, len(fields)+1)
-	enc = append(enc, strconv.FormatInt(exp.Unix(), 10))
-	for _, f := range fields {
-		enc = append(enc, base64.RawURLEncoding.EncodeToString([]byte(f)))
-	}
-	return strings.Join(enc, "|")
-}
-
-// decodeFields reads n fields that encodeFields wrote, unless expired.
-func (o *oidcFlow) decodeFields(body string, n int) ([]string, bool) {
-	enc := strings.Split(body, "|")
-	if len(enc) != n+1 {
-		return nil, false
-	}
-	exp, err := strconv.ParseInt(enc[0], 10, 64)
-	if err != nil || o.signer.now().Unix() >= exp {
-		return nil, false
-	}
-	fields := make([]string, n)
-	for i, e := range enc[1:] {
-		b, err := base64.RawURLEncoding.DecodeString(e)
-		if err != nil {
-			return nil, false
-		}
-		fields[i] = string(b)
-	}
-	return fields, true
-}
-
-// setCookie sets one of the flow's cookies, host-only over HTTPS.
-func setCookie(w http.ResponseWriter, r *http.Request, name, value string, exp time.Time, ttl time.Duration) {
-	http.SetCookie(w, &http.Cookie{
-		Name: prefixed(r, name), Value: value,
-		Path: "/", Expires: exp, MaxAge: int(ttl / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overHTTPS(r),
-	})
-}
-
-// setSigned sets a signed cookie holding fields, for ttl.
-func (o *oidcFlow) setSigned(w http.ResponseWriter, r *http.Request, name string, ttl time.Duration, fields ...string) {
-	exp := o.signer.now().Add(ttl)
-	body := encodeFields(exp, fields)
-	// The name is signed too: one cookie cannot pass for the other.
-	setCookie(w, r, name, body+"."+o.signer.sign(name+"|"+body), exp, ttl)
-}
-
-// readSigned returns the fields of a signed cookie that has not expired.
-func (o *oidcFlow) readSigned(r *http.Request, name string, n int) ([]string, bool) {
-	c, err := r.Cookie(prefixed(r, name))
-	if err != nil {
-		return nil, false
-	}
-	body, mac, ok := strings.Cut(c.Value, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(o.signer.sign(name+"|"+body))) {
-		return nil, false
-	}
-	return o.decodeFields(body, n)
-}
-
-// setSealed sets a cookie holding fields encrypted and authenticated
-// (AES-GCM, the cookie's name as associated data), for ttl: the browser
-// carries them but cannot read them.
-func (o *oidcFlow) setSealed(w http.ResponseWriter, r *http.Request, name string, ttl time.Duration, fields ...string) {
-	exp := o.signer.now().Add(ttl)
-	nonce := make([]byte, o.seal.NonceSize())
-	_, _ = rand.Read(nonce) // never fails (crypto/rand)
-	sealed := o.seal.Seal(nonce, nonce, []byte(encodeFields(exp, fields)), []byte(name))
-	setCookie(w, r, name, base64.RawURLEncoding.EncodeToString(sealed), exp, ttl)
-}
-
-// readSealed returns the fields of a sealed cookie that has not expired.
-func (o *oidcFlow) readSealed(r *http.Request, name string, n int) ([]string, bool) {
-	c, err := r.Cookie(prefixed(r, name))
-	if err != nil {
-		return nil, false
-	}
-	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil || len(sealed) < o.seal.NonceSize() {
-		return nil, false
-	}
-	nonce, box := sealed[:o.seal.NonceSize()], sealed[o.seal.NonceSize():]
-	body, err := o.seal.Open(nil, nonce, box, []byte(name))
-	if err != nil {
-		return nil, false
-	}
-	return o.decodeFields(string(body), n)
-}
-
-func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
-	http.SetCookie(w, &http.Cookie{
-		Name: prefixed(r, name), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overHTTPS(r),
-	})
-}
-
 var errNoIdentityCookie = errors.New("not signed in with the provider")
 
 // Identify implements Identifier: the identity the provider vouched for at
 // the callback, from its signed cookie.
 func (o *oidcFlow) Identify(r *http.Request) (Identity, error) {
-	f, ok := o.readSigned(r, identityCookie, 3)
+	f, _, ok := o.identity.read(r)
 	if !ok || f[0] == "" {
 		return Identity{}, errNoIdentityCookie
 	}
@@ -374,7 +280,7 @@ func (o *oidcFlow) Identify(r *http.Request) (Identity, error) {
 }
 
 // signOut ends the sign-in with the provider here.
-func (o *oidcFlow) signOut(w http.ResponseWriter, r *http.Request) { clearCookie(w, r, identityCookie) }
+func (o *oidcFlow) signOut(w http.ResponseWriter, r *http.Request) { o.identity.clear(w, r) }
 
 // idClaims are the ID token's claims that decide who is let in.
 type idClaims struct {
@@ -446,7 +352,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		room = ""
 	}
 	state, verifier, nonce := rand.Text(), oauth2.GenerateVerifier(), rand.Text()
-	s.oidc.setSealed(w, r, flowCookie, flowTTL, state, verifier, nonce, room)
+	s.oidc.flow.set(w, r, []string{state, verifier, nonce, room})
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, p.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce),
 		oauth2.SetAuthURLParam("redirect_uri", s.oidc.redirectURL(r))), http.StatusFound)
@@ -463,8 +369,8 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusTooManyRequests, views.ErrorPage("Too many sign-ins", "Too many sign-ins came from your address in the last minute. Please wait a minute, then sign in again."))
 		return
 	}
-	flow, ok := s.oidc.readSealed(r, flowCookie, 4)
-	clearCookie(w, r, flowCookie) // one use
+	flow, _, ok := s.oidc.flow.read(r)
+	s.oidc.flow.clear(w, r) // one use
 	refuse := func(status int, why string, err error) {
 		s.log.Info("sign-in with the provider refused", "why", why, "err", err)
 		s.page(w, r, status, views.ErrorPage("Sign-in failed", why+" Please sign in again."))
@@ -540,7 +446,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r)
 		return
 	}
-	s.oidc.setSigned(w, r, identityCookie, identityTTL, idt.Subject, claims.Email, strconv.FormatInt(gen, 10))
+	s.oidc.identity.set(w, r, []string{idt.Subject, claims.Email, strconv.FormatInt(gen, 10)})
 	to := "/"
 	if room != "" {
 		to = "/?room=" + url.QueryEscape(room)

@@ -1,7 +1,16 @@
 package handlers
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 )
@@ -45,6 +54,78 @@ func TestOIDCRefusal(t *testing.T) {
 		}
 		if why := c.flow.refusal(claims); (why == "") != c.in {
 			t.Errorf("%s: refusal %q, want let in %v", c.what, why, c.in)
+		}
+	}
+}
+
+// The identity and flow cookies browsers hold, made before the cookie type
+// (commit 2ca4e1e), still read as they did until they expire (24 h, 10 min),
+// over HTTP and (__Host-) HTTPS. The identity cookie is built by hand as
+// that code built it: encodeFields' body (the expiry, then each field
+// base64url, "|" between), "." and the HMAC-SHA256 of "chat_identity|" and
+// the body. The flow cookie is the one that code sealed, opened by hand
+// with the key derived as then; and the flow cookie set now opens the same
+// way, to the same body.
+func TestOIDCCookiesOfBeforeStillRead(t *testing.T) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	body := "1767312000|" + b64([]byte("sub|1")) + "|" + b64([]byte("ann@example.com")) + "|" + b64([]byte("4"))
+	mac := hmac.New(sha256.New, []byte(goldenSecret))
+	mac.Write([]byte("chat_identity|" + body))
+	identity := body + "." + b64(mac.Sum(nil))
+	if identity != goldenIdentity {
+		t.Fatalf("the identity cookie built by hand is %q, but the old code made %q", identity, goldenIdentity)
+	}
+
+	key, err := hkdf.Key(sha256.New, []byte(goldenSecret), nil, "chat oidc flow v1", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(value string) string {
+		sealed, err := base64.RawURLEncoding.DecodeString(value)
+		if err != nil || len(sealed) < aead.NonceSize() {
+			return ""
+		}
+		plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], []byte("chat_oidc"))
+		if err != nil {
+			return ""
+		}
+		return string(plain)
+	}
+	flowBody := "1767226200|" + b64([]byte("state")) + "|" + b64([]byte("verifier")) + "|" + b64([]byte("nonce")) + "|" + b64([]byte("room"))
+	if got := open(goldenFlow); got != flowBody {
+		t.Fatalf("the old flow cookie opens by hand to %q, want %q", got, flowBody)
+	}
+
+	now := goldenNow()
+	o := newOIDCFlow(OIDCConfig{Issuer: "https://id.example.net"}, sessions{secret: []byte(goldenSecret), now: func() time.Time { return now }})
+	w := httptest.NewRecorder()
+	o.flow.set(w, httptest.NewRequest(http.MethodGet, "/", nil), []string{"state", "verifier", "nonce", "room"})
+	if got := open(w.Result().Cookies()[0].Value); got != flowBody {
+		t.Errorf("the flow cookie set now opens by hand to %q, want %q", got, flowBody)
+	}
+	for _, https := range []bool{false, true} {
+		prefix := ""
+		if https {
+			prefix = "__Host-"
+		}
+		for _, at := range []time.Duration{0, flowTTL - time.Second, flowTTL, identityTTL - time.Second, identityTTL} {
+			now = goldenNow().Add(at)
+			id, err := o.Identify(requestWithCookie(https, prefix+identityCookie, identity))
+			if want := (Identity{Subject: "sub|1", Email: "ann@example.com", Gen: 4}); (err == nil) != (at < identityTTL) || (err == nil && id != want) {
+				t.Errorf("the old identity cookie at +%v (HTTPS %v): %+v, %v; want %+v until %v", at, https, id, err, want, identityTTL)
+			}
+			flow, _, ok := o.flow.read(requestWithCookie(https, prefix+flowCookie, goldenFlow))
+			if want := []string{"state", "verifier", "nonce", "room"}; ok != (at < flowTTL) || (ok && !slices.Equal(flow, want)) {
+				t.Errorf("the old flow cookie at +%v (HTTPS %v): %q %v; want %q until %v", at, https, flow, ok, want, flowTTL)
+			}
 		}
 	}
 }

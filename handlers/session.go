@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -20,27 +19,6 @@ const (
 	identityPayload = "i|"
 )
 
-// overHTTPS reports whether the browser reached the service over HTTPS:
-// directly, or through Cloud Run's front end, which terminates TLS and
-// says so in X-Forwarded-Proto.
-func overHTTPS(r *http.Request) bool {
-	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
-}
-
-// cookieName is the session cookie's name for r's scheme.
-func cookieName(r *http.Request) string { return prefixed(r, sessionCookie) }
-
-// prefixed is a cookie's name for r's scheme: over HTTPS, __Host-
-// prefixed. A browser keeps a __Host- cookie only if it is Secure, has
-// Path=/ and no Domain, so a sibling subdomain cannot set one that passes
-// for ours.
-func prefixed(r *http.Request, name string) string {
-	if overHTTPS(r) {
-		return "__Host-" + name
-	}
-	return name
-}
-
 // Session is who a signed cookie says the user is. ID tells apart two
 // sign-ins with one name; it scopes nonces. Subject is the verified identity
 // that signed in, when an identity provider is configured.
@@ -54,17 +32,17 @@ type Session struct {
 	Gen int64
 }
 
-// sessions signs and checks session cookies with an HMAC key that every
-// instance of a deployment shares.
+// sessions issues and reads session cookies, signed with an HMAC key that
+// every instance of a deployment shares.
 type sessions struct {
 	secret []byte
 	now    func() time.Time
 }
 
-func (s sessions) sign(payload string) string {
-	mac := hmac.New(sha256.New, s.secret)
-	mac.Write([]byte(payload))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+// cookie is the session cookie, built on each use: sessions is a plain
+// value that Server and tests spell out, with nothing to set up.
+func (s sessions) cookie() cookie[Session] {
+	return cookie[Session]{name: sessionCookie, ttl: sessionTTL, codec: sessionCodec{key: s.secret}, now: s.now}
 }
 
 // forName returns the session a sign-in as name, by the verified identity
@@ -86,9 +64,37 @@ func (s sessions) forName(r *http.Request, name, subject string) Session {
 
 // issue sets a session cookie for sess, valid for sessionTTL from now.
 func (s sessions) issue(w http.ResponseWriter, r *http.Request, sess Session) {
-	exp := s.now().Add(sessionTTL)
-	// The expiry field carries the generation after a colon once a
-	// sign-out has bumped it; cookies issued before generations had none.
+	s.cookie().set(w, r, sess)
+}
+
+// clear removes the session cookie: the browser is signed out.
+func (s sessions) clear(w http.ResponseWriter, r *http.Request) { s.cookie().clear(w, r) }
+
+// read returns the request's session; a missing, tampered or expired cookie,
+// or one whose name is no longer a valid one, is no session.
+func (s sessions) read(r *http.Request) (Session, bool) {
+	sess, exp, ok := s.cookie().read(r)
+	if !ok {
+		return Session{}, false
+	}
+	if _, bad := validateName(sess.Name); bad != "" {
+		return Session{}, false
+	}
+	sess.Expires = exp
+	return sess, true
+}
+
+// sessionCodec is the session cookie's form, older than the other cookies'
+// and kept byte for byte, so that no one is signed out by a deploy: the
+// payload base64url, "." and the payload's MAC. The payload is the expiry
+// in Unix seconds (then ":" and the generation, once a sign-out has bumped
+// it: cookies issued before generations had none), "|", the session id,
+// "|" and the name; a verified identity's starts with identityPayload and
+// has the subject, base64url, before the name.
+type sessionCodec struct{ key macKey }
+
+// encode writes sess (but for Expires, which is exp) as the payload above.
+func (c sessionCodec) encode(_ string, exp time.Time, sess Session) string {
 	expires := strconv.FormatInt(exp.Unix(), 10)
 	if sess.Gen > 0 {
 		expires += ":" + strconv.FormatInt(sess.Gen, 10)
@@ -99,83 +105,53 @@ func (s sessions) issue(w http.ResponseWriter, r *http.Request, sess Session) {
 		payload = identityPayload + expires + "|" + sess.ID + "|" +
 			base64.RawURLEncoding.EncodeToString([]byte(sess.Subject)) + "|" + sess.Name
 	}
-	value := base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + s.sign(payload)
-	http.SetCookie(w, &http.Cookie{
-		Name:     cookieName(r),
-		Value:    value,
-		Path:     "/",
-		Expires:  exp,
-		MaxAge:   int(sessionTTL / time.Second),
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-		Secure:   overHTTPS(r),
-	})
+	return base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + c.key.sign(payload)
 }
 
-// clear removes the session cookie: the browser is signed out.
-func (s sessions) clear(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     cookieName(r),
-		Value:    "",
-		Path:     "/",
-		MaxAge:   -1,
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-		Secure:   overHTTPS(r),
-	})
-}
-
-// read returns the request's session; a missing, tampered or expired cookie
-// is no session.
-func (s sessions) read(r *http.Request) (Session, bool) {
-	c, err := r.Cookie(cookieName(r))
-	if err != nil {
-		return Session{}, false
-	}
-	enc, mac, ok := strings.Cut(c.Value, ".")
+// decode reads what encode wrote, refusing a payload it could not have
+// written (a generation below 1, an empty subject) even when signed.
+func (c sessionCodec) decode(_, value string) (Session, time.Time, bool) {
+	enc, mac, ok := strings.Cut(value, ".")
 	if !ok {
-		return Session{}, false
+		return Session{}, time.Time{}, false
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(enc)
 	if err != nil {
-		return Session{}, false
+		return Session{}, time.Time{}, false
 	}
 	payload := string(raw)
-	if !hmac.Equal([]byte(mac), []byte(s.sign(payload))) {
-		return Session{}, false
+	if !c.key.verify(payload, mac) {
+		return Session{}, time.Time{}, false
 	}
 	var subject string
 	if rest, ok := strings.CutPrefix(payload, identityPayload); ok {
 		parts := strings.SplitN(rest, "|", 4)
 		if len(parts) != 4 {
-			return Session{}, false
+			return Session{}, time.Time{}, false
 		}
 		sub, err := base64.RawURLEncoding.DecodeString(parts[2])
 		if err != nil || len(sub) == 0 {
-			return Session{}, false
+			return Session{}, time.Time{}, false
 		}
 		subject = string(sub)
 		payload = parts[0] + "|" + parts[1] + "|" + parts[3]
 	}
 	parts := strings.SplitN(payload, "|", 3)
 	if len(parts) != 3 {
-		return Session{}, false
+		return Session{}, time.Time{}, false
 	}
 	expires, genField, hasGen := strings.Cut(parts[0], ":")
 	exp, err := strconv.ParseInt(expires, 10, 64)
-	if err != nil || s.now().Unix() >= exp {
-		return Session{}, false
+	if err != nil {
+		return Session{}, time.Time{}, false
 	}
 	var gen int64
 	if hasGen {
 		if gen, err = strconv.ParseInt(genField, 10, 64); err != nil || gen < 1 {
-			return Session{}, false
+			return Session{}, time.Time{}, false
 		}
 	}
-	if _, bad := validateName(parts[2]); bad != "" {
-		return Session{}, false
-	}
-	return Session{ID: parts[1], Name: parts[2], Subject: subject, Expires: time.Unix(exp, 0), Gen: gen}, true
+	return Session{ID: parts[1], Name: parts[2], Subject: subject, Gen: gen}, time.Unix(exp, 0), true
 }
 
 // sessionCredential is a session's id among realtime.Credentials.

@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -123,5 +126,70 @@ func TestSessionCookieCarriesTheIdentity(t *testing.T) {
 	plain.AddCookie(w.Result().Cookies()[0])
 	if got, ok := s.read(plain); !ok || got.Subject != "" || got.Name != "Bob" {
 		t.Errorf("a plain session read back as %+v %v", got, ok)
+	}
+}
+
+// oldSessionValue is a session cookie's value as the code before the
+// cookie type (commit 2ca4e1e) wrote it, built here by hand: the payload
+// base64url, "." and the payload's HMAC-SHA256 under secret, base64url.
+func oldSessionValue(secret []byte, payload string) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(payload))
+	return base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Session cookies browsers hold, issued before the cookie type, still read
+// as the sessions they were, over HTTP and (__Host-) HTTPS, until their
+// 7 days end: a deploy signs no one out. That covers the oldest form (no
+// generation), one with a generation, and a verified identity's ("i|").
+// What the old reader refused, it still refuses.
+func TestSessionCookiesOfBeforeStillRead(t *testing.T) {
+	exp := time.Unix(1_767_830_400, 0) // goldenNow() + 7 days
+	for _, c := range []struct {
+		what, payload, golden string
+		want                  Session
+	}{
+		{"a session", "1767830400|S1|Ann|with a bar", goldenSession,
+			Session{ID: "S1", Name: "Ann|with a bar", Expires: exp}},
+		{"a session with a generation", "1767830400:3|S2|Bob", goldenSessionGen,
+			Session{ID: "S2", Name: "Bob", Expires: exp, Gen: 3}},
+		{"a verified identity's session", "i|1767830400:2|S3|" + base64.RawURLEncoding.EncodeToString([]byte(goldenSubject)) + "|Ann|B",
+			goldenSessionVerified, Session{ID: "S3", Name: "Ann|B", Subject: goldenSubject, Expires: exp, Gen: 2}},
+		{"a verified identity's session without a generation", "i|1767830400|S4|" + base64.RawURLEncoding.EncodeToString([]byte("sub")) + "|Ann",
+			"", Session{ID: "S4", Name: "Ann", Subject: "sub", Expires: exp}},
+	} {
+		value := oldSessionValue([]byte(goldenSecret), c.payload)
+		if c.golden != "" && value != c.golden {
+			t.Fatalf("%s: built by hand as %q, but the old code made %q", c.what, value, c.golden)
+		}
+		for _, at := range []time.Duration{0, sessionTTL - time.Second} {
+			s := sessions{secret: []byte(goldenSecret), now: func() time.Time { return goldenNow().Add(at) }}
+			if got, ok := s.read(requestWithCookie(false, sessionCookie, value)); !ok || got != c.want {
+				t.Errorf("%s at +%v: read %+v %v, want %+v", c.what, at, got, ok, c.want)
+			}
+			if got, ok := s.read(requestWithCookie(true, "__Host-"+sessionCookie, value)); !ok || got != c.want {
+				t.Errorf("%s over HTTPS at +%v: read %+v %v, want %+v", c.what, at, got, ok, c.want)
+			}
+		}
+		expired := sessions{secret: []byte(goldenSecret), now: func() time.Time { return exp }}
+		if got, ok := expired.read(requestWithCookie(false, sessionCookie, value)); ok {
+			t.Errorf("%s read at its expiry: %+v", c.what, got)
+		}
+	}
+	s := sessions{secret: []byte(goldenSecret), now: func() time.Time { return goldenNow() }}
+	for what, payload := range map[string]string{
+		"generation 0":         "1767830400:0|S|Ann",
+		"an empty generation":  "1767830400:|S|Ann",
+		"a generation of text": "1767830400:x|S|Ann",
+		"no expiry":            "|S|Ann",
+		"two fields":           "1767830400|Ann",
+		"an invalid name":      "1767830400|S|" + strings.Repeat("x", 200),
+		"an empty subject":     "i|1767830400|S||Ann",
+		"a subject of text":    "i|1767830400|S|%%|Ann",
+		"an identity's, short": "i|1767830400|S|c3Vi",
+	} {
+		if got, ok := s.read(requestWithCookie(false, sessionCookie, oldSessionValue([]byte(goldenSecret), payload))); ok {
+			t.Errorf("a signed cookie with %s read as %+v", what, got)
+		}
 	}
 }

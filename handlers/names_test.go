@@ -1,6 +1,10 @@
 package handlers
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/chatrun/chat/realtime"
+)
 
 // Names are normalised as people read them, and a name that draws as
 // nothing, or hides characters, is refused. (Names that still look alike,
@@ -42,4 +46,11 @@ func TestInvisibleMessagesAreEmpty(t *testing.T) {
 	if got, bad := validateText("ok \u200b"); bad != "" || got != "ok \u200b" {
 		t.Errorf("a message with text and a zero-width space: %q %q", got, bad)
 	}
+}
+
+// validateText is what send does with a message's text: realtime's rule,
+// and the sentence for its refusal.
+func validateText(s string) (string, string) {
+	text, err := realtime.ParseText(s)
+	return text, refusal(err)
 }

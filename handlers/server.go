@@ -735,9 +735,9 @@ var errUnavailable = errors.New("chat unavailable")
 // to wait, and is refused beyond. It returns the message's seq, or a
 // refusal for the user, or an error when the broker failed.
 func (s *Server) send(ctx context.Context, room string, sess Session, addr, text, nonce string, wait time.Duration) (int64, string, error) {
-	text, bad := validateText(text)
-	if bad != "" {
-		return 0, bad, nil
+	text, err := realtime.ParseText(text)
+	if err != nil {
+		return 0, refusal(err), nil
 	}
 	if bad := validateNonce(nonce); bad != "" {
 		return 0, bad, nil

@@ -70,11 +70,6 @@ func validateRoom(s string) (string, string) {
 	return room, refusal(err)
 }
 
-func validateText(s string) (string, string) {
-	text, err := realtime.ParseText(s)
-	return text, refusal(err)
-}
-
 func validateNonce(s string) string {
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxNonce {
 		return "This form has expired: reload the page and send again."

@@ -3,7 +3,6 @@ package realtime
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -326,7 +325,7 @@ func (h *Hub) resync(r *localRoom) {
 		for {
 			read := r.historyRead()
 			ctx, cancel := context.WithTimeout(h.life, resyncWait)
-			msgs, err := h.Recent(ctx, r.name)
+			msgs, err := h.recent(ctx, r.name)
 			cancel()
 			if err != nil {
 				h.brokerFailed("resync room", r.name, err)
@@ -352,7 +351,7 @@ func (h *Hub) historyFrame(msgs []Message, read uint64) frame {
 // stamps the time) in room. A repeated guard is answered like the
 // original, with nothing stored again.
 func (h *Hub) Send(ctx context.Context, room string, m Message, guard string) (Message, error) {
-	if err := errors.Join(checkRoom(room), checkName(m.Name)); err != nil {
+	if err := checkRoomAndName(room, m.Name); err != nil {
 		return Message{}, err
 	}
 	m.Time = time.Now().UTC()
@@ -371,7 +370,7 @@ func (h *Hub) Send(ctx context.Context, room string, m Message, guard string) (M
 // Typing tells every page in the room, on every instance, that name is
 // typing. Nothing is stored: it is one publish.
 func (h *Hub) Typing(ctx context.Context, room, name string) error {
-	if err := errors.Join(checkRoom(room), checkName(name)); err != nil {
+	if err := checkRoomAndName(room, name); err != nil {
 		return err
 	}
 	if err := h.broker.Announce(ctx, room, KindTyping, name); err != nil {
@@ -451,7 +450,7 @@ func (h *Hub) MemberNames(ctx context.Context, room string) ([]string, error) {
 // and a presence TTL after; it reports whether u holds the name now. Claims
 // are atomic: of two sessions claiming one name at once, one gets it.
 func (h *Hub) Claim(ctx context.Context, room string, u User) (bool, error) {
-	if err := errors.Join(checkRoom(room), checkName(u.Name)); err != nil {
+	if err := checkRoomAndName(room, u.Name); err != nil {
 		return false, err
 	}
 	return h.broker.Claim(ctx, room, u, h.timing.TTL)
@@ -491,6 +490,11 @@ func (h *Hub) Recent(ctx context.Context, room string) ([]Message, error) {
 	if err := checkRoom(room); err != nil {
 		return nil, err
 	}
+	return h.recent(ctx, room)
+}
+
+// recent is Recent of a room the hub holds already, its name checked.
+func (h *Hub) recent(ctx context.Context, room string) ([]Message, error) {
 	msgs, err := h.broker.History(ctx, room)
 	return lastFitting(msgs), err
 }
@@ -595,7 +599,7 @@ func (h *Hub) Ping(ctx context.Context) error { return h.broker.Ping(ctx) }
 // before the history is read, and events the history already holds are
 // dropped.
 func (h *Hub) Join(ctx context.Context, room string, u User, conn Conn) (*Socket, error) {
-	if err := errors.Join(checkRoom(room), checkName(u.Name)); err != nil {
+	if err := checkRoomAndName(room, u.Name); err != nil {
 		return nil, err
 	}
 	r, err := h.acquire(ctx, room)
@@ -605,7 +609,7 @@ func (h *Hub) Join(ctx context.Context, room string, u User, conn Conn) (*Socket
 	sock := &Socket{hub: h, room: r, User: u, conn: conn}
 	first := r.add(sock)
 	read := r.historyRead()
-	msgs, err := h.Recent(ctx, room)
+	msgs, err := h.recent(ctx, room)
 	if err != nil {
 		h.obs.BrokerError()
 		sock.leave(false)

@@ -222,3 +222,12 @@ func visible(r rune) bool {
 func isBidiControl(r rune) bool {
 	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069') || r == '\u200E' || r == '\u200F' || r == '\u061C'
 }
+
+// checkRoomAndName refuses a room or a name not in its parsed form; the
+// room's refusal comes first.
+func checkRoomAndName(room, name string) error {
+	if err := checkRoom(room); err != nil {
+		return err
+	}
+	return checkName(name)
+}

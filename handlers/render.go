@@ -124,3 +124,13 @@ func (s *Server) fragment(w http.ResponseWriter, c templ.Component) {
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(buf.Bytes())
 }
+
+// Changed replaces an edited or deleted message the page shows.
+func (Fragments) Changed(m realtime.Message) []byte {
+	return framed(views.MessageOOB(viewMessage(m))) // TODO(issue 27): replace, not append
+}
+
+// Removed says that a moderator removed name from the room.
+func (Fragments) Removed(name string) []byte {
+	return framed(views.NoticeOOB(name + " was removed by a moderator."))
+}

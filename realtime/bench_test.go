@@ -18,6 +18,8 @@ func (benchRenderer) MessageList([]Message) []byte     { return nil }
 func (benchRenderer) MemberList([]string) []byte       { return nil }
 func (benchRenderer) Availability(bool) []byte         { return nil }
 func (benchRenderer) Typing(string) []byte             { return nil }
+func (benchRenderer) Changed(Message) []byte           { return nil }
+func (benchRenderer) Removed(string) []byte            { return nil }
 
 // BenchmarkFanOut1000 hands one message to the queues of 1,000 local
 // sockets in a room, while a reader per socket drains its queue, as the

@@ -27,6 +27,10 @@ type Renderer interface {
 	Availability(ok bool) []byte
 	// Typing says that name is typing.
 	Typing(name string) []byte
+	// Changed replaces a message the page shows with m, edited or deleted.
+	Changed(m Message) []byte
+	// Removed says that a moderator removed name from the room.
+	Removed(name string) []byte
 }
 
 // defaultQueueSize is how many frames a socket may have waiting before it is
@@ -101,6 +105,11 @@ type Hub struct {
 	// signedOut is told, from Run's loop, the id of a session signed out
 	// on any instance; it must not block. nil: nobody is told.
 	signedOut func(session string)
+	// changed is told, from Run's loop, the room of every message changed
+	// on any instance; removed, the room and session of every removal
+	// from a room with sockets here. nil: nobody is told.
+	changed func(room string)
+	removed func(room, session string)
 
 	availMu   sync.Mutex // orders the availability frames pages get
 	available bool       // whether the broker took the last send or ping
@@ -254,9 +263,12 @@ func (h *Hub) Run(ctx context.Context) {
 }
 
 func (h *Hub) dispatch(ev Event) {
-	if ev.Kind == KindSignedOut {
-		if h.signedOut != nil && ev.Room == SignOutsRoom {
+	if ev.Room == SignOutsRoom {
+		switch {
+		case ev.Kind == KindSignedOut && h.signedOut != nil:
 			h.signedOut(ev.Message.Name)
+		case ev.Kind == KindChanged && h.changed != nil:
+			h.changed(ev.Message.Name)
 		}
 		return
 	}
@@ -293,6 +305,17 @@ func (h *Hub) dispatch(ev Event) {
 			h.flushes.add(sock, sock.offer(data))
 		}
 		r.mu.RUnlock()
+		h.flushes.flush()
+	case KindChanged:
+		// Not numbered: it replaces a message the page has, or that the
+		// page's history has as changed already.
+		r.broadcast(frame{data: h.render.Changed(ev.Message)}, &h.flushes)
+		h.flushes.flush()
+	case KindRemoved:
+		if h.removed != nil {
+			h.removed(ev.Room, ev.Message.Author)
+		}
+		r.broadcast(frame{data: h.render.Removed(ev.Message.Name)}, &h.flushes)
 		h.flushes.flush()
 	case KindPresence:
 		h.markDirty(ev.Room)

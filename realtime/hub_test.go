@@ -46,6 +46,10 @@ func (r *countingRenderer) Availability(ok bool) []byte {
 }
 
 func (r *countingRenderer) Typing(name string) []byte { return []byte("t:" + name + "|") }
+func (r *countingRenderer) Changed(m realtime.Message) []byte {
+	return []byte(fmt.Sprintf("c%d:%s:%s|", m.Seq, m.Text, m.Deleted))
+}
+func (r *countingRenderer) Removed(name string) []byte { return []byte("r:" + name + "|") }
 
 func (r *countingRenderer) MessageList(msgs []realtime.Message) []byte {
 	r.histories.Add(1)

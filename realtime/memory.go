@@ -41,6 +41,7 @@ type memoryRoom struct {
 	history    []Message
 	guards     map[string]int64
 	guardOrder []string
+	removed    map[string]time.Time // session -> until (zero: for good)
 }
 
 // memoryScrollback is how many messages the memory broker keeps per room
@@ -159,12 +160,7 @@ func (b *MemoryBroker) Send(ctx context.Context, room string, m Message, guard s
 		r.history = append(r.history[:0:0], r.history[over:]...)
 	}
 	if guard != "" {
-		r.guards[guard] = m.Seq
-		r.guardOrder = append(r.guardOrder, guard)
-		if len(r.guardOrder) > maxGuardsPerRoom {
-			delete(r.guards, r.guardOrder[0])
-			r.guardOrder = r.guardOrder[1:]
-		}
+		r.guard(guard, m.Seq)
 	}
 	// Publishing under the lock keeps events in seq order.
 	return m, false, b.publish(ctx, Event{Room: room, Kind: KindMessage, Message: m})

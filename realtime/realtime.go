@@ -30,7 +30,25 @@ type Message struct {
 	// Verified says that the sender was signed in with a verified
 	// identity (AUTH), which the name belongs to.
 	Verified bool `json:"verified,omitempty"`
+	// Author is who sent it: the sender's session id, which the sessions
+	// of one verified identity share. It is kept with the message and
+	// never shown: it decides who may change the message.
+	Author string `json:"author,omitempty"`
+	// Edited is when its author last changed the text; zero if never.
+	Edited time.Time `json:"edited,omitzero"`
+	// Deleted says who took the message back; its text is gone.
+	Deleted Deletion `json:"deleted,omitempty"`
 }
+
+// Deletion says who deleted a message: "" when nobody did.
+type Deletion string
+
+const (
+	// DeletedByAuthor is a message its author took back.
+	DeletedByAuthor Deletion = "author"
+	// DeletedByModerator is a message a moderator removed.
+	DeletedByModerator Deletion = "moderator"
+)
 
 // User is one signed-in person: the name shown, and the session that signed
 // in with it. Two sessions may not hold one name in a room.
@@ -63,10 +81,19 @@ const (
 	// event's Message.Name): every instance closes that session's sockets.
 	// It travels on SignOutsRoom alone.
 	KindSignedOut EventKind = "signed-out"
+	// KindChanged is a stored message edited or deleted: the message as
+	// it is now. On SignOutsRoom it says only which room had one (its name
+	// in Message.Name), so that every instance forgets what it keeps of
+	// the room's older pages.
+	KindChanged EventKind = "changed"
+	// KindRemoved says that a moderator removed someone from the room:
+	// their session in Message.Author, their name in Message.Name.
+	KindRemoved EventKind = "removed"
 )
 
-// SignOutsRoom is the channel sign-outs travel on, as if it were a room:
-// every hub subscribes to it. No room's name can take this form ('!').
+// SignOutsRoom is the channel sign-outs (and notes of changed messages)
+// travel on, as if it were a room: every hub subscribes to it. No room's
+// name can take this form ('!').
 const SignOutsRoom = "!signouts"
 
 // Event is what travels on a room's channel between instances.
@@ -94,6 +121,41 @@ type NameBook interface {
 	// subject's name, "" when it has none. Two binds of one name at once,
 	// on any instances, give it to one identity.
 	BindName(ctx context.Context, subject, name string) (string, error)
+	// NameOwner returns the identity name (or one that looks like it) is
+	// bound to; "" when none.
+	NameOwner(ctx context.Context, name string) (string, error)
+}
+
+// Change is an edit or a deletion of one stored message.
+type Change struct {
+	Seq int64
+	// Author is who asks: the message's author, unless Moderator.
+	Author    string
+	Moderator bool
+	// Delete takes the message back; otherwise Text is its new text.
+	Delete bool
+	Text   string
+	// Time is when the change was made: the edit's time.
+	Time time.Time
+}
+
+// ErrNoMessage says that a room has no message of that number, or that it
+// was deleted.
+var ErrNoMessage = errors.New("realtime: no such message")
+
+// ErrNotAuthor says that someone asked to change a message that is not
+// theirs.
+var ErrNotAuthor = errors.New("realtime: the message is someone else's")
+
+// Removals keeps who a moderator removed from which room, until when, on
+// every instance.
+type Removals interface {
+	// Remove keeps session out of room until until (zero: for good) and
+	// tells every instance (KindRemoved, with name).
+	Remove(ctx context.Context, room, session, name string, until time.Time) error
+	// Removed reports whether session is kept out of room, and until
+	// when (zero: for good).
+	Removed(ctx context.Context, room, session string) (until time.Time, removed bool, err error)
 }
 
 // Presence records who is in which room through which instance, and who
@@ -141,11 +203,19 @@ type Broker interface {
 	Directory
 	NameBook
 	Credentials
+	Removals
 	// Send numbers m with the room's next seq (and First), appends it to
 	// the history and publishes it, as one atomic step. A non-empty guard
 	// makes it idempotent: a second Send with the same guard stores nothing
 	// and returns the first one's seq with dup set.
 	Send(ctx context.Context, room string, m Message, guard string) (stored Message, dup bool, err error)
+	// Change applies c to message c.Seq of room, stores it and publishes
+	// it (KindChanged) as one step, and returns the message as stored now.
+	// ErrNoMessage: the room's history holds no such message, or it was
+	// deleted; ErrNotAuthor: c.Author did not write it and c is not a
+	// moderator's. A deleted message keeps its number and loses its text.
+	// A non-empty guard makes it idempotent, as for Send.
+	Change(ctx context.Context, room string, c Change, guard string) (stored Message, dup bool, err error)
 	// Announce publishes an event that is not kept in the history.
 	Announce(ctx context.Context, room string, kind EventKind, name string) error
 	// History returns the room's recent messages, oldest first.

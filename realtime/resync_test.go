@@ -37,6 +37,10 @@ func (textRenderer) Presence(_, _, _ []string) []byte { return nil }
 func (textRenderer) MemberList([]string) []byte       { return nil }
 func (textRenderer) Availability(bool) []byte         { return []byte("a|") }
 func (textRenderer) Typing(name string) []byte        { return []byte("t:" + name + "|") }
+func (textRenderer) Changed(m Message) []byte {
+	return []byte("c" + m.Text + "|")
+}
+func (textRenderer) Removed(name string) []byte { return []byte("r:" + name + "|") }
 func (textRenderer) MessageList(msgs []Message) []byte {
 	var b strings.Builder
 	b.WriteString("h")

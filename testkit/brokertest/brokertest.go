@@ -116,6 +116,9 @@ func Run(t *testing.T, f Factory) {
 	t.Run("Directory", func(t *testing.T) { directory(t, f) })
 	t.Run("BindsANameToOneIdentity", func(t *testing.T) { bindsANameToOneIdentity(t, f) })
 	t.Run("EndsAndSpendsCredentials", func(t *testing.T) { endsAndSpendsCredentials(t, f) })
+	t.Run("ChangesMessages", func(t *testing.T) { changesMessages(t, f) })
+	t.Run("RemovesPeople", func(t *testing.T) { removesPeople(t, f) })
+	t.Run("FindsANamesOwner", func(t *testing.T) { findsANamesOwner(t, f) })
 }
 
 func numbersAndStoresInOrder(t *testing.T, f Factory) {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -55,6 +56,14 @@ type Chat interface {
 	// SignOut closes the sockets of session on every instance (each
 	// instance's server is told through EndSession).
 	SignOut(ctx context.Context, session string) error
+	// Change edits or deletes a message for its author, or a moderator.
+	Change(ctx context.Context, room string, c realtime.Change, guard string) (realtime.Message, bool, error)
+	// Remove keeps session out of room until until (zero: for good), on
+	// every instance; Removed says whether it is kept out, and until when.
+	Remove(ctx context.Context, room, session, name string, until time.Time) error
+	Removed(ctx context.Context, room, session string) (time.Time, bool, error)
+	// NameOwner is the verified identity a name is bound to; "" when none.
+	NameOwner(ctx context.Context, name string) (string, error)
 }
 
 // Metrics is told about sockets and messages, for monitoring.
@@ -123,6 +132,10 @@ type Config struct {
 	// together does not reconnect together. It must be under the
 	// platform's request timeout, which would cut the socket silently.
 	SocketMaxAge time.Duration
+	// Moderators are the verified e-mail addresses (MODERATORS, lower
+	// case) whose holders may delete any message and remove people from
+	// rooms; they need Identifier or OIDC.
+	Moderators []string
 }
 
 // Server serves the pages, the WebSocket and the no-JS fallback, and keeps
@@ -152,6 +165,8 @@ type Server struct {
 	// oidc signs people in with an OpenID Connect provider; it is then the
 	// identifier too. nil: none.
 	oidc *oidcFlow
+	// moderators are MODERATORS' addresses, lower case.
+	moderators map[string]bool
 
 	// sockets is the sockets open here, to close them at sign-out and
 	// shutdown.
@@ -195,6 +210,10 @@ func New(cfg Config) *Server {
 		s.oidc = newOIDCFlow(*cfg.OIDC, s.sessions)
 		s.identifier = s.oidc
 	}
+	s.moderators = make(map[string]bool, len(cfg.Moderators))
+	for _, m := range cfg.Moderators {
+		s.moderators[strings.ToLower(m)] = true
+	}
 	if cfg.ReadyNote != "" {
 		s.readyMsg = "ready, degraded: " + cfg.ReadyNote + "\n"
 	}
@@ -221,6 +240,7 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/rooms/{room}", s.roomPage)
 	r.Get("/rooms/{room}/ws", s.socket)
 	r.Post("/rooms/{room}/messages", s.postMessage)
+	r.Post("/rooms/{room}/removals", s.removePerson)
 	r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -419,6 +439,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sess := s.sessions.forName(r, name, subject)
+	if until, out := s.keptOut(ctx, room, sess); out {
+		f.RoomError = removedSentence(until)
+		s.page(w, r, http.StatusForbidden, views.SignIn(f))
+		return
+	}
 	held, err := s.chat.Claim(ctx, room, realtime.User{Name: name, Session: sess.ID})
 	if err != nil {
 		s.log.Error("claim name", "room", room, "err", err)
@@ -485,6 +510,9 @@ func (s *Server) roomSession(w http.ResponseWriter, r *http.Request, canonical b
 	sess, ok := s.session(r)
 	if !ok {
 		http.Redirect(w, r, "/?room="+url.QueryEscape(room), http.StatusSeeOther)
+		return "", Session{}, false
+	}
+	if s.refuseKeptOut(w, r, room, sess) {
 		return "", Session{}, false
 	}
 	return room, sess, true

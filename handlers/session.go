@@ -56,8 +56,7 @@ func (s sessions) forName(r *http.Request, name, subject string) Session {
 	if subject != "" {
 		// One person, one session, whichever browser: their phone and
 		// laptop hold the name in a room together, and share a send rate.
-		sum := sha256.Sum256([]byte(subject))
-		return Session{ID: base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]), Name: name, Subject: subject}
+		return Session{ID: identitySession(subject), Name: name, Subject: subject}
 	}
 	return Session{ID: rand.Text(), Name: name, Subject: subject}
 }
@@ -156,3 +155,10 @@ func (c sessionCodec) decode(_, value string) (Session, time.Time, bool) {
 
 // sessionCredential is a session's id among realtime.Credentials.
 func sessionCredential(id string) string { return "session:" + id }
+
+// identitySession is the session id of a verified identity: the same in
+// every browser and on every instance, and not the subject itself.
+func identitySession(subject string) string {
+	sum := sha256.Sum256([]byte(subject))
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16])
+}

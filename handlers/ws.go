@@ -163,6 +163,11 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, wire *transpor
 		conn.Close(websocket.StatusPolicyViolation, "sign in again")
 		return nil, false
 	}
+	if until, out := s.keptOut(ctx, room, sess); out {
+		s.write(ctx, conn, renderBytes(views.NoticeOOB(removedSentence(until))))
+		conn.Close(websocket.StatusPolicyViolation, "removed by a moderator")
+		return nil, false
+	}
 	user := realtime.User{Name: sess.Name, Session: sess.ID}
 	held, err := s.chat.Claim(ctx, room, user)
 	if err != nil {

@@ -35,9 +35,10 @@ type config struct {
 	sendBurst                           int
 	secret                              []byte
 	secretGenerated                     bool
-	metricsAddr                         string // where GET /metrics is served; empty: nowhere
-	trustProxy                          bool   // X-Forwarded-For comes from a proxy in front
-	roomDirectory                       bool   // list the rooms in use on the sign-in and room pages
+	metricsAddr                         string   // where GET /metrics is served; empty: nowhere
+	trustProxy                          bool     // X-Forwarded-For comes from a proxy in front
+	roomDirectory                       bool     // list the rooms in use on the sign-in and room pages
+	moderators                          []string // verified e-mail addresses, lower case (MODERATORS)
 	// socketMaxAge is how long a socket may stay open before the server
 	// closes it with 1012 (within ±10 %): before Cloud Run's request
 	// timeout cuts it without a word.
@@ -223,6 +224,10 @@ func readAuth(cfg *config, getenv func(string) string, errs *[]error) {
 		cfg.oidc = readOIDC(getenv, errs)
 	default:
 		*errs = append(*errs, fmt.Errorf("AUTH=%q: want iap, oidc, or nothing", cfg.auth))
+	}
+	cfg.moderators = listEnv(getenv, "MODERATORS", checkEmail, errs)
+	if len(cfg.moderators) > 0 && cfg.auth == "" {
+		*errs = append(*errs, errors.New("MODERATORS needs AUTH=iap or AUTH=oidc: without a verified identity there is no one to trust with moderation"))
 	}
 	if cfg.auth != "oidc" {
 		// Lists that restrict nothing must not look as if they did.

@@ -120,6 +120,7 @@ func newChat(cfg config, store stores, met *metrics, log *slog.Logger) *app.App 
 		SocketMaxAge:   cfg.socketMaxAge,
 		Identifier:     identifier(cfg),
 		OIDC:           oidcConfig(cfg),
+		Moderators:     cfg.moderators,
 	}, log, hubOpts...)
 }
 

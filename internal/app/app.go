@@ -36,7 +36,8 @@ func New(broker realtime.Broker, cfg handlers.Config, log *slog.Logger, hubOpts 
 	// The hub tells the server of sign-outs, from any instance, once Run
 	// has started: by then srv is set.
 	var srv *handlers.Server
-	opts = append(opts, realtime.WithSignedOut(func(session string) { srv.EndSession(session) }))
+	opts = append(opts, realtime.WithSignedOut(func(session string) { srv.EndSession(session) }),
+		realtime.WithRemoved(func(room, session string) { srv.RemovedFromRoom(room, session) }))
 	hub := realtime.NewHub(broker, frags, log, append(opts, hubOpts...)...)
 	cfg.Chat, cfg.Log = hub, log
 	if cfg.Static == nil {

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/chattest"
+	"github.com/chatrun/chat/testkit/redistest"
+)
+
+// MODERATORS without a verified identity stops start-up, saying why.
+func TestModeratorsNeedAVerifiedIdentity(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	env := map[string]string{"MODERATORS": "mod@example.com", "PORT": "0"}
+	err := run(ctx, []string{"chat"}, func(k string) string { return env[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "MODERATORS needs AUTH=iap or AUTH=oidc") {
+		t.Fatalf("run with MODERATORS and no AUTH: %v, want it refused", err)
+	}
+	env["MODERATORS"] = "not an address"
+	env["AUTH"], env["IAP_AUDIENCE"], env["IAP_JWKS_URL"] = "iap", "/projects/1/x", "http://127.0.0.1:1/keys"
+	if err := run(ctx, []string{"chat"}, func(k string) string { return env[k] }, io.Discard); err == nil || !strings.Contains(err.Error(), "MODERATORS") {
+		t.Fatalf("run with a MODERATORS entry that is no address: %v, want it refused", err)
+	}
+}
+
+// Behind IAP, on two instances sharing Redis: a moderator removes a person
+// from a room for an hour. Their open socket, on the other instance, is
+// told why and closed with 1008; a new socket, a sign-in (in another
+// browser, under another name too), the room page and a post are refused,
+// saying until when; the room is told; another room is not affected.
+// Someone who is not a moderator gets 403 and changes nothing. The action
+// is one log line.
+func TestModeratorRemovesAPerson(t *testing.T) {
+	redistest.Addr(t) // skips, or fails under CI, without Redis
+	iap := newFakeIAP(t)
+	env := iap.env(sharedEnv(redistest.Addr(t)))
+	env["MODERATORS"] = "Mod@Example.com"
+	a, b := startInstance(t, env), startInstance(t, env)
+	room, other := testkit.Room(), testkit.Room()
+
+	as := func(base, subject string) *chattest.User {
+		u := chattest.NewUser(t, base)
+		u.SetHeader(iapHeader, iap.token(t, "accounts.google.com:"+subject))
+		return u
+	}
+	mod := as(a.URL, "mod")
+	mod.SignIn("Moderator", room)
+	ann := as(a.URL, "ann")
+	ann.SignIn("Ann", room)
+	annSock := ann.Dial(room)
+	annSock.Next()
+	troll := as(b.URL, "troll")
+	troll.SignIn("Troll", room)
+	trollSock := troll.Dial(room)
+	trollSock.Next()
+	troll.SignIn("Troll", other)
+
+	resp := ann.PostForm("/rooms/"+room+"/removals", url.Values{"name": {"Troll"}, "duration": {"1h"}})
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "Only moderators can remove people") {
+		t.Fatalf("a removal by someone who is not a moderator: %d", resp.StatusCode)
+	}
+	resp = troll.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"still here"}, "nonce": {"t1"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after a refused removal, the person's post: %d, want 303", resp.StatusCode)
+	}
+
+	resp = mod.PostForm("/rooms/"+room+"/removals", url.Values{"name": {"Troll"}, "duration": {"1h"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the moderator's removal: %d, want 303", resp.StatusCode)
+	}
+	trollSock.Until("A moderator removed you from this room.")
+	if code := trollSock.CloseStatus(); code != websocket.StatusPolicyViolation {
+		t.Fatalf("the removed person's socket closed with %d, want 1008", code)
+	}
+	annSock.Until("Troll was removed by a moderator.")
+
+	for _, u := range []*chattest.User{troll, as(a.URL, "troll")} {
+		resp := u.PostForm("/signin", url.Values{"name": {"Troll"}, "room": {room}})
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "A moderator removed you from this room. You can come back after") {
+			t.Fatalf("sign-in of the removed person: %d", resp.StatusCode)
+		}
+		resp = u.PostForm("/signin", url.Values{"name": {"Not Troll"}, "room": {room}})
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusSeeOther {
+			t.Fatal("the removed person got back in under another name")
+		}
+	}
+	if resp, body := troll.Get("/rooms/" + room); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "A moderator removed you from this room.") {
+		t.Fatalf("the room page for the removed person: %d", resp.StatusCode)
+	}
+	resp = troll.PostForm("/rooms/"+room+"/messages", url.Values{"text": {"let me back"}, "nonce": {"t2"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("the removed person's post: %d, want 403", resp.StatusCode)
+	}
+	s := troll.Dial(room)
+	s.Until("A moderator removed you from this room. You can come back after")
+	if code := s.CloseStatus(); code != websocket.StatusPolicyViolation {
+		t.Fatalf("the removed person's new socket closed with %d, want 1008", code)
+	}
+	// Another room is not theirs to be kept out of.
+	if resp, _ := troll.Get("/rooms/" + other); resp.StatusCode != http.StatusOK {
+		t.Fatalf("another room for the removed person: %d, want 200", resp.StatusCode)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	testkit.WaitFor(t, ctx, "one log line for the moderator's action", func() bool {
+		for _, l := range a.Logs() {
+			if strings.Contains(l, `"moderator action"`) && strings.Contains(l, `"person":"Troll"`) &&
+				strings.Contains(l, `"moderator":"mod@example.com"`) && strings.Contains(l, `"room":"`+room+`"`) && strings.Contains(l, `"until":"`) {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -53,6 +53,11 @@ type doc struct {
 	Time     time.Time `firestore:"ts"`
 	Verified bool      `firestore:"verified,omitempty"`
 	ExpireAt time.Time `firestore:"expireAt,omitempty"`
+	// Author, Edited and Deleted are realtime.Message's. A Set replaces the
+	// whole document: a deleted message's text is gone, not hidden.
+	Author  string    `firestore:"author,omitempty"`
+	Edited  time.Time `firestore:"edited,omitempty"`
+	Deleted string    `firestore:"deleted,omitempty"`
 }
 
 func (a *Archive) messages(room string) *firestore.CollectionRef {
@@ -124,7 +129,8 @@ func (a *Archive) Store(ctx context.Context, room string, msgs []realtime.Messag
 		bw := a.client.BulkWriter(ctx)
 		jobs := make([]*firestore.BulkWriterJob, 0, n)
 		for _, m := range msgs[:n] {
-			d := doc{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified}
+			d := doc{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified,
+				Author: m.Author, Edited: m.Edited, Deleted: string(m.Deleted)}
 			if a.retention > 0 {
 				d.ExpireAt = m.Time.Add(a.retention)
 			}
@@ -190,7 +196,8 @@ func (a *Archive) read(ctx context.Context, q firestore.Query) ([]realtime.Messa
 		if err := snap.DataTo(&d); err != nil {
 			return nil, err
 		}
-		msgs = append(msgs, realtime.Message{Seq: d.Seq, Name: d.Name, Text: d.Text, Time: d.Time, Verified: d.Verified})
+		msgs = append(msgs, realtime.Message{Seq: d.Seq, Name: d.Name, Text: d.Text, Time: d.Time, Verified: d.Verified,
+			Author: d.Author, Edited: d.Edited, Deleted: realtime.Deletion(d.Deleted)})
 	}
 	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
 		msgs[i], msgs[j] = msgs[j], msgs[i]

@@ -119,7 +119,8 @@ func (b *Broker) restore(ctx context.Context, room string) (bool, error) {
 	b.empty.forget(room)
 	args := []any{b.roomTTL.Milliseconds(), msgs[len(msgs)-1].Seq}
 	for _, m := range msgs {
-		e, err := encodeRecord(record{Seq: m.Seq, Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified})
+		m.First = false // the window restored is not the start of a numbering
+		e, err := encodeRecord(recordOf(realtime.KindMessage, m))
 		if err != nil {
 			return false, fmt.Errorf("restore: %w", err)
 		}

@@ -2,28 +2,176 @@ package redisbroker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/chatrun/chat/realtime"
 )
 
-// Change implements realtime.Broker.
+// archiveLookback is how many of an archive stream's newest entries a
+// change looks through for older entries of its message: the stream holds
+// seconds of messages unless the archive is down.
+const archiveLookback = 10000
+
+// Change implements realtime.Broker: in the hot window, one script
+// (changeScript); older, in the archive, when there is one.
 func (b *Broker) Change(ctx context.Context, room string, c realtime.Change, guard string) (realtime.Message, bool, error) {
-	return realtime.Message{}, false, errors.ErrUnsupported // TODO(issue 27)
+	text, err := json.Marshal(c.Text)
+	if err != nil {
+		return realtime.Message{}, false, fmt.Errorf("encode change: %w", err)
+	}
+	edited, err := json.Marshal(c.Time.UTC())
+	if err != nil {
+		return realtime.Message{}, false, fmt.Errorf("encode change: %w", err)
+	}
+	useGuard := "0"
+	if guard != "" {
+		useGuard = "1"
+	}
+	newer, older, nonce := guardKeys(room, guard)
+	keys := []string{historyKey(room), newer, channelName(room), archiveStream(room), older}
+	archiving := "0"
+	if b.archive != nil {
+		archiving = "1"
+	}
+	res, err := changeScript.Run(ctx, b.rdb, keys,
+		b.publish, c.Seq, c.Author, flag(c.Moderator), flag(c.Delete), text, edited,
+		useGuard, min(guardTTL, b.roomTTL).Milliseconds(), nonce, guardsPerSession,
+		archiving, maxArchiveBacklog, archiveLookback).Slice()
+	if err != nil {
+		b.stale()
+		return realtime.Message{}, false, fmt.Errorf("change in room %q: %w", room, err)
+	}
+	code, _ := res[0].(int64)
+	switch {
+	case code == 0 && len(res) > 1:
+		seq, _ := res[1].(int64)
+		return realtime.Message{Seq: seq}, true, nil
+	case code == 1 && len(res) > 1:
+		entry, _ := res[1].(string)
+		m, err := decodeMessage([]byte(entry))
+		if err != nil {
+			return realtime.Message{}, false, fmt.Errorf("change in room %q: %w", room, err)
+		}
+		if b.archive != nil {
+			// Before the asker hears back, as for a send.
+			if err := b.rdb.SAdd(ctx, archiveRoomsKey, room).Err(); err != nil {
+				return realtime.Message{}, false, fmt.Errorf("change in room %q: %w", room, err)
+			}
+		}
+		return m, false, nil
+	case code == 2:
+		return realtime.Message{}, false, realtime.ErrNoMessage
+	case code == 4:
+		return realtime.Message{}, false, realtime.ErrNotAuthor
+	case code == 5:
+		return b.changeArchived(ctx, room, c)
+	}
+	return realtime.Message{}, false, fmt.Errorf("change in room %q: unexpected reply %v", room, res)
+}
+
+// changeArchived changes a message older than the hot window, which only
+// the archive keeps: read, checked, written back, then published. Two
+// changes of one old message at once may both be written; the later wins.
+func (b *Broker) changeArchived(ctx context.Context, room string, c realtime.Change) (realtime.Message, bool, error) {
+	if b.archive == nil {
+		return realtime.Message{}, false, realtime.ErrNoMessage
+	}
+	msgs, _, err := b.archive.Before(ctx, room, c.Seq+1, 1)
+	if err != nil {
+		return realtime.Message{}, false, fmt.Errorf("change in room %q: %w", room, err)
+	}
+	if len(msgs) == 0 || msgs[0].Seq != c.Seq {
+		return realtime.Message{}, false, realtime.ErrNoMessage
+	}
+	m, err := c.Apply(msgs[0])
+	if err != nil {
+		return realtime.Message{}, false, err
+	}
+	m.First = false
+	if err := b.archive.Store(ctx, room, []realtime.Message{m}); err != nil {
+		return realtime.Message{}, false, fmt.Errorf("change in room %q: %w", room, err)
+	}
+	body, err := encodeRecord(recordOf(realtime.KindChanged, m))
+	if err != nil {
+		return realtime.Message{}, false, fmt.Errorf("encode change: %w", err)
+	}
+	if err := b.publishRaw(ctx, room, body); err != nil {
+		return realtime.Message{}, false, fmt.Errorf("change in room %q: %w", room, err)
+	}
+	return m, false, nil
+}
+
+// publishRaw publishes body on room's channel, classic or sharded.
+func (b *Broker) publishRaw(ctx context.Context, room string, body []byte) error {
+	if b.mode == ShardedPubSub {
+		return b.rdb.SPublish(ctx, channelName(room), body).Err()
+	}
+	return b.rdb.Publish(ctx, channelName(room), body).Err()
+}
+
+func flag(on bool) string {
+	if on {
+		return "1"
+	}
+	return "0"
 }
 
 // Remove implements realtime.Removals.
 func (b *Broker) Remove(ctx context.Context, room, session, name string, until time.Time) error {
-	return errors.ErrUnsupported // TODO(issue 27)
+	body, err := encodeRecord(record{Type: realtime.KindRemoved, Name: name, Author: session, Time: time.Now()})
+	if err != nil {
+		return fmt.Errorf("encode removal: %w", err)
+	}
+	at := "0"
+	if !until.IsZero() {
+		at = strconv.FormatInt(until.UnixMilli(), 10)
+	}
+	err = removeScript.Run(ctx, b.rdb, []string{removedKey(room, session), channelName(room)}, b.publish, at, body).Err()
+	if err != nil {
+		return fmt.Errorf("remove from room %q: %w", room, err)
+	}
+	return nil
 }
 
 // Removed implements realtime.Removals.
 func (b *Broker) Removed(ctx context.Context, room, session string) (time.Time, bool, error) {
-	return time.Time{}, false, errors.ErrUnsupported // TODO(issue 27)
+	v, err := b.rdb.Get(ctx, removedKey(room, session)).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("removal from room %q: %w", room, err)
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("removal from room %q: %q: %w", room, v, err)
+	}
+	if ms == 0 {
+		return time.Time{}, true, nil
+	}
+	until := time.UnixMilli(ms)
+	// The key expires at until; one read in the last moment says so.
+	return until, time.Now().Before(until), nil
 }
 
-// NameOwner implements realtime.NameBook.
+// NameOwner implements realtime.NameBook: the identity holding any of the
+// name's keys.
 func (b *Broker) NameOwner(ctx context.Context, name string) (string, error) {
-	return "", errors.ErrUnsupported // TODO(issue 27)
+	for _, k := range realtime.NameKeys(name) {
+		subject, err := b.rdb.Get(ctx, boundNameKey(k)).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("owner of name %q: %w", name, err)
+		}
+		return subject, nil
+	}
+	return "", nil
 }

@@ -95,6 +95,11 @@ func claimKeys(room string, u realtime.User) []string {
 	return keys
 }
 
+// removedKey holds until when (Unix ms as a string; "0": for good) a
+// moderator keeps session out of room. A string, expiring at that time;
+// one removed for good never expires.
+func removedKey(room, session string) string { return "chat:{" + room + "}:removed:" + session }
+
 // presenceSetKey holds who is in the room through which instance, a sorted
 // set of presenceMember entries (instance, session, name) scored with when
 // each expires (Unix ms): the entries of an instance that died lapse on

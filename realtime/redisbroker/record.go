@@ -22,6 +22,17 @@ type record struct {
 	Time  time.Time          `json:"ts"`
 	// Verified: the sender's identity was verified (realtime.Message).
 	Verified bool `json:"verified,omitempty"`
+	// Author, Edited and Deleted are realtime.Message's: who sent it
+	// (never shown), when its text last changed, who took it back.
+	Author  string            `json:"author,omitempty"`
+	Edited  time.Time         `json:"edited,omitzero"`
+	Deleted realtime.Deletion `json:"deleted,omitempty"`
+}
+
+// recordOf is m as Redis stores it.
+func recordOf(kind realtime.EventKind, m realtime.Message) record {
+	return record{Seq: m.Seq, First: m.First, Type: kind, Name: m.Name, Text: m.Text, Time: m.Time,
+		Verified: m.Verified, Author: m.Author, Edited: m.Edited, Deleted: m.Deleted}
 }
 
 // encodeRecord encodes r without HTML escaping: the text is stored and
@@ -59,5 +70,6 @@ func decodeMessage(payload []byte) (realtime.Message, error) {
 }
 
 func (r record) message() realtime.Message {
-	return realtime.Message{Seq: r.Seq, First: r.First, Name: r.Name, Text: r.Text, Time: r.Time, Verified: r.Verified}
+	return realtime.Message{Seq: r.Seq, First: r.First, Name: r.Name, Text: r.Text, Time: r.Time,
+		Verified: r.Verified, Author: r.Author, Edited: r.Edited, Deleted: r.Deleted}
 }

@@ -215,3 +215,91 @@ var revokeScript = redis.NewScript(`
 local g = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return g`)
+
+// changeScript edits or deletes one message of the room's hot window, and
+// publishes it, in one step (realtime.Broker.Change).
+//
+// KEYS: historyKey, the newer of guardKeys, channelName, archiveStream,
+// the older of guardKeys. ARGV: the publish command, the seq, the asker's
+// author id, '1' for a moderator, '1' to delete, the new text as a JSON
+// string, the edit's time as a JSON string, '1' with a guard, the newer
+// guard hash's expiry in ms, the guard's nonce, guardsPerSession, '1' with
+// an archive, maxArchiveBacklog, how many of the archive stream's newest
+// entries to look through.
+//
+// The window is numbered without gaps, so the entry sits at seq minus the
+// first entry's seq. Its author is checked here, where no other change can
+// come between. With an archive the changed entry goes to the stream too,
+// so that Firestore gets it after the message it changes, and the
+// stream's older entries of the same message (not archived yet) are
+// deleted: a deleted text is gone from Redis at once.
+//
+// The reply is {1, entry} for a change made, {0, seq} for a repeated
+// nonce, {2} for no such message (or a deleted one), {4} for a message of
+// someone else's, {5} for a message older than the window.
+var changeScript = redis.NewScript(`
+if ARGV[8] == '1' then
+  local prev = redis.call('HGET', KEYS[2], ARGV[10]) or redis.call('HGET', KEYS[5], ARGV[10])
+  if prev then return {0, tonumber(prev)} end
+end
+local seq = tonumber(ARGV[2])
+local head = redis.call('LINDEX', KEYS[1], 0)
+if not head then return {5} end
+local idx = seq - tonumber(cjson.decode(head).seq)
+if idx < 0 then return {5} end
+local raw = redis.call('LINDEX', KEYS[1], idx)
+if not raw then return {2} end
+local m = cjson.decode(raw)
+if tonumber(m.seq) ~= seq or m.deleted then return {2} end
+local mine = m.author ~= nil and m.author == ARGV[3]
+if ARGV[4] ~= '1' and not mine then return {4} end
+m.type = 'message'
+m.first = nil
+if ARGV[5] == '1' then
+  m.text = nil
+  m.edited = nil
+  if mine then m.deleted = 'author' else m.deleted = 'moderator' end
+else
+  m.text = cjson.decode(ARGV[6])
+  m.edited = cjson.decode(ARGV[7])
+end
+m.seq = nil
+local entry = '{"seq":' .. seq .. ',' .. string.sub(cjson.encode(m), 2)
+redis.call('LSET', KEYS[1], idx, entry)
+if ARGV[8] == '1' then
+  if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[11]) then
+    redis.call('RENAME', KEYS[2], KEYS[5])
+  end
+  redis.call('HSET', KEYS[2], ARGV[10], seq)
+  redis.call('PEXPIRE', KEYS[2], ARGV[9])
+end
+m.type = 'changed'
+redis.call(ARGV[1], KEYS[3], '{"seq":' .. seq .. ',' .. string.sub(cjson.encode(m), 2))
+if ARGV[12] == '1' then
+  local prefix = '{"seq":' .. seq .. ','
+  for _, e in ipairs(redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', ARGV[14])) do
+    local f = e[2]
+    for i = 1, #f, 2 do
+      if f[i] == 'e' and string.sub(f[i + 1], 1, #prefix) == prefix then
+        redis.call('XDEL', KEYS[4], e[1])
+      end
+    end
+  end
+  redis.call('XADD', KEYS[4], '*', 'e', entry)
+  if redis.call('XLEN', KEYS[4]) > tonumber(ARGV[13]) then
+    redis.call('XTRIM', KEYS[4], 'MAXLEN', '~', ARGV[13])
+  end
+end
+return {1, entry}
+`)
+
+// removeScript keeps a session out of a room until a time and tells the
+// room's instances, in one step. KEYS: the session's removedKey,
+// channelName. ARGV: the publish command, the expiry as Unix ms ('0': for
+// good), the event to publish.
+var removeScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[2] ~= '0' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+redis.call(ARGV[1], KEYS[2], ARGV[3])
+return 1
+`)

@@ -1,0 +1,86 @@
+package redisbroker_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/realtime/redisbroker"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/redistest"
+)
+
+// With the archive: an edit and a deletion reach Firestore after the
+// message they change, a deletion leaves the text nowhere (not in the
+// archive stream that had not been drained yet, not in Firestore), a
+// message older than the hot window is changed in the archive, and a room
+// Redis lost comes back from Firestore as changed.
+func TestChangesReachTheArchive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	archive := emulatorArchive(t, ctx)
+	addr := redistest.Addr(t)
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	// A window of 3: message 1 falls out of it after four sends.
+	b := redisbroker.New(c, 3, redisbroker.WithArchive(archive, nil), redisbroker.WithArchiveStreamIdle(200*time.Millisecond))
+	t.Cleanup(func() { b.Close() })
+	room := testkit.Room()
+	secret := "secret " + room
+	for i := 1; i <= 4; i++ {
+		if _, _, err := b.Send(ctx, room, realtime.Message{Name: "ann", Author: "sess-ann", Text: fmt.Sprint(secret, " ", i), Time: time.Now()}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Message 4 is deleted at once, maybe before the archivers took it:
+	// its first entry in the stream goes with it.
+	if _, _, err := b.Change(ctx, room, realtime.Change{Seq: 4, Author: "sess-ann", Delete: true}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Change(ctx, room, realtime.Change{Seq: 3, Author: "sess-ann", Text: "fixed", Time: time.Now()}, ""); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, ctx, "the archive to hold messages 1 to 4 as changed", func() bool {
+		msgs, _, err := archive.Before(ctx, room, 100, 10)
+		return err == nil && len(msgs) == 4 && msgs[2].Text == "fixed" && msgs[3].Deleted == realtime.DeletedByAuthor && msgs[3].Text == ""
+	})
+	// Message 1 is out of the hot window: the archive alone has it.
+	m, _, err := b.Change(ctx, room, realtime.Change{Seq: 1, Author: "sess-ann", Delete: true}, "")
+	if err != nil || m.Deleted != realtime.DeletedByAuthor {
+		t.Fatalf("delete an archived message: %+v %v", m, err)
+	}
+	if _, _, err := b.Change(ctx, room, realtime.Change{Seq: 2, Author: "sess-bob", Delete: true}, ""); err == nil {
+		t.Fatal("another's delete of a message was taken")
+	}
+	msgs, _, err := archive.Before(ctx, room, 100, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if strings.Contains(m.Text, secret) && m.Seq != 2 {
+			t.Errorf("the archive still holds message %d's text: %+v", m.Seq, m)
+		}
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	testkit.WaitFor(t, ctx, "the archive stream drained", func() bool {
+		n, err := rdb.Exists(ctx, "chat:{"+room+"}:archive").Result()
+		return err == nil && n == 0
+	})
+	// Redis loses the room; its window comes back changed.
+	if err := rdb.Del(ctx, "chat:{"+room+"}:seq", "chat:{"+room+"}:history").Err(); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := b.History(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 3 || hist[1].Text != "fixed" || hist[1].Edited.IsZero() || hist[2].Deleted != realtime.DeletedByAuthor || hist[2].Author != "sess-ann" {
+		t.Fatalf("restored window = %+v, want 2, 3 edited, 4 deleted", hist)
+	}
+}

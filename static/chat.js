@@ -629,8 +629,8 @@
       delete el.dataset.hiddenByEdit;
     }
     controls(li);
-    if (focusTo && focusTo.isConnected) focusTo.focus();
-    else input.focus();
+    // Once the key that closed it is up: its line break is not the box's.
+    afterKeys(() => (focusTo?.isConnected ? focusTo : input).focus());
   };
 
   const openEditor = (li, back) => {
@@ -729,23 +729,47 @@
     yes.focus();
   };
 
+  const keysDown = new Set();
+  document.addEventListener('keydown', (e) => keysDown.add(e.code), true);
+  document.addEventListener('keyup', (e) => keysDown.delete(e.code), true);
+  window.addEventListener('blur', () => keysDown.clear());
+  const afterKeys = (f) => {
+    if (keysDown.size === 0) {
+      f();
+      return;
+    }
+    let timer = 0;
+    const go = () => {
+      if (keysDown.size > 0 && timer) return;
+      document.removeEventListener('keyup', go, true);
+      clearTimeout(timer);
+      timer = 0;
+      f();
+    };
+    document.addEventListener('keyup', go, true);
+    timer = setTimeout(() => { timer = 0; go(); }, 1000); // a key up lost
+  };
+
   log.addEventListener('click', (e) => {
     const el = e.target.closest('a.edit, a.delete, button[data-act]');
     const li = el?.closest('li[id^="msg-"]');
     if (!li) return;
+    // A link taken with Enter is followed on the key's way down, and the
+    // rest of the key press goes where the focus is then: the box opens
+    // (or the question is asked) once that key is up.
     if (el.matches('a.edit')) {
       e.preventDefault();
-      openEditor(li, el);
+      afterKeys(() => openEditor(li, el));
     } else if (el.matches('a.delete')) {
       e.preventDefault();
-      askDelete(li, el);
+      afterKeys(() => askDelete(li, el));
     } else if (el.dataset.act === 'save') saveEdit();
     else if (el.dataset.act === 'cancel') closeEditor(editing?.back);
     else if (el.dataset.act === 'confirm-delete') {
       const seq = Number(li.id.slice(4));
       confirming = null;
       el.closest('.confirm').remove();
-      input.focus();
+      afterKeys(() => input.focus());
       queueChange(seq, true, '');
     } else if (el.dataset.act === 'cancel-delete') cancelConfirm(true);
   });

@@ -31,9 +31,16 @@ var removalDurations = map[string]time.Duration{
 
 // moderator reports whether r comes from a moderator: a verified identity
 // whose e-mail address is in MODERATORS.
-func (s *Server) moderator(r *http.Request) bool {
+func (s *Server) moderator(r *http.Request) bool { return s.moderatorOf(r) != "" }
+
+// moderatorOf is the moderator's address r comes from; "" when r does not
+// come from a moderator.
+func (s *Server) moderatorOf(r *http.Request) string {
 	id, ok := identityOf(r)
-	return ok && id.Email != "" && s.moderators[strings.ToLower(id.Email)]
+	if email := strings.ToLower(id.Email); ok && email != "" && s.moderators[email] {
+		return email
+	}
+	return ""
 }
 
 // removedSentence says why someone is kept out of a room, and until when.

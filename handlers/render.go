@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/a-h/templ"
 
@@ -20,11 +21,15 @@ type Fragments struct {
 	// Verified says that everyone in the rooms signed in with a verified
 	// identity (AUTH): member lists mark them so.
 	Verified bool
+	// Handle turns a message's author into its author handle
+	// (data-author), the same for every socket: AuthorHandles under the
+	// server's secret. nil: messages carry none.
+	Handle func(author string) string
 }
 
 // Message appends m to #messages.
-func (Fragments) Message(m realtime.Message) []byte {
-	return framed(views.MessageOOB(viewMessage(m)))
+func (f Fragments) Message(m realtime.Message) []byte {
+	return framed(views.MessageOOB(viewMessage(m, f.Handle)))
 }
 
 // Presence adds "name entered the room." and "name left the room." to
@@ -62,8 +67,8 @@ func (Fragments) Typing(name string) []byte {
 }
 
 // MessageList replaces the content of #messages.
-func (Fragments) MessageList(msgs []realtime.Message) []byte {
-	return framed(views.MessageListOOB(viewMessages(msgs)))
+func (f Fragments) MessageList(msgs []realtime.Message) []byte {
+	return framed(views.MessageListOOB(viewMessages(msgs, f.Handle)))
 }
 
 // framed renders c as one WebSocket text message, header included: what
@@ -86,14 +91,22 @@ func renderBytes(c templ.Component) []byte {
 	return buf.Bytes()
 }
 
-func viewMessage(m realtime.Message) views.Message {
-	return views.Message{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified}
+// viewMessage is m as pages show it: its author as a handle (handle nil:
+// none), and a deleted message without its text.
+func viewMessage(m realtime.Message, handle func(string) string) views.Message {
+	v := views.Message{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified, Edited: m.Edited, Deleted: string(m.Deleted)}
+	if v.Deleted != "" {
+		v.Text, v.Edited, v.Verified = "", time.Time{}, false
+	} else if handle != nil {
+		v.Author = handle(m.Author)
+	}
+	return v
 }
 
-func viewMessages(msgs []realtime.Message) []views.Message {
+func viewMessages(msgs []realtime.Message, handle func(string) string) []views.Message {
 	out := make([]views.Message, len(msgs))
 	for i, m := range msgs {
-		out[i] = viewMessage(m)
+		out[i] = viewMessage(m, handle)
 	}
 	return out
 }
@@ -125,9 +138,10 @@ func (s *Server) fragment(w http.ResponseWriter, c templ.Component) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// Changed replaces an edited or deleted message the page shows.
-func (Fragments) Changed(m realtime.Message) []byte {
-	return framed(views.MessageOOB(viewMessage(m))) // TODO(issue 27): replace, not append
+// Changed puts an edited or deleted message in place of li#msg-{seq},
+// morphed out of band; a page that does not show it skips it.
+func (f Fragments) Changed(m realtime.Message) []byte {
+	return framed(views.ChangedOOB(viewMessage(m, f.Handle)))
 }
 
 // Removed says that a moderator removed name from the room.

@@ -33,6 +33,11 @@ type Chat interface {
 	Claim(ctx context.Context, room string, u realtime.User) (bool, error)
 	// Send stores and relays a message; guard makes a repeat count once.
 	Send(ctx context.Context, room string, m realtime.Message, guard string) (realtime.Message, error)
+	// Change edits or deletes a stored message for its author (or a
+	// moderator) and relays it; guard makes a repeat count once.
+	// realtime.ErrNotAuthor: not the asker's; realtime.ErrNoMessage: no
+	// such message, or deleted.
+	Change(ctx context.Context, room string, c realtime.Change, guard string) (realtime.Message, bool, error)
 	// Recent is the room's recent messages, as a page shows them.
 	Recent(ctx context.Context, room string) ([]realtime.Message, error)
 	// MemberNames is the names of who is in the room, on every instance.
@@ -56,8 +61,6 @@ type Chat interface {
 	// SignOut closes the sockets of session on every instance (each
 	// instance's server is told through EndSession).
 	SignOut(ctx context.Context, session string) error
-	// Change edits or deletes a message for its author, or a moderator.
-	Change(ctx context.Context, room string, c realtime.Change, guard string) (realtime.Message, bool, error)
 	// Remove keeps session out of room until until (zero: for good), on
 	// every instance; Removed says whether it is kept out, and until when.
 	Remove(ctx context.Context, room, session, name string, until time.Time) error
@@ -154,7 +157,9 @@ type Server struct {
 	typed    *limiter // typing signals published, per room and name
 	// pages keeps pages of scrollback that can no longer change, and
 	// bounds every page in bytes like the room page's history.
-	pages     *realtime.PageCache
+	pages *realtime.PageCache
+	// handle turns a message's author into what pages show of it.
+	handle    func(author string) string
 	log       *slog.Logger
 	metrics   Metrics
 	readyMsg  string
@@ -202,6 +207,7 @@ func New(cfg Config) *Server {
 		listRooms:    cfg.RoomDirectory,
 		identifier:   cfg.Identifier,
 		readyMsg:     "ready\n",
+		handle:       AuthorHandles(cfg.Secret),
 	}
 	s.pages = realtime.NewPageCache(func(ctx context.Context, room string, before int64, limit int) ([]realtime.Message, bool, error) {
 		return s.chat.Before(ctx, room, before, limit)
@@ -241,6 +247,10 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/rooms/{room}/ws", s.socket)
 	r.Post("/rooms/{room}/messages", s.postMessage)
 	r.Post("/rooms/{room}/removals", s.removePerson)
+	r.Get("/rooms/{room}/messages/{seq}/edit", s.editPage)
+	r.Post("/rooms/{room}/messages/{seq}", s.postEdit)
+	r.Get("/rooms/{room}/messages/{seq}/delete", s.deletePage)
+	r.Post("/rooms/{room}/messages/{seq}/delete", s.postDelete)
 	r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -565,7 +575,7 @@ func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string,
 	if ok, retry := s.scrollbackAllowed(r, sess); !ok {
 		// The fragment is swapped in, so it answers 200, as below.
 		if htmx {
-			s.fragment(w, views.ScrollbackOOB(room, nil, before, olderTooFast))
+			s.fragment(w, views.ScrollbackOOB(room, nil, before, olderTooFast, views.Viewer{}))
 			return
 		}
 		setRetryAfter(w, retry)
@@ -589,7 +599,7 @@ func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string,
 		earlier = msgs[0].Seq
 	}
 	if htmx {
-		s.fragment(w, views.ScrollbackOOB(room, viewMessages(msgs), earlier, unavailableIf(unavailable)))
+		s.fragment(w, views.ScrollbackOOB(room, viewMessages(msgs, s.handle), earlier, unavailableIf(unavailable), s.viewer(r, room, sess)))
 		return
 	}
 	status := http.StatusOK
@@ -600,7 +610,8 @@ func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string,
 		why = olderUnavailable + " Please try again in a moment."
 	}
 	s.page(w, r, status, views.Scrollback(views.ScrollbackPage{
-		Room: room, Name: sess.Name, Messages: viewMessages(msgs), Earlier: earlier, Unavailable: why,
+		Room: room, Name: sess.Name, Handle: s.handle(sess.ID), Moderator: s.moderator(r),
+		Messages: viewMessages(msgs, s.handle), Earlier: earlier, Unavailable: why,
 	}))
 }
 
@@ -659,7 +670,8 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		Room:     room,
 		Name:     sess.Name,
 		Members:  s.members(ctx, room, sess.Name),
-		Messages: viewMessages(msgs),
+		Messages: viewMessages(msgs, s.handle),
+		Handle:   s.handle(sess.ID),
 		Nonce:    rand.Text(),
 		Text:     text,
 		Error:    errText,
@@ -668,7 +680,16 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		Link:     roomLink(r, room),
 		Rooms:    s.directory(ctx),
 		Verified: s.identifier != nil,
+		// The page's script shows Delete on every message for a
+		// moderator; the page itself renders it.
+		Moderator: s.moderator(r),
 	}))
+}
+
+// viewer is who reads a list rendered for r: their own messages get Edit
+// and Delete.
+func (s *Server) viewer(r *http.Request, room string, sess Session) views.Viewer {
+	return views.Viewer{Room: room, Name: sess.Name, Handle: s.handle(sess.ID), Moderator: s.moderator(r)}
 }
 
 // roomLink is the room's address as people share it: the scheme the
@@ -802,7 +823,9 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr, text
 			return 0, tooManyRooms, nil
 		}
 	}
-	m, err := s.chat.Send(ctx, room, realtime.Message{Name: sess.Name, Text: text, Verified: sess.Subject != ""}, guard)
+	// The author is the session (with AUTH, derived from the verified
+	// identity): who may change the message later.
+	m, err := s.chat.Send(ctx, room, realtime.Message{Name: sess.Name, Text: text, Verified: sess.Subject != "", Author: sess.ID}, guard)
 	if err != nil {
 		s.log.Error("send message", "room", room, "err", err)
 		return 0, "", errors.Join(errUnavailable, err)

@@ -25,7 +25,7 @@ func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	broker := realtime.NewMemoryBroker(100)
-	hub := realtime.NewHub(broker, Fragments{}, log)
+	hub := realtime.NewHub(broker, Fragments{Handle: AuthorHandles([]byte("test"))}, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

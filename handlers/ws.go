@@ -6,10 +6,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/a-h/templ"
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
@@ -66,8 +68,11 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	// writer goroutine: the hub writes (see realtime.Socket), and a timer
 	// pings.
 	stopPings := s.keepAlive(conn)
+	// Asked once, from the handshake's request: who may delete anyone's
+	// message for the socket's life.
+	mod := s.moderatorOf(r)
 	go func() {
-		s.readLoop(ctx, conn, room, sess, ip, sock)
+		s.readLoop(ctx, conn, room, sess, mod, ip, sock)
 		stopPings()
 		stopAging()
 		sock.Leave()
@@ -259,6 +264,83 @@ func decodeFrame(typ websocket.MessageType, data []byte) (text, nonce, refusal s
 	return *in.Text, nonce, ""
 }
 
+// changeFrame is an edit ({"edit": "{seq}", "text", "nonce"}) or a
+// deletion ({"delete": "{seq}", "nonce"}) of a message, as the page
+// sends it. refusal, when not "", says why it cannot be read.
+type changeFrame struct {
+	seq     int64
+	del     bool
+	text    string
+	nonce   string
+	refusal string
+}
+
+// decodeChange reads a frame that edits or deletes a message; ok is false
+// for any other frame (a message to send, which decodeFrame reads).
+func decodeChange(typ websocket.MessageType, data []byte) (c changeFrame, ok bool) {
+	if typ != websocket.MessageText || !utf8.Valid(data) || jsonDepth(data) > maxFrameDepth {
+		return changeFrame{}, false
+	}
+	var in struct {
+		Edit   *json.RawMessage `json:"edit"`
+		Delete *json.RawMessage `json:"delete"`
+		Text   *string          `json:"text"`
+		Nonce  *string          `json:"nonce"`
+	}
+	if json.Unmarshal(data, &in) != nil || (in.Edit == nil && in.Delete == nil) {
+		return changeFrame{}, false
+	}
+	if in.Nonce != nil {
+		if bad := validateNonce(*in.Nonce); bad != "" {
+			return changeFrame{refusal: bad}, true
+		}
+		c.nonce = *in.Nonce
+	}
+	raw := in.Edit
+	if in.Delete != nil {
+		raw, c.del = in.Delete, true
+	}
+	if in.Edit != nil && in.Delete != nil {
+		c.refusal = "That message could not be read."
+		return c, true
+	}
+	// The number as a string, as a form sends it (a bare number too).
+	var num string
+	if json.Unmarshal(*raw, &num) != nil {
+		num = string(*raw)
+	}
+	seq, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || seq < 1 {
+		c.refusal = "That message could not be read."
+		return c, true
+	}
+	c.seq = seq
+	if !c.del {
+		if in.Text == nil {
+			c.refusal = "Type a message first."
+			return c, true
+		}
+		c.text = *in.Text
+	}
+	return c, true
+}
+
+// answerChange applies a change frame and says how it went, as a send's
+// reply: sent (with the message's seq), refused with why, or unavailable.
+func (s *Server) answerChange(ctx context.Context, room string, sess Session, moderator string, c changeFrame) templ.Component {
+	if c.refusal != "" {
+		return views.RefusedOOB(c.refusal, c.nonce, false)
+	}
+	refusal, err := s.change(ctx, room, sess, moderator, c.seq, c.del, c.text, c.nonce, sendWait)
+	switch {
+	case err != nil:
+		return views.RefusedOOB(notSentUnavailable, c.nonce, true)
+	case refusal != "":
+		return views.RefusedOOB(refusal, c.nonce, false)
+	}
+	return views.SentOOB(c.nonce, c.seq)
+}
+
 // maxFrameDepth bounds the nesting of a frame's JSON: htmx sends two levels
 // (the form's fields and a headers object); deeper is not from the page.
 const maxFrameDepth = 8
@@ -303,7 +385,7 @@ const notSentUnavailable = "Not sent yet: the chat cannot store messages right n
 // tooLarge refuses a frame over maxFrame.
 const tooLarge = "That message is too large to send: messages are at most 2,000 characters."
 
-func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, addr string, sock *realtime.Socket) {
+func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, moderator string, addr string, sock *realtime.Socket) {
 	for {
 		typ, data, dropped, err := readFrame(ctx, conn)
 		if err != nil {
@@ -323,6 +405,10 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 				}
 				cancel()
 			}
+			continue
+		}
+		if c, ok := decodeChange(typ, data); ok {
+			sock.Push(framed(s.answerChange(ctx, room, sess, moderator, c)))
 			continue
 		}
 		text, nonce, refusal := decodeFrame(typ, data)

@@ -70,6 +70,16 @@
   const groupGap = 5 * 60 * 1000;
 
   const localize = (li) => {
+    // "edited": the edit's time, in the reader's zone, on hover or focus.
+    const e = li.querySelector(':scope > .edited > time');
+    if (e && !e.dataset.local) {
+      const d = new Date(e.getAttribute('datetime'));
+      if (!Number.isNaN(d.getTime())) {
+        e.dataset.full = fullTime.format(d);
+        e.title = `Edited ${e.dataset.full}`;
+        e.dataset.local = '1';
+      }
+    }
     const t = li.querySelector(':scope > time');
     if (!t || t.dataset.local) return;
     const d = new Date(t.getAttribute('datetime'));
@@ -118,6 +128,7 @@
     for (const li of log.querySelectorAll('#scrollback > li[id^="msg-"], #messages > li[id^="msg-"]')) {
       localize(li);
       highlight(li);
+      controls(li);
       if (!li.hasAttribute('tabindex')) li.setAttribute('tabindex', '-1');
       const d = new Date(li.querySelector(':scope > time')?.getAttribute('datetime'));
       const newDay = !prev || dayKey(prev.d) !== dayKey(d);
@@ -134,9 +145,10 @@
   // messages, and a focused message shows its full date and time.
   log.addEventListener('keydown', (e) => {
     if (!['ArrowUp', 'ArrowDown', 'Home', 'End'].includes(e.key)) return;
+    if (e.target.closest('.edit-box')) return; // the keys are the box's
     const items = [...log.querySelectorAll('#scrollback > li[id^="msg-"], #messages > li[id^="msg-"]')];
     if (items.length === 0) return;
-    const at = items.indexOf(document.activeElement);
+    const at = items.indexOf(document.activeElement?.closest('li'));
     let next;
     if (e.key === 'Home') next = 0;
     else if (e.key === 'End') next = items.length - 1;
@@ -476,6 +488,330 @@
     }
   });
 
+
+  // ---- Editing and deleting one's own messages -------------------------
+  //
+  // The server marks each message with its author's handle (data-author)
+  // and the page with the reader's (data-me on #messages): Edit and Delete
+  // go on the reader's own messages (on every message, Delete, for a
+  // moderator: data-moderator). They are links to the no-JS pages; here a
+  // click turns the message into a box instead (Enter saves, Escape
+  // cancels), and ↑ in an empty message box edits the last one. A change
+  // goes over the socket with a nonce of its own and waits, like a
+  // message, until the server answers: sent again after every reconnect
+  // with the same nonce, so it is applied once. Every page then gets the
+  // message as it is now (docs/SPEC.md).
+
+  const myHandle = messages.dataset.me || '';
+  const moderator = 'moderator' in messages.dataset;
+  const roomName = decodeURIComponent(location.pathname.split('/')[2] || '');
+  const isDeleted = (li) => li.classList.contains('deleted');
+  const canEdit = (li) => myHandle !== '' && li.dataset.author === myHandle && !isDeleted(li);
+  const canDelete = (li) => !isDeleted(li) && (moderator || canEdit(li));
+
+  /** @type {{nonce: string, seq: number, del: boolean, text: string, state: string}[]} */
+  const changes = [];
+  const changeLabel = {
+    queued: (c) => (c.del ? 'Deleting when the connection is back…' : 'Saving when the connection is back…'),
+    sending: (c) => (c.del ? 'Deleting…' : 'Saving…'),
+    waiting: (c) => (c.del ? 'Not deleted yet: the chat cannot store changes right now.' : 'Not saved yet: the chat cannot store changes right now.'),
+  };
+
+  // controls puts Edit and Delete on a message that may have them (pushed
+  // messages come without), and the state of a change on its way.
+  const controls = (li) => {
+    const seq = Number(li.id.slice(4));
+    const pending = changes.find((c) => c.seq === seq);
+    let state = li.querySelector(':scope > .change-state');
+    if (pending) {
+      if (!state) {
+        state = document.createElement('small');
+        state.className = 'change-state';
+        li.append(state);
+      }
+      const text = changeLabel[pending.state](pending);
+      if (state.textContent !== text) state.textContent = text;
+    } else if (state) state.remove();
+    if (li.classList.contains('editing') || li.querySelector(':scope > .confirm')) return;
+    let actions = li.querySelector(':scope > .actions');
+    if (!canDelete(li)) {
+      actions?.remove();
+      return;
+    }
+    if (actions) return;
+    actions = document.createElement('span');
+    actions.className = 'actions';
+    const base = `/rooms/${encodeURIComponent(roomName)}/messages/${seq}`;
+    if (canEdit(li)) {
+      const a = document.createElement('a');
+      a.className = 'edit';
+      a.href = `${base}/edit`;
+      a.textContent = 'Edit';
+      actions.append(a, ' ');
+    }
+    const d = document.createElement('a');
+    d.className = 'delete';
+    d.href = `${base}/delete`;
+    d.textContent = 'Delete';
+    actions.append(d);
+    li.insertBefore(actions, state);
+  };
+
+  const transmitChange = (c) => {
+    const ws = socket();
+    if (!conn.admitted || !ws || ws.readyState !== WebSocket.OPEN) return;
+    const frame = c.del ? { delete: String(c.seq), nonce: c.nonce } : { edit: String(c.seq), text: c.text, nonce: c.nonce };
+    try {
+      ws.send(JSON.stringify({ ...frame, headers: { 'HX-Request': 'true' } }));
+      c.state = 'sending';
+    } catch {
+      c.state = 'queued';
+    }
+    showChange(c);
+  };
+
+  const showChange = (c) => {
+    const li = document.getElementById(`msg-${c.seq}`);
+    if (li) controls(li);
+  };
+
+  const queueChange = (seq, del, text) => {
+    if (conn.ended) {
+      showError('You are signed out: sign in again to change your messages.');
+      return;
+    }
+    const c = { nonce: newNonce(), seq, del, text, state: 'queued' };
+    changes.push(c);
+    showChange(c);
+    transmitChange(c);
+  };
+
+  const settleChange = (c) => {
+    changes.splice(changes.indexOf(c), 1);
+    showChange(c);
+  };
+
+  // A reply to a change: done (the message itself comes to every page),
+  // refused (why, in #send-error), or to be sent again once the chat is back.
+  const changeAnswered = (p) => {
+    const c = changes.find((x) => x.nonce === p.dataset.nonce);
+    if (!c) return false;
+    switch (p.dataset.outcome) {
+      case 'sent':
+        settleChange(c);
+        break;
+      case 'unavailable':
+        c.state = 'waiting';
+        showChange(c);
+        break;
+      default:
+        showError(p.textContent);
+        settleChange(c);
+    }
+    return true;
+  };
+
+  const flushChanges = (states) => {
+    for (const c of changes) if (states.includes(c.state)) transmitChange(c);
+  };
+
+  // The box a message turns into. Focus goes back where it came from on
+  // Escape, and to the message box once saved.
+  let editing = null; // { li, box, area, back }
+  const closeEditor = (focusTo) => {
+    if (!editing) return;
+    const { li, box } = editing;
+    editing = null;
+    box.remove();
+    li.classList.remove('editing');
+    for (const el of li.querySelectorAll(':scope > [data-hidden-by-edit]')) {
+      el.hidden = false;
+      delete el.dataset.hiddenByEdit;
+    }
+    controls(li);
+    // Once the key that closed it is up: its line break is not the box's.
+    afterKeys(() => (focusTo?.isConnected ? focusTo : input).focus());
+  };
+
+  const openEditor = (li, back) => {
+    if (!canEdit(li)) return;
+    if (editing) closeEditor(null);
+    cancelConfirm();
+    const seq = Number(li.id.slice(4));
+    const original = li.querySelector(':scope > .text')?.textContent ?? '';
+    const box = document.createElement('div');
+    box.className = 'edit-box';
+    const label = document.createElement('label');
+    label.className = 'visually-hidden';
+    label.htmlFor = `edit-${seq}`;
+    label.textContent = 'Edit your message';
+    const area = document.createElement('textarea');
+    area.id = `edit-${seq}`;
+    area.rows = 1;
+    area.maxLength = maxText;
+    area.value = original;
+    area.setAttribute('aria-describedby', `edit-hint-${seq} send-error`);
+    const hintText = document.createElement('small');
+    hintText.id = `edit-hint-${seq}`;
+    hintText.className = 'hint';
+    hintText.textContent = 'Enter saves, Escape cancels, Shift+Enter starts a new line.';
+    const save = document.createElement('button');
+    save.type = 'button';
+    save.dataset.act = 'save';
+    save.textContent = 'Save';
+    const cancel = document.createElement('button');
+    cancel.type = 'button';
+    cancel.className = 'link';
+    cancel.dataset.act = 'cancel';
+    cancel.textContent = 'Cancel';
+    box.append(label, area, save, ' ', cancel, hintText);
+    for (const el of li.querySelectorAll(':scope > .text, :scope > .edited, :scope > .actions')) {
+      el.hidden = true;
+      el.dataset.hiddenByEdit = '1';
+    }
+    li.classList.add('editing');
+    li.querySelector(':scope > .text').after(box);
+    editing = { li, box, area, back, original };
+    area.focus();
+    area.setSelectionRange(area.value.length, area.value.length);
+  };
+
+  const saveEdit = () => {
+    if (!editing) return;
+    const { li, area, original } = editing;
+    const text = area.value;
+    if (text.trim() === '') {
+      showError('Type a message first. To take it back, delete it.');
+      return;
+    }
+    if (text.trim().split('\n').length > maxLines) {
+      showError(`Messages are at most ${maxLines} lines.`);
+      return;
+    }
+    showError('');
+    closeEditor(input);
+    if (text.trim() !== original.trim()) queueChange(Number(li.id.slice(4)), false, text);
+  };
+
+  // Delete asks once more, in place: Delete again, or Cancel (Escape).
+  let confirming = null; // { li, group, back }
+  const cancelConfirm = (focusBack) => {
+    if (!confirming) return;
+    const { li, group, back } = confirming;
+    confirming = null;
+    group.remove();
+    controls(li);
+    if (focusBack) (back?.isConnected ? back : li.querySelector(':scope > .actions > .delete') || input).focus();
+  };
+  const askDelete = (li, back) => {
+    if (!canDelete(li)) return;
+    if (editing) closeEditor(null);
+    cancelConfirm();
+    li.querySelector(':scope > .actions')?.remove();
+    const group = document.createElement('span');
+    group.className = 'confirm';
+    group.setAttribute('role', 'group');
+    group.setAttribute('aria-label', 'Delete this message?');
+    const q = document.createElement('span');
+    q.textContent = 'Delete this message? ';
+    const yes = document.createElement('button');
+    yes.type = 'button';
+    yes.dataset.act = 'confirm-delete';
+    yes.textContent = 'Delete';
+    const no = document.createElement('button');
+    no.type = 'button';
+    no.className = 'link';
+    no.dataset.act = 'cancel-delete';
+    no.textContent = 'Cancel';
+    group.append(q, yes, ' ', no);
+    li.insertBefore(group, li.querySelector(':scope > .change-state'));
+    confirming = { li, group, back };
+    yes.focus();
+  };
+
+  const keysDown = new Set();
+  document.addEventListener('keydown', (e) => keysDown.add(e.code), true);
+  document.addEventListener('keyup', (e) => keysDown.delete(e.code), true);
+  window.addEventListener('blur', () => keysDown.clear());
+  const afterKeys = (f) => {
+    if (keysDown.size === 0) {
+      f();
+      return;
+    }
+    let timer = 0;
+    const go = () => {
+      if (keysDown.size > 0 && timer) return;
+      document.removeEventListener('keyup', go, true);
+      clearTimeout(timer);
+      timer = 0;
+      f();
+    };
+    document.addEventListener('keyup', go, true);
+    timer = setTimeout(() => { timer = 0; go(); }, 1000); // a key up lost
+  };
+
+  log.addEventListener('click', (e) => {
+    const el = e.target.closest('a.edit, a.delete, button[data-act]');
+    const li = el?.closest('li[id^="msg-"]');
+    if (!li) return;
+    // A link taken with Enter is followed on the key's way down, and the
+    // rest of the key press goes where the focus is then: the box opens
+    // (or the question is asked) once that key is up.
+    if (el.matches('a.edit')) {
+      e.preventDefault();
+      afterKeys(() => openEditor(li, el));
+    } else if (el.matches('a.delete')) {
+      e.preventDefault();
+      afterKeys(() => askDelete(li, el));
+    } else if (el.dataset.act === 'save') saveEdit();
+    else if (el.dataset.act === 'cancel') closeEditor(editing?.back);
+    else if (el.dataset.act === 'confirm-delete') {
+      const seq = Number(li.id.slice(4));
+      confirming = null;
+      el.closest('.confirm').remove();
+      afterKeys(() => input.focus());
+      queueChange(seq, true, '');
+    } else if (el.dataset.act === 'cancel-delete') cancelConfirm(true);
+  });
+
+  log.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && confirming && e.target.closest('.confirm')) {
+      e.preventDefault();
+      cancelConfirm(true);
+      return;
+    }
+    if (!editing || e.target !== editing.area || e.isComposing) return;
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      closeEditor(editing.back);
+    } else if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault();
+      saveEdit();
+    }
+  });
+
+  // ↑ in the empty message box edits the reader's last message.
+  input.addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowUp' || input.value !== '' || e.shiftKey || e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
+    const mine = [...messages.querySelectorAll(':scope > li[id^="msg-"]')].filter(canEdit);
+    if (mine.length === 0) return;
+    e.preventDefault();
+    openEditor(mine[mine.length - 1], input);
+  });
+
+  // A history or a change that morphs the message being edited takes the
+  // box away: the focus goes back to the message box.
+  new MutationObserver(() => {
+    if (editing && !editing.box.isConnected) {
+      const { li } = editing;
+      editing = null;
+      li.classList.remove('editing');
+      controls(li);
+      if (!document.activeElement || document.activeElement === document.body) input.focus();
+    }
+    if (confirming && !confirming.group.isConnected) confirming = null;
+  }).observe(log, { childList: true, subtree: true });
+
   // ---- Limits ----------------------------------------------------------
 
   const updateCount = () => {
@@ -619,6 +955,12 @@
         render(entry);
       }
     }
+    for (const c of changes) {
+      if (c.state === 'sending') {
+        c.state = 'queued';
+        showChange(c);
+      }
+    }
     if (code === 1000) {
       // The page is going away (or into the back-forward cache: pageshow).
       setPhase('connecting');
@@ -683,6 +1025,7 @@
   // The server's signals (docs/SPEC.md): a reply answers a message, by its
   // nonce; an availability says whether sending works.
   const answered = (p) => {
+    if (changeAnswered(p)) return;
     const entry = outbox.find((x) => x.nonce === p.dataset.nonce);
     if (p.dataset.outcome !== 'sent') showError(p.textContent);
     if (!entry) return;
@@ -724,13 +1067,17 @@
       if (!ok) notice(p.textContent.trim());
       setPhase(ok ? 'connected' : 'unavailable');
       flush(['queued', 'sending', 'waiting']);
+      flushChanges(['queued', 'sending', 'waiting']);
       return;
     }
     if (ok === conn.available) return;
     conn.available = ok;
     notice(ok ? 'Sending works again.' : p.textContent.trim());
     setPhase(ok ? 'connected' : 'unavailable');
-    if (ok) flush(['waiting']);
+    if (ok) {
+      flush(['waiting']);
+      flushChanges(['waiting']);
+    }
   };
 
   // ---- Typing ------------------------------------------------------------

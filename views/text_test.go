@@ -31,7 +31,7 @@ var hostileTexts = []string{
 func render(t testing.TB, m Message) *html.Node {
 	t.Helper()
 	var b bytes.Buffer
-	if err := messageRow(m, false, false, "").Render(context.Background(), &b); err != nil {
+	if err := messageRow(m, false, false, "", Viewer{}).Render(context.Background(), &b); err != nil {
 		t.Fatal(err)
 	}
 	doc, err := html.Parse(strings.NewReader("<ol>" + b.String() + "</ol>"))
@@ -158,7 +158,7 @@ func TestMessageListGroupsAndDays(t *testing.T) {
 		{Seq: 6, Name: "Ann", Time: at(2, 0, 9)}, // six minutes later
 	}
 	var b bytes.Buffer
-	if err := messageList(msgs, "Bob").Render(context.Background(), &b); err != nil {
+	if err := messageList(msgs, Viewer{Name: "Bob"}).Render(context.Background(), &b); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,29 @@ func TestModeratorRemovesAPerson(t *testing.T) {
 		t.Fatalf("after a refused removal, the person's post: %d, want 303", resp.StatusCode)
 	}
 
+	// The moderator deletes the person's message: every page says so, and
+	// the text is gone.
+	seq := regexp.MustCompile(`id="msg-(\d+)"`).FindStringSubmatch(annSock.Until("still here"))
+	if seq == nil {
+		t.Fatal("no message id in the frame of Troll's message")
+	}
+	deleteURL := "/rooms/" + room + "/messages/" + seq[1] + "/delete"
+	if _, body := mod.Get("/rooms/" + room); !strings.Contains(body, deleteURL) {
+		t.Fatal("the moderator's room page offers no Delete on another's message")
+	}
+	if _, body := ann.Get("/rooms/" + room); strings.Contains(body, deleteURL) {
+		t.Fatal("Ann's room page offers Delete on another's message")
+	}
+	resp = mod.PostForm(deleteURL, url.Values{"nonce": {"m1"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the moderator's delete: %d, want 303", resp.StatusCode)
+	}
+	annSock.Until("Removed by a moderator.")
+	if _, body := ann.Get("/rooms/" + room); strings.Contains(body, "still here") || !strings.Contains(body, "Removed by a moderator.") {
+		t.Fatal("after the moderator's delete, the room page still shows the text, or not why it is gone")
+	}
+
 	resp = mod.PostForm("/rooms/"+room+"/removals", url.Values{"name": {"Troll"}, "duration": {"1h"}})
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
@@ -120,13 +144,16 @@ func TestModeratorRemovesAPerson(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	testkit.WaitFor(t, ctx, "one log line for the moderator's action", func() bool {
-		for _, l := range a.Logs() {
-			if strings.Contains(l, `"moderator action"`) && strings.Contains(l, `"person":"Troll"`) &&
-				strings.Contains(l, `"moderator":"mod@example.com"`) && strings.Contains(l, `"room":"`+room+`"`) && strings.Contains(l, `"until":"`) {
-				return true
+	for _, action := range []string{`"action":"delete"`, `"action":"remove"`} {
+		testkit.WaitFor(t, ctx, "one log line for the moderator's "+action, func() bool {
+			n := 0
+			for _, l := range a.Logs() {
+				if strings.Contains(l, `"moderator action"`) && strings.Contains(l, action) && strings.Contains(l, `"person":"Troll"`) &&
+					strings.Contains(l, `"moderator":"mod@example.com"`) && strings.Contains(l, `"room":"`+room+`"`) {
+					n++
+				}
 			}
-		}
-		return false
-	})
+			return n == 1
+		})
+	}
 }

@@ -32,12 +32,17 @@ func New(broker realtime.Broker, cfg handlers.Config, log *slog.Logger, hubOpts 
 		opts = append(opts, realtime.WithObserver(obs))
 	}
 	// With an identity provider, everyone in a room signed in with it.
-	frags := handlers.Fragments{Verified: cfg.Identifier != nil || cfg.OIDC != nil}
+	// Pushed messages carry their author's handle, the same for every
+	// socket, so that each page's script knows its reader's own.
+	frags := handlers.Fragments{Verified: cfg.Identifier != nil || cfg.OIDC != nil, Handle: handlers.AuthorHandles(cfg.Secret)}
 	// The hub tells the server of sign-outs, from any instance, once Run
 	// has started: by then srv is set.
 	var srv *handlers.Server
 	opts = append(opts, realtime.WithSignedOut(func(session string) { srv.EndSession(session) }),
 		realtime.WithRemoved(func(room, session string) { srv.RemovedFromRoom(room, session) }))
+	// A message edited or deleted, on any instance: the pages of
+	// scrollback kept of its room are forgotten.
+	opts = append(opts, realtime.WithChanged(func(room string) { srv.RoomChanged(room) }))
 	hub := realtime.NewHub(broker, frags, log, append(opts, hubOpts...)...)
 	cfg.Chat, cfg.Log = hub, log
 	if cfg.Static == nil {

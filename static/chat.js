@@ -1116,6 +1116,34 @@
     try { ws.send(JSON.stringify({ typing: true })); } catch { /* the next keystroke tries again */ }
   });
 
+  // A moderator's page (it has #remove-form) puts a Remove button by every
+  // other name in the member list, as the server renders it: pushed lists
+  // are the same bytes for every reader and carry none.
+  const removeForm = document.getElementById('remove-form');
+  const members = document.getElementById('members');
+  if (removeForm && members) {
+    const removable = () => {
+      for (const li of members.children) {
+        const name = li.firstChild && li.firstChild.nodeType === 3 ? li.firstChild.data.trim() : '';
+        if (name === '' || name === me || li.querySelector('button.remove')) continue;
+        const b = document.createElement('button');
+        b.className = 'link remove';
+        b.type = 'submit';
+        b.setAttribute('form', 'remove-form');
+        b.name = 'name';
+        b.value = name;
+        b.textContent = 'Remove';
+        const more = document.createElement('span');
+        more.className = 'visually-hidden';
+        more.textContent = ' ' + name + ' from this room';
+        b.append(more);
+        li.append(' ', b);
+      }
+    };
+    new MutationObserver(removable).observe(members, { childList: true });
+    removable();
+  }
+
   const signals = document.getElementById('signals');
   new MutationObserver(() => {
     for (const p of [...signals.children]) {

@@ -254,7 +254,6 @@ if tonumber(m.seq) ~= seq or m.deleted then return {2} end
 local mine = m.author ~= nil and m.author == ARGV[3]
 if ARGV[4] ~= '1' and not mine then return {4} end
 m.type = 'message'
-m.first = nil
 if ARGV[5] == '1' then
   m.text = nil
   m.edited = nil
@@ -274,6 +273,7 @@ if ARGV[8] == '1' then
   redis.call('PEXPIRE', KEYS[2], ARGV[9])
 end
 m.type = 'changed'
+m.first = nil
 redis.call(ARGV[1], KEYS[3], '{"seq":' .. seq .. ',' .. string.sub(cjson.encode(m), 2))
 if ARGV[12] == '1' then
   local prefix = '{"seq":' .. seq .. ','

@@ -97,6 +97,9 @@ func changesMessages(t *testing.T, f Factory) {
 			t.Errorf("history[%d] = %+v, want seq %d text %q", i, m, sent[i].Seq, want[i])
 		}
 	}
+	if len(hist) > 0 && !hist[0].First {
+		t.Errorf("the room's first message, edited, lost its first mark: %+v", hist[0])
+	}
 	if f.Client != nil {
 		if where := holding(t, f, room, secret); where != "" {
 			t.Errorf("the store still holds the old text in %s", where)

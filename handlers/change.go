@@ -80,23 +80,10 @@ func (s *Server) change(ctx context.Context, room string, sess Session, moderato
 	if seq < 1 {
 		return noMessage, nil
 	}
-	delay, ok := s.limits.reserve(sess.ID, wait)
-	if !ok {
-		return slowDown, nil
+	if refusal, err := s.takeTurn(ctx, sess, wait); refusal != "" || err != nil {
+		return refusal, err
 	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return "", ctx.Err()
-		}
-	}
-	guard := ""
-	if nonce != "" {
-		guard = sess.ID + ":" + nonce
-	}
+	guard := guardOf(sess, nonce)
 	ctx, cancel := context.WithTimeout(ctx, brokerWait)
 	defer cancel()
 	c := realtime.Change{Seq: seq, Author: sess.ID, Moderator: moderator != "", Delete: del, Text: text}

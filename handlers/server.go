@@ -791,23 +791,10 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr, text
 	if bad := validateNonce(nonce); bad != "" {
 		return 0, bad, nil
 	}
-	delay, ok := s.limits.reserve(sess.ID, wait)
-	if !ok {
-		return 0, slowDown, nil
+	if refusal, err := s.takeTurn(ctx, sess, wait); refusal != "" || err != nil {
+		return 0, refusal, err
 	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return 0, "", ctx.Err()
-		}
-	}
-	guard := ""
-	if nonce != "" {
-		guard = sess.ID + ":" + nonce
-	}
+	guard := guardOf(sess, nonce)
 	ctx, cancel := context.WithTimeout(ctx, brokerWait)
 	defer cancel()
 	now := time.Now()
@@ -859,3 +846,32 @@ const brokerWait = 5 * time.Second
 
 // slowDown refuses a message past the rate limit.
 const slowDown = "Slow down: you are sending too fast. Wait a moment, then retry."
+
+// takeTurn waits for sess's turn under the send limit, which sends and
+// changes share, at most wait: past it, a refusal for the user; an error
+// when ctx ends first.
+func (s *Server) takeTurn(ctx context.Context, sess Session, wait time.Duration) (string, error) {
+	delay, ok := s.limits.reserve(sess.ID, wait)
+	if !ok {
+		return slowDown, nil
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	return "", nil
+}
+
+// guardOf is the store's guard of a request of sess under nonce: repeats
+// count once. No nonce, no guard.
+func guardOf(sess Session, nonce string) string {
+	if nonce == "" {
+		return ""
+	}
+	return sess.ID + ":" + nonce
+}

@@ -46,28 +46,32 @@ func TestModeratorRemovesAPerson(t *testing.T) {
 	redistest.Addr(t) // skips, or fails under CI, without Redis
 	iap := newFakeIAP(t)
 	env := iap.env(sharedEnv(redistest.Addr(t)))
-	env["MODERATORS"] = "Mod@Example.com"
+	// Names and identities of this run alone: bindings of names to
+	// identities are for good, and tests share one Redis under CI.
+	tag := strings.TrimPrefix(testkit.Room(), "room-")[:6]
+	env["MODERATORS"] = "Mod-" + tag + "@Example.com"
+	modName, annName, trollName := "Moderator "+tag, "Ann "+tag, "Troll "+tag
 	a, b := startInstance(t, env), startInstance(t, env)
 	room, other := testkit.Room(), testkit.Room()
 
 	as := func(base, subject string) *chattest.User {
 		u := chattest.NewUser(t, base)
-		u.SetHeader(iapHeader, iap.token(t, "accounts.google.com:"+subject))
+		u.SetHeader(iapHeader, iap.token(t, "accounts.google.com:"+subject+"-"+tag))
 		return u
 	}
 	mod := as(a.URL, "mod")
-	mod.SignIn("Moderator", room)
+	mod.SignIn(modName, room)
 	ann := as(a.URL, "ann")
-	ann.SignIn("Ann", room)
+	ann.SignIn(annName, room)
 	annSock := ann.Dial(room)
 	annSock.Next()
 	troll := as(b.URL, "troll")
-	troll.SignIn("Troll", room)
+	troll.SignIn(trollName, room)
 	trollSock := troll.Dial(room)
 	trollSock.Next()
-	troll.SignIn("Troll", other)
+	troll.SignIn(trollName, other)
 
-	resp := ann.PostForm("/rooms/"+room+"/removals", url.Values{"name": {"Troll"}, "duration": {"1h"}})
+	resp := ann.PostForm("/rooms/"+room+"/removals", url.Values{"name": {trollName}, "duration": {"1h"}})
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "Only moderators can remove people") {
@@ -94,7 +98,7 @@ func TestModeratorRemovesAPerson(t *testing.T) {
 	}
 	// The moderator's member list offers Remove by every other name.
 	if _, body := mod.Get("/rooms/" + room); !strings.Contains(body, `<form id="remove-form"`) ||
-		!strings.Contains(body, `form="remove-form" name="name" value="Troll"`) || strings.Contains(body, `value="Moderator"`) {
+		!strings.Contains(body, `form="remove-form" name="name" value="`+trollName+`"`) || strings.Contains(body, `value="`+modName+`"`) {
 		t.Fatal("the moderator's member list offers no Remove by Troll's name (or one by their own)")
 	}
 	resp = mod.PostForm(deleteURL, url.Values{"nonce": {"m1"}})
@@ -107,7 +111,7 @@ func TestModeratorRemovesAPerson(t *testing.T) {
 		t.Fatal("after the moderator's delete, the room page still shows the text, or not why it is gone")
 	}
 
-	resp = mod.PostForm("/rooms/"+room+"/removals", url.Values{"name": {"Troll"}, "duration": {"1h"}})
+	resp = mod.PostForm("/rooms/"+room+"/removals", url.Values{"name": {trollName}, "duration": {"1h"}})
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the moderator's removal: %d, want 303", resp.StatusCode)
@@ -116,16 +120,16 @@ func TestModeratorRemovesAPerson(t *testing.T) {
 	if code := trollSock.CloseStatus(); code != websocket.StatusPolicyViolation {
 		t.Fatalf("the removed person's socket closed with %d, want 1008", code)
 	}
-	annSock.Until("Troll was removed by a moderator.")
+	annSock.Until(trollName + " was removed by a moderator.")
 
 	for _, u := range []*chattest.User{troll, as(a.URL, "troll")} {
-		resp := u.PostForm("/signin", url.Values{"name": {"Troll"}, "room": {room}})
+		resp := u.PostForm("/signin", url.Values{"name": {trollName}, "room": {room}})
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "A moderator removed you from this room. You can come back after") {
 			t.Fatalf("sign-in of the removed person: %d", resp.StatusCode)
 		}
-		resp = u.PostForm("/signin", url.Values{"name": {"Not Troll"}, "room": {room}})
+		resp = u.PostForm("/signin", url.Values{"name": {"Not " + trollName}, "room": {room}})
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusSeeOther {
 			t.Fatal("the removed person got back in under another name")
@@ -155,8 +159,8 @@ func TestModeratorRemovesAPerson(t *testing.T) {
 		testkit.WaitFor(t, ctx, "one log line for the moderator's "+action, func() bool {
 			n := 0
 			for _, l := range a.Logs() {
-				if strings.Contains(l, `"moderator action"`) && strings.Contains(l, action) && strings.Contains(l, `"person":"Troll"`) &&
-					strings.Contains(l, `"moderator":"mod@example.com"`) && strings.Contains(l, `"room":"`+room+`"`) {
+				if strings.Contains(l, `"moderator action"`) && strings.Contains(l, action) && strings.Contains(l, `"person":"`+trollName+`"`) &&
+					strings.Contains(l, `"moderator":"mod-`+tag+`@example.com"`) && strings.Contains(l, `"room":"`+room+`"`) {
 					n++
 				}
 			}

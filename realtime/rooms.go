@@ -62,3 +62,14 @@ type Rooms interface {
 	// RevokeInvites closes every open invitation to room.
 	RevokeInvites(ctx context.Context, room string) error
 }
+
+// RoomArchive keeps private rooms' info and members beyond the broker's
+// store: an Archive that has it lets the broker bring a private room back
+// as private after Redis lost its data, so that its archived messages are
+// never shown to strangers.
+type RoomArchive interface {
+	// SaveRoom writes room's info and its members, replacing what was.
+	SaveRoom(ctx context.Context, room string, info RoomInfo, members []string) error
+	// LoadRoom reads them; found is false for a room never saved.
+	LoadRoom(ctx context.Context, room string) (info RoomInfo, members []string, found bool, err error)
+}

@@ -42,9 +42,13 @@ func TestPrivateRoomMembersAndInvitations(t *testing.T) {
 	env := iap.env(sharedEnv(redistest.Addr(t)))
 	a, b := startInstance(t, env), startInstance(t, env)
 	room := testkit.Room()
+	// Names and identities of this run alone: a name is bound to an
+	// identity for good, and tests share one Redis under CI.
+	tag := strings.TrimPrefix(room, "room-")[:6]
+	annName, bobName := "Ann "+tag, "Bob "+tag
 	as := func(base, subject string) *chattest.User {
 		u := chattest.NewUser(t, base)
-		u.SetHeader(iapHeader, iap.token(t, "accounts.google.com:"+subject))
+		u.SetHeader(iapHeader, iap.token(t, "accounts.google.com:"+subject+"-"+tag))
 		return u
 	}
 	ann, bob, carol := as(a.URL, "ann"), as(b.URL, "bob"), as(b.URL, "carol")
@@ -55,14 +59,14 @@ func TestPrivateRoomMembersAndInvitations(t *testing.T) {
 	if code, body := status(t, carol, "/rooms", url.Values{"room": {room}, "visibility": {"private"}}); code != http.StatusUnprocessableEntity || !strings.Contains(body, "That name is taken.") {
 		t.Fatalf("create it again: %d, want 422 saying the name is taken", code)
 	}
-	ann.SignIn("Ann", room)
+	ann.SignIn(annName, room)
 	annSock := ann.Dial(room)
 	annSock.Next()
 	if code, _ := status(t, ann, "/rooms/"+room+"/messages", url.Values{"text": {"the secret plan"}, "nonce": {"a1"}}); code != http.StatusSeeOther {
 		t.Fatalf("Ann's post: %d", code)
 	}
 
-	carol.SignIn("Carol", room) // as for any room name: nothing to tell
+	carol.SignIn("Carol "+tag, room) // as for any room name: nothing to tell
 	if resp, body := carol.Get("/rooms/" + room); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "secret plan") {
 		t.Fatalf("Carol's page of the private room: %d, want 404", resp.StatusCode)
 	}
@@ -95,7 +99,7 @@ func TestPrivateRoomMembersAndInvitations(t *testing.T) {
 	if resp, _ := bob.Get(join); resp.StatusCode != http.StatusOK || resp.Request.URL.Query().Get("room") != room {
 		t.Fatalf("Bob follows the link: %d at %s", resp.StatusCode, resp.Request.URL)
 	}
-	bob.SignIn("Bob", room)
+	bob.SignIn(bobName, room)
 	if resp, body := bob.Get("/rooms/" + room); resp.StatusCode != http.StatusOK || !strings.Contains(body, "the secret plan") {
 		t.Fatalf("Bob's page of the room he joined: %d", resp.StatusCode)
 	}
@@ -110,11 +114,11 @@ func TestPrivateRoomMembersAndInvitations(t *testing.T) {
 		t.Fatal("the private room is in Carol's directory")
 	}
 
-	if code, _ := status(t, bob, "/rooms/"+room+"/members/remove", url.Values{"name": {"Ann"}}); code != http.StatusForbidden {
+	if code, _ := status(t, bob, "/rooms/"+room+"/members/remove", url.Values{"name": {annName}}); code != http.StatusForbidden {
 		t.Fatalf("Bob, not the creator, removes Ann: %d, want 403", code)
 	}
 	start := time.Now()
-	if code, _ := status(t, ann, "/rooms/"+room+"/members/remove", url.Values{"name": {"Bob"}}); code != http.StatusSeeOther {
+	if code, _ := status(t, ann, "/rooms/"+room+"/members/remove", url.Values{"name": {bobName}}); code != http.StatusSeeOther {
 		t.Fatalf("Ann removes Bob: %d, want 303", code)
 	}
 	bobSock.Until("You are no longer a member of this room.")
@@ -137,17 +141,18 @@ func TestInvitationsThatDoNotHold(t *testing.T) {
 	env := iap.env(sharedEnv(redistest.Addr(t)))
 	inst := startInstance(t, env)
 	room := testkit.Room()
+	tag := strings.TrimPrefix(room, "room-")[:6]
 	as := func(subject string) *chattest.User {
 		u := chattest.NewUser(t, inst.URL)
-		u.SetHeader(iapHeader, iap.token(t, "accounts.google.com:"+subject))
+		u.SetHeader(iapHeader, iap.token(t, "accounts.google.com:"+subject+"-"+tag))
 		return u
 	}
 	ann, dan := as("ann"), as("dan")
 	if code, _ := status(t, ann, "/rooms", url.Values{"room": {room}, "visibility": {"private"}}); code != http.StatusSeeOther {
 		t.Fatalf("create a private room: %d", code)
 	}
-	ann.SignIn("Ann", room)
-	dan.SignIn("Dan", room)
+	ann.SignIn("Ann "+tag, room)
+	dan.SignIn("Dan "+tag, room)
 	invite := func() string {
 		resp := ann.PostForm("/rooms/"+room+"/invites", nil)
 		resp.Body.Close()

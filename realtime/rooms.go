@@ -30,6 +30,10 @@ type RoomInfo struct {
 // messages, or it was created.
 var ErrRoomTaken = errors.New("realtime: the room exists")
 
+// ErrNoRoom says that a room was never created (Rooms.CreateRoom): it has
+// no members to add to and takes no invitations.
+var ErrNoRoom = errors.New("realtime: the room was never created")
+
 // Rooms keeps which rooms are private and who their members are, on every
 // instance. A member is a verified identity's member id (its sessions'
 // shared id). A broker that has private rooms implements it; the hub asks

@@ -94,10 +94,8 @@ func TestPrivateRoomMembersAndInvitations(t *testing.T) {
 		t.Fatal("the room page shows no invitation link after making one")
 	}
 	join := m[1]
-	// The link leads to the room, and without a session there, on to
-	// signing in to it.
-	if resp, _ := bob.Get(join); resp.StatusCode != http.StatusOK || resp.Request.URL.Query().Get("room") != room {
-		t.Fatalf("Bob follows the link: %d at %s", resp.StatusCode, resp.Request.URL)
+	if resp, _ := bob.Get(join); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/rooms/"+room {
+		t.Fatalf("Bob follows the link: %d to %q, want 303 to the room", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	bob.SignIn(bobName, room)
 	if resp, body := bob.Get("/rooms/" + room); resp.StatusCode != http.StatusOK || !strings.Contains(body, "the secret plan") {
@@ -206,7 +204,7 @@ func TestInvitationsThatDoNotHold(t *testing.T) {
 	notMember("an expired invitation")
 
 	// A good one still works.
-	if resp, _ := dan.Get("/join/" + invite()); resp.StatusCode != http.StatusOK {
+	if resp, _ := dan.Get("/join/" + invite()); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("a good invitation: %d", resp.StatusCode)
 	}
 	if resp, _ := dan.Get("/rooms/" + room); resp.StatusCode != http.StatusOK {

@@ -53,6 +53,16 @@ func (b *Broker) CreateRoom(ctx context.Context, room string, info realtime.Room
 		return fmt.Errorf("create room %q: %w", room, err)
 	}
 	if made == 1 {
+		b.noInfo.forget(room)
+		if err := b.saveRoom(ctx, room); err != nil {
+			// Not kept beyond Redis: not made at all, or a Redis wipe
+			// would make it public.
+			b.rdb.Del(ctx, roomInfoKey(room), roomMembersKey(room))
+			if info.Creator != "" {
+				b.rdb.SRem(ctx, memberRoomsKey(info.Creator), room)
+			}
+			return fmt.Errorf("create room %q: %w", room, err)
+		}
 		return nil
 	}
 	if info.Creator != "" {
@@ -75,11 +85,12 @@ func (b *Broker) unindex(ctx context.Context, room, member string) error {
 }
 
 // RoomInfo implements realtime.Rooms: the zero RoomInfo for a room never
-// created.
+// created. A room whose info Redis lost comes back from the room archive
+// (archivedInfo).
 func (b *Broker) RoomInfo(ctx context.Context, room string) (realtime.RoomInfo, error) {
 	raw, err := b.rdb.Get(ctx, roomInfoKey(room)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return realtime.RoomInfo{}, nil
+		return b.archivedInfo(ctx, room)
 	}
 	if err != nil {
 		return realtime.RoomInfo{}, fmt.Errorf("info of room %q: %w", room, err)
@@ -113,7 +124,7 @@ func (b *Broker) AddMember(ctx context.Context, room, member string) error {
 		return fmt.Errorf("add member to room %q: %w", room, err)
 	}
 	if added == 1 {
-		return nil
+		return b.saveRoom(ctx, room)
 	}
 	if err := b.unindex(ctx, room, member); err != nil {
 		return fmt.Errorf("add member to room %q: %w", room, err)
@@ -137,7 +148,7 @@ func (b *Broker) RemoveMember(ctx context.Context, room, member string) error {
 	if err := b.rdb.SRem(ctx, memberRoomsKey(member), room).Err(); err != nil {
 		return fmt.Errorf("remove member from room %q: %w", room, err)
 	}
-	return nil
+	return b.saveRoom(ctx, room)
 }
 
 // RoomMembers implements realtime.Rooms: sorted.

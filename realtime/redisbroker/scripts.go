@@ -361,3 +361,14 @@ local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[2], last[2])
 return 1
 `)
+
+// restoreRoomScript brings back a private room's info and members from the
+// archive, unless Redis holds an info for it again already. KEYS:
+// roomInfoKey, roomMembersKey. ARGV: the info (JSON), then the member ids.
+var restoreRoomScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('DEL', KEYS[2])
+  for i = 2, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+end
+return 1
+`)

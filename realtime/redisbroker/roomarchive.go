@@ -40,9 +40,8 @@ func (b *Broker) saveRoom(ctx context.Context, room string) error {
 	if err != nil {
 		return err
 	}
-	actx, cancel := context.WithTimeout(ctx, restoreWait)
-	defer cancel()
-	if err := ra.SaveRoom(actx, room, info, members); err != nil {
+	// The caller's deadline: a creation must be kept, however slowly.
+	if err := ra.SaveRoom(ctx, room, info, members); err != nil {
 		return fmt.Errorf("archive room %q's members: %w", room, err)
 	}
 	return nil
@@ -67,7 +66,9 @@ func (b *Broker) storedInfo(ctx context.Context, room string) (realtime.RoomInfo
 // archivedInfo is the info of a room Redis holds none of: public when Redis
 // holds its messages (a room's info goes only with its messages), else as
 // the room archive has it, brought back into Redis when private. A room
-// the archive has no info of is remembered so for a minute.
+// the archive has no info of is remembered so for a minute. The archive
+// is asked within the caller's deadline, not restoreWait: a private room
+// must not pass for public because the archive was slow to answer.
 func (b *Broker) archivedInfo(ctx context.Context, room string) (realtime.RoomInfo, error) {
 	ra := b.roomArchive()
 	if ra == nil || b.noInfo.known(room, time.Now()) {
@@ -80,9 +81,7 @@ func (b *Broker) archivedInfo(ctx context.Context, room string) (realtime.RoomIn
 	if n > 0 {
 		return realtime.RoomInfo{}, nil
 	}
-	actx, cancel := context.WithTimeout(ctx, restoreWait)
-	defer cancel()
-	info, members, found, err := ra.LoadRoom(actx, room)
+	info, members, found, err := ra.LoadRoom(ctx, room)
 	if err != nil {
 		return realtime.RoomInfo{}, fmt.Errorf("info of room %q from the archive: %w", room, err)
 	}

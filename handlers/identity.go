@@ -206,5 +206,6 @@ func (s *Server) signInForm(r *http.Request) views.SignInForm {
 	if id, ok := identityOf(r); ok && s.oidc != nil {
 		f.Verified = cmp.Or(id.Email, id.Subject)
 	}
+	f.Private = memberOf(r) != ""
 	return f
 }

@@ -67,6 +67,22 @@ type Chat interface {
 	Removed(ctx context.Context, room, session string) (time.Time, bool, error)
 	// NameOwner is the verified identity a name is bound to; "" when none.
 	NameOwner(ctx context.Context, name string) (string, error)
+	// Access says whether member (a verified identity's member id, or "")
+	// may enter room, and what the room is.
+	Access(ctx context.Context, room, member string) (realtime.RoomInfo, bool, error)
+	// CreateRoom makes a private room of creator's (realtime.ErrRoomTaken:
+	// the name is in use).
+	CreateRoom(ctx context.Context, room, creator string) error
+	// AddMember, RemoveMember and RoomsOf keep private rooms' members;
+	// RemoveMember closes the member's sockets there on every instance.
+	AddMember(ctx context.Context, room, member string) error
+	RemoveMember(ctx context.Context, room, member string) error
+	RoomsOf(ctx context.Context, member string) ([]string, error)
+	// AddInvite, InviteOpen and RevokeInvites keep a private room's open
+	// invitations.
+	AddInvite(ctx context.Context, room, id string, ttl time.Duration) error
+	InviteOpen(ctx context.Context, room, id string) (bool, error)
+	RevokeInvites(ctx context.Context, room string) error
 }
 
 // Metrics is told about sockets and messages, for monitoring.
@@ -247,6 +263,11 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/rooms/{room}/ws", s.socket)
 	r.Post("/rooms/{room}/messages", s.postMessage)
 	r.Post("/rooms/{room}/removals", s.removePerson)
+	r.Post("/rooms", s.createRoom)
+	r.Post("/rooms/{room}/invites", s.invite)
+	r.Post("/rooms/{room}/invites/revoke", s.revokeInvites)
+	r.Post("/rooms/{room}/members/remove", s.removeMember)
+	r.Get("/join/{token}", s.join)
 	r.Get("/rooms/{room}/messages/{seq}/edit", s.editPage)
 	r.Post("/rooms/{room}/messages/{seq}", s.postEdit)
 	r.Get("/rooms/{room}/messages/{seq}/delete", s.deletePage)
@@ -325,7 +346,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 		// The directory is for people in the chat (with AUTH, a session
 		// of the verified identity): a room's name is all a stranger
 		// needs to read it.
-		f.Rooms = s.directory(r.Context())
+		f.Rooms = s.directory(r.Context(), memberOf(r))
 	} else if id, ok := identityOf(r); ok {
 		f.Name = s.boundName(r.Context(), id) // the name this person chose before
 	}
@@ -334,7 +355,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 
 // directory is the rooms in use for a page, or nil when they are not
 // listed or cannot be read now (the page goes on without them).
-func (s *Server) directory(ctx context.Context) []views.RoomCount {
+func (s *Server) directory(ctx context.Context, member string) []views.RoomCount {
 	if !s.listRooms {
 		return nil
 	}
@@ -345,12 +366,25 @@ func (s *Server) directory(ctx context.Context) []views.RoomCount {
 		s.log.Warn("room directory", "err", err)
 		return nil
 	}
-	out := make([]views.RoomCount, len(rooms))
-	for i, r := range rooms {
-		out[i] = views.RoomCount{Room: r.Room, Members: r.Members}
+	out := make([]views.RoomCount, 0, len(rooms))
+	// A member sees their private rooms first, marked so; nobody else
+	// sees them at all.
+	if member != "" {
+		mine, err := s.chat.RoomsOf(ctx, member)
+		if err != nil {
+			s.log.Warn("a member's private rooms", "err", err)
+		}
+		slices.Sort(mine)
+		for _, room := range mine {
+			names, err := s.chat.MemberNames(ctx, room)
+			if err != nil {
+				s.log.Warn("a private room's members", "room", room, "err", err)
+			}
+			out = append(out, views.RoomCount{Room: room, Members: len(names), Private: true})
+		}
 	}
-	if out == nil {
-		out = []views.RoomCount{}
+	for _, r := range rooms {
+		out = append(out, views.RoomCount{Room: r.Room, Members: r.Members})
 	}
 	return out
 }
@@ -371,7 +405,7 @@ func (s *Server) roomDirectory(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	rooms := s.directory(r.Context())
+	rooms := s.directory(r.Context(), memberOf(r))
 	if r.Header.Get("HX-Request") == "true" {
 		s.fragment(w, views.RoomList(rooms, r.URL.Query().Get("current")))
 		return
@@ -522,7 +556,7 @@ func (s *Server) roomSession(w http.ResponseWriter, r *http.Request, canonical b
 		http.Redirect(w, r, "/?room="+url.QueryEscape(room), http.StatusSeeOther)
 		return "", Session{}, false
 	}
-	if s.refuseKeptOut(w, r, room, sess) {
+	if s.hidden(w, r, room) || s.refuseKeptOut(w, r, room, sess) {
 		return "", Session{}, false
 	}
 	return room, sess, true
@@ -666,20 +700,30 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		s.unavailable(w, r)
 		return
 	}
+	info, _, err := s.chat.Access(ctx, room, memberOf(r))
+	if err != nil {
+		s.log.Error("read a room's access", "room", room, "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	private := info.Visibility == realtime.Private
 	s.page(w, r, status, views.Room(views.RoomPage{
-		Room:     room,
-		Name:     sess.Name,
-		Members:  s.members(ctx, room, sess.Name),
-		Messages: viewMessages(msgs, s.handle),
-		Handle:   s.handle(sess.ID),
-		Nonce:    rand.Text(),
-		Text:     text,
-		Error:    errText,
-		MaxText:  maxText,
-		Earlier:  s.earlier(msgs),
-		Link:     roomLink(r, room),
-		Rooms:    s.directory(ctx),
-		Verified: s.identifier != nil,
+		Private:    private,
+		Creator:    private && info.Creator == memberOf(r),
+		InviteLink: s.inviteLink(r, room),
+		Room:       room,
+		Name:       sess.Name,
+		Members:    s.members(ctx, room, sess.Name),
+		Messages:   viewMessages(msgs, s.handle),
+		Handle:     s.handle(sess.ID),
+		Nonce:      rand.Text(),
+		Text:       text,
+		Error:      errText,
+		MaxText:    maxText,
+		Earlier:    s.earlier(msgs),
+		Link:       roomLink(r, room),
+		Rooms:      s.directory(ctx, memberOf(r)),
+		Verified:   s.identifier != nil,
 		// The page's script shows Delete on every message for a
 		// moderator; the page itself renders it.
 		Moderator: s.moderator(r),

@@ -27,6 +27,11 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// A private room is its members' alone: to anyone else its socket is
+	// a room that does not exist, 404 and no upgrade.
+	if s.hidden(w, r, room) {
+		return
+	}
 	sess, signedIn := s.session(r)
 	// Accept refuses a browser Origin other than the host with 403
 	// (cross-site WebSocket hijacking); CrossOriginProtection lets GET by.

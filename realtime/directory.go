@@ -63,6 +63,12 @@ func (h *Hub) Directory(ctx context.Context) ([]RoomCount, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Private rooms are their members' to see: the directory every
+	// visitor sees leaves them out (handlers add a member's own).
+	names = slices.DeleteFunc(names, func(room string) bool {
+		info, err := h.roomInfo(ctx, room)
+		return err != nil || info.Visibility == Private
+	})
 	members, err := h.membersOf(ctx, names)
 	if err != nil {
 		return nil, err

@@ -108,8 +108,11 @@ type Hub struct {
 	// changed is told, from Run's loop, the room of every message changed
 	// on any instance; removed, the room and session of every removal
 	// from a room with sockets here. nil: nobody is told.
-	changed func(room string)
-	removed func(room, session string)
+	changed  func(room string)
+	removed  func(room, session string)
+	excluded func(room, member string)
+	// known is the rooms whose visibility cannot change any more.
+	known knownRooms
 
 	availMu   sync.Mutex // orders the availability frames pages get
 	available bool       // whether the broker took the last send or ping
@@ -311,6 +314,10 @@ func (h *Hub) dispatch(ev Event) {
 		// page's history has as changed already.
 		r.broadcast(frame{data: h.render.Changed(ev.Message)}, &h.flushes)
 		h.flushes.flush()
+	case KindExcluded:
+		if h.excluded != nil {
+			h.excluded(ev.Room, ev.Message.Author)
+		}
 	case KindRemoved:
 		if h.removed != nil {
 			h.removed(ev.Room, ev.Message.Author)
@@ -382,6 +389,7 @@ func (h *Hub) Send(ctx context.Context, room string, m Message, guard string) (M
 	switch {
 	case err == nil:
 		h.setAvailable(true)
+		h.hasMessages(ctx, room)
 		h.touched(ctx, room)
 	case ctx.Err() == nil: // not the sender giving up
 		h.obs.BrokerError()
@@ -513,7 +521,11 @@ func (h *Hub) Recent(ctx context.Context, room string) ([]Message, error) {
 	if err := checkRoom(room); err != nil {
 		return nil, err
 	}
-	return h.recent(ctx, room)
+	msgs, err := h.recent(ctx, room)
+	if len(msgs) > 0 {
+		h.hasMessages(ctx, room)
+	}
+	return msgs, err
 }
 
 // recent is Recent of a room the hub holds already, its name checked.

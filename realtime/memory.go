@@ -30,7 +30,12 @@ type MemoryBroker struct {
 	// Names bound to identities (NameBook): name key -> subject, and
 	// subject -> its name. Kept for the broker's life, like Redis's.
 	nameHolder, nameOf map[string]string
-	closed             bool
+	// Private rooms (Rooms, memory_rooms.go): room -> what it is, and
+	// member -> the rooms they belong to. Never forgotten with the room's
+	// messages: a private room stays private, as in Redis.
+	private map[string]*memoryPrivate
+	roomsOf map[string]map[string]bool
+	closed  bool
 }
 
 type memoryRoom struct {

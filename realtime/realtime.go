@@ -89,6 +89,9 @@ const (
 	// KindRemoved says that a moderator removed someone from the room:
 	// their session in Message.Author, their name in Message.Name.
 	KindRemoved EventKind = "removed"
+	// KindExcluded says that a member left a private room's members
+	// (removed by its creator): their member id in Message.Author.
+	KindExcluded EventKind = "excluded"
 )
 
 // SignOutsRoom is the channel sign-outs (and notes of changed messages)

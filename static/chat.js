@@ -1116,6 +1116,19 @@
     try { ws.send(JSON.stringify({ typing: true })); } catch { /* the next keystroke tries again */ }
   });
 
+  // A private room's invitation link, once made, has a Copy button.
+  const inviteLink = document.getElementById('invite-link');
+  const copyInvite = document.getElementById('copy-invite');
+  if (inviteLink && copyInvite && navigator.clipboard) {
+    copyInvite.hidden = false;
+    copyInvite.addEventListener('click', () => {
+      navigator.clipboard.writeText(inviteLink.value).then(
+        () => { copyInvite.textContent = 'Copied'; },
+        () => { inviteLink.select(); },
+      );
+    });
+  }
+
   // A moderator's page (it has #remove-form) puts a Remove button by every
   // other name in the member list, as the server renders it: pushed lists
   // are the same bytes for every reader and carry none.

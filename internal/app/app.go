@@ -39,7 +39,8 @@ func New(broker realtime.Broker, cfg handlers.Config, log *slog.Logger, hubOpts 
 	// has started: by then srv is set.
 	var srv *handlers.Server
 	opts = append(opts, realtime.WithSignedOut(func(session string) { srv.EndSession(session) }),
-		realtime.WithRemoved(func(room, session string) { srv.RemovedFromRoom(room, session) }))
+		realtime.WithRemoved(func(room, session string) { srv.RemovedFromRoom(room, session) }),
+		realtime.WithExcluded(func(room, member string) { srv.ExcludedFromRoom(room, member) }))
 	// A message edited or deleted, on any instance: the pages of
 	// scrollback kept of its room are forgotten.
 	opts = append(opts, realtime.WithChanged(func(room string) { srv.RoomChanged(room) }))

@@ -2,6 +2,7 @@ package redisbroker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -82,5 +83,61 @@ func TestChangesReachTheArchive(t *testing.T) {
 	}
 	if len(hist) != 3 || hist[1].Text != "fixed" || hist[1].Edited.IsZero() || hist[2].Deleted != realtime.DeletedByAuthor || hist[2].Author != "sess-ann" {
 		t.Fatalf("restored window = %+v, want 2, 3 edited, 4 deleted", hist)
+	}
+}
+
+// With the archive, a private room stays private when Redis loses its
+// data: its info and members come back from Firestore at its next use,
+// so its archived history never opens to strangers. A room created while
+// the archive cannot keep it is not created.
+func TestPrivateRoomsSurviveARedisWipe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	archive := emulatorArchive(t, ctx)
+	addr := redistest.Addr(t)
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	b := redisbroker.New(c, 20, redisbroker.WithArchive(archive, nil))
+	t.Cleanup(func() { b.Close() })
+	room := testkit.Room()
+	if err := b.CreateRoom(ctx, room, realtime.RoomInfo{Visibility: realtime.Private, Creator: "m-ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddMember(ctx, room, "m-bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Send(ctx, room, realtime.Message{Name: "ann", Author: "m-ann", Text: "private words", Time: time.Now()}, ""); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	// Every key of the room, as FLUSHALL would (the index is another
+	// slot's, and goes too).
+	keys, err := rdb.Keys(ctx, "chat:{"+room+"}:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, ctx, "the message archived", func() bool {
+		msgs, err := archive.Latest(ctx, room, 1)
+		return err == nil && len(msgs) == 1
+	})
+	if err := rdb.Del(ctx, append(keys, "chat:{!identity}:rooms:m-ann", "chat:{!identity}:rooms:m-bob")...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.RoomInfo(ctx, room)
+	if err != nil || info.Visibility != realtime.Private || info.Creator != "m-ann" {
+		t.Fatalf("after the wipe, RoomInfo = %+v %v, want private, Ann's", info, err)
+	}
+	for member, want := range map[string]bool{"m-ann": true, "m-bob": true, "m-carol": false} {
+		if in, err := b.IsMember(ctx, room, member); err != nil || in != want {
+			t.Errorf("after the wipe, IsMember(%s) = %v %v, want %v", member, in, err, want)
+		}
+	}
+	if rooms, err := b.RoomsOf(ctx, "m-bob"); err != nil || len(rooms) != 1 || rooms[0] != room {
+		t.Errorf("after the wipe, Bob's rooms = %v %v", rooms, err)
+	}
+	// And its name cannot be taken by someone else.
+	if err := b.CreateRoom(ctx, room, realtime.RoomInfo{Visibility: realtime.Private, Creator: "m-mallory"}); !errors.Is(err, realtime.ErrRoomTaken) {
+		t.Fatalf("creating the wiped room again: %v, want ErrRoomTaken", err)
 	}
 }

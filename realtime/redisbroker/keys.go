@@ -115,6 +115,32 @@ func presenceSetKey(room string) string { return "chat:{" + room + "}:presence" 
 // archiveStreamIdle.
 func archiveStream(room string) string { return "chat:{" + room + "}:archive" }
 
+// Private rooms (realtime.Rooms, rooms.go). A created room's keys have no
+// expiry, unlike its messages': a private room stays private after its last
+// message, and its name stays taken.
+
+// roomInfoKey holds what the room is (realtime.RoomInfo as JSON), a
+// string, with no expiry. Set once, by createRoomScript, on a room that had
+// no seqKey, historyKey or roomInfoKey: its being there means the room was
+// created.
+func roomInfoKey(room string) string { return "chat:{" + room + "}:info" }
+
+// roomMembersKey holds the member ids of a created room, a set, with no
+// expiry. createRoomScript starts it with the creator, addMemberScript adds
+// to it only while roomInfoKey exists, excludeScript removes from it.
+func roomMembersKey(room string) string { return "chat:{" + room + "}:members" }
+
+// roomInvitesKey holds the room's open invitations, a sorted set of
+// invitation ids scored with when each expires (Unix ms): one whose score
+// is past is closed, whatever the set still holds. inviteScript drops the
+// expired ones at each invitation, keeps at most maxInvitesPerRoom (the
+// closest to expiring go first), and makes the key expire with its
+// last-expiring invitation; RevokeInvites deletes it.
+func roomInvitesKey(room string) string { return "chat:{" + room + "}:invites" }
+
+// maxInvitesPerRoom bounds a room's open invitations (roomInvitesKey).
+const maxInvitesPerRoom = 1000
+
 // Per identity and per credential.
 
 // boundNameKey holds the identity (subject) that the name key
@@ -126,6 +152,17 @@ func boundNameKey(key string) string { return "chat:{!identity}:name:" + key }
 // no expiry. It shares {!identity} with boundNameKey, so that bindScript
 // binds on one slot.
 func identityKey(subject string) string { return "chat:{!identity}:subject:" + subject }
+
+// memberRoomsKey holds the created rooms the member id belongs to, a set,
+// with no expiry: the index RoomsOf reads. It lives on {!identity}'s slot,
+// not on any room's, so it is written by a command of its own beside each
+// room script, in the order that keeps it a superset of the member's
+// rooms: before the room's script when a membership starts (CreateRoom,
+// AddMember), after it when one ends (RemoveMember). A crash between the
+// two leaves at most a room the member does not belong to, which RoomsOf
+// filters out by the room's members (roomMembersKey); never a membership
+// it misses.
+func memberRoomsKey(member string) string { return "chat:{!identity}:rooms:" + member }
 
 // generationKey holds a credential's generation (realtime.Credentials; id
 // as the handlers make it, such as "session:ID"), a string counter; no key

@@ -58,6 +58,7 @@ type Broker struct {
 	archived    func(backlog int, err error)
 	archiveDone chan struct{} // closed when archiveLoop returns; nil without an archive
 	empty       emptyRooms    // rooms the archive had nothing of, lately
+	noInfo      emptyRooms    // rooms the room archive had no info of, lately
 	streamIdle  time.Duration // how long a drained archive stream stays
 	sub         subscriber
 	events      chan realtime.Event

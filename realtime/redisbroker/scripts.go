@@ -303,3 +303,72 @@ if ARGV[2] ~= '0' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
 redis.call(ARGV[1], KEYS[2], ARGV[3])
 return 1
 `)
+
+// Private rooms (realtime.Rooms, rooms.go).
+
+// createRoomScript creates a room, unless it had a message or was created:
+// one step on the room's slot, so that of two creations at once, on any
+// instances, one wins. A room's members and invitations left from before
+// (none, unless someone deleted its info by hand) go, so nobody is a member
+// of a new room but its creator.
+//
+// KEYS: seqKey, historyKey, roomInfoKey, roomMembersKey, roomInvitesKey.
+// ARGV: the info (realtime.RoomInfo as JSON), the creator's member id (empty
+// for none). The reply is 1 for a room created, 0 for a name taken.
+var createRoomScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then
+  return 0
+end
+redis.call('DEL', KEYS[4], KEYS[5])
+redis.call('SET', KEYS[3], ARGV[1])
+if ARGV[2] ~= '' then redis.call('SADD', KEYS[4], ARGV[2]) end
+return 1
+`)
+
+// addMemberScript adds a member to a created room. KEYS: roomInfoKey,
+// roomMembersKey. ARGV: the member id. The reply is 1 when added (or a
+// member already), 0 for a room never created.
+var addMemberScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+`)
+
+// excludeScript ends a membership and tells the room's instances, in one
+// step, as removeScript does for a moderator's removal. KEYS:
+// roomMembersKey, channelName. ARGV: the publish command, the record to
+// publish (realtime.KindExcluded, the member id as its author), the member
+// id. The reply is 1 when the member was one, 0 otherwise; the record is
+// published either way, so that a repeated call still closes any socket.
+var excludeScript = redis.NewScript(`
+local n = redis.call('SREM', KEYS[1], ARGV[3])
+redis.call(ARGV[1], KEYS[2], ARGV[2])
+return n
+`)
+
+// inviteScript keeps an invitation open until a time. KEYS: roomInfoKey,
+// roomInvitesKey. ARGV: the invitation id, now and its expiry (Unix ms),
+// maxInvitesPerRoom. Expired invitations go, and past the bound the ones
+// closest to expiring; the key expires with its last-expiring invitation.
+// The reply is 1, or 0 for a room never created.
+var inviteScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1) end
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], last[2])
+return 1
+`)
+
+// restoreRoomScript brings back a private room's info and members from the
+// archive, unless Redis holds an info for it again already. KEYS:
+// roomInfoKey, roomMembersKey. ARGV: the info (JSON), then the member ids.
+var restoreRoomScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('DEL', KEYS[2])
+  for i = 2, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+end
+return 1
+`)

@@ -119,6 +119,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("ChangesMessages", func(t *testing.T) { changesMessages(t, f) })
 	t.Run("RemovesPeople", func(t *testing.T) { removesPeople(t, f) })
 	t.Run("FindsANamesOwner", func(t *testing.T) { findsANamesOwner(t, f) })
+	t.Run("PrivateRooms", func(t *testing.T) { privateRooms(t, f) })
 }
 
 func numbersAndStoresInOrder(t *testing.T, f Factory) {

@@ -1,0 +1,349 @@
+package handlers
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/views"
+)
+
+// Private rooms (docs/SPEC.md): with AUTH, a room created private is its
+// members' alone, and to anyone else it does not exist. Membership belongs
+// to verified identities: a member is an identity's member id, the session
+// id its browsers share (identitySession).
+
+const (
+	// inviteTTL is how long an invitation link lets people in.
+	inviteTTL = 7 * 24 * time.Hour
+	// inviteKeyLabel derives the invitations' key from SESSION_SECRET: a
+	// key of their own, so that a token is no MAC any cookie carries.
+	inviteKeyLabel = "chat invitation v1"
+)
+
+// The sentences of private rooms.
+const (
+	noSuchRoom      = "There is no room at this address."
+	roomTaken       = "That name is taken."
+	notMember       = "You are no longer a member of this room."
+	notCreator      = "Only whoever created this room can do that."
+	inviteExpired   = "This invitation has expired. Ask a member of the room for a new one."
+	inviteRevoked   = "This invitation was revoked. Ask a member of the room for a new one."
+	inviteForged    = "This is not an invitation to any room."
+	privateNeedAuth = "Private rooms need sign-in with a verified identity."
+)
+
+// memberOf is the member id of r's verified identity; "" without one.
+func memberOf(r *http.Request) string {
+	if id, ok := identityOf(r); ok && id.Subject != "" {
+		return identitySession(id.Subject)
+	}
+	return ""
+}
+
+// hidden answers 404, as for a room that does not exist, when room is
+// private and r's identity is not a member, and reports whether it did.
+func (s *Server) hidden(w http.ResponseWriter, r *http.Request, room string) bool {
+	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+	defer cancel()
+	_, ok, err := s.chat.Access(ctx, room, memberOf(r))
+	switch {
+	case err != nil:
+		s.log.Error("read a room's access", "room", room, "err", err)
+		s.unavailable(w, r)
+		return true
+	case !ok:
+		s.page(w, r, http.StatusNotFound, views.ErrorPage("No such room", noSuchRoom))
+		return true
+	}
+	return false
+}
+
+// createRoom answers POST /rooms: fields room and visibility=private. The
+// room is made with its creator its one member, unless the name is taken.
+func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
+	member := memberOf(r)
+	if member == "" {
+		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		s.page(w, r, http.StatusBadRequest, views.ErrorPage("Bad request", "The form could not be read."))
+		return
+	}
+	f := s.signInForm(r)
+	f.PrivateRoom = r.PostForm.Get("room")
+	if r.PostForm.Get("visibility") != "private" {
+		f.PrivateError = "Choose visibility=private: public rooms start when someone writes in them."
+		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
+		return
+	}
+	room, bad := validateRoom(f.PrivateRoom)
+	if bad != "" {
+		f.PrivateError = bad
+		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+	defer cancel()
+	switch err := s.chat.CreateRoom(ctx, room, member); {
+	case errors.Is(err, realtime.ErrRoomTaken):
+		f.PrivateError = roomTaken
+		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
+		return
+	case errors.Is(err, realtime.ErrNoPrivateRooms):
+		f.PrivateError = privateNeedAuth
+		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
+		return
+	case err != nil:
+		s.log.Error("create a room", "room", room, "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
+}
+
+// inviteKey is the MAC key of invitation tokens.
+func (s *Server) inviteKey() macKey {
+	key, err := hkdf.Key(sha256.New, s.sessions.secret, nil, inviteKeyLabel, 32)
+	if err != nil {
+		panic(fmt.Errorf("derive the invitations' key: %w", err)) // fixed sizes: cannot happen
+	}
+	return macKey(key)
+}
+
+// inviteToken is the link's token for invitation id to room, until exp:
+// the fields and a MAC of them, so that none can be changed.
+func (s *Server) inviteToken(room, id string, exp time.Time) string {
+	payload := room + "|" + id + "|" + strconv.FormatInt(exp.Unix(), 10)
+	return base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + s.inviteKey().sign(payload)
+}
+
+// readInvite returns the room, id and expiry a token names; ok is false
+// for a token the service did not make.
+func (s *Server) readInvite(token string) (room, id string, exp time.Time, ok bool) {
+	enc, mac, found := strings.Cut(token, ".")
+	if !found {
+		return "", "", time.Time{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil || !s.inviteKey().verify(string(raw), mac) {
+		return "", "", time.Time{}, false
+	}
+	parts := strings.Split(string(raw), "|")
+	if len(parts) != 3 {
+		return "", "", time.Time{}, false
+	}
+	unix, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
+		return "", "", time.Time{}, false
+	}
+	return parts[0], parts[1], time.Unix(unix, 0), true
+}
+
+// invite answers POST /rooms/{room}/invites: a member makes an invitation
+// link, which the room page then shows (?invite=).
+func (s *Server) invite(w http.ResponseWriter, r *http.Request) {
+	room, _, _, ok := s.privateRoom(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+	defer cancel()
+	id := rand.Text()
+	exp := time.Now().Add(inviteTTL).Truncate(time.Second)
+	if err := s.chat.AddInvite(ctx, room, id, inviteTTL); err != nil {
+		s.log.Error("make an invitation", "room", room, "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	http.Redirect(w, r, "/rooms/"+room+"?invite="+url.QueryEscape(s.inviteToken(room, id, exp)), http.StatusSeeOther)
+}
+
+// revokeInvites answers POST /rooms/{room}/invites/revoke: the creator
+// closes every open invitation.
+func (s *Server) revokeInvites(w http.ResponseWriter, r *http.Request) {
+	room, _, info, ok := s.privateRoom(w, r)
+	if !ok {
+		return
+	}
+	if info.Creator != memberOf(r) {
+		s.page(w, r, http.StatusForbidden, views.ErrorPage("Forbidden", notCreator))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+	defer cancel()
+	if err := s.chat.RevokeInvites(ctx, room); err != nil {
+		s.log.Error("revoke invitations", "room", room, "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
+}
+
+// removeMember answers POST /rooms/{room}/members/remove, field name: the
+// creator (or a moderator) ends that person's membership, on every
+// instance.
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
+	room, sess, info, ok := s.privateRoom(w, r)
+	if !ok {
+		return
+	}
+	if info.Creator != memberOf(r) && !s.moderator(r) {
+		s.page(w, r, http.StatusForbidden, views.ErrorPage("Forbidden", notCreator))
+		return
+	}
+	name, bad := validateName(r.PostForm.Get("name"))
+	if bad != "" {
+		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage("Not removed", bad))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+	defer cancel()
+	subject, err := s.chat.NameOwner(ctx, name)
+	if err != nil {
+		s.log.Error("find a name's owner", "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	member := ""
+	if subject != "" {
+		member = identitySession(subject)
+	}
+	in := false
+	if member != "" {
+		if _, in, err = s.chat.Access(ctx, room, member); err != nil {
+			s.log.Error("read a room's access", "room", room, "err", err)
+			s.unavailable(w, r)
+			return
+		}
+	}
+	switch {
+	case !in:
+		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not removed", name+" is not a member of this room."))
+		return
+	case member == sess.ID:
+		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage("Not removed", "You cannot remove yourself."))
+		return
+	}
+	if err := s.chat.RemoveMember(ctx, room, member); err != nil {
+		s.log.Error("remove a member", "room", room, "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
+}
+
+// privateRoom is the room, session and info of a request about a private
+// room's membership, its form read; it answers the request itself (404
+// for a public room or a non-member, as roomSession does) and returns
+// false when there is none.
+func (s *Server) privateRoom(w http.ResponseWriter, r *http.Request) (string, Session, realtime.RoomInfo, bool) {
+	room, sess, ok := s.roomSession(w, r, false)
+	if !ok {
+		return "", Session{}, realtime.RoomInfo{}, false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		s.page(w, r, http.StatusBadRequest, views.ErrorPage("Bad request", "The form could not be read."))
+		return "", Session{}, realtime.RoomInfo{}, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+	defer cancel()
+	info, _, err := s.chat.Access(ctx, room, memberOf(r))
+	if err != nil {
+		s.log.Error("read a room's access", "room", room, "err", err)
+		s.unavailable(w, r)
+		return "", Session{}, realtime.RoomInfo{}, false
+	}
+	if info.Visibility != realtime.Private {
+		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+		return "", Session{}, realtime.RoomInfo{}, false
+	}
+	return room, sess, info, true
+}
+
+// join answers GET /join/{token}: a verified person becomes a member of the
+// room the invitation names, and goes there; an expired, revoked or forged
+// invitation says so, and makes no member.
+func (s *Server) join(w http.ResponseWriter, r *http.Request) {
+	member := memberOf(r)
+	if member == "" {
+		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+		return
+	}
+	room, id, exp, ok := s.readInvite(chi.URLParam(r, "token"))
+	if !ok {
+		s.page(w, r, http.StatusNotFound, views.ErrorPage("No such invitation", inviteForged))
+		return
+	}
+	if !time.Now().Before(exp) {
+		s.page(w, r, http.StatusGone, views.ErrorPage("Invitation expired", inviteExpired))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
+	defer cancel()
+	open, err := s.chat.InviteOpen(ctx, room, id)
+	if err != nil {
+		s.log.Error("read an invitation", "room", room, "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	if !open {
+		s.page(w, r, http.StatusGone, views.ErrorPage("Invitation revoked", inviteRevoked))
+		return
+	}
+	if err := s.chat.AddMember(ctx, room, member); err != nil {
+		s.log.Error("add a member", "room", room, "err", err)
+		s.unavailable(w, r)
+		return
+	}
+	http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
+}
+
+// ExcludedFromRoom closes member's sockets in room on this instance, each
+// told why first: the room's creator removed them (realtime.WithExcluded).
+// It is called from the hub's loop and does not block.
+func (s *Server) ExcludedFromRoom(room, member string) {
+	for _, e := range s.sockets.ofSession(member) {
+		if e.ts.room != room {
+			continue
+		}
+		go func() {
+			_ = e.ts.wire.Last(framed(views.NoticeOOB(notMember)))
+			e.conn.Close(websocket.StatusPolicyViolation, "no longer a member")
+		}()
+	}
+}
+
+// inviteLink is the invitation link the room page shows after the reader
+// made one (?invite=), when the token is one of the service's, for this
+// room; "" otherwise.
+func (s *Server) inviteLink(r *http.Request, room string) string {
+	token := r.URL.Query().Get("invite")
+	if token == "" {
+		return ""
+	}
+	if to, _, _, ok := s.readInvite(token); !ok || to != room {
+		return ""
+	}
+	scheme := "http"
+	if overHTTPS(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/join/" + token
+}

@@ -207,5 +207,6 @@ func (s *Server) signInForm(r *http.Request) views.SignInForm {
 		f.Verified = cmp.Or(id.Email, id.Subject)
 	}
 	f.Private = memberOf(r) != ""
+	f.Unlisted = s.identifier == nil
 	return f
 }

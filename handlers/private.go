@@ -72,11 +72,14 @@ func (s *Server) hidden(w http.ResponseWriter, r *http.Request, room string) boo
 	return false
 }
 
-// createRoom answers POST /rooms: fields room and visibility=private. The
-// room is made with its creator its one member, unless the name is taken.
+// createRoom answers POST /rooms: fields room and visibility=private. With
+// a verified identity the room is private, its creator its one member,
+// unless the name is taken. Without AUTH there is nobody to hold a
+// membership: the room is unlisted instead, under a name nobody can guess
+// (unlistedName), and anyone with its link may enter.
 func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 	member := memberOf(r)
-	if member == "" {
+	if member == "" && s.identifier != nil {
 		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
 		return
 	}
@@ -92,15 +95,17 @@ func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 		return
 	}
-	room, bad := validateRoom(f.PrivateRoom)
-	if bad != "" {
+	vis, room, bad := realtime.Private, "", ""
+	if member == "" {
+		vis, room = realtime.Unlisted, unlistedName()
+	} else if room, bad = validateRoom(f.PrivateRoom); bad != "" {
 		f.PrivateError = bad
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
 	defer cancel()
-	switch err := s.chat.CreateRoom(ctx, room, member); {
+	switch err := s.chat.CreateRoom(ctx, room, vis, member); {
 	case errors.Is(err, realtime.ErrRoomTaken):
 		f.PrivateError = roomTaken
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
@@ -116,6 +121,10 @@ func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
 }
+
+// unlistedName is a room's name nobody can guess: 26 base32 characters,
+// 130 random bits, in lower case (a room's alphabet).
+func unlistedName() string { return strings.ToLower(rand.Text()) }
 
 // inviteKey is the MAC key of invitation tokens.
 func (s *Server) inviteKey() macKey {

@@ -70,9 +70,9 @@ type Chat interface {
 	// Access says whether member (a verified identity's member id, or "")
 	// may enter room, and what the room is.
 	Access(ctx context.Context, room, member string) (realtime.RoomInfo, bool, error)
-	// CreateRoom makes a private room of creator's (realtime.ErrRoomTaken:
-	// the name is in use).
-	CreateRoom(ctx context.Context, room, creator string) error
+	// CreateRoom makes a private room of creator's, or an unlisted one
+	// (realtime.ErrRoomTaken: the name is in use).
+	CreateRoom(ctx context.Context, room string, vis realtime.Visibility, creator string) error
 	// AddMember, RemoveMember and RoomsOf keep private rooms' members;
 	// RemoveMember closes the member's sockets there on every instance.
 	AddMember(ctx context.Context, room, member string) error
@@ -709,6 +709,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 	private := info.Visibility == realtime.Private
 	s.page(w, r, status, views.Room(views.RoomPage{
 		Private:    private,
+		Unlisted:   info.Visibility == realtime.Unlisted,
 		Creator:    private && info.Creator == memberOf(r),
 		InviteLink: s.inviteLink(r, room),
 		Room:       room,

@@ -59,7 +59,7 @@ func (h *Hub) roomInfo(ctx context.Context, room string) (RoomInfo, error) {
 	if err != nil {
 		return RoomInfo{}, err
 	}
-	if info.Visibility == Private {
+	if info.Visibility != Public {
 		h.known.set(room, info)
 	}
 	return info, nil
@@ -94,9 +94,9 @@ func (h *Hub) Access(ctx context.Context, room, member string) (RoomInfo, bool, 
 	return info, in, err
 }
 
-// CreateRoom makes a private room of creator's, unless a room of that
-// name exists (ErrRoomTaken).
-func (h *Hub) CreateRoom(ctx context.Context, room, creator string) error {
+// CreateRoom makes room private, of creator's (its first member), or
+// unlisted (no creator), unless a room of that name exists (ErrRoomTaken).
+func (h *Hub) CreateRoom(ctx context.Context, room string, vis Visibility, creator string) error {
 	if err := checkRoom(room); err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (h *Hub) CreateRoom(ctx context.Context, room, creator string) error {
 	if st == nil {
 		return ErrNoPrivateRooms
 	}
-	info := RoomInfo{Visibility: Private, Creator: creator}
+	info := RoomInfo{Visibility: vis, Creator: creator}
 	if err := st.CreateRoom(ctx, room, info); err != nil {
 		return err
 	}

@@ -63,11 +63,12 @@ func (h *Hub) Directory(ctx context.Context) ([]RoomCount, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Private rooms are their members' to see: the directory every
-	// visitor sees leaves them out (handlers add a member's own).
+	// Private rooms are their members' to see, unlisted ones nobody's:
+	// the directory every visitor sees leaves them out (handlers add a
+	// member's own private rooms).
 	names = slices.DeleteFunc(names, func(room string) bool {
 		info, err := h.roomInfo(ctx, room)
-		return err != nil || info.Visibility == Private
+		return err != nil || info.Visibility != Public
 	})
 	members, err := h.membersOf(ctx, names)
 	if err != nil {

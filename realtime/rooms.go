@@ -16,6 +16,9 @@ const (
 	// Private rooms are open to their members alone (verified
 	// identities); to anyone else they do not exist.
 	Private Visibility = "private"
+	// Unlisted rooms are open to anyone who has the link, and never
+	// listed: without verified identities, the nearest to private.
+	Unlisted Visibility = "unlisted"
 )
 
 // RoomInfo is what a room is beyond its messages, fixed when it is created.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -209,5 +210,56 @@ func TestInvitationsThatDoNotHold(t *testing.T) {
 	}
 	if resp, _ := dan.Get("/rooms/" + room); resp.StatusCode != http.StatusOK {
 		t.Fatalf("after a good invitation, Dan's page: %d, want 200", resp.StatusCode)
+	}
+}
+
+// Without AUTH there is nobody to hold a membership: "New private room"
+// makes an unlisted room, under a name of 130 random bits, which the
+// directory never shows and whose page says that anyone with the link can
+// enter; invitations do not exist.
+func TestUnlistedRoomsWithoutAuth(t *testing.T) {
+	inst := startInstance(t, sharedEnv(redistest.Addr(t)))
+	u := chattest.NewUser(t, inst.URL)
+	if _, body := u.Get("/"); !strings.Contains(body, "Create an unlisted room") {
+		t.Fatal("the sign-in page offers no unlisted room")
+	}
+	name := regexp.MustCompile(`^/rooms/([a-z2-7]{26})$`)
+	var rooms []string
+	for range 2 {
+		resp := u.PostForm("/rooms", url.Values{"visibility": {"private"}, "room": {"ignored"}})
+		resp.Body.Close()
+		m := name.FindStringSubmatch(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusSeeOther || m == nil {
+			t.Fatalf("create an unlisted room: %d to %q, want 303 to 26 base32 characters (130 bits)", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		rooms = append(rooms, m[1])
+	}
+	if rooms[0] == rooms[1] {
+		t.Fatal("two unlisted rooms got one name")
+	}
+	unlisted, public := rooms[0], testkit.Room()
+	u.SignIn("Ann", unlisted)
+	if resp, body := u.Get("/rooms/" + unlisted); resp.StatusCode != http.StatusOK || !strings.Contains(body, "anyone with its link can enter") {
+		t.Fatalf("the unlisted room's page: %d, or it does not say who can enter", resp.StatusCode)
+	}
+	for _, room := range []string{unlisted, public} {
+		u.SignIn("Ann", room)
+		if code, _ := status(t, u, "/rooms/"+room+"/messages", url.Values{"text": {"hello " + room}, "nonce": {room}}); code != http.StatusSeeOther {
+			t.Fatalf("post in %s: %d", room, code)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	testkit.WaitFor(t, ctx, "the public room in the directory", func() bool {
+		_, body := u.Get("/rooms")
+		return strings.Contains(body, public)
+	})
+	if _, body := u.Get("/rooms"); strings.Contains(body, unlisted) {
+		t.Fatal("the unlisted room is in the directory")
+	}
+	for _, path := range []string{"/rooms/" + unlisted + "/invites", "/dm"} {
+		if code, _ := status(t, u, path, url.Values{"name": {"Bob"}}); code != http.StatusNotFound {
+			t.Errorf("POST %s without AUTH: %d, want 404", path, code)
+		}
 	}
 }

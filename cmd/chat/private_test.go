@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/coder/websocket"
 
 	"github.com/chatrun/chat/testkit"
@@ -261,5 +263,50 @@ func TestUnlistedRoomsWithoutAuth(t *testing.T) {
 		if code, _ := status(t, u, path, url.Values{"name": {"Bob"}}); code != http.StatusNotFound {
 			t.Errorf("POST %s without AUTH: %d, want 404", path, code)
 		}
+	}
+}
+
+// In Chromium, axe finds nothing serious on the sign-in page with "New
+// private room", on a private room's page with its invitation link shown
+// (copied with the keyboard), and on an unlisted room's page.
+func TestBrowserPrivateRoomsAreAccessible(t *testing.T) {
+	axe := axeSource(t)
+	iap := newFakeIAP(t)
+	inst := startInstance(t, iap.env(sharedEnv("")))
+	plain := startInstance(t, sharedEnv(""))
+	browser := newBrowser(t)
+	room := testkit.Room()
+
+	ann := newTab(t, browser)
+	ann.behindIAP(iap.token(t, "accounts.google.com:ann"))
+	ann.do(chromedp.Navigate(inst.URL + "/"))
+	ann.waitJS(`!!document.querySelector('#private-room')`)
+	if v := ann.axeViolations(axe); len(v) > 0 {
+		t.Errorf("axe on the sign-in page with New private room: %v", v)
+	}
+	ann.do(
+		chromedp.SendKeys(chromedp.CSS("#private-room"), room),
+		chromedp.Focus(chromedp.CSS(".new-private button[type=submit]")),
+		chromedp.KeyEvent(kb.Enter),
+	)
+	ann.waitJS(`location.pathname === '/' && new URLSearchParams(location.search).get('room') === '` + room + `'`)
+	ann.signIn(inst.URL, "Ann", room)
+	ann.waitJS(socketOpen)
+	ann.do(chromedp.Focus(chromedp.CSS(".private form button")), chromedp.KeyEvent(kb.Enter))
+	ann.waitJS(`!!document.querySelector('#invite-link') && document.querySelector('#invite-link').value.includes('/join/') && !document.querySelector('#copy-invite').hidden`)
+	if v := ann.axeViolations(axe); len(v) > 0 {
+		t.Errorf("axe on a private room with its invitation link: %v", v)
+	}
+
+	bob := newTab(t, browser)
+	bob.do(chromedp.Navigate(plain.URL + "/"))
+	bob.do(chromedp.Focus(chromedp.CSS(".new-private button")), chromedp.KeyEvent(kb.Enter))
+	// Created, and on to signing in to it.
+	bob.waitJS(`/^[a-z2-7]{26}$/.test(new URLSearchParams(location.search).get('room') || '')`)
+	unlisted := evalJS[string](bob, `new URLSearchParams(location.search).get('room')`)
+	bob.signIn(plain.URL, "Bob", unlisted)
+	bob.waitJS(`!!document.querySelector('#unlisted-note')`)
+	if v := bob.axeViolations(axe); len(v) > 0 {
+		t.Errorf("axe on an unlisted room: %v", v)
 	}
 }

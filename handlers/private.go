@@ -105,7 +105,7 @@ func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
 	defer cancel()
-	switch err := s.chat.CreateRoom(ctx, room, vis, member); {
+	switch err := s.chat.CreateRoom(ctx, room, realtime.RoomInfo{Visibility: vis, Creator: member}); {
 	case errors.Is(err, realtime.ErrRoomTaken):
 		f.PrivateError = roomTaken
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
@@ -279,7 +279,8 @@ func (s *Server) privateRoom(w http.ResponseWriter, r *http.Request) (string, Se
 		s.unavailable(w, r)
 		return "", Session{}, realtime.RoomInfo{}, false
 	}
-	if info.Visibility != realtime.Private {
+	// Direct messages are two people's: nobody is invited or removed.
+	if info.Visibility != realtime.Private || info.DM {
 		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
 		return "", Session{}, realtime.RoomInfo{}, false
 	}

@@ -47,13 +47,13 @@ func (f Fragments) Presence(entered, left, names []string) []byte {
 				return err
 			}
 		}
-		return views.MemberList(names, true, f.Verified, "").Render(ctx, w)
+		return views.MemberList(names, true, f.Verified, views.MemberTools{}).Render(ctx, w)
 	}))
 }
 
 // MemberList replaces the items of #members.
 func (f Fragments) MemberList(names []string) []byte {
-	return framed(views.MemberList(names, true, f.Verified, ""))
+	return framed(views.MemberList(names, true, f.Verified, views.MemberTools{}))
 }
 
 // Availability is the signal that says whether the room takes messages.

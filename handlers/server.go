@@ -72,7 +72,7 @@ type Chat interface {
 	Access(ctx context.Context, room, member string) (realtime.RoomInfo, bool, error)
 	// CreateRoom makes a private room of creator's, or an unlisted one
 	// (realtime.ErrRoomTaken: the name is in use).
-	CreateRoom(ctx context.Context, room string, vis realtime.Visibility, creator string) error
+	CreateRoom(ctx context.Context, room string, info realtime.RoomInfo) error
 	// AddMember, RemoveMember and RoomsOf keep private rooms' members;
 	// RemoveMember closes the member's sockets there on every instance.
 	AddMember(ctx context.Context, room, member string) error
@@ -268,6 +268,7 @@ func (s *Server) Handler() http.Handler {
 	r.Post("/rooms/{room}/invites/revoke", s.revokeInvites)
 	r.Post("/rooms/{room}/members/remove", s.removeMember)
 	r.Get("/join/{token}", s.join)
+	r.Post("/dm", s.openDM)
 	r.Get("/rooms/{room}/messages/{seq}/edit", s.editPage)
 	r.Post("/rooms/{room}/messages/{seq}", s.postEdit)
 	r.Get("/rooms/{room}/messages/{seq}/delete", s.deletePage)
@@ -376,6 +377,15 @@ func (s *Server) directory(ctx context.Context, member string) []views.RoomCount
 		}
 		slices.Sort(mine)
 		for _, room := range mine {
+			info, _, err := s.chat.Access(ctx, room, member)
+			if err != nil {
+				s.log.Warn("a private room's info", "room", room, "err", err)
+				continue
+			}
+			if info.DM {
+				out = append(out, views.RoomCount{Room: room, DM: true, Label: info.DMName(member)})
+				continue
+			}
 			names, err := s.chat.MemberNames(ctx, room)
 			if err != nil {
 				s.log.Warn("a private room's members", "room", room, "err", err)
@@ -710,6 +720,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 	s.page(w, r, status, views.Room(views.RoomPage{
 		Private:    private,
 		Unlisted:   info.Visibility == realtime.Unlisted,
+		DMWith:     dmWith(info, memberOf(r)),
 		Creator:    private && info.Creator == memberOf(r),
 		InviteLink: s.inviteLink(r, room),
 		Room:       room,

@@ -94,9 +94,10 @@ func (h *Hub) Access(ctx context.Context, room, member string) (RoomInfo, bool, 
 	return info, in, err
 }
 
-// CreateRoom makes room private, of creator's (its first member), or
-// unlisted (no creator), unless a room of that name exists (ErrRoomTaken).
-func (h *Hub) CreateRoom(ctx context.Context, room string, vis Visibility, creator string) error {
+// CreateRoom makes room as info says (private, of info.Creator's, its
+// first member; or unlisted), unless a room of that name exists
+// (ErrRoomTaken).
+func (h *Hub) CreateRoom(ctx context.Context, room string, info RoomInfo) error {
 	if err := checkRoom(room); err != nil {
 		return err
 	}
@@ -104,7 +105,6 @@ func (h *Hub) CreateRoom(ctx context.Context, room string, vis Visibility, creat
 	if st == nil {
 		return ErrNoPrivateRooms
 	}
-	info := RoomInfo{Visibility: vis, Creator: creator}
 	if err := st.CreateRoom(ctx, room, info); err != nil {
 		return err
 	}

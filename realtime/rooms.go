@@ -27,6 +27,22 @@ type RoomInfo struct {
 	// Creator is the member id of whoever created a private room: they
 	// may remove members and revoke invitations.
 	Creator string `json:"creator,omitempty"`
+	// DM says that the room is the direct messages of exactly two people
+	// (one, for a person's notes to themselves): nobody is invited into
+	// it. DMMembers are their member ids and DMNames their names, in one
+	// order; each sees it named by the other.
+	DM        bool      `json:"dm,omitempty"`
+	DMMembers [2]string `json:"dmMembers,omitzero"`
+	DMNames   [2]string `json:"dmNames,omitzero"`
+}
+
+// DMName is what member sees a direct-message room called: the other
+// person's name, or their own for their notes.
+func (i RoomInfo) DMName(member string) string {
+	if i.DMMembers[0] == member {
+		return i.DMNames[1]
+	}
+	return i.DMNames[0]
 }
 
 // ErrRoomTaken says that a room of that name exists already: it has

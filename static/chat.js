@@ -1129,32 +1129,39 @@
     });
   }
 
-  // A moderator's page (it has #remove-form) puts a Remove button by every
-  // other name in the member list, as the server renders it: pushed lists
-  // are the same bytes for every reader and carry none.
-  const removeForm = document.getElementById('remove-form');
+  // A verified person's page (it has #dm-form) puts Message by every other
+  // name in the member list, and a moderator's (#remove-form) Remove, as
+  // the server renders them: pushed lists are the same bytes for every
+  // reader and carry none.
   const members = document.getElementById('members');
-  if (removeForm && members) {
-    const removable = () => {
+  const tools = [
+    { form: 'dm-form', cls: 'dm', label: 'Message', more: (n) => ' ' + n },
+    { form: 'remove-form', cls: 'remove', label: 'Remove', more: (n) => ' ' + n + ' from this room' },
+  ].filter((t) => document.getElementById(t.form));
+  if (members && tools.length > 0) {
+    const memberTools = () => {
       for (const li of members.children) {
         const name = li.firstChild && li.firstChild.nodeType === 3 ? li.firstChild.data.trim() : '';
-        if (name === '' || name === me || li.querySelector('button.remove')) continue;
-        const b = document.createElement('button');
-        b.className = 'link remove';
-        b.type = 'submit';
-        b.setAttribute('form', 'remove-form');
-        b.name = 'name';
-        b.value = name;
-        b.textContent = 'Remove';
-        const more = document.createElement('span');
-        more.className = 'visually-hidden';
-        more.textContent = ' ' + name + ' from this room';
-        b.append(more);
-        li.append(' ', b);
+        if (name === '' || name === me) continue;
+        for (const t of tools) {
+          if (li.querySelector('button.' + t.cls)) continue;
+          const b = document.createElement('button');
+          b.className = 'link ' + t.cls;
+          b.type = 'submit';
+          b.setAttribute('form', t.form);
+          b.name = 'name';
+          b.value = name;
+          b.textContent = t.label;
+          const more = document.createElement('span');
+          more.className = 'visually-hidden';
+          more.textContent = t.more(name);
+          b.append(more);
+          li.append(' ', b);
+        }
       }
     };
-    new MutationObserver(removable).observe(members, { childList: true });
-    removable();
+    new MutationObserver(memberTools).observe(members, { childList: true });
+    memberTools();
   }
 
   const signals = document.getElementById('signals');

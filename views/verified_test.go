@@ -14,14 +14,14 @@ const mark = `<span class="verified" title="Verified: signed in with the identit
 func TestVerifiedMarks(t *testing.T) {
 	var b strings.Builder
 	ctx := context.Background()
-	if err := MemberList([]string{"Ann", "Bob"}, false, false, "").Render(ctx, &b); err != nil {
+	if err := MemberList([]string{"Ann", "Bob"}, false, false, MemberTools{}).Render(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.String(); !strings.Contains(got, `<li>Ann</li><li>Bob</li>`) || strings.Contains(got, "verified") {
 		t.Errorf("unverified members: %s", got)
 	}
 	b.Reset()
-	if err := MemberList([]string{"Ann"}, false, true, "").Render(ctx, &b); err != nil {
+	if err := MemberList([]string{"Ann"}, false, true, MemberTools{}).Render(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.String(); !strings.Contains(got, `<li>Ann`+mark+`</li>`) {

@@ -310,3 +310,71 @@ func TestBrowserPrivateRoomsAreAccessible(t *testing.T) {
 		t.Errorf("axe on an unlisted room: %v", v)
 	}
 }
+
+// In Chromium behind IAP: Ann opens direct messages with Bob from the
+// member list (Message by his name, with the keyboard; axe finds nothing
+// serious on the page). Both see the room
+// under "Direct messages", named by the other; opening it again, from
+// either side, is the same room; Carol can neither enter it nor see it.
+func TestBrowserDirectMessages(t *testing.T) {
+	axe := axeSource(t)
+	iap := newFakeIAP(t)
+	inst := startInstance(t, iap.env(sharedEnv("")))
+	browser := newBrowser(t)
+	room := testkit.Room()
+	as := func(subject string) *chattest.User {
+		u := chattest.NewUser(t, inst.URL)
+		u.SetHeader(iapHeader, iap.token(t, "accounts.google.com:"+subject))
+		return u
+	}
+
+	ann := newTab(t, browser)
+	ann.behindIAP(iap.token(t, "accounts.google.com:ann"))
+	ann.signIn(inst.URL, "Ann", room)
+	ann.waitJS(socketOpen)
+	bob, carol := as("bob"), as("carol")
+	bob.SignIn("Bob", room)
+	bobSock := bob.Dial(room)
+	bobSock.Next()
+	carol.SignIn("Carol", room)
+
+	ann.waitJS(`!!document.querySelector('#members button.dm[value="Bob"]') && !document.querySelector('#members button.dm[value="Ann"]')`)
+	ann.do(chromedp.Focus(chromedp.CSS(`#members button.dm[value="Bob"]`)), chromedp.KeyEvent(kb.Enter))
+	ann.waitJS(`location.pathname.startsWith('/rooms/dm-') && (document.querySelector('#dm-note')?.textContent || '').includes('With Bob')`)
+	dm := strings.TrimPrefix(evalJS[string](ann, `location.pathname`), "/rooms/")
+	ann.waitJS(`[...document.querySelectorAll('#dms a')].some(a => a.textContent === 'Bob' && a.getAttribute('href') === '/rooms/` + dm + `')`)
+	if v := ann.axeViolations(axe); len(v) > 0 {
+		t.Errorf("axe on direct messages: %v", v)
+	}
+
+	resp := bob.PostForm("/dm", url.Values{"name": {"Ann"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/rooms/"+dm {
+		t.Fatalf("Bob opens his direct messages with Ann: %d to %q, want 303 to /rooms/%s", resp.StatusCode, resp.Header.Get("Location"), dm)
+	}
+	if _, body := bob.Get("/rooms"); !strings.Contains(body, "Direct messages") || !strings.Contains(body, `href="/rooms/`+dm+`">Ann</a>`) {
+		t.Fatal("Bob's directory does not list his direct messages with Ann under her name")
+	}
+	bob.SignIn("Bob", dm)
+	if resp, _ := bob.Get("/rooms/" + dm); resp.StatusCode != http.StatusOK {
+		t.Fatalf("Bob's page of the direct messages: %d", resp.StatusCode)
+	}
+	if resp, _ := carol.Get("/rooms/" + dm); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("Carol's page of Ann and Bob's direct messages: %d, want 404", resp.StatusCode)
+	}
+	if code, _ := handshakeStatus(t, carol, dm); code != http.StatusNotFound {
+		t.Fatalf("Carol's handshake: %d, want 404", code)
+	}
+	if _, body := carol.Get("/rooms"); strings.Contains(body, dm) {
+		t.Fatal("Ann and Bob's direct messages are in Carol's directory")
+	}
+	if code, _ := status(t, bob, "/rooms/"+dm+"/invites", nil); code != http.StatusNotFound {
+		t.Fatalf("an invitation to direct messages: %d, want 404", code)
+	}
+	// Notes to oneself are direct messages too.
+	resp = carol.PostForm("/dm", url.Values{"name": {"Carol"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/rooms/dm-") || resp.Header.Get("Location") == "/rooms/"+dm {
+		t.Fatalf("Carol's notes: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

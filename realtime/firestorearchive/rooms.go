@@ -16,6 +16,9 @@ type roomDoc struct {
 	Visibility string   `firestore:"visibility"`
 	Creator    string   `firestore:"creator,omitempty"`
 	Members    []string `firestore:"members"`
+	DM         bool     `firestore:"dm,omitempty"`
+	DMMembers  []string `firestore:"dmMembers,omitempty"`
+	DMNames    []string `firestore:"dmNames,omitempty"`
 }
 
 // SaveRoom implements realtime.RoomArchive: one Set of rooms/{room}.
@@ -27,6 +30,9 @@ func (a *Archive) SaveRoom(ctx context.Context, room string, info realtime.RoomI
 		members = []string{}
 	}
 	d := roomDoc{Visibility: string(info.Visibility), Creator: info.Creator, Members: members}
+	if info.DM {
+		d.DM, d.DMMembers, d.DMNames = true, info.DMMembers[:], info.DMNames[:]
+	}
 	if _, err := a.client.Collection("rooms").Doc(room).Set(ctx, d); err != nil {
 		return fmt.Errorf("save room %q: %w", room, err)
 	}
@@ -53,5 +59,8 @@ func (a *Archive) LoadRoom(ctx context.Context, room string) (realtime.RoomInfo,
 		// A room document with no info: messages only, a public room.
 		return realtime.RoomInfo{}, nil, false, nil
 	}
-	return realtime.RoomInfo{Visibility: realtime.Visibility(d.Visibility), Creator: d.Creator}, d.Members, true, nil
+	info := realtime.RoomInfo{Visibility: realtime.Visibility(d.Visibility), Creator: d.Creator, DM: d.DM}
+	copy(info.DMMembers[:], d.DMMembers)
+	copy(info.DMNames[:], d.DMNames)
+	return info, d.Members, true, nil
 }

@@ -76,6 +76,9 @@ func TestPrivateRoomMembersAndInvitations(t *testing.T) {
 	if code, _ := handshakeStatus(t, carol, room); code != http.StatusNotFound {
 		t.Fatalf("Carol's handshake: %d, want 404 and no upgrade", code)
 	}
+	if resp, body := carol.Get("/rooms/" + room + "?before=5"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "secret plan") {
+		t.Fatalf("Carol's scrollback of the private room: %d, want 404", resp.StatusCode)
+	}
 	if code, _ := status(t, carol, "/rooms/"+room+"/messages", url.Values{"text": {"let me in"}, "nonce": {"c1"}}); code != http.StatusNotFound {
 		t.Fatalf("Carol's post: %d, want 404", code)
 	}

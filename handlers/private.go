@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -356,4 +358,36 @@ func (s *Server) inviteLink(r *http.Request, room string) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + "/join/" + token
+}
+
+// nameMember records, for a private room's creator's list of members, the
+// name r's member signed in to room with. Best effort: the list shows who
+// it can.
+func (s *Server) nameMember(ctx context.Context, r *http.Request, room, name string) {
+	member := memberOf(r)
+	if member == "" {
+		return
+	}
+	info, in, err := s.chat.Access(ctx, room, member)
+	if err != nil || !in || info.Visibility != realtime.Private || info.DM {
+		return
+	}
+	if err := s.chat.SetMemberName(ctx, room, member, name); err != nil {
+		s.log.Warn("name a member", "room", room, "err", err)
+	}
+}
+
+// roomMembers is the names of a private room's members who signed in to
+// it, sorted, for its creator (show); nil for anyone else.
+func (s *Server) roomMembers(ctx context.Context, room string, show bool) []string {
+	if !show {
+		return nil
+	}
+	names, err := s.chat.RoomMemberNames(ctx, room)
+	if err != nil {
+		s.log.Warn("names of a room's members", "room", room, "err", err)
+		return nil
+	}
+	out := slices.Sorted(maps.Values(names))
+	return out
 }

@@ -78,6 +78,10 @@ type Chat interface {
 	AddMember(ctx context.Context, room, member string) error
 	RemoveMember(ctx context.Context, room, member string) error
 	RoomsOf(ctx context.Context, member string) ([]string, error)
+	// SetMemberName and RoomMemberNames keep the names members signed in
+	// to a private room with, for its creator's list.
+	SetMemberName(ctx context.Context, room, member, name string) error
+	RoomMemberNames(ctx context.Context, room string) (map[string]string, error)
 	// AddInvite, InviteOpen and RevokeInvites keep a private room's open
 	// invitations.
 	AddInvite(ctx context.Context, room, id string, ttl time.Duration) error
@@ -517,6 +521,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r)
 		return
 	}
+	s.nameMember(ctx, r, room, name)
 	s.sessions.issue(w, r, sess)
 	http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
 }
@@ -718,24 +723,25 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	private := info.Visibility == realtime.Private
 	s.page(w, r, status, views.Room(views.RoomPage{
-		Private:    private,
-		Unlisted:   info.Visibility == realtime.Unlisted,
-		DMWith:     dmWith(info, memberOf(r)),
-		Creator:    private && info.Creator == memberOf(r),
-		InviteLink: s.inviteLink(r, room),
-		Room:       room,
-		Name:       sess.Name,
-		Members:    s.members(ctx, room, sess.Name),
-		Messages:   viewMessages(msgs, s.handle),
-		Handle:     s.handle(sess.ID),
-		Nonce:      rand.Text(),
-		Text:       text,
-		Error:      errText,
-		MaxText:    maxText,
-		Earlier:    s.earlier(msgs),
-		Link:       roomLink(r, room),
-		Rooms:      s.directory(ctx, memberOf(r)),
-		Verified:   s.identifier != nil,
+		Private:     private,
+		Unlisted:    info.Visibility == realtime.Unlisted,
+		DMWith:      dmWith(info, memberOf(r)),
+		Creator:     private && info.Creator == memberOf(r),
+		RoomMembers: s.roomMembers(ctx, room, private && info.Creator == memberOf(r)),
+		InviteLink:  s.inviteLink(r, room),
+		Room:        room,
+		Name:        sess.Name,
+		Members:     s.members(ctx, room, sess.Name),
+		Messages:    viewMessages(msgs, s.handle),
+		Handle:      s.handle(sess.ID),
+		Nonce:       rand.Text(),
+		Text:        text,
+		Error:       errText,
+		MaxText:     maxText,
+		Earlier:     s.earlier(msgs),
+		Link:        roomLink(r, room),
+		Rooms:       s.directory(ctx, memberOf(r)),
+		Verified:    s.identifier != nil,
 		// The page's script shows Delete on every message for a
 		// moderator; the page itself renders it.
 		Moderator: s.moderator(r),

@@ -140,6 +140,26 @@ func (h *Hub) RoomMembers(ctx context.Context, room string) ([]string, error) {
 	return st.RoomMembers(ctx, room)
 }
 
+// SetMemberName records the name member signed in to the private room
+// with, for its creator's list of members.
+func (h *Hub) SetMemberName(ctx context.Context, room, member, name string) error {
+	st, err := h.privateStore(room)
+	if err != nil {
+		return err
+	}
+	return st.SetMemberName(ctx, room, member, name)
+}
+
+// RoomMemberNames returns the names of the private room's members who
+// signed in to it, by member id.
+func (h *Hub) RoomMemberNames(ctx context.Context, room string) (map[string]string, error) {
+	st, err := h.privateStore(room)
+	if err != nil {
+		return nil, err
+	}
+	return st.RoomMemberNames(ctx, room)
+}
+
 // RoomsOf returns the private rooms member belongs to; none without
 // private rooms.
 func (h *Hub) RoomsOf(ctx context.Context, member string) ([]string, error) {

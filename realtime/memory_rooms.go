@@ -17,6 +17,7 @@ type memoryPrivate struct {
 	info    RoomInfo
 	members map[string]bool
 	invites map[string]time.Time
+	names   map[string]string // member -> the name they signed in with
 }
 
 // createdRoom returns room's record, nil when it was never created; it
@@ -106,6 +107,7 @@ func (b *MemoryBroker) RemoveMember(ctx context.Context, room, member string) er
 	}
 	if p := b.createdRoom(room); p != nil {
 		delete(p.members, member)
+		delete(p.names, member)
 	}
 	if rooms := b.roomsOf[member]; rooms != nil {
 		delete(rooms, room)
@@ -205,3 +207,35 @@ func (b *MemoryBroker) RevokeInvites(_ context.Context, room string) error {
 }
 
 var _ Rooms = (*MemoryBroker)(nil)
+
+// SetMemberName implements Rooms: a member's name, nothing for anyone else.
+func (b *MemoryBroker) SetMemberName(_ context.Context, room, member, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	p := b.createdRoom(room)
+	if p == nil || !p.members[member] {
+		return nil
+	}
+	if p.names == nil {
+		p.names = make(map[string]string)
+	}
+	p.names[member] = name
+	return nil
+}
+
+// RoomMemberNames implements Rooms.
+func (b *MemoryBroker) RoomMemberNames(_ context.Context, room string) (map[string]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	out := make(map[string]string)
+	if p := b.createdRoom(room); p != nil {
+		maps.Copy(out, p.names)
+	}
+	return out, nil
+}

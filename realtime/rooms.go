@@ -75,6 +75,12 @@ type Rooms interface {
 	RemoveMember(ctx context.Context, room, member string) error
 	// RoomMembers returns the member ids of the private room.
 	RoomMembers(ctx context.Context, room string) ([]string, error)
+	// SetMemberName records the name member signed in to the room with,
+	// for the list of members its creator sees; RoomMemberNames returns
+	// them by member id (members who never signed in there have none).
+	// RemoveMember forgets a member's name.
+	SetMemberName(ctx context.Context, room, member, name string) error
+	RoomMemberNames(ctx context.Context, room string) (map[string]string, error)
 	// RoomsOf returns the private rooms member belongs to.
 	RoomsOf(ctx context.Context, member string) ([]string, error)
 	// AddInvite keeps invitation id to room open for ttl.

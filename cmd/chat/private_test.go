@@ -118,6 +118,22 @@ func TestPrivateRoomMembersAndInvitations(t *testing.T) {
 		t.Fatal("the private room is in Carol's directory")
 	}
 
+	// The creator sees the room's members, each with Remove; nobody else.
+	listed := func(body, name string) bool {
+		i := strings.Index(body, `id="room-members"`)
+		if i < 0 {
+			return false
+		}
+		list := body[i:]
+		list = list[:strings.Index(list, "</ul>")]
+		return strings.Contains(list, name)
+	}
+	if _, body := ann.Get("/rooms/" + room); !listed(body, bobName) || !listed(body, annName) || !strings.Contains(body, `name="name" value="`+bobName+`"`) {
+		t.Fatal("Ann, the creator, does not see Bob and herself among the room's members, with Remove by Bob")
+	}
+	if _, body := bob.Get("/rooms/" + room); strings.Contains(body, `id="room-members"`) {
+		t.Fatal("Bob, not the creator, sees the list of members")
+	}
 	if code, _ := status(t, bob, "/rooms/"+room+"/members/remove", url.Values{"name": {annName}}); code != http.StatusForbidden {
 		t.Fatalf("Bob, not the creator, removes Ann: %d, want 403", code)
 	}
@@ -135,6 +151,9 @@ func TestPrivateRoomMembersAndInvitations(t *testing.T) {
 	t.Logf("Bob's socket closed %v after Ann removed him", time.Since(start))
 	if resp, _ := bob.Get("/rooms/" + room); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("Bob's page after his removal: %d, want 404", resp.StatusCode)
+	}
+	if _, body := ann.Get("/rooms/" + room); listed(body, bobName) {
+		t.Fatal("after his removal, Bob is still among the room's members on Ann's page")
 	}
 }
 

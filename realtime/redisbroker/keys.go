@@ -125,6 +125,11 @@ func archiveStream(room string) string { return "chat:{" + room + "}:archive" }
 // created.
 func roomInfoKey(room string) string { return "chat:{" + room + "}:info" }
 
+// roomNamesKey holds the names members signed in to a created room with,
+// for its creator's list of members: a hash of member id to name, with no
+// expiry, a member's field deleted when they leave.
+func roomNamesKey(room string) string { return "chat:{" + room + "}:names" }
+
 // roomMembersKey holds the member ids of a created room, a set, with no
 // expiry. createRoomScript starts it with the creator, addMemberScript adds
 // to it only while roomInfoKey exists, excludeScript removes from it.

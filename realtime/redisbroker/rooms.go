@@ -46,7 +46,7 @@ func (b *Broker) CreateRoom(ctx context.Context, room string, info realtime.Room
 			return fmt.Errorf("create room %q: %w", room, err)
 		}
 	}
-	keys := []string{seqKey(room), historyKey(room), roomInfoKey(room), roomMembersKey(room), roomInvitesKey(room)}
+	keys := []string{seqKey(room), historyKey(room), roomInfoKey(room), roomMembersKey(room), roomInvitesKey(room), roomNamesKey(room)}
 	made, err := createRoomScript.Run(ctx, b.rdb, keys, body, info.Creator).Int()
 	if err != nil {
 		b.stale()
@@ -148,7 +148,29 @@ func (b *Broker) RemoveMember(ctx context.Context, room, member string) error {
 	if err := b.rdb.SRem(ctx, memberRoomsKey(member), room).Err(); err != nil {
 		return fmt.Errorf("remove member from room %q: %w", room, err)
 	}
+	if err := b.rdb.HDel(ctx, roomNamesKey(room), member).Err(); err != nil {
+		return fmt.Errorf("remove member from room %q: %w", room, err)
+	}
 	return b.saveRoom(ctx, room)
+}
+
+// SetMemberName implements realtime.Rooms: setNameScript, on the room's
+// slot, names members only.
+func (b *Broker) SetMemberName(ctx context.Context, room, member, name string) error {
+	err := setNameScript.Run(ctx, b.rdb, []string{roomMembersKey(room), roomNamesKey(room)}, member, name).Err()
+	if err != nil {
+		return fmt.Errorf("name a member of room %q: %w", room, err)
+	}
+	return nil
+}
+
+// RoomMemberNames implements realtime.Rooms.
+func (b *Broker) RoomMemberNames(ctx context.Context, room string) (map[string]string, error) {
+	names, err := b.rdb.HGetAll(ctx, roomNamesKey(room)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("names of room %q's members: %w", room, err)
+	}
+	return names, nil
 }
 
 // RoomMembers implements realtime.Rooms: sorted.

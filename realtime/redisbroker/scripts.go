@@ -308,18 +308,19 @@ return 1
 
 // createRoomScript creates a room, unless it had a message or was created:
 // one step on the room's slot, so that of two creations at once, on any
-// instances, one wins. A room's members and invitations left from before
+// instances, one wins. A room's members, their names and invitations left from before
 // (none, unless someone deleted its info by hand) go, so nobody is a member
 // of a new room but its creator.
 //
-// KEYS: seqKey, historyKey, roomInfoKey, roomMembersKey, roomInvitesKey.
+// KEYS: seqKey, historyKey, roomInfoKey, roomMembersKey, roomInvitesKey,
+// roomNamesKey.
 // ARGV: the info (realtime.RoomInfo as JSON), the creator's member id (empty
 // for none). The reply is 1 for a room created, 0 for a name taken.
 var createRoomScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then
   return 0
 end
-redis.call('DEL', KEYS[4], KEYS[5])
+redis.call('DEL', KEYS[4], KEYS[5], KEYS[6])
 redis.call('SET', KEYS[3], ARGV[1])
 if ARGV[2] ~= '' then redis.call('SADD', KEYS[4], ARGV[2]) end
 return 1
@@ -370,5 +371,14 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('DEL', KEYS[2])
   for i = 2, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
 end
+return 1
+`)
+
+// setNameScript records the name a member of a created room signed in
+// with. KEYS: roomMembersKey, roomNamesKey. ARGV: the member id, the name.
+// Someone who is not a member is not recorded (0).
+var setNameScript = redis.NewScript(`
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1
 `)

@@ -85,6 +85,18 @@ func privateRooms(t *testing.T, f Factory) {
 		}
 	}
 
+	// Members' names, as they signed in: for members only.
+	for member, name := range map[string]string{"m-ann": "Ann", "m-bob": "Bob", "m-eve": "Eve"} {
+		if err := rb.SetMemberName(ctx, room, member, name); err != nil {
+			t.Fatalf("SetMemberName(%s): %v", member, err)
+		}
+	}
+	for _, r := range both {
+		if got, err := r.RoomMemberNames(ctx, room); err != nil || len(got) != 2 || got["m-ann"] != "Ann" || got["m-bob"] != "Bob" {
+			t.Fatalf("RoomMemberNames = %v %v, want Ann and Bob (Eve is no member)", got, err)
+		}
+	}
+
 	if err := other.Subscribe(ctx, room); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +113,9 @@ func privateRooms(t *testing.T, f Factory) {
 		}
 		if got, err := r.RoomMembers(ctx, room); err != nil || !slices.Equal(got, []string{"m-ann"}) {
 			t.Fatalf("RoomMembers after the removal = %v %v, want [m-ann]", got, err)
+		}
+		if got, err := r.RoomMemberNames(ctx, room); err != nil || len(got) != 1 || got["m-ann"] != "Ann" {
+			t.Fatalf("RoomMemberNames after the removal = %v %v, want Ann's alone", got, err)
 		}
 	}
 

@@ -56,6 +56,12 @@ func (h *Hub) roomInfo(ctx context.Context, room string) (RoomInfo, error) {
 		return RoomInfo{}, nil
 	}
 	info, err := st.RoomInfo(ctx, room)
+	if errors.Is(err, ErrUncertain) {
+		// Sending goes on while the archive is down; the room is asked
+		// again next time.
+		h.log.Warn("room visibility uncertain: taken as public", "room", room, "err", err)
+		return RoomInfo{}, nil
+	}
 	if err != nil {
 		return RoomInfo{}, err
 	}
@@ -67,10 +73,12 @@ func (h *Hub) roomInfo(ctx context.Context, room string) (RoomInfo, error) {
 
 // hasMessages notes that room has messages: if it is public, it stays so.
 func (h *Hub) hasMessages(ctx context.Context, room string) {
-	if _, ok := h.known.get(room); ok || h.store() == nil {
+	st := h.store()
+	if _, ok := h.known.get(room); ok || st == nil {
 		return
 	}
-	if info, err := h.roomInfo(ctx, room); err == nil && info.Visibility == Public {
+	// Asked of the store itself: an uncertain answer is not remembered.
+	if info, err := st.RoomInfo(ctx, room); err == nil && info.Visibility == Public {
 		h.known.set(room, info)
 	}
 }

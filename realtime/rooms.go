@@ -45,6 +45,11 @@ func (i RoomInfo) DMName(member string) string {
 	return i.DMNames[0]
 }
 
+// ErrUncertain says that a room's visibility cannot be told now: Redis
+// lost it and the archive does not answer. The room is taken as public
+// meanwhile, and nothing remembers that answer.
+var ErrUncertain = errors.New("realtime: the room's visibility cannot be told now")
+
 // ErrRoomTaken says that a room of that name exists already: it has
 // messages, or it was created.
 var ErrRoomTaken = errors.New("realtime: the room exists")

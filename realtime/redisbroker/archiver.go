@@ -95,6 +95,14 @@ func (e *emptyRooms) note(room string, now time.Time) {
 	e.until[room] = now.Add(emptyRoomMemory)
 }
 
+// noteFor remembers room for d rather than emptyRoomMemory.
+func (e *emptyRooms) noteFor(room string, now time.Time, d time.Duration) {
+	e.note(room, now)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.until[room] = now.Add(d)
+}
+
 // forget drops room: it has messages now.
 func (e *emptyRooms) forget(room string) {
 	e.mu.Lock()

@@ -19,6 +19,13 @@ import (
 // private as it was. Without that, a wiped private room would come back
 // public, its archived history open to anyone.
 
+// failedRoomInfo is noInfo's entry for the room archive's last failure
+// (no room's name has this form), remembered for roomInfoFailureMemory.
+const (
+	failedRoomInfo        = "!failed"
+	roomInfoFailureMemory = 5 * time.Second
+)
+
 // roomArchive is the archive's keeping of rooms; nil without one.
 func (b *Broker) roomArchive() realtime.RoomArchive {
 	ra, _ := b.archive.(realtime.RoomArchive)
@@ -81,9 +88,15 @@ func (b *Broker) archivedInfo(ctx context.Context, room string) (realtime.RoomIn
 	if n > 0 {
 		return realtime.RoomInfo{}, nil
 	}
+	if b.noInfo.known(failedRoomInfo, time.Now()) {
+		return realtime.RoomInfo{}, fmt.Errorf("info of room %q: %w (the archive failed lately)", room, realtime.ErrUncertain)
+	}
 	info, members, found, err := ra.LoadRoom(ctx, room)
 	if err != nil {
-		return realtime.RoomInfo{}, fmt.Errorf("info of room %q from the archive: %w", room, err)
+		// Remembered a while, so that an archive down costs pages no
+		// wait each.
+		b.noInfo.noteFor(failedRoomInfo, time.Now(), roomInfoFailureMemory)
+		return realtime.RoomInfo{}, fmt.Errorf("info of room %q from the archive: %w: %w", room, realtime.ErrUncertain, err)
 	}
 	if !found {
 		b.noInfo.note(room, time.Now())

@@ -1,0 +1,2 @@
+// @-name completion in the message box (docs/SPEC.md): see issue 29.
+'use strict';

@@ -17,14 +17,14 @@ func TestVerifiedMarks(t *testing.T) {
 	if err := MemberList([]string{"Ann", "Bob"}, false, false, MemberTools{}).Render(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.String(); !strings.Contains(got, `<li>Ann</li><li>Bob</li>`) || strings.Contains(got, "verified") {
+	if got := b.String(); !strings.Contains(got, `<li data-name="Ann">Ann</li><li data-name="Bob">Bob</li>`) || strings.Contains(got, "verified") {
 		t.Errorf("unverified members: %s", got)
 	}
 	b.Reset()
 	if err := MemberList([]string{"Ann"}, false, true, MemberTools{}).Render(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.String(); !strings.Contains(got, `<li>Ann`+mark+`</li>`) {
+	if got := b.String(); !strings.Contains(got, `<li data-name="Ann">Ann`+mark+`</li>`) {
 		t.Errorf("verified members: %s", got)
 	}
 	for _, verified := range []bool{false, true} {

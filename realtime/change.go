@@ -14,11 +14,13 @@ func (c Change) Apply(m Message) (Message, error) {
 	switch {
 	case m.Deleted != "":
 		return Message{}, ErrNoMessage
+	case c.React != "":
+		return m.react(c.Author, c.Name, c.React)
 	case !c.Moderator && (m.Author == "" || m.Author != c.Author):
 		return Message{}, ErrNotAuthor
 	}
 	if c.Delete {
-		m.Text, m.Edited = "", time.Time{}
+		m.Text, m.Edited, m.Reactions = "", time.Time{}, nil
 		m.Deleted = DeletedByAuthor
 		if c.Moderator && c.Author != m.Author {
 			m.Deleted = DeletedByModerator
@@ -37,7 +39,16 @@ func (h *Hub) Change(ctx context.Context, room string, c Change, guard string) (
 	if err := checkRoom(room); err != nil {
 		return Message{}, false, err
 	}
-	if !c.Delete {
+	if c.React != "" {
+		if err := checkName(c.Name); err != nil {
+			return Message{}, false, err
+		}
+		if parsed, err := ParseEmoji(c.React); err != nil {
+			return Message{}, false, err
+		} else if parsed != c.React {
+			return Message{}, false, fmt.Errorf("%w: not in its parsed form", ErrInvalidEmoji)
+		}
+	} else if !c.Delete {
 		if parsed, err := ParseText(c.Text); err != nil {
 			return Message{}, false, err
 		} else if parsed != c.Text {

@@ -30,6 +30,9 @@ func (b *MemoryBroker) Change(ctx context.Context, room string, c Change, guard 
 		return Message{}, false, err
 	}
 	r.history[i] = m
+	if c.React == "" {
+		requote(r.history[i+1:], m)
+	}
 	if guard != "" {
 		r.guard(guard, m.Seq)
 	}

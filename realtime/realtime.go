@@ -36,7 +36,34 @@ type Message struct {
 	Author string `json:"author,omitempty"`
 	// Edited is when its author last changed the text; zero if never.
 	Edited time.Time `json:"edited,omitzero"`
-	// Deleted says who took the message back; its text is gone.
+	// Deleted says who took the message back; its text is gone, and so
+	// are its reactions.
+	Deleted Deletion `json:"deleted,omitempty"`
+	// Reactions are the emoji people put under the message, in the order
+	// each was first given; none without people.
+	Reactions []Reaction `json:"reactions,omitempty"`
+	// ReplyTo is the seq of the message this one answers; 0: none.
+	ReplyTo int64 `json:"reply_to,omitempty"`
+	// Quote is what a reply shows of the message it answers, as that
+	// message is now: the store updates it when the original is edited
+	// or deleted (in its hot window; see Broker.Change).
+	Quote *Quote `json:"quote,omitempty"`
+}
+
+// Reaction is one emoji under a message, and who gave it: Authors (who
+// may take it back, never shown) and their Names, in the order they
+// reacted. A reaction nobody gives any more is no reaction.
+type Reaction struct {
+	Emoji   string   `json:"emoji"`
+	Authors []string `json:"authors"`
+	Names   []string `json:"names"`
+}
+
+// Quote is a reply's view of the message it answers: who wrote it and
+// its first QuoteLength characters, or who deleted it.
+type Quote struct {
+	Name    string   `json:"name"`
+	Text    string   `json:"text,omitempty"`
 	Deleted Deletion `json:"deleted,omitempty"`
 }
 
@@ -129,15 +156,22 @@ type NameBook interface {
 	NameOwner(ctx context.Context, name string) (string, error)
 }
 
-// Change is an edit or a deletion of one stored message.
+// Change is an edit or a deletion of one stored message, or a reaction
+// to it given or taken back.
 type Change struct {
 	Seq int64
-	// Author is who asks: the message's author, unless Moderator.
+	// Author is who asks: the message's author, unless Moderator; for a
+	// reaction, the one who reacts.
 	Author    string
 	Moderator bool
 	// Delete takes the message back; otherwise Text is its new text.
 	Delete bool
 	Text   string
+	// React, when not "", toggles Author's reaction with that emoji (as
+	// ParseEmoji returns it) under the message: given if Author had not
+	// given it, taken back if they had. Name is the reactor's name, shown.
+	React string
+	Name  string
 	// Time is when the change was made: the edit's time.
 	Time time.Time
 }
@@ -149,6 +183,14 @@ var ErrNoMessage = errors.New("realtime: no such message")
 // ErrNotAuthor says that someone asked to change a message that is not
 // theirs.
 var ErrNotAuthor = errors.New("realtime: the message is someone else's")
+
+// ErrTooManyReactions says that someone has given MaxReactionsPerPerson
+// distinct reactions to one message already.
+var ErrTooManyReactions = errors.New("realtime: too many reactions to one message")
+
+// MaxReactionsPerPerson is how many distinct emoji one person may put
+// under one message.
+const MaxReactionsPerPerson = 20
 
 // Removals keeps who a moderator removed from which room, until when, on
 // every instance.
@@ -216,8 +258,12 @@ type Broker interface {
 	// it (KindChanged) as one step, and returns the message as stored now.
 	// ErrNoMessage: the room's history holds no such message, or it was
 	// deleted; ErrNotAuthor: c.Author did not write it and c is not a
-	// moderator's. A deleted message keeps its number and loses its text.
-	// A non-empty guard makes it idempotent, as for Send.
+	// moderator's; ErrTooManyReactions: c would give its author more
+	// than MaxReactionsPerPerson reactions to the message. A deleted
+	// message keeps its number and loses its text and reactions. An edit
+	// or deletion also updates the Quote of the replies to the message
+	// that the hot window holds. A non-empty guard makes it idempotent,
+	// as for Send.
 	Change(ctx context.Context, room string, c Change, guard string) (stored Message, dup bool, err error)
 	// Announce publishes an event that is not kept in the history.
 	Announce(ctx context.Context, room string, kind EventKind, name string) error

@@ -58,6 +58,50 @@ type doc struct {
 	Author  string    `firestore:"author,omitempty"`
 	Edited  time.Time `firestore:"edited,omitempty"`
 	Deleted string    `firestore:"deleted,omitempty"`
+	// Reactions, ReplyTo and Quote are realtime.Message's.
+	Reactions []reactionDoc `firestore:"reactions,omitempty"`
+	ReplyTo   int64         `firestore:"replyTo,omitempty"`
+	Quote     *quoteDoc     `firestore:"quote,omitempty"`
+}
+
+// reactionDoc is a realtime.Reaction as stored.
+type reactionDoc struct {
+	Emoji   string   `firestore:"emoji"`
+	Authors []string `firestore:"authors"`
+	Names   []string `firestore:"names"`
+}
+
+// quoteDoc is a realtime.Quote as stored.
+type quoteDoc struct {
+	Name    string `firestore:"name"`
+	Text    string `firestore:"text,omitempty"`
+	Deleted string `firestore:"deleted,omitempty"`
+}
+
+// docOf is m as stored.
+func docOf(m realtime.Message) doc {
+	d := doc{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified,
+		Author: m.Author, Edited: m.Edited, Deleted: string(m.Deleted), ReplyTo: m.ReplyTo}
+	for _, r := range m.Reactions {
+		d.Reactions = append(d.Reactions, reactionDoc(r))
+	}
+	if m.Quote != nil {
+		d.Quote = &quoteDoc{Name: m.Quote.Name, Text: m.Quote.Text, Deleted: string(m.Quote.Deleted)}
+	}
+	return d
+}
+
+// message is d as a realtime.Message.
+func (d doc) message() realtime.Message {
+	m := realtime.Message{Seq: d.Seq, Name: d.Name, Text: d.Text, Time: d.Time, Verified: d.Verified,
+		Author: d.Author, Edited: d.Edited, Deleted: realtime.Deletion(d.Deleted), ReplyTo: d.ReplyTo}
+	for _, r := range d.Reactions {
+		m.Reactions = append(m.Reactions, realtime.Reaction(r))
+	}
+	if d.Quote != nil {
+		m.Quote = &realtime.Quote{Name: d.Quote.Name, Text: d.Quote.Text, Deleted: realtime.Deletion(d.Quote.Deleted)}
+	}
+	return m
 }
 
 func (a *Archive) messages(room string) *firestore.CollectionRef {
@@ -129,8 +173,7 @@ func (a *Archive) Store(ctx context.Context, room string, msgs []realtime.Messag
 		bw := a.client.BulkWriter(ctx)
 		jobs := make([]*firestore.BulkWriterJob, 0, n)
 		for _, m := range msgs[:n] {
-			d := doc{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified,
-				Author: m.Author, Edited: m.Edited, Deleted: string(m.Deleted)}
+			d := docOf(m)
 			if a.retention > 0 {
 				d.ExpireAt = m.Time.Add(a.retention)
 			}
@@ -196,8 +239,7 @@ func (a *Archive) read(ctx context.Context, q firestore.Query) ([]realtime.Messa
 		if err := snap.DataTo(&d); err != nil {
 			return nil, err
 		}
-		msgs = append(msgs, realtime.Message{Seq: d.Seq, Name: d.Name, Text: d.Text, Time: d.Time, Verified: d.Verified,
-			Author: d.Author, Edited: d.Edited, Deleted: realtime.Deletion(d.Deleted)})
+		msgs = append(msgs, d.message())
 	}
 	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
 		msgs[i], msgs[j] = msgs[j], msgs[i]

@@ -388,6 +388,24 @@ func (b *Broker) drainRoom(ctx context.Context, a *archiver, room string, claim 
 	return 0, nil
 }
 
+// latestOfEach keeps the last of msgs of each seq, in order: a message
+// changed (edited, reacted to, its quote updated) before the archivers
+// took it is in the stream more than once, and one batch of writes to the
+// archive need not keep their order.
+func latestOfEach(msgs []realtime.Message) []realtime.Message {
+	last := make(map[int64]int, len(msgs))
+	for i, m := range msgs {
+		last[m.Seq] = i
+	}
+	out := msgs[:0:0]
+	for i, m := range msgs {
+		if last[m.Seq] == i {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // store writes stream entries of room to the archive, then acknowledges
 // and deletes them.
 func (b *Broker) store(ctx context.Context, room, stream string, entries []redis.XMessage) error {
@@ -402,7 +420,7 @@ func (b *Broker) store(ctx context.Context, room, stream string, entries []redis
 		}
 		msgs = append(msgs, m)
 	}
-	if err := b.archive.Store(ctx, room, msgs); err != nil {
+	if err := b.archive.Store(ctx, room, latestOfEach(msgs)); err != nil {
 		return fmt.Errorf("%w: %w", errStore, err)
 	}
 	args := make([]any, 0, len(ids)+1)

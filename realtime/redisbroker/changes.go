@@ -35,14 +35,15 @@ func (b *Broker) Change(ctx context.Context, room string, c realtime.Change, gua
 	}
 	newer, older, nonce := guardKeys(room, guard)
 	keys := []string{historyKey(room), newer, channelName(room), archiveStream(room), older}
-	archiving := "0"
-	if b.archive != nil {
-		archiving = "1"
+	name, err := json.Marshal(c.Name)
+	if err != nil {
+		return realtime.Message{}, false, fmt.Errorf("encode change: %w", err)
 	}
 	res, err := changeScript.Run(ctx, b.rdb, keys,
 		b.publish, c.Seq, c.Author, flag(c.Moderator), flag(c.Delete), text, edited,
 		useGuard, min(guardTTL, b.roomTTL).Milliseconds(), nonce, guardsPerSession,
-		archiving, maxArchiveBacklog, archiveLookback).Slice()
+		flag(b.archive != nil), maxArchiveBacklog, archiveLookback,
+		c.React, name, realtime.MaxReactionsPerPerson).Slice()
 	if err != nil {
 		b.stale()
 		return realtime.Message{}, false, fmt.Errorf("change in room %q: %w", room, err)
@@ -64,15 +65,40 @@ func (b *Broker) Change(ctx context.Context, room string, c realtime.Change, gua
 				return realtime.Message{}, false, fmt.Errorf("change in room %q: %w", room, err)
 			}
 		}
-		return m, false, nil
+		return m, false, b.requote(ctx, room, c, m)
 	case code == 2:
 		return realtime.Message{}, false, realtime.ErrNoMessage
 	case code == 4:
 		return realtime.Message{}, false, realtime.ErrNotAuthor
+	case code == 6:
+		return realtime.Message{}, false, realtime.ErrTooManyReactions
 	case code == 5:
-		return b.changeArchived(ctx, room, c)
+		m, dup, err := b.changeArchived(ctx, room, c)
+		if err != nil {
+			return m, dup, err
+		}
+		return m, dup, b.requote(ctx, room, c, m)
 	}
 	return realtime.Message{}, false, fmt.Errorf("change in room %q: unexpected reply %v", room, res)
+}
+
+// requote has the replies to m in the hot window show m as changed by c
+// (requoteScript); a reaction changes no quote. The change is made by
+// then: an error says only that replies may show the message as it was.
+func (b *Broker) requote(ctx context.Context, room string, c realtime.Change, m realtime.Message) error {
+	if c.React != "" {
+		return nil
+	}
+	q, err := json.Marshal(realtime.QuoteOf(m))
+	if err != nil {
+		return fmt.Errorf("encode quote: %w", err)
+	}
+	err = requoteScript.Run(ctx, b.rdb, []string{historyKey(room), archiveStream(room)},
+		m.Seq, q, flag(b.archive != nil), maxArchiveBacklog).Err()
+	if err != nil {
+		return fmt.Errorf("update the replies to message %d in room %q: %w", m.Seq, room, err)
+	}
+	return nil
 }
 
 // changeArchived changes a message older than the hot window, which only

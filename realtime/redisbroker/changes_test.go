@@ -141,3 +141,92 @@ func TestPrivateRoomsSurviveARedisWipe(t *testing.T) {
 		t.Fatalf("creating the wiped room again: %v, want ErrRoomTaken", err)
 	}
 }
+
+// Reactions and replies reach Firestore: a reaction to a message only the
+// archive holds is kept there, and a reply in the hot window to such a
+// message follows its edit and its deletion, in Redis and in the archive,
+// and comes back with the window after Redis loses the room.
+func TestReactionsAndRepliesReachTheArchive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	archive := emulatorArchive(t, ctx)
+	addr := redistest.Addr(t)
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	b := redisbroker.New(c, 3, redisbroker.WithArchive(archive, nil), redisbroker.WithArchiveStreamIdle(200*time.Millisecond))
+	t.Cleanup(func() { b.Close() })
+	room := testkit.Room()
+	secret := "secret " + room
+	orig, _, err := b.Send(ctx, room, realtime.Message{Name: "ann", Author: "sess-ann", Text: secret, Time: time.Now()}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, _, err := b.Send(ctx, room, realtime.Message{Name: "bob", Author: "sess-bob", Text: fmt.Sprint("filler ", i), Time: time.Now()}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Message 1 is out of the window of 3 now.
+	testkit.WaitFor(t, ctx, "the archive to hold message 1", func() bool {
+		msgs, _, err := archive.Before(ctx, room, 2, 1)
+		return err == nil && len(msgs) == 1
+	})
+	if m, _, err := b.Change(ctx, room, realtime.Change{Seq: orig.Seq, Author: "sess-bob", Name: "bob", React: "🎉"}, ""); err != nil || len(m.Reactions) != 1 {
+		t.Fatalf("react to an archived message: %+v %v", m, err)
+	}
+	q := realtime.QuoteOf(orig)
+	reply, _, err := b.Send(ctx, room, realtime.Message{Name: "bob", Author: "sess-bob", Text: "answer", Time: time.Now(), ReplyTo: orig.Seq, Quote: &q}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Change(ctx, room, realtime.Change{Seq: orig.Seq, Author: "sess-ann", Text: "fixed", Time: time.Now()}, ""); err != nil {
+		t.Fatal(err)
+	}
+	windowQuote := func() *realtime.Quote {
+		hist, err := b.History(ctx, room)
+		if err != nil || len(hist) == 0 || hist[len(hist)-1].Seq != reply.Seq {
+			t.Fatalf("history = %+v err %v", hist, err)
+		}
+		return hist[len(hist)-1].Quote
+	}
+	if got := windowQuote(); got == nil || got.Text != "fixed" {
+		t.Fatalf("the reply's quote after an edit of the archived original = %+v", got)
+	}
+	if _, _, err := b.Change(ctx, room, realtime.Change{Seq: orig.Seq, Author: "sess-ann", Delete: true}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := windowQuote(); got == nil || got.Deleted != realtime.DeletedByAuthor || got.Text != "" {
+		t.Fatalf("the reply's quote after a deletion of the original = %+v", got)
+	}
+	testkit.WaitFor(t, ctx, "the archive to hold the reply quoting a deleted message, and no reactions on it", func() bool {
+		msgs, _, err := archive.Before(ctx, room, reply.Seq+1, 10)
+		if err != nil || len(msgs) != int(reply.Seq) {
+			return false
+		}
+		first, last := msgs[0], msgs[len(msgs)-1]
+		return first.Deleted != "" && first.Reactions == nil && last.Quote != nil && last.Quote.Deleted == realtime.DeletedByAuthor && last.ReplyTo == orig.Seq
+	})
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	for _, key := range []string{"chat:{" + room + "}:history", "chat:{" + room + "}:archive"} {
+		vals, err := rdb.LRange(ctx, key, 0, -1).Result()
+		if err != nil && !strings.Contains(err.Error(), "WRONGTYPE") {
+			t.Fatal(err)
+		}
+		for _, v := range vals {
+			if strings.Contains(v, secret) {
+				t.Errorf("%s still holds the deleted text: %s", key, v)
+			}
+		}
+	}
+	testkit.WaitFor(t, ctx, "the archive stream drained", func() bool {
+		n, err := rdb.Exists(ctx, "chat:{"+room+"}:archive").Result()
+		return err == nil && n == 0
+	})
+	if err := rdb.Del(ctx, "chat:{"+room+"}:seq", "chat:{"+room+"}:history").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := windowQuote(); got == nil || got.Deleted != realtime.DeletedByAuthor {
+		t.Fatalf("the restored reply's quote = %+v", got)
+	}
+}

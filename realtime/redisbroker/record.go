@@ -27,12 +27,18 @@ type record struct {
 	Author  string            `json:"author,omitempty"`
 	Edited  time.Time         `json:"edited,omitzero"`
 	Deleted realtime.Deletion `json:"deleted,omitempty"`
+	// Reactions, ReplyTo and Quote are realtime.Message's. changeScript
+	// reads and writes them: "reply_to" is spelt there too.
+	Reactions []realtime.Reaction `json:"reactions,omitempty"`
+	ReplyTo   int64               `json:"reply_to,omitempty"`
+	Quote     *realtime.Quote     `json:"quote,omitempty"`
 }
 
 // recordOf is m as Redis stores it.
 func recordOf(kind realtime.EventKind, m realtime.Message) record {
 	return record{Seq: m.Seq, First: m.First, Type: kind, Name: m.Name, Text: m.Text, Time: m.Time,
-		Verified: m.Verified, Author: m.Author, Edited: m.Edited, Deleted: m.Deleted}
+		Verified: m.Verified, Author: m.Author, Edited: m.Edited, Deleted: m.Deleted,
+		Reactions: m.Reactions, ReplyTo: m.ReplyTo, Quote: m.Quote}
 }
 
 // encodeRecord encodes r without HTML escaping: the text is stored and
@@ -71,5 +77,6 @@ func decodeMessage(payload []byte) (realtime.Message, error) {
 
 func (r record) message() realtime.Message {
 	return realtime.Message{Seq: r.Seq, First: r.First, Name: r.Name, Text: r.Text, Time: r.Time,
-		Verified: r.Verified, Author: r.Author, Edited: r.Edited, Deleted: r.Deleted}
+		Verified: r.Verified, Author: r.Author, Edited: r.Edited, Deleted: r.Deleted,
+		Reactions: r.Reactions, ReplyTo: r.ReplyTo, Quote: r.Quote}
 }

@@ -216,8 +216,9 @@ local g = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return g`)
 
-// changeScript edits or deletes one message of the room's hot window, and
-// publishes it, in one step (realtime.Broker.Change).
+// changeScript edits or deletes one message of the room's hot window, or
+// toggles a reaction to it, and publishes it, in one step
+// (realtime.Broker.Change).
 //
 // KEYS: historyKey, the newer of guardKeys, channelName, archiveStream,
 // the older of guardKeys. ARGV: the publish command, the seq, the asker's
@@ -225,18 +226,27 @@ return g`)
 // string, the edit's time as a JSON string, '1' with a guard, the newer
 // guard hash's expiry in ms, the guard's nonce, guardsPerSession, '1' with
 // an archive, maxArchiveBacklog, how many of the archive stream's newest
-// entries to look through.
+// entries to look through, the emoji to toggle ('' for an edit or a
+// deletion), the reactor's name as a JSON string,
+// realtime.MaxReactionsPerPerson.
 //
 // The window is numbered without gaps, so the entry sits at seq minus the
 // first entry's seq. Its author is checked here, where no other change can
 // come between. With an archive the changed entry goes to the stream too,
 // so that Firestore gets it after the message it changes, and the
 // stream's older entries of the same message (not archived yet) are
-// deleted: a deleted text is gone from Redis at once.
+// deleted: a deleted text is gone from Redis at once. A reaction leaves
+// those be (its entry only comes after them), so that it costs what a
+// message costs: one entry read, one written, one published, one streamed.
+//
+// The replies' quotes follow in requoteScript. Reactions are kept without empty arrays, which
+// cjson would encode as objects: an emoji nobody gives any more goes, and
+// so does an empty list.
 //
 // The reply is {1, entry} for a change made, {0, seq} for a repeated
 // nonce, {2} for no such message (or a deleted one), {4} for a message of
-// someone else's, {5} for a message older than the window.
+// someone else's, {5} for a message older than the window, {6} for a
+// reaction past the asker's limit.
 var changeScript = redis.NewScript(`
 if ARGV[8] == '1' then
   local prev = redis.call('HGET', KEYS[2], ARGV[10]) or redis.call('HGET', KEYS[5], ARGV[10])
@@ -251,12 +261,42 @@ local raw = redis.call('LINDEX', KEYS[1], idx)
 if not raw then return {2} end
 local m = cjson.decode(raw)
 if tonumber(m.seq) ~= seq or m.deleted then return {2} end
+local react = ARGV[15] ~= ''
 local mine = m.author ~= nil and m.author == ARGV[3]
-if ARGV[4] ~= '1' and not mine then return {4} end
+if not react and ARGV[4] ~= '1' and not mine then return {4} end
 m.type = 'message'
-if ARGV[5] == '1' then
+if react then
+  local rs = m.reactions or {}
+  local given, at, pos = 0, nil, nil
+  for i, r in ipairs(rs) do
+    for j, a in ipairs(r.authors) do
+      if a == ARGV[3] then
+        given = given + 1
+        if r.emoji == ARGV[15] then at, pos = i, j end
+      end
+    end
+  end
+  if at then
+    table.remove(rs[at].authors, pos)
+    table.remove(rs[at].names, pos)
+    if #rs[at].authors == 0 then table.remove(rs, at) end
+  else
+    if given >= tonumber(ARGV[17]) then return {6} end
+    for i, r in ipairs(rs) do
+      if r.emoji == ARGV[15] then at = i end
+    end
+    if not at then
+      table.insert(rs, {emoji = ARGV[15], authors = {}, names = {}})
+      at = #rs
+    end
+    table.insert(rs[at].authors, ARGV[3])
+    table.insert(rs[at].names, cjson.decode(ARGV[16]))
+  end
+  if #rs == 0 then m.reactions = nil else m.reactions = rs end
+elseif ARGV[5] == '1' then
   m.text = nil
   m.edited = nil
+  m.reactions = nil
   if mine then m.deleted = 'author' else m.deleted = 'moderator' end
 else
   m.text = cjson.decode(ARGV[6])
@@ -275,7 +315,14 @@ end
 m.type = 'changed'
 m.first = nil
 redis.call(ARGV[1], KEYS[3], '{"seq":' .. seq .. ',' .. string.sub(cjson.encode(m), 2))
-if ARGV[12] == '1' then
+local archiving = ARGV[12] == '1'
+local function stream(e)
+  redis.call('XADD', KEYS[4], '*', 'e', e)
+  if redis.call('XLEN', KEYS[4]) > tonumber(ARGV[13]) then
+    redis.call('XTRIM', KEYS[4], 'MAXLEN', '~', ARGV[13])
+  end
+end
+if archiving and not react then
   local prefix = '{"seq":' .. seq .. ','
   for _, e in ipairs(redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', ARGV[14])) do
     local f = e[2]
@@ -285,12 +332,48 @@ if ARGV[12] == '1' then
       end
     end
   end
-  redis.call('XADD', KEYS[4], '*', 'e', entry)
-  if redis.call('XLEN', KEYS[4]) > tonumber(ARGV[13]) then
-    redis.call('XTRIM', KEYS[4], 'MAXLEN', '~', ARGV[13])
+end
+if archiving then stream(entry) end
+return {1, entry}
+`)
+
+// requoteScript rewrites the quote of every reply to one message in the
+// room's hot window, after the message was edited or deleted (wherever it
+// is: the hot window or only the archive), and streams them to the
+// archive: a deleted text leaves no quote behind in Redis. Replies are
+// found by "reply_to" in the entry before it is decoded, which costs a
+// scan of the window's bytes per edit or deletion, never per message.
+//
+// KEYS: historyKey, archiveStream. ARGV: the seq, the quote as JSON
+// (realtime.QuoteOf), '1' with an archive, maxArchiveBacklog. The reply is
+// how many replies it rewrote.
+var requoteScript = redis.NewScript(`
+local seq = tonumber(ARGV[1])
+local n1, n2 = '"reply_to":' .. seq .. ',', '"reply_to":' .. seq .. '}'
+local head = redis.call('LINDEX', KEYS[1], 0)
+if not head then return 0 end
+local from = math.max(0, seq + 1 - tonumber(cjson.decode(head).seq))
+local n = 0
+for k, e in ipairs(redis.call('LRANGE', KEYS[1], from, -1)) do
+  if string.find(e, n1, 1, true) or string.find(e, n2, 1, true) then
+    local x = cjson.decode(e)
+    if tonumber(x.reply_to) == seq then
+      local xseq = tonumber(x.seq)
+      x.seq = nil
+      x.quote = cjson.decode(ARGV[2])
+      local xe = '{"seq":' .. xseq .. ',' .. string.sub(cjson.encode(x), 2)
+      redis.call('LSET', KEYS[1], from + k - 1, xe)
+      if ARGV[3] == '1' then
+        redis.call('XADD', KEYS[2], '*', 'e', xe)
+        if redis.call('XLEN', KEYS[2]) > tonumber(ARGV[4]) then
+          redis.call('XTRIM', KEYS[2], 'MAXLEN', '~', ARGV[4])
+        end
+      end
+      n = n + 1
+    end
   end
 end
-return {1, entry}
+return n
 `)
 
 // removeScript keeps a session out of a room until a time and tells the

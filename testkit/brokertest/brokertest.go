@@ -120,6 +120,8 @@ func Run(t *testing.T, f Factory) {
 	t.Run("RemovesPeople", func(t *testing.T) { removesPeople(t, f) })
 	t.Run("FindsANamesOwner", func(t *testing.T) { findsANamesOwner(t, f) })
 	t.Run("PrivateRooms", func(t *testing.T) { privateRooms(t, f) })
+	t.Run("Reacts", func(t *testing.T) { reacts(t, f) })
+	t.Run("Replies", func(t *testing.T) { replies(t, f) })
 }
 
 func numbersAndStoresInOrder(t *testing.T, f Factory) {

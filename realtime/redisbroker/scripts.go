@@ -226,7 +226,7 @@ return g`)
 // string, the edit's time as a JSON string, '1' with a guard, the newer
 // guard hash's expiry in ms, the guard's nonce, guardsPerSession, '1' with
 // an archive, maxArchiveBacklog, how many of the archive stream's newest
-// entries to look through, the emoji to toggle ('' for an edit or a
+// entries to look through, the emoji to toggle (” for an edit or a
 // deletion), the reactor's name as a JSON string,
 // realtime.MaxReactionsPerPerson.
 //

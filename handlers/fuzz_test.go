@@ -37,19 +37,24 @@ func FuzzDecodeFrame(f *testing.F) {
 		`{"text":"\u0000"}`, `{"text":"\ud800"}`, "{\"text\":\"\xff\"}",
 		`{"text":"x","nonce":{"a":1}}`, `{"text":"x","headers":` + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + `}`,
 		`{"text":"<script>alert(1)</script>"}`,
+		`{"text":"re","reply_to":"3"}`, `{"text":"re","reply_to":3}`, `{"text":"re","reply_to":"-1"}`,
+		`{"text":"re","reply_to":"x"}`, `{"text":"re","reply_to":""}`, `{"text":"re","reply_to":{"a":1}}`,
 	}
 	for _, s := range seeds {
 		f.Add(byte(websocket.MessageText), []byte(s))
 	}
 	f.Add(byte(websocket.MessageBinary), []byte(`{"text":"binary"}`))
 	f.Fuzz(func(t *testing.T, typ byte, data []byte) {
-		text, nonce, refusal := decodeFrame(websocket.MessageType(typ), data)
+		out, refusal := decodeFrame(websocket.MessageType(typ), data)
 		if refusal != "" {
 			// A refusal names the message by its nonce when it has a valid one.
-			if text != "" || validateNonce(nonce) != "" {
-				t.Fatalf("refused but returned %q %q", text, nonce)
+			if out.text != "" || out.replyTo != 0 || validateNonce(out.nonce) != "" {
+				t.Fatalf("refused but returned %+v", out)
 			}
 			return
+		}
+		if out.replyTo < 0 {
+			t.Fatalf("accepted reply_to %d", out.replyTo)
 		}
 		if websocket.MessageType(typ) != websocket.MessageText || !utf8.Valid(data) {
 			t.Fatalf("accepted a frame of type %d, valid UTF-8 %v", typ, utf8.Valid(data))

@@ -29,7 +29,7 @@ type Fragments struct {
 
 // Message appends m to #messages.
 func (f Fragments) Message(m realtime.Message) []byte {
-	return framed(views.MessageOOB(viewMessage(m, f.Handle)))
+	return framed(views.MessageOOB(viewMessage(m, f.Handle, nil)))
 }
 
 // Presence adds "name entered the room." and "name left the room." to
@@ -92,21 +92,62 @@ func renderBytes(c templ.Component) []byte {
 }
 
 // viewMessage is m as pages show it: its author as a handle (handle nil:
-// none), and a deleted message without its text.
-func viewMessage(m realtime.Message, handle func(string) string) views.Message {
+// none), and a deleted message without its text or reactions. A reply
+// quotes the message it answers as known: from others (the list it is
+// shown in, as they are now), else as stored with it.
+func viewMessage(m realtime.Message, handle func(string) string, others map[int64]realtime.Message) views.Message {
 	v := views.Message{Seq: m.Seq, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified, Edited: m.Edited, Deleted: string(m.Deleted)}
 	if v.Deleted != "" {
 		v.Text, v.Edited, v.Verified = "", time.Time{}, false
-	} else if handle != nil {
+		return v
+	}
+	if handle != nil {
 		v.Author = handle(m.Author)
+	}
+	for _, r := range m.Reactions {
+		vr := views.Reaction{Emoji: r.Emoji, Names: r.Names}
+		if handle != nil {
+			vr.Handles = make([]string, len(r.Authors))
+			for i, a := range r.Authors {
+				vr.Handles[i] = handle(a)
+			}
+		}
+		v.Reactions = append(v.Reactions, vr)
+	}
+	if m.ReplyTo > 0 {
+		switch orig, ok := others[m.ReplyTo]; {
+		case ok:
+			v.Reply = viewQuote(m.ReplyTo, realtime.QuoteOf(orig))
+		case m.Quote != nil:
+			v.Reply = viewQuote(m.ReplyTo, *m.Quote)
+		default:
+			v.Reply = &views.Quote{Seq: m.ReplyTo}
+		}
 	}
 	return v
 }
 
+// viewQuote is q, of message seq, as pages show it.
+func viewQuote(seq int64, q realtime.Quote) *views.Quote {
+	return &views.Quote{Seq: seq, Name: q.Name, Text: q.Text, Deleted: string(q.Deleted)}
+}
+
+// viewMessages is msgs as pages show them, the replies among them quoting
+// the messages they answer as the list has them.
 func viewMessages(msgs []realtime.Message, handle func(string) string) []views.Message {
+	var bySeq map[int64]realtime.Message
+	for _, m := range msgs {
+		if m.ReplyTo > 0 {
+			bySeq = make(map[int64]realtime.Message, len(msgs))
+			for _, x := range msgs {
+				bySeq[x.Seq] = x
+			}
+			break
+		}
+	}
 	out := make([]views.Message, len(msgs))
 	for i, m := range msgs {
-		out[i] = viewMessage(m, handle)
+		out[i] = viewMessage(m, handle, bySeq)
 	}
 	return out
 }
@@ -140,8 +181,16 @@ func (s *Server) fragment(w http.ResponseWriter, c templ.Component) {
 
 // Changed puts an edited or deleted message in place of li#msg-{seq},
 // morphed out of band; a page that does not show it skips it.
+//
+// An edit or a deletion also tells the page's script what replies to it
+// show now (QuoteOOB), wherever they are on the page.
 func (f Fragments) Changed(m realtime.Message) []byte {
-	return framed(views.ChangedOOB(viewMessage(m, f.Handle)))
+	changed := views.ChangedOOB(viewMessage(m, f.Handle, nil))
+	if m.Deleted == "" && m.Edited.IsZero() {
+		return framed(changed)
+	}
+	quote := views.QuoteOOB(*viewQuote(m.Seq, realtime.QuoteOf(m)))
+	return framed(templ.Join(changed, quote))
 }
 
 // Removed says that a moderator removed name from the room.

@@ -277,6 +277,8 @@ func (s *Server) Handler() http.Handler {
 	r.Post("/rooms/{room}/messages/{seq}", s.postEdit)
 	r.Get("/rooms/{room}/messages/{seq}/delete", s.deletePage)
 	r.Post("/rooms/{room}/messages/{seq}/delete", s.postDelete)
+	r.Get("/rooms/{room}/messages/{seq}/reactions", s.reactionPage)
+	r.Post("/rooms/{room}/messages/{seq}/reactions", s.postReaction)
 	r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -598,7 +600,13 @@ func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusTooManyRequests, views.ErrorPage("Too many pages", pagesTooFast))
 		return
 	}
-	s.renderRoom(w, r, http.StatusOK, room, sess, "", "")
+	// A Reply link (?reply_to): the box answers that message.
+	replyTo, good := seqParam(r.URL.Query().Get("reply_to"))
+	if !good {
+		s.renderRoom(w, r, http.StatusNotFound, room, sess, "", unreadable, 0)
+		return
+	}
+	s.renderRoom(w, r, http.StatusOK, room, sess, "", "", replyTo)
 }
 
 // setRetryAfter says in whole seconds, at least one, when to try again.
@@ -706,7 +714,7 @@ const (
 
 // renderRoom renders the room page with its history; text and errText are
 // a refused message and why.
-func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, room string, sess Session, text, errText string) {
+func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, room string, sess Session, text, errText string, replyTo int64) {
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
 	defer cancel()
 	msgs, err := s.chat.Recent(ctx, room)
@@ -714,6 +722,19 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		s.log.Error("read history", "room", room, "err", err)
 		s.unavailable(w, r)
 		return
+	}
+	var reply *views.Quote
+	if replyTo > 0 {
+		q, why, err := s.quoteOf(ctx, room, replyTo)
+		switch {
+		case err != nil:
+			s.log.Warn("read a reply's original", "room", room, "seq", replyTo, "err", err)
+			errText = cmp.Or(errText, unavailableNotice)
+		case why != "":
+			errText = cmp.Or(errText, why)
+		default:
+			reply = viewQuote(replyTo, *q)
+		}
 	}
 	info, _, err := s.chat.Access(ctx, room, memberOf(r))
 	if err != nil {
@@ -745,6 +766,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		// The page's script shows Delete on every message for a
 		// moderator; the page itself renders it.
 		Moderator: s.moderator(r),
+		Reply:     reply,
 	}))
 }
 
@@ -799,10 +821,15 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
-		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, "", "That message is too large to send.")
+		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, "", "That message is too large to send.", 0)
 		return
 	}
 	text := r.PostForm.Get("text")
+	replyTo, good := seqParam(r.PostForm.Get("reply_to"))
+	if !good {
+		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, text, unreadable, 0)
+		return
+	}
 	// The session may have been signed in elsewhere: in this room, its name
 	// must be its own, or the post would pass for whoever holds it here.
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
@@ -814,17 +841,20 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !held {
-		s.renderRoom(w, r, http.StatusConflict, room, sess, text, nameHeld)
+		s.renderRoom(w, r, http.StatusConflict, room, sess, text, nameHeld, replyTo)
 		return
 	}
 	// A form post is not held back by the rate limit: it is refused at once,
 	// its text kept in the form.
-	_, refusal, err := s.send(ctx, room, sess, clientIP(r, s.trustProxy), text, r.PostForm.Get("nonce"), 0)
+	_, refusal, err := s.send(ctx, room, sess, clientIP(r, s.trustProxy), outgoing{text: text, nonce: r.PostForm.Get("nonce"), replyTo: replyTo}, 0)
 	switch {
 	case err != nil:
 		s.unavailable(w, r)
+	case refusal == noOriginal:
+		// The original is gone: the text stays, without the reply.
+		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, text, refusal, 0)
 	case refusal != "":
-		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, text, refusal)
+		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, text, refusal, replyTo)
 	default:
 		http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
 	}
@@ -841,15 +871,23 @@ const nameHeld = "Not sent: someone in this room is using your name. Sign in aga
 // errUnavailable wraps broker failures that the user can only retry.
 var errUnavailable = errors.New("chat unavailable")
 
+// outgoing is a message as a page sends it: its text, its nonce, and
+// the seq of the message it answers (0: none).
+type outgoing struct {
+	text, nonce string
+	replyTo     int64
+}
+
 // send validates and stores a message from sess at addr, the one path for
 // the socket and the form. A send past the rate limit waits for its turn up
 // to wait, and is refused beyond. It returns the message's seq, or a
 // refusal for the user, or an error when the broker failed.
-func (s *Server) send(ctx context.Context, room string, sess Session, addr, text, nonce string, wait time.Duration) (int64, string, error) {
-	text, err := realtime.ParseText(text)
+func (s *Server) send(ctx context.Context, room string, sess Session, addr string, out outgoing, wait time.Duration) (int64, string, error) {
+	text, err := realtime.ParseText(out.text)
 	if err != nil {
 		return 0, refusal(err), nil
 	}
+	nonce := out.nonce
 	if bad := validateNonce(nonce); bad != "" {
 		return 0, bad, nil
 	}
@@ -872,9 +910,22 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr, text
 			return 0, tooManyRooms, nil
 		}
 	}
+	var quote *realtime.Quote
+	if out.replyTo > 0 {
+		q, why, err := s.quoteOf(ctx, room, out.replyTo)
+		if err != nil {
+			s.log.Error("read a reply's original", "room", room, "err", err)
+			return 0, "", errors.Join(errUnavailable, err)
+		}
+		if why != "" {
+			return 0, why, nil
+		}
+		quote = q
+	}
 	// The author is the session (with AUTH, derived from the verified
 	// identity): who may change the message later.
-	m, err := s.chat.Send(ctx, room, realtime.Message{Name: sess.Name, Text: text, Verified: sess.Subject != "", Author: sess.ID}, guard)
+	m, err := s.chat.Send(ctx, room, realtime.Message{Name: sess.Name, Text: text, Verified: sess.Subject != "", Author: sess.ID,
+		ReplyTo: out.replyTo, Quote: quote}, guard)
 	if err != nil {
 		s.log.Error("send message", "room", room, "err", err)
 		return 0, "", errors.Join(errUnavailable, err)

@@ -56,6 +56,10 @@ func refusal(err error) string {
 		return "Messages cannot contain control characters."
 	case errors.Is(err, realtime.ErrTextTooTall):
 		return "Messages are at most 40 lines."
+	case errors.Is(err, realtime.ErrInvalidEmoji):
+		return "A reaction is one emoji, such as 👍: not text, not several emoji."
+	case errors.Is(err, realtime.ErrTooManyReactions):
+		return "You have given this message 20 different reactions: take one back first."
 	}
 	return "That is not allowed here."
 }

@@ -239,34 +239,41 @@ func isTyping(typ websocket.MessageType, data []byte) bool {
 // incoming is the JSON object htmx's ws extension sends for the form: its
 // fields plus a headers object, which is ignored.
 type incoming struct {
-	Text  *string `json:"text"`
-	Nonce *string `json:"nonce"`
+	Text    *string         `json:"text"`
+	Nonce   *string         `json:"nonce"`
+	ReplyTo json.RawMessage `json:"reply_to"`
 }
 
-// decodeFrame reads a frame from the page: the message text and nonce, or
-// why the frame is refused (with the nonce when it could be read).
-func decodeFrame(typ websocket.MessageType, data []byte) (text, nonce, refusal string) {
+// decodeFrame reads a frame from the page: the message's text, nonce and
+// the message it answers, or why the frame is refused (with the nonce
+// when it could be read).
+func decodeFrame(typ websocket.MessageType, data []byte) (out outgoing, refusal string) {
 	if typ != websocket.MessageText {
-		return "", "", "Messages must be text."
+		return outgoing{}, "Messages must be text."
 	}
 	// encoding/json would quietly turn invalid UTF-8 into U+FFFD.
 	if !utf8.Valid(data) {
-		return "", "", "Your message has characters that are not text."
+		return outgoing{}, "Your message has characters that are not text."
 	}
 	var in incoming
 	if jsonDepth(data) > maxFrameDepth || json.Unmarshal(data, &in) != nil {
-		return "", "", "That message could not be read."
+		return outgoing{}, unreadable
 	}
 	if in.Nonce != nil && validateNonce(*in.Nonce) == "" {
-		nonce = *in.Nonce
+		out.nonce = *in.Nonce
 	}
 	if in.Text == nil {
-		return "", nonce, "Type a message first."
+		return outgoing{nonce: out.nonce}, "Type a message first."
 	}
-	if in.Nonce != nil && nonce == "" {
-		return "", "", validateNonce(*in.Nonce)
+	if in.Nonce != nil && out.nonce == "" {
+		return outgoing{}, validateNonce(*in.Nonce)
 	}
-	return *in.Text, nonce, ""
+	replyTo, good := parseSeq(in.ReplyTo)
+	if !good {
+		return outgoing{nonce: out.nonce}, unreadable
+	}
+	out.text, out.replyTo = *in.Text, replyTo
+	return out, ""
 }
 
 // changeFrame is an edit ({"edit": "{seq}", "text", "nonce"}) or a
@@ -416,19 +423,23 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 			sock.Push(framed(s.answerChange(ctx, room, sess, moderator, c)))
 			continue
 		}
-		text, nonce, refusal := decodeFrame(typ, data)
-		if refusal != "" {
-			sock.Push(framed(views.RefusedOOB(refusal, nonce, false)))
+		if f, ok := decodeReact(typ, data); ok {
+			sock.Push(framed(s.answerReact(ctx, room, sess, f)))
 			continue
 		}
-		seq, refusal, err := s.send(ctx, room, sess, addr, text, nonce, sendWait)
+		out, refusal := decodeFrame(typ, data)
+		if refusal != "" {
+			sock.Push(framed(views.RefusedOOB(refusal, out.nonce, false)))
+			continue
+		}
+		seq, refusal, err := s.send(ctx, room, sess, addr, out, sendWait)
 		switch {
 		case err != nil:
-			sock.Push(framed(views.RefusedOOB(notSentUnavailable, nonce, true)))
+			sock.Push(framed(views.RefusedOOB(notSentUnavailable, out.nonce, true)))
 		case refusal != "":
-			sock.Push(framed(views.RefusedOOB(refusal, nonce, false)))
+			sock.Push(framed(views.RefusedOOB(refusal, out.nonce, false)))
 		default:
-			sock.Push(framed(views.SentOOB(nonce, seq)))
+			sock.Push(framed(views.SentOOB(out.nonce, seq)))
 		}
 	}
 }

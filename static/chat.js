@@ -129,6 +129,7 @@
       localize(li);
       highlight(li);
       controls(li);
+      pressedOf(li);
       if (!li.hasAttribute('tabindex')) li.setAttribute('tabindex', '-1');
       const d = new Date(li.querySelector(':scope > time')?.getAttribute('datetime'));
       const newDay = !prev || dayKey(prev.d) !== dayKey(d);
@@ -389,7 +390,9 @@
     const ws = socket();
     if (!conn.admitted || !ws || ws.readyState !== WebSocket.OPEN) return;
     try {
-      ws.send(JSON.stringify({ text: entry.text, nonce: entry.nonce, headers: { 'HX-Request': 'true' } }));
+      const frame = { text: entry.text, nonce: entry.nonce };
+      if (entry.replyTo) frame.reply_to = entry.replyTo;
+      ws.send(JSON.stringify({ ...frame, headers: { 'HX-Request': 'true' } }));
       entry.state = 'sending';
     } catch {
       entry.state = 'queued';
@@ -404,8 +407,8 @@
     }
   };
 
-  const enqueue = (text) => {
-    const entry = { nonce: newNonce(), text, state: conn.ended ? 'ended' : 'queued' };
+  const enqueue = (text, replyTo) => {
+    const entry = { nonce: newNonce(), text, replyTo, state: conn.ended ? 'ended' : 'queued' };
     entry.li = makeItem(entry);
     outbox.push(entry);
     outboxList.append(entry.li);
@@ -434,7 +437,7 @@
     // Retry goes to the end of the line, with a nonce of its own: the server
     // refused the first one, so it stored nothing under it.
     remove(entry);
-    enqueue(entry.text);
+    enqueue(entry.text, entry.replyTo);
     input.focus();
   });
 
@@ -461,7 +464,8 @@
     showError('');
     input.value = '';
     updateCount();
-    enqueue(text);
+    enqueue(text, replyField?.value || '');
+    cancelReply();
   }, true);
 
   // Enter sends; Shift+Enter starts a new line (so does Enter while an
@@ -534,26 +538,29 @@
     } else if (state) state.remove();
     if (li.classList.contains('editing') || li.querySelector(':scope > .confirm')) return;
     let actions = li.querySelector(':scope > .actions');
-    if (!canDelete(li)) {
+    if (isDeleted(li)) {
       actions?.remove();
       return;
     }
-    if (actions) return;
+    const base = `/rooms/${encodeURIComponent(roomName)}/messages/${seq}`;
+    const want = [
+      ['reply-link', 'Reply', `/rooms/${encodeURIComponent(roomName)}?reply_to=${seq}#text`],
+      ['react-link', 'React', `${base}/reactions`],
+      canEdit(li) && ['edit', 'Edit', `${base}/edit`],
+      canDelete(li) && ['delete', 'Delete', `${base}/delete`],
+    ].filter(Boolean);
+    const have = actions ? [...actions.querySelectorAll(':scope > a')].map((a) => a.className).join(' ') : null;
+    if (have === want.map((w) => w[0]).join(' ')) return;
+    actions?.remove();
     actions = document.createElement('span');
     actions.className = 'actions';
-    const base = `/rooms/${encodeURIComponent(roomName)}/messages/${seq}`;
-    if (canEdit(li)) {
+    for (const [cls, text, href] of want) {
       const a = document.createElement('a');
-      a.className = 'edit';
-      a.href = `${base}/edit`;
-      a.textContent = 'Edit';
+      a.className = cls;
+      a.href = href;
+      a.textContent = text;
       actions.append(a, ' ');
     }
-    const d = document.createElement('a');
-    d.className = 'delete';
-    d.href = `${base}/delete`;
-    d.textContent = 'Delete';
-    actions.append(d);
     li.insertBefore(actions, state);
   };
 
@@ -787,6 +794,277 @@
     } else if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
       e.preventDefault();
       saveEdit();
+    }
+  });
+
+  // ---- Reactions and replies ---------------------------------------------
+  //
+  // A reaction button toggles the reader's emoji under a message over the
+  // socket ({"react": seq, "emoji", "nonce"}); pushed messages are the same
+  // bytes for everyone, so the page presses the reader's own (data-by holds
+  // the reactors' author handles). React opens the quick reactions and a
+  // box for any one emoji; Reply (or r on a focused message) puts
+  // "Replying to …" above the box, and the next message answers it. A
+  // reply's quote leads to its message, loading earlier pages until it is
+  // shown. docs/SPEC.md has the frames and the markup.
+
+  const pressedOf = (li) => {
+    for (const b of li.querySelectorAll(':scope > .reactions button.reaction, :scope > .react-form button.reaction')) {
+      const mine = myHandle !== '' && (b.dataset.by || '').split(' ').includes(myHandle);
+      const want = mine ? 'true' : 'false';
+      if (b.getAttribute('aria-pressed') !== want) b.setAttribute('aria-pressed', want);
+    }
+  };
+
+  const reacting = new Map(); // nonce → { seq, emoji }
+  let refocus = null; // what had the focus when a reaction went: { seq, emoji }
+  const sendReaction = (seq, emoji) => {
+    const ws = socket();
+    if (conn.ended) {
+      showError('You are signed out: sign in again to react.');
+      return;
+    }
+    if (!conn.admitted || !ws || ws.readyState !== WebSocket.OPEN) {
+      showError('Not connected: your reaction was not sent. Try again when the connection is back.');
+      return;
+    }
+    const nonce = newNonce();
+    reacting.set(nonce, { seq, emoji });
+    try {
+      ws.send(JSON.stringify({ react: String(seq), emoji, nonce, headers: { 'HX-Request': 'true' } }));
+      showError('');
+    } catch {
+      reacting.delete(nonce);
+      showError('Not connected: your reaction was not sent. Try again when the connection is back.');
+    }
+  };
+  const reactionAnswered = (p) => {
+    const r = reacting.get(p.dataset.nonce);
+    if (!r) return false;
+    reacting.delete(p.dataset.nonce);
+    if (p.dataset.outcome === 'unavailable') showError('Your reaction was not saved: the chat cannot store it right now. Try again in a moment.');
+    else if (p.dataset.outcome !== 'sent') showError(p.textContent);
+    return true;
+  };
+  // A message morphed with its new reactions may lose the focus of the
+  // button that was pressed: it goes back to that button, or to React,
+  // for the few seconds the reaction takes to come back.
+  let refocusTimer = 0;
+  const keepFocusOn = (seq, emoji) => {
+    refocus = { seq, emoji };
+    clearTimeout(refocusTimer);
+    refocusTimer = setTimeout(() => { refocus = null; }, 3000);
+  };
+  const keepFocus = () => {
+    if (!refocus) return;
+    const li = document.getElementById(`msg-${refocus.seq}`);
+    const active = document.activeElement;
+    if (li && (!active || active === document.body)) {
+      const b = [...li.querySelectorAll('button.reaction')].find((x) => x.dataset.emoji === refocus.emoji);
+      (b || li.querySelector(':scope > .actions > .react-link') || li).focus();
+    }
+  };
+
+  // The picker: the quick reactions and a box for any one emoji.
+  const quick = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
+  let picker = null; // { li, group, back }
+  const closePicker = (focusBack) => {
+    if (!picker) return;
+    const { group, back } = picker;
+    picker = null;
+    group.remove();
+    if (focusBack && back?.isConnected) back.focus();
+  };
+  const openPicker = (li, back) => {
+    closePicker(false);
+    const seq = Number(li.id.slice(4));
+    const group = document.createElement('span');
+    group.className = 'picker';
+    group.setAttribute('role', 'group');
+    group.setAttribute('aria-label', `React to ${li.dataset.name}’s message`);
+    for (const e of quick) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'quick';
+      b.dataset.pick = e;
+      b.setAttribute('aria-label', `React with ${e}`);
+      b.textContent = e;
+      group.append(b);
+    }
+    const label = document.createElement('label');
+    label.className = 'visually-hidden';
+    label.htmlFor = `pick-${seq}`;
+    label.textContent = 'Any one emoji';
+    const box = document.createElement('input');
+    box.id = `pick-${seq}`;
+    box.type = 'text';
+    box.maxLength = 32;
+    box.autocomplete = 'off';
+    box.placeholder = 'Any emoji';
+    const add = document.createElement('button');
+    add.type = 'button';
+    add.dataset.act = 'pick-any';
+    add.textContent = 'Add';
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.className = 'link';
+    close.dataset.act = 'close-picker';
+    close.textContent = 'Close';
+    group.append(label, box, add, close);
+    li.insertBefore(group, li.querySelector(':scope > .change-state'));
+    picker = { li, group, back, seq };
+    group.querySelector('button').focus();
+  };
+  const pick = (emoji) => {
+    if (!picker || emoji.trim() === '') return;
+    const { seq, back } = picker;
+    keepFocusOn(seq, emoji.trim());
+    closePicker(false);
+    if (back?.isConnected) back.focus();
+    sendReaction(seq, emoji.trim());
+  };
+
+  // Replying.
+  const replying = document.getElementById('replying');
+  const replyingText = document.getElementById('replying-text');
+  const replyField = document.getElementById('reply-to');
+  const replyCancel = document.getElementById('reply-cancel');
+  const describedBy = input.getAttribute('aria-describedby') || '';
+  const showReplying = (name, text) => {
+    const who = document.createElement('strong');
+    who.dir = 'auto';
+    who.textContent = name;
+    const what = document.createElement('span');
+    what.dir = 'auto';
+    what.textContent = text;
+    replyingText.replaceChildren('Replying to ', who, ': ', what);
+  };
+  const quoteWords = (text) => {
+    const chars = [...text];
+    return chars.length > 140 ? chars.slice(0, 140).join('') + '…' : text;
+  };
+  const startReply = (li) => {
+    if (!replying || isDeleted(li)) return;
+    replyField.value = li.id.slice(4);
+    showReplying(li.dataset.name, quoteWords(li.querySelector(':scope > .text')?.textContent ?? ''));
+    replying.hidden = false;
+    if (!describedBy.includes('replying-text')) input.setAttribute('aria-describedby', `${describedBy} replying-text`.trim());
+    afterKeys(() => input.focus());
+  };
+  const cancelReply = () => {
+    if (!replying) return;
+    replyField.value = '';
+    replyingText.replaceChildren();
+    replying.hidden = true;
+    input.setAttribute('aria-describedby', describedBy.replace(/\s*replying-text/, ''));
+  };
+  replyCancel?.addEventListener('click', (e) => {
+    e.preventDefault();
+    cancelReply();
+    input.focus();
+  });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && replying && !replying.hidden && !e.isComposing) {
+      e.preventDefault();
+      cancelReply();
+    }
+  });
+
+  // An original edited or deleted: every quote of it says so now, and so
+  // does "Replying to" when the box answers it.
+  const requote = (p) => {
+    const fresh = p.querySelector('blockquote.reply');
+    if (!fresh) return;
+    for (const q of log.querySelectorAll(`blockquote.reply[data-seq="${p.dataset.seq}"]`)) q.replaceWith(fresh.cloneNode(true));
+    if (replying && !replying.hidden && replyField.value === p.dataset.seq) {
+      showReplying(fresh.querySelector('.reply-name')?.textContent ?? '', fresh.querySelector('.reply-text')?.textContent ?? '');
+    }
+  };
+
+  // A quote leads to its message: earlier pages load until it is shown
+  // (or the room's start), then it is scrolled to, focused and lit.
+  // The link is used once htmx has taken it in (a new one comes with each
+  // page): clicked before, it would open the page of its own.
+  const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
+  const earlierLink = async () => {
+    for (let i = 0; i < 120; i++) {
+      const link = document.getElementById('earlier');
+      if (!link || link._htmx) return link;
+      await nextFrame();
+    }
+    return null;
+  };
+  const loadEarlier = async () => {
+    const link = await earlierLink();
+    if (!link) return false;
+    const wrap = document.getElementById('earlier-wrap');
+    return new Promise((resolve) => {
+      const done = (ok) => {
+        clearTimeout(timer);
+        watch.disconnect();
+        chat.removeEventListener('htmx:error', failed);
+        resolve(ok);
+      };
+      const failed = () => done(false);
+      // The page has come once the link it followed is replaced.
+      const watch = new MutationObserver(() => {
+        if (document.getElementById('earlier-wrap') !== wrap) done(true);
+      });
+      watch.observe(log, { childList: true, subtree: true });
+      chat.addEventListener('htmx:error', failed);
+      const timer = setTimeout(() => done(false), 10000);
+      link.click();
+    });
+  };
+  const oldestShown = () => Number((scrollback.firstElementChild || messages.firstElementChild)?.id?.slice(4)) || 0;
+  const goTo = async (seq) => {
+    let li = document.getElementById(`msg-${seq}`);
+    for (let pages = 0; !li && pages < 50; pages++) {
+      const oldest = oldestShown();
+      if (oldest !== 0 && oldest <= seq) break;
+      if (!(await loadEarlier())) break;
+      li = document.getElementById(`msg-${seq}`);
+    }
+    if (!li) {
+      notice('That message is not in the room any more.');
+      return;
+    }
+    li.scrollIntoView({ block: 'center' });
+    li.focus({ preventScroll: true });
+    li.classList.add('highlight');
+    setTimeout(() => li.classList.remove('highlight'), 2000);
+  };
+
+  log.addEventListener('click', (e) => {
+    const el = e.target.closest('button.reaction, a.react-link, a.reply-link, blockquote.reply a, .picker button');
+    const li = el?.closest('li[id^="msg-"]');
+    if (!el || !li) return;
+    e.preventDefault();
+    if (el.matches('button.reaction')) {
+      keepFocusOn(Number(li.id.slice(4)), el.dataset.emoji);
+      sendReaction(Number(li.id.slice(4)), el.dataset.emoji);
+    } else if (el.matches('a.react-link')) afterKeys(() => openPicker(li, el));
+    else if (el.matches('a.reply-link')) startReply(li);
+    else if (el.matches('blockquote.reply a')) goTo(Number(el.closest('blockquote').dataset.seq));
+    else if (el.dataset.pick) pick(el.dataset.pick);
+    else if (el.dataset.act === 'pick-any') pick(el.parentNode.querySelector('input').value);
+    else if (el.dataset.act === 'close-picker') closePicker(true);
+  });
+  log.addEventListener('keydown', (e) => {
+    if (picker && e.target.closest('.picker')) {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        closePicker(true);
+      } else if (e.key === 'Enter' && e.target.matches('input')) {
+        e.preventDefault();
+        pick(e.target.value);
+      }
+      return;
+    }
+    // r on a focused message replies to it.
+    if (e.key === 'r' && !e.ctrlKey && !e.metaKey && !e.altKey && e.target.matches('li[id^="msg-"]')) {
+      e.preventDefault();
+      startReply(e.target);
     }
   });
 
@@ -1025,7 +1303,7 @@
   // The server's signals (docs/SPEC.md): a reply answers a message, by its
   // nonce; an availability says whether sending works.
   const answered = (p) => {
-    if (changeAnswered(p)) return;
+    if (changeAnswered(p) || reactionAnswered(p)) return;
     const entry = outbox.find((x) => x.nonce === p.dataset.nonce);
     if (p.dataset.outcome !== 'sent') showError(p.textContent);
     if (!entry) return;
@@ -1171,6 +1449,7 @@
       if (p.dataset.signal === 'reply') answered(p);
       if (p.dataset.signal === 'availability') availability(p);
       if (p.dataset.signal === 'typing') startedTyping(p.dataset.name);
+      if (p.dataset.signal === 'quote') requote(p);
     }
   }).observe(signals, { childList: true });
 
@@ -1198,6 +1477,7 @@
       mentions += mentioned;
       showTitle();
     }
+    keepFocus();
     if (atBottom) toBottom();
     else if (fresh > 0) newMessages.hidden = false;
     // Inside messages too: a history that morphs a message back to the

@@ -138,8 +138,8 @@ func TestBrowserEditAndDeleteAcrossInstances(t *testing.T) {
 		p.waitIDs("msg-1", "msg-2", "msg-3")
 	}
 	// Controls on one's own messages only, on pushed messages too.
-	ann.waitJS(`document.querySelector('#msg-2 > .actions a.edit') && !document.querySelector('#msg-3 .actions')`)
-	bob.waitJS(`document.querySelector('#msg-3 > .actions a.edit') && !document.querySelector('#msg-1 .actions') && !document.querySelector('#msg-2 .actions')`)
+	ann.waitJS(`document.querySelector('#msg-2 > .actions a.edit') && !document.querySelector('#msg-3 .actions :is(a.edit, a.delete)')`)
+	bob.waitJS(`document.querySelector('#msg-3 > .actions a.edit') && !document.querySelector('#msg-1 .actions :is(a.edit, a.delete)') && !document.querySelector('#msg-2 .actions :is(a.edit, a.delete)')`)
 
 	// ↑ in the empty box edits Ann's last message: msg-2.
 	ann.waitJS(`document.activeElement.id === 'text' && document.querySelector('#text').value === ''`)

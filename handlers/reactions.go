@@ -27,9 +27,9 @@ import (
 
 // The sentences of a refused reaction or reply.
 const (
-	noReaction  = "That message cannot take reactions: it was deleted, or it is no longer kept."
-	noOriginal  = "The message you are replying to was deleted, or it is no longer kept. Cancel the reply to send your message."
-	unreadable  = "That message could not be read."
+	noReaction = "That message cannot take reactions: it was deleted, or it is no longer kept."
+	noOriginal = "The message you are replying to was deleted, or it is no longer kept. Cancel the reply to send your message."
+	unreadable = "That message could not be read."
 )
 
 // react toggles sess's reaction emoji under message seq of room, the one

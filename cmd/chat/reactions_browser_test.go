@@ -180,3 +180,48 @@ func TestBrowserRepliesAcrossInstances(t *testing.T) {
 		t.Error("the page still holds the deleted message's text")
 	}
 }
+
+// Done item 5 of issue 29, in part: axe finds nothing on a page with the
+// reaction bar, the picker open, a reply in the box and the @ combobox
+// open, in light and dark, nor on the reaction page without JavaScript.
+func TestBrowserAccessibilityOfReactionsAndReplies(t *testing.T) {
+	axe := axeSource(t)
+	inst := startInstance(t, sharedEnv(""))
+	browser := newBrowser(t)
+	for _, scheme := range []string{"light", "dark"} {
+		room := testkit.Room()
+		chattest.JoinAs(t, inst.URL, "Bob Stone", room)
+		p := newTab(t, browser)
+		p.theme(scheme)
+		p.signIn(inst.URL, "Ann", room)
+		p.waitJS(socketOpen)
+		p.waitJS(`!!document.querySelector('#members li[data-name="Bob Stone"]')`)
+		p.do(chromedp.Focus(chromedp.CSS("#text")), chromedp.KeyEvent("a question"), chromedp.KeyEvent(kb.Enter))
+		p.waitIDs("msg-1")
+		p.do(chromedp.Focus(chromedp.CSS(`#msg-1 a.react-link`)), chromedp.KeyEvent(kb.Enter))
+		p.waitJS(`document.activeElement.dataset.pick === '👍'`)
+		if v := p.axeViolations(axe); len(v) > 0 {
+			t.Errorf("the picker open, %s: %q", scheme, v)
+		}
+		p.do(chromedp.KeyEvent(kb.Enter))
+		p.waitReactions(1, "👍 1 true")
+		// Reply from the focused message, then @ in the box.
+		p.do(chromedp.Focus(chromedp.CSS(`#msg-1`)), chromedp.KeyEvent("r"))
+		p.waitJS(`document.activeElement.id === 'text' && !document.querySelector('#replying').hidden`)
+		p.do(chromedp.KeyEvent("@b"))
+		p.waitJS(`document.querySelector('#text').getAttribute('aria-expanded') === 'true'`)
+		if v := p.axeViolations(axe); len(v) > 0 {
+			t.Errorf("reactions, a reply in the box and the combobox open, %s: %q", scheme, v)
+		}
+		// Escape closes the list, a second one the reply.
+		p.do(chromedp.KeyEvent(kb.Escape))
+		p.waitJS(`document.querySelector('#text').getAttribute('aria-expanded') === 'false' && !document.querySelector('#replying').hidden`)
+		p.do(chromedp.KeyEvent(kb.Escape))
+		p.waitJS(`document.querySelector('#replying').hidden && document.querySelector('#reply-to').value === ''`)
+		p.do(chromedp.Navigate(inst.URL + "/rooms/" + room + "/messages/1/reactions"))
+		p.waitJS(`!!document.querySelector('#quick-reactions')`)
+		if v := p.axeViolations(axe); len(v) > 0 {
+			t.Errorf("the reaction page, %s: %q", scheme, v)
+		}
+	}
+}

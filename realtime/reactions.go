@@ -16,7 +16,8 @@ var ErrInvalidEmoji = errors.New("realtime: a reaction is one emoji")
 // four with skin tones, a subdivision flag) takes under 40 bytes.
 const maxEmojiBytes = 64
 
-// ParseEmoji returns s when it is one emoji, and ErrInvalidEmoji when it
+// ParseEmoji returns s when it is one emoji (without a presentation
+// selector that changes nothing), and ErrInvalidEmoji when it
 // is anything else: text, several emoji, markup, invisible characters
 // alone. One emoji is one grapheme cluster that is a pictograph with its
 // modifiers and joined pictographs (👍🏽, 👩‍💻, ❤️), a flag of two regional
@@ -30,24 +31,68 @@ func ParseEmoji(s string) (string, error) {
 		return "", fmt.Errorf("%w: %q is more than one character", ErrInvalidEmoji, s)
 	}
 	rs := []rune(s)
-	if isFlag(rs) || isKeycap(rs) {
+	if isFlag(rs) || isKeycap(rs) || isSubdivisionFlag(rs) {
 		return s, nil
 	}
-	pictographs := 0
-	for _, r := range rs {
-		switch {
-		case pictographic(r):
-			pictographs++
-		case r == zwj, r == vs16, r >= 0x1F3FB && r <= 0x1F3FF, r >= 0xE0020 && r <= 0xE007F:
-			// Joiner, emoji presentation, skin tones, tags.
-		default:
-			return "", fmt.Errorf("%w: %q is not an emoji", ErrInvalidEmoji, s)
+	if isZWJSequence(rs) {
+		return withoutRedundantVS16(rs), nil
+	}
+	return "", fmt.Errorf("%w: %q is not an emoji", ErrInvalidEmoji, s)
+}
+
+// isZWJSequence reports whether rs is one emoji element, or several
+// joined by zero-width joiners: each a pictograph, then at most one of
+// emoji presentation or a skin tone. Nothing else, nowhere else: a
+// trailing joiner, a second presentation selector or skin tone would
+// make a reaction that looks like another and counts apart.
+func isZWJSequence(rs []rune) bool {
+	for i := 0; ; {
+		if i >= len(rs) || !pictographic(rs[i]) {
+			return false
+		}
+		i++
+		if i < len(rs) && (rs[i] == vs16 || isSkinTone(rs[i])) {
+			i++
+		}
+		if i == len(rs) {
+			return true
+		}
+		if rs[i] != zwj {
+			return false
+		}
+		i++
+	}
+}
+
+// withoutRedundantVS16 drops emoji presentation after a pictograph shown
+// as an emoji anyway (wide, in uniseg's tables: 👍 and 👍️ are one
+// reaction), and keeps it where it makes one (❤️).
+func withoutRedundantVS16(rs []rune) string {
+	out := make([]rune, 0, len(rs))
+	for i, r := range rs {
+		if r == vs16 && i > 0 && uniseg.StringWidth(string(rs[i-1])) == 2 {
+			continue
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+func isSkinTone(r rune) bool { return r >= 0x1F3FB && r <= 0x1F3FF }
+
+// isSubdivisionFlag reports whether rs is a black flag, two to six tag
+// letters or digits and the cancel tag (🏴󠁧󠁢󠁳󠁣󠁴󠁿).
+func isSubdivisionFlag(rs []rune) bool {
+	n := len(rs)
+	if n < 4 || n > 8 || rs[0] != 0x1F3F4 || rs[n-1] != 0xE007F {
+		return false
+	}
+	for _, r := range rs[1 : n-1] {
+		if !(r >= 0xE0030 && r <= 0xE0039) && !(r >= 0xE0061 && r <= 0xE007A) {
+			return false
 		}
 	}
-	if pictographs == 0 {
-		return "", fmt.Errorf("%w: %q is not an emoji", ErrInvalidEmoji, s)
-	}
-	return s, nil
+	return true
 }
 
 const (

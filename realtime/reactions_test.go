@@ -27,10 +27,21 @@ func TestParseEmojiAccepts(t *testing.T) {
 		"\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F", // 🏴󠁧󠁢󠁳󠁣󠁴󠁿: Scotland
 		"\u00A9\uFE0F",                                                  // ©️
 		"👍", "❤️", "👍🏽", "👩‍💻", "👨‍👩‍👧‍👦", "🇹🇼", "1️⃣", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "©️", // as typed
+		"🏳️‍🌈", "❤️‍🔥", "🧑🏽‍💻", "👁️‍🗨️",
 	} {
 		got, err := realtime.ParseEmoji(s)
 		if err != nil || got != s {
 			t.Errorf("ParseEmoji(%q) = %q, %v; want it as given", s, got, err)
+		}
+	}
+}
+
+// An emoji shown as one anyway loses a presentation selector: 👍️ is 👍,
+// one reaction, not a look-alike counted apart.
+func TestParseEmojiDropsARedundantSelector(t *testing.T) {
+	for in, want := range map[string]string{"👍\ufe0f": "👍", "😀\ufe0f": "😀", "❤\ufe0f": "❤\ufe0f", "🏳\ufe0f\u200d🌈": "🏳\ufe0f\u200d🌈"} {
+		if got, err := realtime.ParseEmoji(in); err != nil || got != want {
+			t.Errorf("ParseEmoji(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }
@@ -58,6 +69,9 @@ func TestParseEmojiRefuses(t *testing.T) {
 		"\x7f",                  // DEL
 		"\u202e",                // right-to-left override
 		"👍\u202e",               // a pictograph with a bidi control
+		"👍\u200d", "👍\u200d\u200d", "\u200d👍", // joiners with nothing to join: look-alikes of 👍
+		"👍\ufe0f\ufe0f", "👍🏻🏻", "👍\U000E0041", // a second selector or skin tone, a stray tag
+		"🏴\U000E0067\U000E007F", // a subdivision flag of one tag
 		"\xff\xfe",              // not UTF-8
 		"\xf0\x9f\x91",          // a cut 👍
 		"👍\xff",                 // a pictograph with a bad byte

@@ -58,17 +58,17 @@ func TestParseEmojiRefuses(t *testing.T) {
 		" 👍",
 		"<b>",
 		"<b>👍</b>",
-		"\u200d",                // a zero-width joiner alone
-		"\ufe0f",                // emoji presentation alone
-		"\u200b",                // a zero-width space
-		"\U0001F1F9",            // one regional indicator
-		"\U0001F3FD",            // a skin tone alone
-		"\x00",                  // NUL
-		"\x07",                  // bell
-		"\n",                    // line feed
-		"\x7f",                  // DEL
-		"\u202e",                // right-to-left override
-		"👍\u202e",               // a pictograph with a bidi control
+		"\u200d",                              // a zero-width joiner alone
+		"\ufe0f",                              // emoji presentation alone
+		"\u200b",                              // a zero-width space
+		"\U0001F1F9",                          // one regional indicator
+		"\U0001F3FD",                          // a skin tone alone
+		"\x00",                                // NUL
+		"\x07",                                // bell
+		"\n",                                  // line feed
+		"\x7f",                                // DEL
+		"\u202e",                              // right-to-left override
+		"👍\u202e",                             // a pictograph with a bidi control
 		"👍\u200d", "👍\u200d\u200d", "\u200d👍", // joiners with nothing to join: look-alikes of 👍
 		"👍\ufe0f\ufe0f", "👍🏻🏻", "👍\U000E0041", // a second selector or skin tone, a stray tag
 		"🏴\U000E0067\U000E007F", // a subdivision flag of one tag

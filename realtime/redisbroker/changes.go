@@ -52,15 +52,22 @@ func (b *Broker) Change(ctx context.Context, room string, c realtime.Change, gua
 	switch {
 	case code == 0 && len(res) > 1:
 		seq, _ := res[1].(int64)
+		if b.archive != nil {
+			// The first try may have died before it added the room.
+			if err := b.rdb.SAdd(ctx, archiveRoomsKey, room).Err(); err != nil {
+				return realtime.Message{}, false, fmt.Errorf("change in room %q: %w", room, err)
+			}
+		}
 		return realtime.Message{Seq: seq}, true, nil
-	case code == 1 && len(res) > 1:
+	case code == 1 && len(res) > 2:
 		entry, _ := res[1].(string)
 		m, err := decodeMessage([]byte(entry))
 		if err != nil {
 			return realtime.Message{}, false, fmt.Errorf("change in room %q: %w", room, err)
 		}
-		if b.archive != nil {
-			// Before the asker hears back, as for a send.
+		if fresh, _ := res[2].(int64); b.archive != nil && fresh == 1 {
+			// Before the asker hears back, as for a send: only a stream
+			// that held nothing else may be missing from the set.
 			if err := b.rdb.SAdd(ctx, archiveRoomsKey, room).Err(); err != nil {
 				return realtime.Message{}, false, fmt.Errorf("change in room %q: %w", room, err)
 			}
@@ -93,8 +100,12 @@ func (b *Broker) requote(ctx context.Context, room string, c realtime.Change, m 
 	if err != nil {
 		return fmt.Errorf("encode quote: %w", err)
 	}
-	err = requoteScript.Run(ctx, b.rdb, []string{historyKey(room), archiveStream(room)},
-		m.Seq, q, flag(b.archive != nil), maxArchiveBacklog).Err()
+	n, err := requoteScript.Run(ctx, b.rdb, []string{historyKey(room), archiveStream(room)},
+		m.Seq, q, flag(b.archive != nil), maxArchiveBacklog).Int()
+	if err == nil && n > 0 && b.archive != nil {
+		// The archivers may have drained the stream since the change.
+		err = b.rdb.SAdd(ctx, archiveRoomsKey, room).Err()
+	}
 	if err != nil {
 		return fmt.Errorf("update the replies to message %d in room %q: %w", m.Seq, room, err)
 	}

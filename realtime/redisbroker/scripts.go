@@ -243,7 +243,8 @@ return g`)
 // cjson would encode as objects: an emoji nobody gives any more goes, and
 // so does an empty list.
 //
-// The reply is {1, entry} for a change made, {0, seq} for a repeated
+// The reply is {1, entry, fresh stream} for a change made (fresh: the
+// stream held nothing else, as for a send), {0, seq} for a repeated
 // nonce, {2} for no such message (or a deleted one), {4} for a message of
 // someone else's, {5} for a message older than the window, {6} for a
 // reaction past the asker's limit.
@@ -333,8 +334,12 @@ if archiving and not react then
     end
   end
 end
-if archiving then stream(entry) end
-return {1, entry}
+local fresh = 0
+if archiving then
+  stream(entry)
+  if redis.call('XLEN', KEYS[4]) == 1 then fresh = 1 end
+end
+return {1, entry, fresh}
 `)
 
 // requoteScript rewrites the quote of every reply to one message in the

@@ -321,6 +321,15 @@ func Names(users []User) []string {
 	return names
 }
 
+// ReplyArchive is an Archive that finds the replies to a message, so that
+// their quotes follow it when it is edited or deleted after they left the
+// broker's hot window: a deleted text is then gone from their quotes too.
+type ReplyArchive interface {
+	Archive
+	// RepliesTo returns the room's messages that answer seq, oldest first.
+	RepliesTo(ctx context.Context, room string, seq int64) ([]Message, error)
+}
+
 // Archive keeps every message of every room, beyond the broker's hot
 // window of HISTORY_SIZE: the system of record that scrollback reads and
 // that refills the window when the broker lost it. Writes are idempotent by

@@ -8,6 +8,8 @@
 package firestorearchive
 
 import (
+	"cmp"
+	"slices"
 	"context"
 	"errors"
 	"fmt"
@@ -211,6 +213,21 @@ func (a *Archive) Before(ctx context.Context, room string, before int64, limit i
 		msgs = msgs[1:]
 	}
 	return msgs, more, nil
+}
+
+// maxReplies bounds the replies to one message RepliesTo reads.
+const maxReplies = 500
+
+// RepliesTo implements realtime.ReplyArchive: the room's messages that
+// answer seq (at most maxReplies, the newest), oldest first. It uses
+// Firestore's single-field index on replyTo, which needs no set-up.
+func (a *Archive) RepliesTo(ctx context.Context, room string, seq int64) ([]realtime.Message, error) {
+	msgs, err := a.read(ctx, a.messages(room).Where("replyTo", "==", seq).Limit(maxReplies))
+	if err != nil {
+		return nil, fmt.Errorf("replies to message %d of room %q: %w", seq, room, err)
+	}
+	slices.SortFunc(msgs, func(x, y realtime.Message) int { return cmp.Compare(x.Seq, y.Seq) })
+	return msgs, nil
 }
 
 // Latest implements realtime.Archive.

@@ -109,6 +109,31 @@ func (b *Broker) requote(ctx context.Context, room string, c realtime.Change, m 
 	if err != nil {
 		return fmt.Errorf("update the replies to message %d in room %q: %w", m.Seq, room, err)
 	}
+	return b.requoteArchived(ctx, room, m)
+}
+
+// requoteArchived has the replies to m that the archive holds show m as
+// it is now, when the archive can find them (realtime.ReplyArchive): those
+// past the hot window keep no quote of a deleted text either.
+func (b *Broker) requoteArchived(ctx context.Context, room string, m realtime.Message) error {
+	ra, ok := b.archive.(realtime.ReplyArchive)
+	if !ok {
+		return nil
+	}
+	replies, err := ra.RepliesTo(ctx, room, m.Seq)
+	if err != nil {
+		return fmt.Errorf("update the archived replies to message %d in room %q: %w", m.Seq, room, err)
+	}
+	if len(replies) == 0 {
+		return nil
+	}
+	q := realtime.QuoteOf(m)
+	for i := range replies {
+		replies[i].Quote = &q
+	}
+	if err := b.archive.Store(ctx, room, replies); err != nil {
+		return fmt.Errorf("update the archived replies to message %d in room %q: %w", m.Seq, room, err)
+	}
 	return nil
 }
 

@@ -9,10 +9,10 @@ package firestorearchive
 
 import (
 	"cmp"
-	"slices"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 

@@ -225,3 +225,43 @@ func TestBrowserAccessibilityOfReactionsAndReplies(t *testing.T) {
 		}
 	}
 }
+
+// At a 200 ms round trip and through a cut network: a reply waits in the
+// outbox with what it answers and arrives with its quote once back; a
+// reaction pressed while cut says it was not sent and changes nothing
+// on the screen; pressed again once back, it goes.
+func TestBrowserReactionsAndRepliesThroughACut(t *testing.T) {
+	inst := startInstance(t, sharedEnv(""))
+	proxy := newNetProxy(t, inst.URL, 100*time.Millisecond)
+	browser := newBrowser(t)
+	room := testkit.Room()
+	p := newTab(t, browser)
+	p.signIn(proxy.URL(), "Ann", room)
+	p.waitJS(connected)
+	p.do(chromedp.Focus(chromedp.CSS("#text")), chromedp.KeyEvent("shall we?"), chromedp.KeyEvent(kb.Enter))
+	p.waitIDs("msg-1")
+	p.do(chromedp.Focus(chromedp.CSS(`#msg-1 a.react-link`)), chromedp.KeyEvent(kb.Enter))
+	p.waitJS(`document.activeElement.dataset.pick === '👍'`)
+	p.do(chromedp.KeyEvent(kb.Enter))
+	p.waitReactions(1, "👍 1 true")
+
+	proxy.cut()
+	p.waitJS(`document.querySelector('#connection').textContent === 'Reconnecting…'`)
+	p.do(chromedp.Focus(chromedp.CSS(`#msg-1 button.reaction[data-emoji="👍"]`)), chromedp.KeyEvent(kb.Enter))
+	p.waitJS(`document.querySelector('#send-error').textContent.startsWith('Not connected: your reaction was not sent.')`)
+	p.waitReactions(1, "👍 1 true")
+	p.do(chromedp.Focus(chromedp.CSS(`#msg-1`)), chromedp.KeyEvent("r"))
+	p.waitJS(`document.activeElement.id === 'text' && document.querySelector('#replying-text').textContent === 'Replying to Ann: shall we?'`)
+	p.do(chromedp.KeyEvent("yes, now"), chromedp.KeyEvent(kb.Enter))
+	p.waitJS(`document.querySelector('#outbox li[data-state="queued"]') && document.querySelector('#replying').hidden`)
+
+	proxy.restore()
+	p.waitJS(connected)
+	p.waitIDs("msg-1", "msg-2")
+	p.waitJS(`document.querySelector('#msg-2 blockquote.reply[data-seq="1"] .reply-text')?.textContent === 'shall we?' && !document.querySelector('#outbox li')`)
+	p.do(chromedp.Focus(chromedp.CSS(`#msg-1 button.reaction[data-emoji="👍"]`)), chromedp.KeyEvent(kb.Enter))
+	p.waitJS(`document.querySelectorAll('#msg-1 button.reaction').length === 0`)
+	if got := evalJS[string](p, `document.querySelector('#send-error').textContent`); got != "" {
+		t.Errorf("#send-error still says %q", got)
+	}
+}

@@ -150,8 +150,10 @@ func TestBrowserRepliesAcrossInstances(t *testing.T) {
 	if evalJS[bool](bob, `!!document.querySelector('#msg-1')`) {
 		t.Fatal("message 1 is on the page before the quote was activated")
 	}
+	walk := time.Now()
 	bob.do(chromedp.Focus(chromedp.CSS(`#msg-303 blockquote.reply a`)), chromedp.KeyEvent(kb.Enter))
 	bob.waitJS(`document.activeElement.id === 'msg-1' && document.querySelector('#msg-1').classList.contains('highlight')`)
+	t.Logf("the quote of message 1 led to it in %v", time.Since(walk).Round(time.Millisecond))
 	if in := evalJS[bool](bob, `(() => {
 		const r = document.querySelector('#msg-1').getBoundingClientRect(), l = document.querySelector('.log').getBoundingClientRect();
 		return r.top >= l.top && r.bottom <= l.bottom;

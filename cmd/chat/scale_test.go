@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -478,6 +480,9 @@ func startProcess(t *testing.T, bin string, env map[string]string) (base string,
 
 // membersIn returns the names in a pushed member list, or false if the
 // frame holds none.
+// memberItem is one name of a member list: its data-name.
+var memberItem = regexp.MustCompile(`<li data-name="([^"]*)">`)
+
 func membersIn(frame string) ([]string, bool) {
 	// Of several lists in one message, the page keeps the last.
 	i := strings.LastIndex(frame, `<ul id="members"`)
@@ -487,8 +492,8 @@ func membersIn(frame string) ([]string, bool) {
 	list := frame[i:]
 	list = list[:strings.Index(list, "</ul>")]
 	var names []string
-	for _, part := range strings.Split(list, "<li>")[1:] {
-		names = append(names, strings.TrimSuffix(part, "</li>"))
+	for _, m := range memberItem.FindAllStringSubmatch(list, -1) {
+		names = append(names, html.UnescapeString(m[1]))
 	}
 	return names, true
 }

@@ -369,6 +369,13 @@
       actions.append(b, ' ');
     }
     li.append(from, ' ', state, text, actions);
+    if (entry.quote) {
+      // What it answers, as the message will show it once stored.
+      const q = document.createElement('blockquote');
+      q.className = 'reply';
+      q.textContent = entry.quote;
+      text.before(q);
+    }
     return li;
   };
 
@@ -407,8 +414,8 @@
     }
   };
 
-  const enqueue = (text, replyTo) => {
-    const entry = { nonce: newNonce(), text, replyTo, state: conn.ended ? 'ended' : 'queued' };
+  const enqueue = (text, replyTo, quote) => {
+    const entry = { nonce: newNonce(), text, replyTo, quote, state: conn.ended ? 'ended' : 'queued' };
     entry.li = makeItem(entry);
     outbox.push(entry);
     outboxList.append(entry.li);
@@ -437,7 +444,7 @@
     // Retry goes to the end of the line, with a nonce of its own: the server
     // refused the first one, so it stored nothing under it.
     remove(entry);
-    enqueue(entry.text, entry.replyTo);
+    enqueue(entry.text, entry.replyTo, entry.quote);
     input.focus();
   });
 
@@ -464,7 +471,7 @@
     showError('');
     input.value = '';
     updateCount();
-    enqueue(text, replyField?.value || '');
+    enqueue(text, replyField?.value || '', replyField?.value ? replyingText.textContent : '');
     cancelReply();
   }, true);
 

@@ -255,7 +255,7 @@ func TestBrowserReactionsAndRepliesThroughACut(t *testing.T) {
 	p.do(chromedp.Focus(chromedp.CSS(`#msg-1`)), chromedp.KeyEvent("r"))
 	p.waitJS(`document.activeElement.id === 'text' && document.querySelector('#replying-text').textContent === 'Replying to Ann: shall we?'`)
 	p.do(chromedp.KeyEvent("yes, now"), chromedp.KeyEvent(kb.Enter))
-	p.waitJS(`document.querySelector('#outbox li[data-state="queued"]') && document.querySelector('#replying').hidden`)
+	p.waitJS(`document.querySelector('#outbox li[data-state="queued"] blockquote.reply')?.textContent === 'Replying to Ann: shall we?' && document.querySelector('#replying').hidden`)
 
 	proxy.restore()
 	p.waitJS(connected)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -317,13 +316,9 @@ func decodeChange(typ websocket.MessageType, data []byte) (c changeFrame, ok boo
 		return c, true
 	}
 	// The number as a string, as a form sends it (a bare number too).
-	var num string
-	if json.Unmarshal(*raw, &num) != nil {
-		num = string(*raw)
-	}
-	seq, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || seq < 1 {
-		c.refusal = "That message could not be read."
+	seq, good := parseSeq(*raw)
+	if !good || seq == 0 {
+		c.refusal = unreadable
 		return c, true
 	}
 	c.seq = seq

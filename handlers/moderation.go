@@ -158,7 +158,7 @@ func (s *Server) RemovedFromRoom(room, session string) {
 			continue
 		}
 		go func() {
-			_ = e.ts.wire.Last(framed(views.NoticeOOB(removedNotice)))
+			_ = e.ts.wire.Last(framed(e.ts.ctx(), views.NoticeOOB(removedNotice)))
 			e.conn.Close(websocket.StatusPolicyViolation, "removed by a moderator")
 		}()
 	}

@@ -336,7 +336,7 @@ func (s *Server) ExcludedFromRoom(room, member string) {
 			continue
 		}
 		go func() {
-			_ = e.ts.wire.Last(framed(views.NoticeOOB(notMember)))
+			_ = e.ts.wire.Last(framed(e.ts.ctx(), views.NoticeOOB(notMember)))
 			e.conn.Close(websocket.StatusPolicyViolation, "no longer a member")
 		}()
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/a-h/templ"
 
 	"github.com/chatrun/chat/handlers/transport"
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/views"
 )
@@ -25,25 +26,48 @@ type Fragments struct {
 	// (data-author), the same for every socket: AuthorHandles under the
 	// server's secret. nil: messages carry none.
 	Handle func(author string) string
+	// Printer writes what the fragments say, in its language; nil:
+	// English.
+	Printer *i18n.Printer
+}
+
+// Languages returns f in each language of catalog, by language: what the
+// hub renders a room's events with, once per language read in it.
+func (f Fragments) Languages(catalog *i18n.Catalog) map[string]realtime.Renderer {
+	out := map[string]realtime.Renderer{}
+	for _, l := range i18n.Langs() {
+		g := f
+		g.Printer = catalog.Printer(l)
+		out[string(l)] = g
+	}
+	return out
+}
+
+// ctx is what fragments render in: f's language.
+func (f Fragments) ctx() context.Context {
+	if f.Printer == nil {
+		return context.Background()
+	}
+	return i18n.WithPrinter(context.Background(), f.Printer)
 }
 
 // Message appends m to #messages.
 func (f Fragments) Message(m realtime.Message) []byte {
-	return framed(views.MessageOOB(viewMessage(m, f.Handle, nil)))
+	return framed(f.ctx(), views.MessageOOB(viewMessage(m, f.Handle, nil)))
 }
 
 // Presence adds "name entered the room." and "name left the room." to
 // #notices, then replaces the items of #members: one message, so the
 // page's list and notices change together.
 func (f Fragments) Presence(entered, left, names []string) []byte {
-	return framed(templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+	return framed(f.ctx(), templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 		for _, n := range entered {
-			if err := views.NoticeOOB(n+" entered the room.").Render(ctx, w); err != nil {
+			if err := views.NoticeOOB(i18n.T(ctx, "notice.entered", "Name", n)).Render(ctx, w); err != nil {
 				return err
 			}
 		}
 		for _, n := range left {
-			if err := views.NoticeOOB(n+" left the room.").Render(ctx, w); err != nil {
+			if err := views.NoticeOOB(i18n.T(ctx, "notice.left", "Name", n)).Render(ctx, w); err != nil {
 				return err
 			}
 		}
@@ -53,39 +77,40 @@ func (f Fragments) Presence(entered, left, names []string) []byte {
 
 // MemberList replaces the items of #members.
 func (f Fragments) MemberList(names []string) []byte {
-	return framed(views.MemberList(names, true, f.Verified, views.MemberTools{}))
+	return framed(f.ctx(), views.MemberList(names, true, f.Verified, views.MemberTools{}))
 }
 
 // Availability is the signal that says whether the room takes messages.
-func (Fragments) Availability(ok bool) []byte {
-	return framed(views.AvailabilityOOB(ok))
+func (f Fragments) Availability(ok bool) []byte {
+	return framed(f.ctx(), views.AvailabilityOOB(ok))
 }
 
 // Typing is the signal that name is typing.
-func (Fragments) Typing(name string) []byte {
-	return framed(views.TypingOOB(name))
+func (f Fragments) Typing(name string) []byte {
+	return framed(f.ctx(), views.TypingOOB(name))
 }
 
 // MessageList replaces the content of #messages.
 func (f Fragments) MessageList(msgs []realtime.Message) []byte {
-	return framed(views.MessageListOOB(viewMessages(msgs, f.Handle)))
+	return framed(f.ctx(), views.MessageListOOB(viewMessages(msgs, f.Handle)))
 }
 
-// framed renders c as one WebSocket text message, header included: what
-// the hub writes to sockets as it is.
-func framed(c templ.Component) []byte {
+// framed renders c in ctx's language as one WebSocket text message,
+// header included: what the hub writes to sockets as it is.
+func framed(ctx context.Context, c templ.Component) []byte {
 	buf := bytes.NewBuffer(make([]byte, transport.MaxFrameHeader, 512))
 	// Rendering into memory fails only if a component is broken: a bug.
-	if err := c.Render(context.Background(), buf); err != nil {
+	if err := c.Render(ctx, buf); err != nil {
 		panic("render fragment: " + err.Error())
 	}
 	return transport.TextFrame(buf.Bytes())
 }
 
-func renderBytes(c templ.Component) []byte {
+// renderBytes renders c in ctx's language.
+func renderBytes(ctx context.Context, c templ.Component) []byte {
 	var buf bytes.Buffer
 	// Rendering into memory fails only if a component is broken: a bug.
-	if err := c.Render(context.Background(), &buf); err != nil {
+	if err := c.Render(ctx, &buf); err != nil {
 		panic("render fragment: " + err.Error())
 	}
 	return buf.Bytes()
@@ -166,10 +191,11 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, c temp
 	_, _ = w.Write(buf.Bytes())
 }
 
-// fragment writes c alone: an answer htmx swaps into the page.
-func (s *Server) fragment(w http.ResponseWriter, c templ.Component) {
+// fragment writes c alone, in r's language: an answer htmx swaps into the
+// page.
+func (s *Server) fragment(w http.ResponseWriter, r *http.Request, c templ.Component) {
 	var buf bytes.Buffer
-	if err := c.Render(context.Background(), &buf); err != nil {
+	if err := c.Render(r.Context(), &buf); err != nil {
 		s.log.Error("render fragment", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -187,13 +213,14 @@ func (s *Server) fragment(w http.ResponseWriter, c templ.Component) {
 func (f Fragments) Changed(m realtime.Message) []byte {
 	changed := views.ChangedOOB(viewMessage(m, f.Handle, nil))
 	if m.Deleted == "" && m.Edited.IsZero() {
-		return framed(changed)
+		return framed(f.ctx(), changed)
 	}
 	quote := views.QuoteOOB(*viewQuote(m.Seq, realtime.QuoteOf(m)))
-	return framed(templ.Join(changed, quote))
+	return framed(f.ctx(), templ.Join(changed, quote))
 }
 
 // Removed says that a moderator removed name from the room.
-func (Fragments) Removed(name string) []byte {
-	return framed(views.NoticeOOB(name + " was removed by a moderator."))
+func (f Fragments) Removed(name string) []byte {
+	ctx := f.ctx()
+	return framed(ctx, views.NoticeOOB(i18n.T(ctx, "notice.removed", "Name", name)))
 }

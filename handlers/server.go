@@ -20,6 +20,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"golang.org/x/time/rate"
 
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/views"
 )
@@ -28,7 +29,7 @@ import (
 type Chat interface {
 	// Join registers a socket of u in room; its queue starts with the
 	// room's history.
-	Join(ctx context.Context, room string, u realtime.User, conn realtime.Conn) (*realtime.Socket, error)
+	Join(ctx context.Context, room string, u realtime.User, conn realtime.Conn, opts ...realtime.JoinOption) (*realtime.Socket, error)
 	// Claim gives u's name in room to u's session, unless another holds it.
 	Claim(ctx context.Context, room string, u realtime.User) (bool, error)
 	// Send stores and relays a message; guard makes a repeat count once.
@@ -125,6 +126,9 @@ type Config struct {
 	MaxSocketsPerIP int
 	// Metrics, when set, is told about sockets and messages.
 	Metrics Metrics
+	// Catalog holds what pages say in each language; nil: the catalogs
+	// compiled in (i18n.Default).
+	Catalog *i18n.Catalog
 	// ReadyNote, when set, says in /ready's body how the service runs
 	// below what it was configured for, while still serving.
 	ReadyNote string
@@ -164,6 +168,7 @@ type Config struct {
 // Server serves the pages, the WebSocket and the no-JS fallback, and keeps
 // track of its sockets so that it can close them when it shuts down.
 type Server struct {
+	catalog  *i18n.Catalog
 	chat     Chat
 	static   fs.FS
 	sessions sessions
@@ -206,6 +211,7 @@ type Server struct {
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{
+		catalog:      cfg.Catalog,
 		chat:         cfg.Chat,
 		static:       cfg.Static,
 		sessions:     sessions{secret: cfg.Secret, now: time.Now},
@@ -247,14 +253,18 @@ func New(cfg Config) *Server {
 		s.metrics = noMetrics{}
 	}
 	s.sockets = newSocketRegistry(cmp.Or(cfg.MaxSocketsPerIP, 100), s.metrics)
+	if s.catalog == nil {
+		s.catalog = i18n.Default()
+	}
 	return s
 }
 
 // Handler returns the routes of docs/SPEC.md.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer, securityHeaders, s.identify)
+	r.Use(middleware.Recoverer, securityHeaders, s.language, s.identify)
 	r.Get("/", s.signInPage)
+	r.Post("/lang", s.switchLanguage)
 	r.Post("/signin", s.signIn)
 	r.Post("/signout", s.signOut)
 	if s.oidc != nil {
@@ -290,7 +300,7 @@ func (s *Server) Handler() http.Handler {
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "error.not_found"), i18n.T(r.Context(), "error.not_found_detail")))
 	})
 	// Refuses unsafe requests from other origins (Origin or
 	// Sec-Fetch-Site: cross-site) with 403. It lets GET through, so the
@@ -410,12 +420,12 @@ func (s *Server) directory(ctx context.Context, member string) []views.RoomCount
 // sign in, and a list refreshing itself is told so and stops.
 func (s *Server) roomDirectory(w http.ResponseWriter, r *http.Request) {
 	if !s.listRooms {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "error.not_found"), i18n.T(r.Context(), "error.not_found_detail")))
 		return
 	}
 	if _, ok := s.session(r); !ok {
 		if r.Header.Get("HX-Request") == "true" {
-			s.fragment(w, views.RoomListSignedOut())
+			s.fragment(w, r, views.RoomListSignedOut())
 			return
 		}
 		http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -423,7 +433,7 @@ func (s *Server) roomDirectory(w http.ResponseWriter, r *http.Request) {
 	}
 	rooms := s.directory(r.Context(), memberOf(r))
 	if r.Header.Get("HX-Request") == "true" {
-		s.fragment(w, views.RoomList(rooms, r.URL.Query().Get("current")))
+		s.fragment(w, r, views.RoomList(rooms, r.URL.Query().Get("current")))
 		return
 	}
 	s.page(w, r, http.StatusOK, views.Directory(rooms))
@@ -632,7 +642,7 @@ func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string,
 	if ok, retry := s.scrollbackAllowed(r, sess); !ok {
 		// The fragment is swapped in, so it answers 200, as below.
 		if htmx {
-			s.fragment(w, views.ScrollbackOOB(room, nil, before, olderTooFast, views.Viewer{}))
+			s.fragment(w, r, views.ScrollbackOOB(room, nil, before, olderTooFast, views.Viewer{}))
 			return
 		}
 		setRetryAfter(w, retry)
@@ -656,7 +666,7 @@ func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string,
 		earlier = msgs[0].Seq
 	}
 	if htmx {
-		s.fragment(w, views.ScrollbackOOB(room, viewMessages(msgs, s.handle), earlier, unavailableIf(unavailable), s.viewer(r, room, sess)))
+		s.fragment(w, r, views.ScrollbackOOB(room, viewMessages(msgs, s.handle), earlier, unavailableIf(unavailable), s.viewer(r, room, sess)))
 		return
 	}
 	status := http.StatusOK

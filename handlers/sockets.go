@@ -8,6 +8,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatrun/chat/handlers/transport"
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/views"
 )
 
@@ -30,6 +31,12 @@ type trackedSocket struct {
 	wire    *transport.Wire
 	session string // "" before a sign-in: nothing to sign out
 	room    string
+	lang    *i18n.Printer // the language of the socket's page
+}
+
+// ctx is what the socket's own notices render in: its page's language.
+func (ts trackedSocket) ctx() context.Context {
+	return i18n.WithPrinter(context.Background(), ts.lang)
 }
 
 // socketRegistry is a server's open sockets, each tracked from its
@@ -153,7 +160,7 @@ func (s *Server) EndSession(session string) {
 		go func() {
 			// The notice goes whole, between the hub's frames, then the
 			// close frame, after which the wire writes nothing.
-			_ = e.ts.wire.Last(framed(views.SignInAgainOOB(e.ts.room, sessionEnded)))
+			_ = e.ts.wire.Last(framed(e.ts.ctx(), views.SignInAgainOOB(e.ts.room, sessionEnded)))
 			e.conn.Close(websocket.StatusPolicyViolation, "signed out")
 		}()
 	}

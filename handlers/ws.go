@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/chatrun/chat/handlers/transport"
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/views"
 )
@@ -39,13 +40,13 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := clientIP(r, s.trustProxy)
-	switch s.sockets.track(conn, trackedSocket{wire: wire, session: sess.ID, room: room}, ip) {
+	switch s.sockets.track(conn, trackedSocket{wire: wire, session: sess.ID, room: room, lang: i18n.From(r.Context())}, ip) {
 	case trackDraining:
 		conn.Close(websocket.StatusServiceRestart, "server restarting")
 		conn.CloseNow()
 		return
 	case trackTooMany:
-		s.write(r.Context(), conn, renderBytes(views.NoticeOOB("Too many connections from your network. Retrying…")))
+		s.write(r.Context(), conn, renderBytes(r.Context(), views.NoticeOOB("Too many connections from your network. Retrying…")))
 		conn.Close(websocket.StatusTryAgainLater, "too many connections")
 		conn.CloseNow()
 		return
@@ -54,8 +55,9 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	stopAging := s.age(conn)
 	// The socket outlives this handler and its request: it needs none of
 	// the request's context values, and a shutdown closes it by itself.
-	// Each call to the broker gets a deadline of its own.
-	ctx := context.Background()
+	// Each call to the broker gets a deadline of its own. It keeps the
+	// page's language, which everything the socket is told is written in.
+	ctx := i18n.WithPrinter(context.Background(), i18n.From(r.Context()))
 	wire.OnEnd(func(tooSlow bool) { endSocket(conn, tooSlow) })
 	actx, cancel := context.WithTimeout(ctx, brokerWait)
 	sock, ok := s.admit(actx, conn, wire, room, sess, signedIn)
@@ -168,12 +170,12 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, wire *transpor
 	// A refused handshake makes htmx retry for ever; 1008 makes it stop.
 	// Nothing of the room is sent first.
 	if !signedIn {
-		s.write(ctx, conn, renderBytes(views.SignInAgainOOB(room, sessionEnded)))
+		s.write(ctx, conn, renderBytes(ctx, views.SignInAgainOOB(room, sessionEnded)))
 		conn.Close(websocket.StatusPolicyViolation, "sign in again")
 		return nil, false
 	}
 	if until, out := s.keptOut(ctx, room, sess); out {
-		s.write(ctx, conn, renderBytes(views.NoticeOOB(removedSentence(until))))
+		s.write(ctx, conn, renderBytes(ctx, views.NoticeOOB(removedSentence(until))))
 		conn.Close(websocket.StatusPolicyViolation, "removed by a moderator")
 		return nil, false
 	}
@@ -185,11 +187,11 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, wire *transpor
 		return nil, false
 	}
 	if !held {
-		s.write(ctx, conn, renderBytes(views.SignInAgainOOB(room, nameTaken)))
+		s.write(ctx, conn, renderBytes(ctx, views.SignInAgainOOB(room, nameTaken)))
 		conn.Close(websocket.StatusPolicyViolation, "name taken")
 		return nil, false
 	}
-	sock, err := s.chat.Join(ctx, room, user, wire)
+	sock, err := s.chat.Join(ctx, room, user, wire, realtime.InLanguage(string(i18n.From(ctx).Lang())))
 	if err != nil {
 		s.log.Error("join room", "room", room, "err", err)
 		s.unavailableSocket(ctx, conn)
@@ -201,7 +203,7 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, wire *transpor
 // unavailableSocket tells a page that the chat cannot take it now, and
 // closes its socket with 1013 so that the page tries again later.
 func (s *Server) unavailableSocket(ctx context.Context, conn *websocket.Conn) {
-	_ = s.write(ctx, conn, renderBytes(views.NoticeOOB(unavailableNotice)))
+	_ = s.write(ctx, conn, renderBytes(ctx, views.NoticeOOB(unavailableNotice)))
 	conn.Close(websocket.StatusTryAgainLater, "chat unavailable")
 }
 
@@ -399,7 +401,7 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 			return // closed by the peer, over maxDiscard (1009), or the server shut down
 		}
 		if dropped {
-			sock.Push(framed(views.RefusedOOB(tooLarge, "", false)))
+			sock.Push(framed(ctx, views.RefusedOOB(tooLarge, "", false)))
 			continue
 		}
 		if isTyping(typ, data) {
@@ -415,26 +417,26 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 			continue
 		}
 		if c, ok := decodeChange(typ, data); ok {
-			sock.Push(framed(s.answerChange(ctx, room, sess, moderator, c)))
+			sock.Push(framed(ctx, s.answerChange(ctx, room, sess, moderator, c)))
 			continue
 		}
 		if f, ok := decodeReact(typ, data); ok {
-			sock.Push(framed(s.answerReact(ctx, room, sess, f)))
+			sock.Push(framed(ctx, s.answerReact(ctx, room, sess, f)))
 			continue
 		}
 		out, refusal := decodeFrame(typ, data)
 		if refusal != "" {
-			sock.Push(framed(views.RefusedOOB(refusal, out.nonce, false)))
+			sock.Push(framed(ctx, views.RefusedOOB(refusal, out.nonce, false)))
 			continue
 		}
 		seq, refusal, err := s.send(ctx, room, sess, addr, out, sendWait)
 		switch {
 		case err != nil:
-			sock.Push(framed(views.RefusedOOB(notSentUnavailable, out.nonce, true)))
+			sock.Push(framed(ctx, views.RefusedOOB(notSentUnavailable, out.nonce, true)))
 		case refusal != "":
-			sock.Push(framed(views.RefusedOOB(refusal, out.nonce, false)))
+			sock.Push(framed(ctx, views.RefusedOOB(refusal, out.nonce, false)))
 		default:
-			sock.Push(framed(views.SentOOB(out.nonce, seq)))
+			sock.Push(framed(ctx, views.SentOOB(out.nonce, seq)))
 		}
 	}
 }

@@ -11,7 +11,9 @@ import (
 )
 
 // Renderer turns events into the bytes written to sockets. The Hub calls it
-// once per event per instance and writes the same bytes to every socket.
+// once per event per instance for each language read in the event's room
+// (see InLanguage), and writes the same bytes to every socket in that
+// language.
 type Renderer interface {
 	// Message is a new message, to append to what the page shows.
 	Message(m Message) []byte
@@ -72,8 +74,9 @@ func withPresenceTiming(t presenceTiming) HubOption { return func(h *Hub) { h.ti
 // ErrInvalidName, before anything reaches the broker.
 //
 // Concurrency. Locks are taken in this order, never the other way:
-// availMu, localRoom.subMu, Hub.mu, localRoom.mu, Socket.mu. presMu and a
-// presenceLock are taken alone (presMu never with another held).
+// availMu, localRoom.subMu, Hub.mu, localRoom.mu, Socket.mu, rendition.mu.
+// presMu and a presenceLock are taken alone (presMu never with another
+// held).
 //
 //   - Hub.mu, localRoom.mu, Socket.mu, presMu and availMu guard maps and fields
 //     and are held only while those are read or written, or while frames are
@@ -95,7 +98,8 @@ func withPresenceTiming(t presenceTiming) HubOption { return func(h *Hub) { h.ti
 // to that socket's writer goroutine.
 type Hub struct {
 	broker      Broker
-	render      Renderer
+	render      Renderer            // the default language's
+	renderers   map[string]Renderer // by language; see WithLanguages
 	log         *slog.Logger
 	queueSize   int
 	timing      presenceTiming
@@ -289,7 +293,7 @@ func (h *Hub) dispatch(ev Event) {
 		// reconnect): the room's history has it.
 		gap := r.lastLive != 0 && !ev.Message.First && ev.Message.Seq > r.lastLive+1
 		r.lastLive = ev.Message.Seq
-		n, behind := r.dispatchMessage(frame{seq: ev.Message.Seq, first: ev.Message.First, data: h.render.Message(ev.Message)}, &h.flushes)
+		n, behind := r.dispatchMessage(frame{seq: ev.Message.Seq, first: ev.Message.First, out: renderAs(func(r Renderer) []byte { return r.Message(ev.Message) })}, &h.flushes)
 		h.flushes.flush()
 		h.obs.Delivered(n)
 		h.obs.FanOut(time.Since(start))
@@ -302,17 +306,17 @@ func (h *Hub) dispatch(ev Event) {
 	case KindTyping:
 		// Best effort: a socket that has a backlog is not sent it, nor
 		// dropped for it.
-		data := h.render.Typing(ev.Message.Name)
+		out := renderAs(func(r Renderer) []byte { return r.Typing(ev.Message.Name) })
 		r.mu.RLock()
 		for sock := range r.sockets {
-			h.flushes.add(sock, sock.offer(data))
+			h.flushes.add(sock, sock.offer(out.by(sock)))
 		}
 		r.mu.RUnlock()
 		h.flushes.flush()
 	case KindChanged:
 		// Not numbered: it replaces a message the page has, or that the
 		// page's history has as changed already.
-		r.broadcast(frame{data: h.render.Changed(ev.Message)}, &h.flushes)
+		r.broadcast(frame{out: renderAs(func(r Renderer) []byte { return r.Changed(ev.Message) })}, &h.flushes)
 		h.flushes.flush()
 	case KindExcluded:
 		if h.excluded != nil {
@@ -322,7 +326,7 @@ func (h *Hub) dispatch(ev Event) {
 		if h.removed != nil {
 			h.removed(ev.Room, ev.Message.Author)
 		}
-		r.broadcast(frame{data: h.render.Removed(ev.Message.Name)}, &h.flushes)
+		r.broadcast(frame{out: renderAs(func(r Renderer) []byte { return r.Removed(ev.Message.Name) })}, &h.flushes)
 		h.flushes.flush()
 	case KindPresence:
 		h.markDirty(ev.Room)
@@ -370,7 +374,7 @@ func (h *Hub) resync(r *localRoom) {
 // historyFrame is the frame that replaces a page's messages with msgs, read
 // by the read'th history read of the room.
 func (h *Hub) historyFrame(msgs []Message, read uint64) frame {
-	f := frame{data: h.render.MessageList(msgs), history: read}
+	f := frame{out: renderAs(func(r Renderer) []byte { return r.MessageList(msgs) }), history: read}
 	if len(msgs) > 0 {
 		f.seq = msgs[len(msgs)-1].Seq
 	}
@@ -449,7 +453,7 @@ func (h *Hub) setAvailable(ok bool) {
 	} else {
 		h.log.Warn("broker unreachable: messages are refused until it is back")
 	}
-	f := frame{data: h.render.Availability(ok)}
+	f := frame{out: renderAs(func(r Renderer) []byte { return r.Availability(ok) })}
 	for _, r := range h.roomList() {
 		r.broadcast(f, &fl)
 	}
@@ -633,7 +637,7 @@ func (h *Hub) Ping(ctx context.Context) error { return h.broker.Ping(ctx) }
 // room's history; live events follow, each once: the socket is registered
 // before the history is read, and events the history already holds are
 // dropped.
-func (h *Hub) Join(ctx context.Context, room string, u User, conn Conn) (*Socket, error) {
+func (h *Hub) Join(ctx context.Context, room string, u User, conn Conn, opts ...JoinOption) (*Socket, error) {
 	if err := checkRoomAndName(room, u.Name); err != nil {
 		return nil, err
 	}
@@ -642,6 +646,10 @@ func (h *Hub) Join(ctx context.Context, room string, u User, conn Conn) (*Socket
 		return nil, err
 	}
 	sock := &Socket{hub: h, room: r, User: u, conn: conn}
+	for _, o := range opts {
+		o(sock)
+	}
+	sock.render = h.renderer(sock.lang)
 	first := r.add(sock)
 	read := r.historyRead()
 	msgs, err := h.recent(ctx, room)
@@ -656,7 +664,7 @@ func (h *Hub) Join(ctx context.Context, room string, u User, conn Conn) (*Socket
 	}
 	// The page takes this frame as the sign that it is in the room.
 	h.availMu.Lock()
-	_, more := sock.deliver(frame{data: h.render.Availability(h.available)})
+	_, more := sock.deliver(frame{data: sock.render.Availability(h.available)})
 	h.availMu.Unlock()
 	if flush || more {
 		sock.flush()
@@ -692,7 +700,7 @@ func (h *Hub) enter(ctx context.Context, r *localRoom, sock *Socket, first bool)
 		if !slices.Contains(listed, sock.User.Name) {
 			listed = slices.Sorted(slices.Values(append(slices.Clip(listed), sock.User.Name)))
 		}
-		sock.Push(h.render.MemberList(listed))
+		sock.Push(sock.render.MemberList(listed))
 	}
 	h.markDirty(r.name)
 }

@@ -263,25 +263,26 @@ func (h *Hub) refresh(ctx context.Context, room string) {
 // and the new list. A user's own sockets are not told that the user came or
 // went, so they get the same frame without that notice.
 func (h *Hub) tellPresence(r *localRoom, entered, left, names []string) {
-	common := h.render.Presence(entered, left, names)
+	common := renderAs(func(rr Renderer) []byte { return rr.Presence(entered, left, names) })
 	without := func(list []string, name string) []string {
 		return slices.DeleteFunc(slices.Clone(list), func(n string) bool { return n == name })
 	}
-	own := map[string][]byte{}
+	own := map[string]*rendition{}
 	var fl flushList
 	defer fl.flush()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for sock := range r.sockets {
-		data := common
+		out := common
 		name := sock.User.Name
 		if slices.Contains(entered, name) || slices.Contains(left, name) {
 			if own[name] == nil {
-				own[name] = h.render.Presence(without(entered, name), without(left, name), names)
+				e, l := without(entered, name), without(left, name)
+				own[name] = renderAs(func(rr Renderer) []byte { return rr.Presence(e, l, names) })
 			}
-			data = own[name]
+			out = own[name]
 		}
-		_, flush := sock.deliver(frame{data: data})
+		_, flush := sock.deliver(frame{out: out})
 		fl.add(sock, flush)
 	}
 }

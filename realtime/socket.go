@@ -31,8 +31,17 @@ type Conn interface {
 type frame struct {
 	seq     int64
 	first   bool
-	data    []byte
+	out     *rendition // the event, in every language
+	data    []byte     // or bytes for one socket alone (out nil)
 	history uint64
+}
+
+// in returns f's bytes as socket s reads them.
+func (f frame) in(s *Socket) []byte {
+	if f.out == nil {
+		return f.data
+	}
+	return f.out.by(s)
 }
 
 // Socket is one socket in a room.
@@ -51,6 +60,10 @@ type Socket struct {
 	conn Conn
 	// User is who the socket belongs to.
 	User User
+	// lang is the language the socket reads (InLanguage), and render
+	// the Renderer of that language.
+	lang   string
+	render Renderer
 
 	mu      sync.Mutex // guards the fields below; see Hub for the lock order
 	queue   [][]byte   // frames waiting to be written, at most hub.queueSize
@@ -123,7 +136,7 @@ func (s *Socket) start(history frame) (behind, flush bool) {
 	s.started = true
 	var data []byte
 	if ok, _ := s.accept(history); ok {
-		data = history.data
+		data = history.in(s)
 	}
 	owned := false // frames are shared by every socket of a room: append to a copy
 	for _, f := range s.backlog {
@@ -133,10 +146,10 @@ func (s *Socket) start(history frame) (behind, flush bool) {
 			continue
 		}
 		if !owned {
-			data = append(make([]byte, 0, 2*(len(data)+len(f.data))), data...)
+			data = append(make([]byte, 0, 2*len(data)+len(f.in(s))), data...)
 			owned = true
 		}
-		data = append(data, f.data...)
+		data = append(data, f.in(s)...)
 	}
 	s.backlog = nil
 	if data != nil {
@@ -164,7 +177,7 @@ func (s *Socket) deliver(f frame) (behind, flush bool) {
 	}
 	ok, behind := s.accept(f)
 	if ok {
-		flush = s.push(f.data)
+		flush = s.push(f.in(s))
 	}
 	return behind, flush
 }

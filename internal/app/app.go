@@ -11,6 +11,7 @@ import (
 	"net/http"
 
 	"github.com/chatrun/chat/handlers"
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/static"
 )
@@ -44,6 +45,11 @@ func New(broker realtime.Broker, cfg handlers.Config, log *slog.Logger, hubOpts 
 	// A message edited or deleted, on any instance: the pages of
 	// scrollback kept of its room are forgotten.
 	opts = append(opts, realtime.WithChanged(func(room string) { srv.RoomChanged(room) }))
+	// Each event is rendered once per language read in its room here.
+	if cfg.Catalog == nil {
+		cfg.Catalog = i18n.Default()
+	}
+	opts = append(opts, realtime.WithLanguages(frags.Languages(cfg.Catalog)))
 	hub := realtime.NewHub(broker, frags, log, append(opts, hubOpts...)...)
 	cfg.Chat, cfg.Log = hub, log
 	if cfg.Static == nil {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
 )
 
@@ -27,5 +28,20 @@ func BenchmarkRenderHistory(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Fragments{}.MessageList(msgs)
+	}
+}
+
+// BenchmarkRenderMessageIn renders one message fragment in each language:
+// what an instance pays once per message for every language read in the
+// room (realtime renders per language present, not per socket).
+func BenchmarkRenderMessageIn(b *testing.B) {
+	m := realtime.Message{Seq: 12345, Name: "Ann", Text: "Yes, after lunch. The new instances drain in under a second.", Time: time.Now()}
+	for lang, r := range (Fragments{Handle: AuthorHandles([]byte("bench"))}).Languages(i18n.Default()) {
+		b.Run(lang, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Message(m)
+			}
+		})
 	}
 }

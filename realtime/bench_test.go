@@ -62,3 +62,60 @@ func BenchmarkFanOut1000(b *testing.B) {
 	}
 	readers.Wait()
 }
+
+// countedRenderer is benchRenderer counting its messages.
+type countedRenderer struct {
+	benchRenderer
+	n *int
+}
+
+func (r countedRenderer) Message(m Message) []byte { *r.n++; return r.benchRenderer.Message(m) }
+
+// BenchmarkFanOutLanguages is BenchmarkFanOut1000 with the room's 1,000
+// sockets reading one, two or ten languages: the renders per message
+// (renders/op) follow the languages, not the sockets.
+func BenchmarkFanOutLanguages(b *testing.B) {
+	for _, langs := range []int{1, 2, 10} {
+		b.Run(strconv.Itoa(langs), func(b *testing.B) {
+			const sockets = 1000
+			broker := NewMemoryBroker(100)
+			defer broker.Close()
+			renders := 0
+			renderers := map[string]Renderer{}
+			for l := range langs {
+				renderers[strconv.Itoa(l)] = countedRenderer{n: &renders}
+			}
+			h := NewHub(broker, renderers["0"], slog.New(slog.DiscardHandler), WithLanguages(renderers, "0"))
+			h.queueSize = 1024
+			ctx := context.Background()
+			var readers sync.WaitGroup
+			var members []*Socket
+			for i := range sockets {
+				sock, err := h.Join(ctx, "bench", User{Name: strconv.Itoa(i), Session: strconv.Itoa(i)}, NewTestConn(), InLanguage(strconv.Itoa(i%langs)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				members = append(members, sock)
+				readers.Go(func() {
+					for range sock.Out() {
+					}
+				})
+			}
+			ev := Event{Room: "bench", Kind: KindMessage, Message: Message{Name: "a", Text: "hello", Time: time.Now()}}
+			renders = 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				ev.Message.Seq = int64(i + 1)
+				h.dispatch(ev)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(renders)/float64(b.N), "renders/op")
+			for _, sock := range members {
+				sock.leave(false)
+				sock.conn.End(false)
+			}
+			readers.Wait()
+		})
+	}
+}

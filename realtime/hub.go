@@ -100,6 +100,7 @@ type Hub struct {
 	broker      Broker
 	render      Renderer            // the default language's
 	renderers   map[string]Renderer // by language; see WithLanguages
+	fallback    string              // the language of sockets in one without a Renderer
 	log         *slog.Logger
 	queueSize   int
 	timing      presenceTiming
@@ -649,6 +650,7 @@ func (h *Hub) Join(ctx context.Context, room string, u User, conn Conn, opts ...
 	for _, o := range opts {
 		o(sock)
 	}
+	sock.lang = h.language(sock.lang)
 	sock.render = h.renderer(sock.lang)
 	first := r.add(sock)
 	read := r.historyRead()

@@ -19,9 +19,18 @@ func InLanguage(lang string) JoinOption {
 }
 
 // WithLanguages gives the hub a Renderer for each language its sockets
-// may join in; a socket in any other language gets the default one.
-func WithLanguages(renderers map[string]Renderer) HubOption {
-	return func(h *Hub) { h.renderers = renderers }
+// may join in; a socket in any other language reads fallback's.
+func WithLanguages(renderers map[string]Renderer, fallback string) HubOption {
+	return func(h *Hub) { h.renderers, h.fallback = renderers, fallback }
+}
+
+// language is lang as the hub renders for it: fallback when it has no
+// Renderer of its own, so that its sockets share fallback's bytes.
+func (h *Hub) language(lang string) string {
+	if _, ok := h.renderers[lang]; ok || h.renderers == nil {
+		return lang
+	}
+	return h.fallback
 }
 
 // renderer is the Renderer of language lang.

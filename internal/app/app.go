@@ -49,7 +49,7 @@ func New(broker realtime.Broker, cfg handlers.Config, log *slog.Logger, hubOpts 
 	if cfg.Catalog == nil {
 		cfg.Catalog = i18n.Default()
 	}
-	opts = append(opts, realtime.WithLanguages(frags.Languages(cfg.Catalog)))
+	opts = append(opts, realtime.WithLanguages(frags.Languages(cfg.Catalog), string(i18n.English)))
 	hub := realtime.NewHub(broker, frags, log, append(opts, hubOpts...)...)
 	cfg.Chat, cfg.Log = hub, log
 	if cfg.Static == nil {

@@ -48,7 +48,7 @@ func TestViewsInTraditionalChinese(t *testing.T) {
 			[]string{"<title>聊天室列表－聊天</title>", "目前沒有使用中的聊天室", `<a href="/">登入</a>`},
 			[]string{"Rooms", "No rooms", "Sign in"}},
 		{"signed out", RoomListSignedOut(),
-			[]string{`<a href="/">登入</a>後即可查看使用中的聊天室。`},
+			[]string{`<a href="/">登入</a>後即可檢視使用中的聊天室。`},
 			[]string{"Sign in", "to see"}},
 		{"sign in again", SignInAgainOOB("r1", "why"),
 			[]string{">重新登入</a>。"},

@@ -46,7 +46,7 @@ func roomI18nPages() map[string]templ.Component {
 	}
 }
 
-func renderIn(t *testing.T, ctx context.Context, c templ.Component) string {
+func roomRenderIn(t *testing.T, ctx context.Context, c templ.Component) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := c.Render(ctx, &b); err != nil {
@@ -60,7 +60,7 @@ func renderIn(t *testing.T, ctx context.Context, c templ.Component) string {
 func TestRoomInTraditionalChinese(t *testing.T) {
 	var all strings.Builder
 	for name, c := range roomI18nPages() {
-		s := renderIn(t, zhCtx, c)
+		s := roomRenderIn(t, zhCtx, c)
 		all.WriteString(s)
 		said := readerText(t, s)
 		for _, en := range []string{"Skip to", "Signed in", "Change room", "Sign out", "Notify me", "Retry now",
@@ -79,12 +79,12 @@ func TestRoomInTraditionalChinese(t *testing.T) {
 			t.Errorf("%s in zh-TW shows a message id: %s", name, regexp.MustCompile(`room\.[a-z_.]+`).FindString(s))
 		}
 	}
-	for _, zh := range []string{"跳至訊息輸入框", "登入身分：<strong dir=\"auto\">Ann</strong>", "切換聊天室", "登出", "目前在線",
+	for _, zh := range []string{"跳至訊息輸入框", "登入身分：<strong dir=\"auto\">Ann</strong>", "切換聊天室", "登出", "目前線上",
 		"2026年12月6日 星期日（UTC）", "2026年12月7日 星期一（UTC）", "2026年12月6日 星期日 09:05:07 UTC", "已編輯",
 		"Ann、Bob 和其他 3 人", "Ann、Bob 和 Cat", "Ann 和 Bob", "訊息已刪除。", "已由管理員移除。", "一則較早的訊息。",
 		"回覆給 <strong dir=\"auto\">Ann</strong>：<span dir=\"auto\">hi</span>", "與 Bob 的私訊", "不公開聊天室", "私人聊天室",
 		"這裡還沒有訊息。", "較早的訊息", "<title>general－聊天</title>", "<title>general－較早的訊息－聊天</title>",
-		"15 分鐘", "1 小時", "7 天", "永久", "傳送", "輸入訊息", "。<a href=\"/rooms/general\">重新整理以查看新訊息</a>。"} {
+		"15 分鐘", "1 小時", "7 天", "永久", "傳送", "輸入訊息", "。<a href=\"/rooms/general\">重新整理以檢視新訊息</a>。"} {
 		if !strings.Contains(all.String(), zh) {
 			t.Errorf("the room's pages in zh-TW do not say %q", zh)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/views"
 )
@@ -56,11 +57,11 @@ func AuthorHandles(secret []byte) func(author string) string {
 // WithChanged). It does not block.
 func (s *Server) RoomChanged(room string) { s.pages.Forget(room) }
 
-// The sentences of a refused change.
-const (
-	notYours  = "You can only change your own messages."
-	noMessage = "That message cannot be changed: it was deleted, or it is no longer in the room's recent history."
-)
+// The sentences of a refused change, in the language of ctx: someone
+// else's message, and one that is gone.
+func notYours(ctx context.Context) string { return i18n.T(ctx, "edit.not_yours") }
+
+func noMessage(ctx context.Context) string { return i18n.T(ctx, "edit.no_message") }
 
 // change edits (del false) or deletes message seq of room for sess, the one
 // path for the socket and the forms. Edits take the same text as a new
@@ -70,15 +71,15 @@ func (s *Server) change(ctx context.Context, room string, sess Session, moderato
 	if !del {
 		parsed, err := realtime.ParseText(text)
 		if err != nil {
-			return refusal(err), nil
+			return refusal(ctx, err), nil
 		}
 		text = parsed
 	}
-	if bad := validateNonce(nonce); bad != "" {
+	if bad := validateNonce(ctx, nonce); bad != "" {
 		return bad, nil
 	}
 	if seq < 1 {
-		return noMessage, nil
+		return noMessage(ctx), nil
 	}
 	if refusal, err := s.takeTurn(ctx, sess, wait); refusal != "" || err != nil {
 		return refusal, err
@@ -90,9 +91,9 @@ func (s *Server) change(ctx context.Context, room string, sess Session, moderato
 	m, dup, err := s.chat.Change(ctx, room, c, guard)
 	switch {
 	case errors.Is(err, realtime.ErrNotAuthor):
-		return notYours, nil
+		return notYours(ctx), nil
 	case errors.Is(err, realtime.ErrNoMessage):
-		return noMessage, nil
+		return noMessage(ctx), nil
 	case err != nil:
 		s.log.Error("change message", "room", room, "seq", seq, "err", err)
 		return "", errors.Join(errUnavailable, err)
@@ -118,7 +119,7 @@ func (s *Server) changeTarget(w http.ResponseWriter, r *http.Request, del bool) 
 	}
 	seq, err := strconv.ParseInt(chi.URLParam(r, "seq"), 10, 64)
 	if err != nil || seq < 1 {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("No such message", noMessage))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "edit.no_such_message"), noMessage(r.Context())))
 		return "", Session{}, realtime.Message{}, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
@@ -138,12 +139,12 @@ func (s *Server) changeTarget(w http.ResponseWriter, r *http.Request, del bool) 
 	mod := s.moderator(r)
 	switch {
 	case m.Seq == 0 || m.Deleted != "":
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("No such message", noMessage))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "edit.no_such_message"), noMessage(r.Context())))
 		return "", Session{}, realtime.Message{}, false
 	case m.Author == "" || m.Author != sess.ID:
 		// A moderator deletes anyone's message, and edits none but theirs.
 		if !mod || !del {
-			s.page(w, r, http.StatusForbidden, views.ErrorPage("Not your message", notYours))
+			s.page(w, r, http.StatusForbidden, views.ErrorPage(i18n.T(r.Context(), "edit.not_yours_title"), notYours(r.Context())))
 			return "", Session{}, realtime.Message{}, false
 		}
 	}
@@ -203,7 +204,7 @@ func (s *Server) postChange(w http.ResponseWriter, r *http.Request, del bool) {
 		s.page(w, r, status, views.EditPage(p))
 	}
 	if formErr != nil {
-		again(http.StatusUnprocessableEntity, m.Text, "That message is too large to send.")
+		again(http.StatusUnprocessableEntity, m.Text, i18n.T(r.Context(), "refusal.too_large"))
 		return
 	}
 	text := r.PostForm.Get("text")
@@ -212,10 +213,10 @@ func (s *Server) postChange(w http.ResponseWriter, r *http.Request, del bool) {
 	switch {
 	case err != nil:
 		s.unavailable(w, r)
-	case why == notYours:
-		s.page(w, r, http.StatusForbidden, views.ErrorPage("Not your message", notYours))
-	case why == noMessage:
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("No such message", noMessage))
+	case why == notYours(r.Context()):
+		s.page(w, r, http.StatusForbidden, views.ErrorPage(i18n.T(r.Context(), "edit.not_yours_title"), notYours(r.Context())))
+	case why == noMessage(r.Context()):
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "edit.no_such_message"), noMessage(r.Context())))
 	case why != "":
 		again(http.StatusUnprocessableEntity, text, why)
 	default:

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"html"
 	"net/http"
@@ -64,7 +65,7 @@ func TestDecodeChange(t *testing.T) {
 		{`{"edit":"1","delete":"1","text":"t"}`, true, changeFrame{}, "That message could not be read."},
 		{`{"delete":"1","nonce":"` + strings.Repeat("n", 65) + `"}`, true, changeFrame{}, "This form has expired: reload the page and send again."},
 	} {
-		got, ok := decodeChange(websocket.MessageText, []byte(c.frame))
+		got, ok := decodeChange(context.Background(), websocket.MessageText, []byte(c.frame))
 		if ok != c.ok || got.refusal != c.refusal {
 			t.Errorf("%s: ok %v refusal %q; want %v %q", c.frame, ok, got.refusal, c.ok, c.refusal)
 			continue
@@ -100,11 +101,11 @@ func TestChangesOverTheSocket(t *testing.T) {
 	bob.Until(`id="msg-2"`)
 
 	bob.SendRaw(changeFrameJSON("edit", "1", "bob was here", "b1"))
-	if f := bob.Until(`data-nonce="b1"`); !strings.Contains(f, `data-outcome="refused"`) || !strings.Contains(f, notYours) {
+	if f := bob.Until(`data-nonce="b1"`); !strings.Contains(f, `data-outcome="refused"`) || !strings.Contains(f, notYours(context.Background())) {
 		t.Fatalf("Bob's edit of Ann's message: %s", f)
 	}
 	bob.SendRaw(changeFrameJSON("delete", "1", "", "b2"))
-	if f := bob.Until(`data-nonce="b2"`); !strings.Contains(f, notYours) {
+	if f := bob.Until(`data-nonce="b2"`); !strings.Contains(f, notYours(context.Background())) {
 		t.Fatalf("Bob's deletion of Ann's message: %s", f)
 	}
 
@@ -131,11 +132,11 @@ func TestChangesOverTheSocket(t *testing.T) {
 	}
 	// Deleted: no more changes.
 	ann.SendRaw(changeFrameJSON("edit", "2", "back", "e2"))
-	if f := ann.Until(`data-nonce="e2"`); !strings.Contains(f, html.EscapeString(noMessage)) {
+	if f := ann.Until(`data-nonce="e2"`); !strings.Contains(f, html.EscapeString(noMessage(context.Background()))) {
 		t.Errorf("an edit of a deleted message: %s", f)
 	}
 	ann.SendRaw(changeFrameJSON("edit", "9", "nothing", "e3"))
-	if f := ann.Until(`data-nonce="e3"`); !strings.Contains(f, html.EscapeString(noMessage)) {
+	if f := ann.Until(`data-nonce="e3"`); !strings.Contains(f, html.EscapeString(noMessage(context.Background()))) {
 		t.Errorf("an edit of no message: %s", f)
 	}
 	// Text is checked as for a new message.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/views"
 )
@@ -46,17 +47,17 @@ func (s *Server) dmRoom(a, b string) string {
 func (s *Server) openDM(w http.ResponseWriter, r *http.Request) {
 	id, ok := identityOf(r)
 	if !ok || id.Subject == "" {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "error.not_found"), i18n.T(r.Context(), "error.not_found_detail")))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
-		s.page(w, r, http.StatusBadRequest, views.ErrorPage("Bad request", "The form could not be read."))
+		s.page(w, r, http.StatusBadRequest, views.ErrorPage(i18n.T(r.Context(), "request.bad_request"), i18n.T(r.Context(), "request.form_unreadable")))
 		return
 	}
-	name, bad := validateName(r.PostForm.Get("name"))
+	name, bad := validateName(r.Context(), r.PostForm.Get("name"))
 	if bad != "" {
-		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage("No direct messages", bad))
+		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage(i18n.T(r.Context(), "dm.title"), bad))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
@@ -68,7 +69,7 @@ func (s *Server) openDM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if mine == "" {
-		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage("No direct messages", "Sign in to a room with a name first."))
+		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage(i18n.T(r.Context(), "dm.title"), i18n.T(r.Context(), "dm.name_first")))
 		return
 	}
 	theirs, err := s.chat.NameOwner(ctx, name)
@@ -81,7 +82,7 @@ func (s *Server) openDM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if theirs == "" {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("No direct messages", "Nobody has signed in as "+name+"."))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "dm.title"), i18n.T(r.Context(), "request.nobody_as", "Name", name)))
 		return
 	}
 	me, them := identitySession(id.Subject), identitySession(theirs)
@@ -103,7 +104,7 @@ func (s *Server) openDM(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if _, in, err := s.chat.Access(ctx, room, me); err != nil || !in {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("No direct messages", "These direct messages cannot be opened."))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "dm.title"), i18n.T(r.Context(), "dm.cannot_open")))
 		return
 	}
 	http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)

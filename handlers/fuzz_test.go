@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -22,7 +23,7 @@ func FuzzValidateNonce(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		ok := validateNonce(in) == ""
+		ok := validateNonce(context.Background(), in) == ""
 		if want := utf8.ValidString(in) && utf8.RuneCountInString(in) <= maxNonce; ok != want {
 			t.Fatalf("validateNonce(%q) accepted=%v, want %v", in, ok, want)
 		}
@@ -45,10 +46,10 @@ func FuzzDecodeFrame(f *testing.F) {
 	}
 	f.Add(byte(websocket.MessageBinary), []byte(`{"text":"binary"}`))
 	f.Fuzz(func(t *testing.T, typ byte, data []byte) {
-		out, refusal := decodeFrame(websocket.MessageType(typ), data)
+		out, refusal := decodeFrame(context.Background(), websocket.MessageType(typ), data)
 		if refusal != "" {
 			// A refusal names the message by its nonce when it has a valid one.
-			if out.text != "" || out.replyTo != 0 || validateNonce(out.nonce) != "" {
+			if out.text != "" || out.replyTo != 0 || validateNonce(context.Background(), out.nonce) != "" {
 				t.Fatalf("refused but returned %+v", out)
 			}
 			return

@@ -11,6 +11,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/views"
 )
 
@@ -137,15 +138,17 @@ func (s *Server) identify(next http.Handler) http.Handler {
 		if err != nil {
 			s.log.Info("request without a valid identity", "path", r.URL.Path, "err", err)
 			w.Header().Set("Cache-Control", "no-store")
-			s.page(w, r, http.StatusUnauthorized, unauthorizedPage())
+			s.page(w, r, http.StatusUnauthorized, unauthorizedPage(r.Context()))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	})
 }
 
-func unauthorizedPage() templ.Component {
-	return views.ErrorPage("Sign-in required", "This chat is for people its identity provider has signed in. Reload the page to sign in again.")
+// unauthorizedPage tells, in the language of ctx, a request without a
+// valid identity to sign in again.
+func unauthorizedPage(ctx context.Context) templ.Component {
+	return views.ErrorPage(i18n.T(ctx, "auth.required_title"), i18n.T(ctx, "auth.required"))
 }
 
 // session is the request's session: its signed cookie, which with an

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/views"
 )
@@ -16,13 +17,6 @@ import (
 // Moderators are the verified e-mail addresses (MODERATORS) whose holders
 // may delete any message and remove people from rooms. They need a
 // verified identity (AUTH): a typed name proves nothing.
-
-// removedNotice is what a removed person's sockets in the room are told
-// before they close with 1008.
-const removedNotice = "A moderator removed you from this room."
-
-// notModerator answers a removal asked by someone who is not a moderator.
-const notModerator = "Only moderators can remove people from a room."
 
 // removalDurations are the durations a moderator may choose; 0 is for good.
 var removalDurations = map[string]time.Duration{
@@ -43,12 +37,13 @@ func (s *Server) moderatorOf(r *http.Request) string {
 	return ""
 }
 
-// removedSentence says why someone is kept out of a room, and until when.
-func removedSentence(until time.Time) string {
+// removedSentence says why someone is kept out of a room, and until when,
+// in the language of ctx.
+func removedSentence(ctx context.Context, until time.Time) string {
 	if until.IsZero() {
-		return removedNotice + " It is for good."
+		return i18n.T(ctx, "moderation.removed_for_good")
 	}
-	return removedNotice + " You can come back after " + until.UTC().Format("15:04 MST on 2 January 2006") + "."
+	return i18n.T(ctx, "moderation.removed_until", "Time", until.UTC().Format(i18n.T(ctx, "moderation.time_layout")))
 }
 
 // keptOut reports whether sess is kept out of room by a moderator, and if
@@ -74,7 +69,7 @@ func (s *Server) refuseKeptOut(w http.ResponseWriter, r *http.Request, room stri
 	defer cancel()
 	until, out := s.keptOut(ctx, room, sess)
 	if out {
-		s.page(w, r, http.StatusForbidden, views.ErrorPage("Removed from this room", removedSentence(until)))
+		s.page(w, r, http.StatusForbidden, views.ErrorPage(i18n.T(r.Context(), "moderation.removed_title"), removedSentence(r.Context(), until)))
 	}
 	return out
 }
@@ -88,22 +83,22 @@ func (s *Server) removePerson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.moderator(r) {
-		s.page(w, r, http.StatusForbidden, views.ErrorPage("Forbidden", notModerator))
+		s.page(w, r, http.StatusForbidden, views.ErrorPage(i18n.T(r.Context(), "request.forbidden"), i18n.T(r.Context(), "moderation.not_moderator")))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
-		s.page(w, r, http.StatusBadRequest, views.ErrorPage("Bad request", "The form could not be read."))
+		s.page(w, r, http.StatusBadRequest, views.ErrorPage(i18n.T(r.Context(), "request.bad_request"), i18n.T(r.Context(), "request.form_unreadable")))
 		return
 	}
-	name, bad := validateName(r.PostForm.Get("name"))
+	name, bad := validateName(r.Context(), r.PostForm.Get("name"))
 	if bad != "" {
-		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage("Not removed", bad))
+		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage(i18n.T(r.Context(), "moderation.not_removed"), bad))
 		return
 	}
 	d, ok := removalDurations[r.PostForm.Get("duration")]
 	if !ok {
-		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage("Not removed", "Choose how long: 15m, 1h, 24h, 7d or forever."))
+		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage(i18n.T(r.Context(), "moderation.not_removed"), i18n.T(r.Context(), "moderation.choose_duration")))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
@@ -115,12 +110,12 @@ func (s *Server) removePerson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if subject == "" {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not removed", "Nobody has signed in as "+name+"."))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "moderation.not_removed"), i18n.T(r.Context(), "request.nobody_as", "Name", name)))
 		return
 	}
 	target := identitySession(subject)
 	if target == sess.ID {
-		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage("Not removed", "You cannot remove yourself."))
+		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage(i18n.T(r.Context(), "moderation.not_removed"), i18n.T(r.Context(), "moderation.cannot_remove_self")))
 		return
 	}
 	var until time.Time
@@ -129,7 +124,7 @@ func (s *Server) removePerson(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.chat.Remove(ctx, room, target, name, until); err != nil {
 		if errors.Is(err, realtime.ErrInvalidName) {
-			s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage("Not removed", "That is not a name."))
+			s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage(i18n.T(r.Context(), "moderation.not_removed"), i18n.T(r.Context(), "moderation.not_a_name")))
 			return
 		}
 		s.log.Error("remove a person", "room", room, "err", err)
@@ -158,7 +153,7 @@ func (s *Server) RemovedFromRoom(room, session string) {
 			continue
 		}
 		go func() {
-			_ = e.ts.wire.Last(framed(e.ts.ctx(), views.NoticeOOB(removedNotice)))
+			_ = e.ts.wire.Last(framed(e.ts.ctx(), views.NoticeOOB(i18n.T(e.ts.ctx(), "moderation.removed"))))
 			e.conn.Close(websocket.StatusPolicyViolation, "removed by a moderator")
 		}()
 	}

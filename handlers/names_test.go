@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"testing"
 
 	"github.com/chatrun/chat/realtime"
@@ -21,7 +22,7 @@ func TestNamesAreWhatPeopleSee(t *testing.T) {
 		{"Zoe\u0308", "Zoë"}, // a combining mark composes
 		{"李雷", "李雷"},
 	} {
-		if got, bad := validateName(c.in); bad != "" || got != c.want {
+		if got, bad := validateName(context.Background(), c.in); bad != "" || got != c.want {
 			t.Errorf("validateName(%+q) = %q, %q; want %q", c.in, got, bad, c.want)
 		}
 	}
@@ -30,7 +31,7 @@ func TestNamesAreWhatPeopleSee(t *testing.T) {
 		"\u200b", "\u3164", "\u2800", "\u115f\u1160", "\u0301", "   ", // nothing to see
 		"Al\u202eice", "Al\x07ice", // bidirectional override, control
 	} {
-		if got, bad := validateName(in); bad == "" {
+		if got, bad := validateName(context.Background(), in); bad == "" {
 			t.Errorf("validateName(%+q) accepted %q", in, got)
 		}
 	}
@@ -52,5 +53,5 @@ func TestInvisibleMessagesAreEmpty(t *testing.T) {
 // and the sentence for its refusal.
 func validateText(s string) (string, string) {
 	text, err := realtime.ParseText(s)
-	return text, refusal(err)
+	return text, refusal(context.Background(), err)
 }

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
 
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/views"
 )
 
@@ -308,13 +309,13 @@ func (b *jsonBool) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// refusal says why the account c describes is not let in; "" lets it in.
-// An e-mail address is used (shown, let in by) only when the provider has
-// verified it.
-func (o *oidcFlow) refusal(c idClaims) string {
+// refusal says, in the language of ctx, why the account c describes is
+// not let in; "" lets it in. An e-mail address is used (shown, let in by)
+// only when the provider has verified it.
+func (o *oidcFlow) refusal(ctx context.Context, c idClaims) string {
 	email := strings.ToLower(c.Email)
 	if email != "" && !c.EmailVerified {
-		return "This chat is not open to an account whose e-mail address " + o.label + " has not verified."
+		return i18n.T(ctx, "auth.unverified_email", "Provider", o.label)
 	}
 	if o.cfg.AllowAny {
 		return ""
@@ -331,9 +332,9 @@ func (o *oidcFlow) refusal(c idClaims) string {
 		return ""
 	}
 	if email == "" {
-		return "This chat is not open to this account."
+		return i18n.T(ctx, "auth.not_open_account")
 	}
-	return "This chat is not open to " + c.Email + "."
+	return i18n.T(ctx, "auth.not_open_email", "Email", c.Email)
 }
 
 // login answers GET /auth/login?room=: to the provider, with a new state,
@@ -344,10 +345,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	p, err := s.oidc.provider(ctx)
 	if err != nil {
 		s.log.Error("identity provider", "err", err)
-		s.page(w, r, http.StatusServiceUnavailable, views.ErrorPage("Sign-in unavailable", "The identity provider cannot be reached right now. Please try again in a moment."))
+		s.page(w, r, http.StatusServiceUnavailable, views.ErrorPage(i18n.T(r.Context(), "auth.unavailable_title"), i18n.T(r.Context(), "auth.provider_unreachable")))
 		return
 	}
-	room, bad := validateRoom(r.URL.Query().Get("room"))
+	room, bad := validateRoom(r.Context(), r.URL.Query().Get("room"))
 	if bad != "" {
 		room = ""
 	}
@@ -366,22 +367,24 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if !s.oidc.callbacks.allowAt(clientIP(r, s.trustProxy), time.Now()) {
 		w.Header().Set("Retry-After", "60")
-		s.page(w, r, http.StatusTooManyRequests, views.ErrorPage("Too many sign-ins", "Too many sign-ins came from your address in the last minute. Please wait a minute, then sign in again."))
+		s.page(w, r, http.StatusTooManyRequests, views.ErrorPage(i18n.T(r.Context(), "auth.too_many_title"), i18n.T(r.Context(), "auth.too_many")))
 		return
 	}
 	flow, _, ok := s.oidc.flow.read(r)
 	s.oidc.flow.clear(w, r) // one use
-	refuse := func(status int, why string, err error) {
-		s.log.Info("sign-in with the provider refused", "why", why, "err", err)
-		s.page(w, r, status, views.ErrorPage("Sign-in failed", why+" Please sign in again."))
+	// why is a sentence of the catalog, in a language: the page's, and
+	// English for the log.
+	refuse := func(status int, why func(context.Context) string, err error) {
+		s.log.Info("sign-in with the provider refused", "why", why(context.Background()), "err", err)
+		s.page(w, r, status, views.ErrorPage(i18n.T(r.Context(), "auth.failed_title"), i18n.T(r.Context(), "auth.sign_in_again", "Why", why(r.Context()))))
 	}
 	q := r.URL.Query()
 	switch {
 	case !ok:
-		refuse(http.StatusBadRequest, "This sign-in was not started here, or took too long.", nil)
+		refuse(http.StatusBadRequest, func(ctx context.Context) string { return i18n.T(ctx, "auth.not_started") }, nil)
 		return
 	case !hmac.Equal([]byte(q.Get("state")), []byte(flow[0])):
-		refuse(http.StatusBadRequest, "This sign-in does not match the one started here.", nil)
+		refuse(http.StatusBadRequest, func(ctx context.Context) string { return i18n.T(ctx, "auth.state_mismatch") }, nil)
 		return
 	}
 	verifier, nonce, room := flow[1], flow[2], flow[3]
@@ -393,49 +396,49 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		s.log.Error("spend a sign-in's state", "err", err)
-		s.page(w, r, http.StatusServiceUnavailable, views.ErrorPage("Sign-in unavailable", "Sign-in cannot be completed right now. Please try again in a moment."))
+		s.page(w, r, http.StatusServiceUnavailable, views.ErrorPage(i18n.T(r.Context(), "auth.unavailable_title"), i18n.T(r.Context(), "auth.cannot_complete")))
 		return
 	case !first:
-		refuse(http.StatusBadRequest, "This sign-in has been used already.", nil)
+		refuse(http.StatusBadRequest, func(ctx context.Context) string { return i18n.T(ctx, "auth.used") }, nil)
 		return
 	case q.Get("error") != "":
-		refuse(http.StatusUnauthorized, "The provider did not sign you in.", errors.New(q.Get("error")))
+		refuse(http.StatusUnauthorized, func(ctx context.Context) string { return i18n.T(ctx, "auth.not_signed_in") }, errors.New(q.Get("error")))
 		return
 	}
 	p, err := s.oidc.provider(ctx)
 	if err != nil {
-		refuse(http.StatusServiceUnavailable, "The identity provider cannot be reached right now.", err)
+		refuse(http.StatusServiceUnavailable, func(ctx context.Context) string { return i18n.T(ctx, "auth.provider_down") }, err)
 		return
 	}
 	tok, err := p.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier),
 		oauth2.SetAuthURLParam("redirect_uri", s.oidc.redirectURL(r)))
 	if err != nil {
-		refuse(http.StatusUnauthorized, "The provider refused the sign-in.", err)
+		refuse(http.StatusUnauthorized, func(ctx context.Context) string { return i18n.T(ctx, "auth.refused") }, err)
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		refuse(http.StatusUnauthorized, "The provider sent no identity.", nil)
+		refuse(http.StatusUnauthorized, func(ctx context.Context) string { return i18n.T(ctx, "auth.no_identity") }, nil)
 		return
 	}
 	idt, err := p.verifier.Verify(ctx, raw)
 	if err != nil {
-		refuse(http.StatusUnauthorized, "The provider's identity could not be verified.", err)
+		refuse(http.StatusUnauthorized, func(ctx context.Context) string { return i18n.T(ctx, "auth.not_verified") }, err)
 		return
 	}
 	if !hmac.Equal([]byte(idt.Nonce), []byte(nonce)) {
-		refuse(http.StatusUnauthorized, "The provider's identity was not issued for this sign-in.", nil)
+		refuse(http.StatusUnauthorized, func(ctx context.Context) string { return i18n.T(ctx, "auth.wrong_nonce") }, nil)
 		return
 	}
 	var claims idClaims
 	if err := idt.Claims(&claims); err != nil {
-		refuse(http.StatusUnauthorized, "The provider's identity could not be read.", err)
+		refuse(http.StatusUnauthorized, func(ctx context.Context) string { return i18n.T(ctx, "auth.identity_unreadable") }, err)
 		return
 	}
-	if why := s.oidc.refusal(claims); why != "" {
+	if why := s.oidc.refusal(r.Context(), claims); why != "" {
 		// Nothing is kept of the account: no identity cookie, no name.
 		s.log.Info("sign-in with the provider refused: account not let in", "sub", idt.Subject, "email", claims.Email, "verified", bool(claims.EmailVerified), "hd", claims.HostedDomain)
-		s.page(w, r, http.StatusForbidden, views.ErrorPage("Not open to this account", why+" Sign in with another account, or ask whoever runs this chat to let yours in."))
+		s.page(w, r, http.StatusForbidden, views.ErrorPage(i18n.T(r.Context(), "auth.not_open_title"), i18n.T(r.Context(), "auth.not_open", "Why", why)))
 		return
 	}
 	// The cookie carries the identity's generation: a sign-out bumps it,

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -52,7 +53,7 @@ func TestOIDCRefusal(t *testing.T) {
 		if err := json.Unmarshal([]byte(c.claims), &claims); err != nil {
 			t.Fatalf("%s: %v", c.what, err)
 		}
-		if why := c.flow.refusal(claims); (why == "") != c.in {
+		if why := c.flow.refusal(context.Background(), claims); (why == "") != c.in {
 			t.Errorf("%s: refusal %q, want let in %v", c.what, why, c.in)
 		}
 	}

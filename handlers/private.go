@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/views"
 )
@@ -34,18 +35,6 @@ const (
 	// inviteKeyLabel derives the invitations' key from SESSION_SECRET: a
 	// key of their own, so that a token is no MAC any cookie carries.
 	inviteKeyLabel = "chat invitation v1"
-)
-
-// The sentences of private rooms.
-const (
-	noSuchRoom      = "There is no room at this address."
-	roomTaken       = "That name is taken."
-	notMember       = "You are no longer a member of this room."
-	notCreator      = "Only whoever created this room can do that."
-	inviteExpired   = "This invitation has expired. Ask a member of the room for a new one."
-	inviteRevoked   = "This invitation was revoked. Ask a member of the room for a new one."
-	inviteForged    = "This is not an invitation to any room."
-	privateNeedAuth = "Private rooms need sign-in with a verified identity."
 )
 
 // memberOf is the member id of r's verified identity; "" without one.
@@ -68,7 +57,7 @@ func (s *Server) hidden(w http.ResponseWriter, r *http.Request, room string) boo
 		s.unavailable(w, r)
 		return true
 	case !ok:
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("No such room", noSuchRoom))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "request.no_such_room"), i18n.T(r.Context(), "private.no_such_room")))
 		return true
 	}
 	return false
@@ -82,25 +71,25 @@ func (s *Server) hidden(w http.ResponseWriter, r *http.Request, room string) boo
 func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 	member := memberOf(r)
 	if member == "" && s.identifier != nil {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "error.not_found"), i18n.T(r.Context(), "error.not_found_detail")))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
-		s.page(w, r, http.StatusBadRequest, views.ErrorPage("Bad request", "The form could not be read."))
+		s.page(w, r, http.StatusBadRequest, views.ErrorPage(i18n.T(r.Context(), "request.bad_request"), i18n.T(r.Context(), "request.form_unreadable")))
 		return
 	}
 	f := s.signInForm(r)
 	f.PrivateRoom = r.PostForm.Get("room")
 	if r.PostForm.Get("visibility") != "private" {
-		f.PrivateError = "Choose visibility=private: public rooms start when someone writes in them."
+		f.PrivateError = i18n.T(r.Context(), "private.choose_private")
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 		return
 	}
 	vis, room, bad := realtime.Private, "", ""
 	if member == "" {
 		vis, room = realtime.Unlisted, unlistedName()
-	} else if room, bad = validateRoom(f.PrivateRoom); bad != "" {
+	} else if room, bad = validateRoom(r.Context(), f.PrivateRoom); bad != "" {
 		f.PrivateError = bad
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 		return
@@ -109,11 +98,11 @@ func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	switch err := s.chat.CreateRoom(ctx, room, realtime.RoomInfo{Visibility: vis, Creator: member}); {
 	case errors.Is(err, realtime.ErrRoomTaken):
-		f.PrivateError = roomTaken
+		f.PrivateError = i18n.T(r.Context(), "private.room_taken")
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 		return
 	case errors.Is(err, realtime.ErrNoPrivateRooms):
-		f.PrivateError = privateNeedAuth
+		f.PrivateError = i18n.T(r.Context(), "private.need_auth")
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 		return
 	case err != nil:
@@ -193,7 +182,7 @@ func (s *Server) revokeInvites(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if info.Creator != memberOf(r) {
-		s.page(w, r, http.StatusForbidden, views.ErrorPage("Forbidden", notCreator))
+		s.page(w, r, http.StatusForbidden, views.ErrorPage(i18n.T(r.Context(), "request.forbidden"), i18n.T(r.Context(), "private.not_creator")))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
@@ -215,12 +204,12 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if info.Creator != memberOf(r) && !s.moderator(r) {
-		s.page(w, r, http.StatusForbidden, views.ErrorPage("Forbidden", notCreator))
+		s.page(w, r, http.StatusForbidden, views.ErrorPage(i18n.T(r.Context(), "request.forbidden"), i18n.T(r.Context(), "private.not_creator")))
 		return
 	}
-	name, bad := validateName(r.PostForm.Get("name"))
+	name, bad := validateName(r.Context(), r.PostForm.Get("name"))
 	if bad != "" {
-		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage("Not removed", bad))
+		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage(i18n.T(r.Context(), "moderation.not_removed"), bad))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
@@ -245,10 +234,10 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case !in:
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not removed", name+" is not a member of this room."))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "moderation.not_removed"), i18n.T(r.Context(), "private.not_a_member", "Name", name)))
 		return
 	case member == sess.ID:
-		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage("Not removed", "You cannot remove yourself."))
+		s.page(w, r, http.StatusUnprocessableEntity, views.ErrorPage(i18n.T(r.Context(), "moderation.not_removed"), i18n.T(r.Context(), "moderation.cannot_remove_self")))
 		return
 	}
 	if err := s.chat.RemoveMember(ctx, room, member); err != nil {
@@ -270,7 +259,7 @@ func (s *Server) privateRoom(w http.ResponseWriter, r *http.Request) (string, Se
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
-		s.page(w, r, http.StatusBadRequest, views.ErrorPage("Bad request", "The form could not be read."))
+		s.page(w, r, http.StatusBadRequest, views.ErrorPage(i18n.T(r.Context(), "request.bad_request"), i18n.T(r.Context(), "request.form_unreadable")))
 		return "", Session{}, realtime.RoomInfo{}, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
@@ -283,7 +272,7 @@ func (s *Server) privateRoom(w http.ResponseWriter, r *http.Request) (string, Se
 	}
 	// Direct messages are two people's: nobody is invited or removed.
 	if info.Visibility != realtime.Private || info.DM {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "error.not_found"), i18n.T(r.Context(), "error.not_found_detail")))
 		return "", Session{}, realtime.RoomInfo{}, false
 	}
 	return room, sess, info, true
@@ -295,16 +284,16 @@ func (s *Server) privateRoom(w http.ResponseWriter, r *http.Request) (string, Se
 func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 	member := memberOf(r)
 	if member == "" {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There is no page at this address."))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "error.not_found"), i18n.T(r.Context(), "error.not_found_detail")))
 		return
 	}
 	room, id, exp, ok := s.readInvite(chi.URLParam(r, "token"))
 	if !ok {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("No such invitation", inviteForged))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "private.no_such_invitation"), i18n.T(r.Context(), "private.invite_forged")))
 		return
 	}
 	if !time.Now().Before(exp) {
-		s.page(w, r, http.StatusGone, views.ErrorPage("Invitation expired", inviteExpired))
+		s.page(w, r, http.StatusGone, views.ErrorPage(i18n.T(r.Context(), "private.invitation_expired"), i18n.T(r.Context(), "private.invite_expired")))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
@@ -316,7 +305,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !open {
-		s.page(w, r, http.StatusGone, views.ErrorPage("Invitation revoked", inviteRevoked))
+		s.page(w, r, http.StatusGone, views.ErrorPage(i18n.T(r.Context(), "private.invitation_revoked"), i18n.T(r.Context(), "private.invite_revoked")))
 		return
 	}
 	if err := s.chat.AddMember(ctx, room, member); err != nil {
@@ -336,7 +325,7 @@ func (s *Server) ExcludedFromRoom(room, member string) {
 			continue
 		}
 		go func() {
-			_ = e.ts.wire.Last(framed(e.ts.ctx(), views.NoticeOOB(notMember)))
+			_ = e.ts.wire.Last(framed(e.ts.ctx(), views.NoticeOOB(i18n.T(e.ts.ctx(), "private.not_member"))))
 			e.conn.Close(websocket.StatusPolicyViolation, "no longer a member")
 		}()
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/views"
 )
@@ -25,12 +26,13 @@ import (
 // is a message with reply_to, which the server quotes from the message it
 // answers.
 
-// The sentences of a refused reaction or reply.
-const (
-	noReaction = "That message cannot take reactions: it was deleted, or it is no longer kept."
-	noOriginal = "The message you are replying to was deleted, or it is no longer kept. Cancel the reply to send your message."
-	unreadable = "That message could not be read."
-)
+// The sentences of a refused reaction or reply, in the language of ctx:
+// a message gone, an original gone, a number or frame that is none.
+func noReaction(ctx context.Context) string { return i18n.T(ctx, "refusal.no_reaction") }
+
+func noOriginal(ctx context.Context) string { return i18n.T(ctx, "refusal.no_original") }
+
+func unreadable(ctx context.Context) string { return i18n.T(ctx, "refusal.unreadable") }
 
 // react toggles sess's reaction emoji under message seq of room, the one
 // path for the socket and the forms. Reactions share the send limit and
@@ -39,13 +41,13 @@ const (
 func (s *Server) react(ctx context.Context, room string, sess Session, seq int64, emoji, nonce string, wait time.Duration) (string, error) {
 	emoji, err := realtime.ParseEmoji(emoji)
 	if err != nil {
-		return refusal(err), nil
+		return refusal(ctx, err), nil
 	}
-	if bad := validateNonce(nonce); bad != "" {
+	if bad := validateNonce(ctx, nonce); bad != "" {
 		return bad, nil
 	}
 	if seq < 1 {
-		return noReaction, nil
+		return noReaction(ctx), nil
 	}
 	if refusal, err := s.takeTurn(ctx, sess, wait); refusal != "" || err != nil {
 		return refusal, err
@@ -56,9 +58,9 @@ func (s *Server) react(ctx context.Context, room string, sess Session, seq int64
 	_, _, err = s.chat.Change(ctx, room, c, guardOf(sess, nonce))
 	switch {
 	case errors.Is(err, realtime.ErrNoMessage):
-		return noReaction, nil
+		return noReaction(ctx), nil
 	case errors.Is(err, realtime.ErrTooManyReactions):
-		return refusal(err), nil
+		return refusal(ctx, err), nil
 	case err != nil:
 		s.log.Error("react", "room", room, "seq", seq, "err", err)
 		return "", errors.Join(errUnavailable, err)
@@ -72,7 +74,7 @@ func (s *Server) react(ctx context.Context, room string, sess Session, seq int64
 // hot window, or the archive for an older one.
 func (s *Server) quoteOf(ctx context.Context, room string, seq int64) (*realtime.Quote, string, error) {
 	if seq < 1 {
-		return nil, unreadable, nil
+		return nil, unreadable(ctx), nil
 	}
 	msgs, err := s.chat.Recent(ctx, room)
 	if err != nil {
@@ -91,7 +93,7 @@ func (s *Server) quoteOf(ctx context.Context, room string, seq int64) (*realtime
 		}
 	}
 	if m.Seq == 0 || m.Deleted != "" {
-		return nil, noOriginal, nil
+		return nil, noOriginal(ctx), nil
 	}
 	q := realtime.QuoteOf(m)
 	return &q, "", nil
@@ -129,9 +131,9 @@ type reactFrame struct {
 	refusal string
 }
 
-// decodeReact reads a frame that toggles a reaction; ok is false for any
-// other frame.
-func decodeReact(typ websocket.MessageType, data []byte) (f reactFrame, ok bool) {
+// decodeReact reads a frame that toggles a reaction, its refusal in the
+// language of ctx; ok is false for any other frame.
+func decodeReact(ctx context.Context, typ websocket.MessageType, data []byte) (f reactFrame, ok bool) {
 	if typ != websocket.MessageText || !utf8.Valid(data) || jsonDepth(data) > maxFrameDepth {
 		return reactFrame{}, false
 	}
@@ -144,14 +146,14 @@ func decodeReact(typ websocket.MessageType, data []byte) (f reactFrame, ok bool)
 		return reactFrame{}, false
 	}
 	if in.Nonce != nil {
-		if bad := validateNonce(*in.Nonce); bad != "" {
+		if bad := validateNonce(ctx, *in.Nonce); bad != "" {
 			return reactFrame{refusal: bad}, true
 		}
 		f.nonce = *in.Nonce
 	}
 	seq, good := parseSeq(in.React)
 	if !good || seq == 0 || in.Emoji == nil {
-		f.refusal = unreadable
+		f.refusal = unreadable(ctx)
 		return f, true
 	}
 	f.seq, f.emoji = seq, *in.Emoji
@@ -167,7 +169,7 @@ func (s *Server) answerReact(ctx context.Context, room string, sess Session, f r
 	why, err := s.react(ctx, room, sess, f.seq, f.emoji, f.nonce, sendWait)
 	switch {
 	case err != nil:
-		return views.RefusedOOB(notSentUnavailable, f.nonce, true)
+		return views.RefusedOOB(notSentUnavailable(ctx), f.nonce, true)
 	case why != "":
 		return views.RefusedOOB(why, f.nonce, false)
 	}
@@ -184,7 +186,7 @@ func (s *Server) reactTarget(w http.ResponseWriter, r *http.Request) (string, Se
 	}
 	seq, err := strconv.ParseInt(chi.URLParam(r, "seq"), 10, 64)
 	if err != nil || seq < 1 {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("No such message", noReaction))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "edit.no_such_message"), noReaction(r.Context())))
 		return "", Session{}, realtime.Message{}, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
@@ -196,7 +198,7 @@ func (s *Server) reactTarget(w http.ResponseWriter, r *http.Request) (string, Se
 		s.unavailable(w, r)
 		return "", Session{}, realtime.Message{}, false
 	case why != "":
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("No such message", noReaction))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "edit.no_such_message"), noReaction(r.Context())))
 		return "", Session{}, realtime.Message{}, false
 	}
 	return room, sess, realtime.Message{Seq: seq, Name: q.Name, Text: q.Text}, true
@@ -233,7 +235,7 @@ func (s *Server) postReaction(w http.ResponseWriter, r *http.Request) {
 	}
 	if formErr != nil {
 		emoji = ""
-		again(unreadable)
+		again(unreadable(r.Context()))
 		return
 	}
 	why, err := s.react(r.Context(), room, sess, m.Seq, emoji, r.PostForm.Get("nonce"), 0)

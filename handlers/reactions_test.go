@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 // number; anything else is refused with the one sentence. Other frames are
 // not reactions.
 func TestDecodeReact(t *testing.T) {
+	unread := unreadable(context.Background())
 	expired := "This form has expired: reload the page and send again."
 	for _, c := range []struct {
 		frame   string
@@ -28,20 +30,20 @@ func TestDecodeReact(t *testing.T) {
 		{`{"react":"4","emoji":"👍","headers":{"HX-Request":"true"}}`, true, reactFrame{seq: 4, emoji: "👍"}, ""},
 		// The emoji is not judged here: react does it, with its own sentence.
 		{`{"react":"3","emoji":"ok"}`, true, reactFrame{seq: 3, emoji: "ok"}, ""},
-		{`{"react":"x","emoji":"👍","nonce":"n3"}`, true, reactFrame{nonce: "n3"}, unreadable},
-		{`{"react":"-1","emoji":"👍"}`, true, reactFrame{}, unreadable},
-		{`{"react":-1,"emoji":"👍"}`, true, reactFrame{}, unreadable},
-		{`{"react":"0","emoji":"👍"}`, true, reactFrame{}, unreadable},
-		{`{"react":0,"emoji":"👍"}`, true, reactFrame{}, unreadable},
-		{`{"react":"","emoji":"👍"}`, true, reactFrame{}, unreadable},
-		{`{"react":{"a":1},"emoji":"👍"}`, true, reactFrame{}, unreadable},
-		{`{"react":[1],"emoji":"👍"}`, true, reactFrame{}, unreadable},
-		{`{"react":"1.5","emoji":"👍"}`, true, reactFrame{}, unreadable},
-		{`{"react":"99999999999999999999","emoji":"👍"}`, true, reactFrame{}, unreadable},
-		{`{"react":"3"}`, true, reactFrame{}, unreadable},
+		{`{"react":"x","emoji":"👍","nonce":"n3"}`, true, reactFrame{nonce: "n3"}, unread},
+		{`{"react":"-1","emoji":"👍"}`, true, reactFrame{}, unread},
+		{`{"react":-1,"emoji":"👍"}`, true, reactFrame{}, unread},
+		{`{"react":"0","emoji":"👍"}`, true, reactFrame{}, unread},
+		{`{"react":0,"emoji":"👍"}`, true, reactFrame{}, unread},
+		{`{"react":"","emoji":"👍"}`, true, reactFrame{}, unread},
+		{`{"react":{"a":1},"emoji":"👍"}`, true, reactFrame{}, unread},
+		{`{"react":[1],"emoji":"👍"}`, true, reactFrame{}, unread},
+		{`{"react":"1.5","emoji":"👍"}`, true, reactFrame{}, unread},
+		{`{"react":"99999999999999999999","emoji":"👍"}`, true, reactFrame{}, unread},
+		{`{"react":"3"}`, true, reactFrame{}, unread},
 		{`{"react":"3","emoji":"👍","nonce":"` + strings.Repeat("n", 65) + `"}`, true, reactFrame{}, expired},
 	} {
-		got, ok := decodeReact(websocket.MessageText, []byte(c.frame))
+		got, ok := decodeReact(context.Background(), websocket.MessageText, []byte(c.frame))
 		if ok != c.ok || got.refusal != c.refusal {
 			t.Errorf("%s: ok %v refusal %q; want %v %q", c.frame, ok, got.refusal, c.ok, c.refusal)
 			continue
@@ -50,14 +52,14 @@ func TestDecodeReact(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", c.frame, got, c.want)
 		}
 	}
-	if _, ok := decodeReact(websocket.MessageBinary, []byte(`{"react":"3","emoji":"👍"}`)); ok {
+	if _, ok := decodeReact(context.Background(), websocket.MessageBinary, []byte(`{"react":"3","emoji":"👍"}`)); ok {
 		t.Error("a binary frame was read as a reaction")
 	}
-	if _, ok := decodeReact(websocket.MessageText, []byte("{\"react\":\"3\",\"emoji\":\"\xff\"}")); ok {
+	if _, ok := decodeReact(context.Background(), websocket.MessageText, []byte("{\"react\":\"3\",\"emoji\":\"\xff\"}")); ok {
 		t.Error("a frame that is not UTF-8 was read as a reaction")
 	}
 	deep := `{"react":"3","emoji":"👍","x":` + strings.Repeat("[", 20) + strings.Repeat("]", 20) + `}`
-	if _, ok := decodeReact(websocket.MessageText, []byte(deep)); ok {
+	if _, ok := decodeReact(context.Background(), websocket.MessageText, []byte(deep)); ok {
 		t.Error("a frame nested 20 deep was read as a reaction")
 	}
 }
@@ -66,6 +68,7 @@ func TestDecodeReact(t *testing.T) {
 // number; absent, null or "" is none; anything else is refused, the nonce
 // kept so that the page can tell which message it was.
 func TestDecodeFrameReplyTo(t *testing.T) {
+	unread := unreadable(context.Background())
 	for _, c := range []struct {
 		replyTo string // the JSON of reply_to; "" leaves it out
 		want    int64
@@ -77,23 +80,23 @@ func TestDecodeFrameReplyTo(t *testing.T) {
 		{`"7"`, 7, ""},
 		{`7`, 7, ""},
 		{`"9007199254740993"`, 9007199254740993, ""},
-		{`"x"`, 0, unreadable},
-		{`"-1"`, 0, unreadable},
-		{`-1`, 0, unreadable},
-		{`"0"`, 0, unreadable},
-		{`0`, 0, unreadable},
-		{`{"a":1}`, 0, unreadable},
-		{`[7]`, 0, unreadable},
-		{`"7 "`, 0, unreadable},
-		{`true`, 0, unreadable},
-		{`7.5`, 0, unreadable},
+		{`"x"`, 0, unread},
+		{`"-1"`, 0, unread},
+		{`-1`, 0, unread},
+		{`"0"`, 0, unread},
+		{`0`, 0, unread},
+		{`{"a":1}`, 0, unread},
+		{`[7]`, 0, unread},
+		{`"7 "`, 0, unread},
+		{`true`, 0, unread},
+		{`7.5`, 0, unread},
 	} {
 		frame := `{"text":"hello","nonce":"n1"`
 		if c.replyTo != "" {
 			frame += `,"reply_to":` + c.replyTo
 		}
 		frame += `,"headers":{"HX-Request":"true"}}`
-		out, refusal := decodeFrame(websocket.MessageText, []byte(frame))
+		out, refusal := decodeFrame(context.Background(), websocket.MessageText, []byte(frame))
 		if refusal != c.refusal {
 			t.Errorf("reply_to %s: refusal %q, want %q", c.replyTo, refusal, c.refusal)
 			continue
@@ -109,7 +112,7 @@ func TestDecodeFrameReplyTo(t *testing.T) {
 		}
 	}
 	// A reply with no text is refused as any empty message is.
-	if _, refusal := decodeFrame(websocket.MessageText, []byte(`{"nonce":"n1","reply_to":"3"}`)); refusal != "Type a message first." {
+	if _, refusal := decodeFrame(context.Background(), websocket.MessageText, []byte(`{"nonce":"n1","reply_to":"3"}`)); refusal != "Type a message first." {
 		t.Errorf("a reply without text: refusal %q", refusal)
 	}
 }

@@ -461,7 +461,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		s.oidc.signOut(w, r)
 	}
 	to := "/"
-	if room, bad := validateRoom(r.PostForm.Get("room")); bad == "" {
+	if room, bad := validateRoom(r.Context(), r.PostForm.Get("room")); bad == "" {
 		to = "/?room=" + url.QueryEscape(room)
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
@@ -470,7 +470,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
-		s.page(w, r, http.StatusBadRequest, views.ErrorPage("Bad request", "The form could not be read."))
+		s.page(w, r, http.StatusBadRequest, views.ErrorPage(i18n.T(r.Context(), "request.bad_request"), i18n.T(r.Context(), "request.form_unreadable")))
 		return
 	}
 	f := s.signInForm(r)
@@ -480,8 +480,8 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusUnauthorized, views.SignIn(f))
 		return
 	}
-	name, nameErr := validateName(f.Name)
-	room, roomErr := validateRoom(f.Room)
+	name, nameErr := validateName(r.Context(), f.Name)
+	room, roomErr := validateRoom(r.Context(), f.Room)
 	if nameErr != "" || roomErr != "" {
 		f.NameError, f.RoomError = nameErr, roomErr
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
@@ -495,7 +495,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		bound, err := s.chat.BindName(ctx, subject, name)
 		switch {
 		case errors.Is(err, realtime.ErrNameTaken):
-			f.NameError = nameBound
+			f.NameError = i18n.T(r.Context(), "refusal.name_bound")
 			s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 			return
 		case err != nil:
@@ -503,14 +503,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 			s.unavailable(w, r)
 			return
 		case bound != name:
-			f.Name, f.NameError = bound, "Your name here is "+bound+": it became yours when you first signed in."
+			f.Name, f.NameError = bound, i18n.T(r.Context(), "refusal.name_yours", "Name", bound)
 			s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 			return
 		}
 	}
 	sess := s.sessions.forName(r, name, subject)
 	if until, out := s.keptOut(ctx, room, sess); out {
-		f.RoomError = removedSentence(until)
+		f.RoomError = removedSentence(r.Context(), until)
 		s.page(w, r, http.StatusForbidden, views.SignIn(f))
 		return
 	}
@@ -521,7 +521,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !held {
-		f.NameError = nameTaken
+		f.NameError = nameTaken(r.Context())
 		s.page(w, r, http.StatusUnprocessableEntity, views.SignIn(f))
 		return
 	}
@@ -559,9 +559,9 @@ func (s *Server) endSession(ctx context.Context, sess Session) {
 // set, for a name with capitals (a redirect to the lower-case page).
 func (s *Server) roomParam(w http.ResponseWriter, r *http.Request, canonical bool) (string, bool) {
 	raw := chi.URLParam(r, "room")
-	room, bad := validateRoom(raw)
+	room, bad := validateRoom(r.Context(), raw)
 	if bad != "" {
-		s.page(w, r, http.StatusNotFound, views.ErrorPage("No such room", bad))
+		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "request.no_such_room"), bad))
 		return "", false
 	}
 	if canonical && room != raw {
@@ -597,7 +597,7 @@ func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("before"); v != "" {
 		before, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || before < 1 || s.pageSize == 0 {
-			s.page(w, r, http.StatusNotFound, views.ErrorPage("Not found", "There are no earlier messages at this address."))
+			s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "error.not_found"), i18n.T(r.Context(), "request.no_earlier")))
 			return
 		}
 		s.scrollback(w, r, room, sess, before)
@@ -607,13 +607,13 @@ func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
 	// made-up rooms by the thousand is held back.
 	if ok, retry := s.loads.allowOrRetry(sess.ID, time.Now()); !ok {
 		setRetryAfter(w, retry)
-		s.page(w, r, http.StatusTooManyRequests, views.ErrorPage("Too many pages", pagesTooFast))
+		s.page(w, r, http.StatusTooManyRequests, views.ErrorPage(i18n.T(r.Context(), "request.too_many_pages"), i18n.T(r.Context(), "request.pages_too_fast")))
 		return
 	}
 	// A Reply link (?reply_to): the box answers that message.
 	replyTo, good := seqParam(r.URL.Query().Get("reply_to"))
 	if !good {
-		s.renderRoom(w, r, http.StatusNotFound, room, sess, "", unreadable, 0)
+		s.renderRoom(w, r, http.StatusNotFound, room, sess, "", unreadable(r.Context()), 0)
 		return
 	}
 	s.renderRoom(w, r, http.StatusOK, room, sess, "", "", replyTo)
@@ -642,12 +642,12 @@ func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string,
 	if ok, retry := s.scrollbackAllowed(r, sess); !ok {
 		// The fragment is swapped in, so it answers 200, as below.
 		if htmx {
-			s.fragment(w, r, views.ScrollbackOOB(room, nil, before, olderTooFast, views.Viewer{}))
+			s.fragment(w, r, views.ScrollbackOOB(room, nil, before, i18n.T(r.Context(), "request.older_too_fast"), views.Viewer{}))
 			return
 		}
 		setRetryAfter(w, retry)
 		s.page(w, r, http.StatusTooManyRequests, views.Scrollback(views.ScrollbackPage{
-			Room: room, Name: sess.Name, Unavailable: olderTooFast,
+			Room: room, Name: sess.Name, Unavailable: i18n.T(r.Context(), "request.older_too_fast"),
 		}))
 		return
 	}
@@ -666,7 +666,7 @@ func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string,
 		earlier = msgs[0].Seq
 	}
 	if htmx {
-		s.fragment(w, r, views.ScrollbackOOB(room, viewMessages(msgs, s.handle), earlier, unavailableIf(unavailable), s.viewer(r, room, sess)))
+		s.fragment(w, r, views.ScrollbackOOB(room, viewMessages(msgs, s.handle), earlier, unavailableIf(r.Context(), unavailable), s.viewer(r, room, sess)))
 		return
 	}
 	status := http.StatusOK
@@ -674,7 +674,7 @@ func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string,
 	if unavailable {
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "5")
-		why = olderUnavailable + " Please try again in a moment."
+		why = i18n.T(r.Context(), "request.older_unavailable_retry")
 	}
 	s.page(w, r, status, views.Scrollback(views.ScrollbackPage{
 		Room: room, Name: sess.Name, Handle: s.handle(sess.ID), Moderator: s.moderator(r),
@@ -682,23 +682,14 @@ func (s *Server) scrollback(w http.ResponseWriter, r *http.Request, room string,
 	}))
 }
 
-// unavailableIf is what the scrollback fragment says when the older
-// messages cannot be read now.
-func unavailableIf(unavailable bool) string {
+// unavailableIf is what the scrollback fragment says, in the language of
+// ctx, when the older messages cannot be read now.
+func unavailableIf(ctx context.Context, unavailable bool) string {
 	if unavailable {
-		return olderUnavailable
+		return i18n.T(ctx, "request.older_unavailable")
 	}
 	return ""
 }
-
-// What a reader is told when older messages cannot be shown now.
-const (
-	olderUnavailable = "Older messages are unavailable right now."
-	olderTooFast     = "Slow down: you are loading earlier messages too fast. Wait a moment, then try again."
-)
-
-// pagesTooFast refuses a room page past the session's limit.
-const pagesTooFast = "Slow down: you are opening pages too fast. Wait a moment, then reload the page."
 
 // The limits on reading: room pages per session (a person opens a few,
 // and a no-JS reader reloads after each message), pages of scrollback per
@@ -739,7 +730,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		switch {
 		case err != nil:
 			s.log.Warn("read a reply's original", "room", room, "seq", replyTo, "err", err)
-			errText = cmp.Or(errText, unavailableNotice)
+			errText = cmp.Or(errText, unavailableNotice(ctx))
 		case why != "":
 			errText = cmp.Or(errText, why)
 		default:
@@ -820,7 +811,7 @@ func (s *Server) members(ctx context.Context, room, me string) []string {
 
 func (s *Server) unavailable(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", "2")
-	s.page(w, r, http.StatusServiceUnavailable, views.ErrorPage("Not available", "The chat cannot reach its storage right now. Please try again in a moment."))
+	s.page(w, r, http.StatusServiceUnavailable, views.ErrorPage(i18n.T(r.Context(), "request.unavailable_title"), i18n.T(r.Context(), "request.unavailable")))
 }
 
 // postMessage is the no-JS fallback: the same form, posted over HTTP.
@@ -831,13 +822,13 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
-		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, "", "That message is too large to send.", 0)
+		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, "", i18n.T(r.Context(), "refusal.too_large"), 0)
 		return
 	}
 	text := r.PostForm.Get("text")
 	replyTo, good := seqParam(r.PostForm.Get("reply_to"))
 	if !good {
-		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, text, unreadable, 0)
+		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, text, unreadable(r.Context()), 0)
 		return
 	}
 	// The session may have been signed in elsewhere: in this room, its name
@@ -851,7 +842,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !held {
-		s.renderRoom(w, r, http.StatusConflict, room, sess, text, nameHeld, replyTo)
+		s.renderRoom(w, r, http.StatusConflict, room, sess, text, i18n.T(r.Context(), "refusal.name_held"), replyTo)
 		return
 	}
 	// A form post is not held back by the rate limit: it is refused at once,
@@ -860,7 +851,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		s.unavailable(w, r)
-	case refusal == noOriginal:
+	case refusal == noOriginal(r.Context()):
 		// The original is gone: the text stays, without the reply.
 		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, text, refusal, 0)
 	case refusal != "":
@@ -870,13 +861,9 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-const nameTaken = "Someone in this room is using that name. Please pick another."
-
-// nameBound refuses a name that belongs to another verified identity.
-const nameBound = "That name belongs to someone else. Please pick another."
-
-// nameHeld refuses a post under a name someone else holds in the room.
-const nameHeld = "Not sent: someone in this room is using your name. Sign in again with another name to write here."
+// nameTaken refuses a name someone else holds in the room, in the
+// language of ctx.
+func nameTaken(ctx context.Context) string { return i18n.T(ctx, "refusal.name_taken") }
 
 // errUnavailable wraps broker failures that the user can only retry.
 var errUnavailable = errors.New("chat unavailable")
@@ -895,10 +882,10 @@ type outgoing struct {
 func (s *Server) send(ctx context.Context, room string, sess Session, addr string, out outgoing, wait time.Duration) (int64, string, error) {
 	text, err := realtime.ParseText(out.text)
 	if err != nil {
-		return 0, refusal(err), nil
+		return 0, refusal(ctx, err), nil
 	}
 	nonce := out.nonce
-	if bad := validateNonce(nonce); bad != "" {
+	if bad := validateNonce(ctx, nonce); bad != "" {
 		return 0, bad, nil
 	}
 	if refusal, err := s.takeTurn(ctx, sess, wait); refusal != "" || err != nil {
@@ -917,7 +904,7 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr strin
 			return 0, "", errors.Join(errUnavailable, err)
 		}
 		if len(msgs) == 0 {
-			return 0, tooManyRooms, nil
+			return 0, i18n.T(ctx, "refusal.too_many_rooms"), nil
 		}
 	}
 	var quote *realtime.Quote
@@ -959,16 +946,10 @@ const (
 	newRoomsPerAddress = 100
 )
 
-// tooManyRooms refuses a first message in a room past that bound.
-const tooManyRooms = "Not sent: you have started many new rooms lately. Write in a room that has messages, or wait a while before starting another."
-
 // brokerWait bounds every call to the broker made for a request or a
 // socket: a broker that does not answer is an error the user can retry,
 // not a request or a drain that hangs.
 const brokerWait = 5 * time.Second
-
-// slowDown refuses a message past the rate limit.
-const slowDown = "Slow down: you are sending too fast. Wait a moment, then retry."
 
 // takeTurn waits for sess's turn under the send limit, which sends and
 // changes share, at most wait: past it, a refusal for the user; an error
@@ -976,7 +957,7 @@ const slowDown = "Slow down: you are sending too fast. Wait a moment, then retry
 func (s *Server) takeTurn(ctx context.Context, sess Session, wait time.Duration) (string, error) {
 	delay, ok := s.limits.reserve(sess.ID, wait)
 	if !ok {
-		return slowDown, nil
+		return i18n.T(ctx, "refusal.slow_down"), nil
 	}
 	if delay > 0 {
 		t := time.NewTimer(delay)

@@ -76,7 +76,7 @@ func (s sessions) read(r *http.Request) (Session, bool) {
 	if !ok {
 		return Session{}, false
 	}
-	if _, bad := validateName(sess.Name); bad != "" {
+	if _, bad := validateName(r.Context(), sess.Name); bad != "" {
 		return Session{}, false
 	}
 	sess.Expires = exp

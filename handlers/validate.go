@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"unicode/utf8"
 
+	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
 )
 
@@ -21,62 +23,62 @@ const (
 // person what is wrong.
 
 // refusal is the sentence a person reads for one of realtime's refusals
-// ("" for nil).
-func refusal(err error) string {
+// ("" for nil), in the language of ctx.
+func refusal(ctx context.Context, err error) string {
 	switch {
 	case err == nil:
 		return ""
 	case errors.Is(err, realtime.ErrNameNotText):
-		return "Your name has characters that are not text."
+		return i18n.T(ctx, "refusal.name_not_text")
 	case errors.Is(err, realtime.ErrNameControl):
-		return "Names cannot contain control characters."
+		return i18n.T(ctx, "refusal.name_control")
 	case errors.Is(err, realtime.ErrNameEmpty):
-		return "Please give a name."
+		return i18n.T(ctx, "refusal.name_empty")
 	case errors.Is(err, realtime.ErrNameTooLong):
-		return "Names are at most 32 characters."
+		return i18n.T(ctx, "refusal.name_too_long")
 	case errors.Is(err, realtime.ErrNameInvisible):
-		return "Names cannot contain invisible characters."
+		return i18n.T(ctx, "refusal.name_invisible")
 	case errors.Is(err, realtime.ErrNameUnseen):
-		return "Please give a name with letters or signs that can be seen."
+		return i18n.T(ctx, "refusal.name_unseen")
 	case errors.Is(err, realtime.ErrRoomEmpty):
-		return "Please give a room."
+		return i18n.T(ctx, "refusal.room_empty")
 	case errors.Is(err, realtime.ErrRoomTooLong):
-		return "Room names are at most 64 characters."
+		return i18n.T(ctx, "refusal.room_too_long")
 	case errors.Is(err, realtime.ErrRoomAlphabet):
-		return "Room names use only letters a to z, digits, - and _."
+		return i18n.T(ctx, "refusal.room_alphabet")
 	case errors.Is(err, realtime.ErrRoomReserved):
-		return "Room names cannot start and end with __."
+		return i18n.T(ctx, "refusal.room_reserved")
 	case errors.Is(err, realtime.ErrTextNotText):
-		return "Your message has characters that are not text."
+		return i18n.T(ctx, "refusal.text_not_text")
 	case errors.Is(err, realtime.ErrTextEmpty):
-		return "Type a message first."
+		return i18n.T(ctx, "refusal.text_empty")
 	case errors.Is(err, realtime.ErrTextTooLong):
-		return "Messages are at most 2,000 characters."
+		return i18n.T(ctx, "refusal.text_too_long")
 	case errors.Is(err, realtime.ErrTextControl):
-		return "Messages cannot contain control characters."
+		return i18n.T(ctx, "refusal.text_control")
 	case errors.Is(err, realtime.ErrTextTooTall):
-		return "Messages are at most 40 lines."
+		return i18n.T(ctx, "refusal.text_too_tall")
 	case errors.Is(err, realtime.ErrInvalidEmoji):
-		return "A reaction is one emoji, such as 👍: not text, not several emoji."
+		return i18n.T(ctx, "refusal.invalid_emoji")
 	case errors.Is(err, realtime.ErrTooManyReactions):
-		return "You have given this message 20 different reactions: take one back first."
+		return i18n.T(ctx, "refusal.too_many_reactions")
 	}
-	return "That is not allowed here."
+	return i18n.T(ctx, "refusal.not_allowed")
 }
 
-func validateName(s string) (string, string) {
+func validateName(ctx context.Context, s string) (string, string) {
 	name, err := realtime.ParseName(s)
-	return name, refusal(err)
+	return name, refusal(ctx, err)
 }
 
-func validateRoom(s string) (string, string) {
+func validateRoom(ctx context.Context, s string) (string, string) {
 	room, err := realtime.ParseRoom(s)
-	return room, refusal(err)
+	return room, refusal(ctx, err)
 }
 
-func validateNonce(s string) string {
+func validateNonce(ctx context.Context, s string) string {
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxNonce {
-		return "This form has expired: reload the page and send again."
+		return i18n.T(ctx, "refusal.form_expired")
 	}
 	return ""
 }

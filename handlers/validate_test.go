@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"testing"
 
 	"github.com/chatrun/chat/realtime/firestorearchive"
@@ -12,12 +13,12 @@ import (
 // door, with a reason, so that no such room can ever reach the archive.
 func TestRoomNamesAreValidFirestoreIDs(t *testing.T) {
 	for _, in := range []string{"__x__", "__", "___", "____", "__Admin__", " __a-b__ ", "__x_y__"} {
-		if room, bad := validateRoom(in); bad != "Room names cannot start and end with __." {
+		if room, bad := validateRoom(context.Background(), in); bad != "Room names cannot start and end with __." {
 			t.Errorf("room %q: accepted as %q (%q), want refused: names cannot start and end with __", in, room, bad)
 		}
 	}
 	for _, in := range []string{"_x_", "__x", "x__", "a__b__c", "_", "general", "x-__", "__-x"} {
-		room, bad := validateRoom(in)
+		room, bad := validateRoom(context.Background(), in)
 		if bad != "" {
 			t.Errorf("room %q refused (%q), want it accepted", in, bad)
 			continue
@@ -34,7 +35,7 @@ func FuzzRoomNamesAreValidFirestoreIDs(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		if room, bad := validateRoom(in); bad == "" && !firestorearchive.ValidID(room) {
+		if room, bad := validateRoom(context.Background(), in); bad == "" && !firestorearchive.ValidID(room) {
 			t.Fatalf("accepted %q as room %q, which Firestore refuses as a document id", in, room)
 		}
 	})

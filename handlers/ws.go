@@ -46,7 +46,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		conn.CloseNow()
 		return
 	case trackTooMany:
-		s.write(r.Context(), conn, renderBytes(r.Context(), views.NoticeOOB("Too many connections from your network. Retrying…")))
+		s.write(r.Context(), conn, renderBytes(r.Context(), views.NoticeOOB(i18n.T(r.Context(), "socket.too_many_connections"))))
 		conn.Close(websocket.StatusTryAgainLater, "too many connections")
 		conn.CloseNow()
 		return
@@ -170,12 +170,12 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, wire *transpor
 	// A refused handshake makes htmx retry for ever; 1008 makes it stop.
 	// Nothing of the room is sent first.
 	if !signedIn {
-		s.write(ctx, conn, renderBytes(ctx, views.SignInAgainOOB(room, sessionEnded)))
+		s.write(ctx, conn, renderBytes(ctx, views.SignInAgainOOB(room, i18n.T(ctx, "socket.session_ended"))))
 		conn.Close(websocket.StatusPolicyViolation, "sign in again")
 		return nil, false
 	}
 	if until, out := s.keptOut(ctx, room, sess); out {
-		s.write(ctx, conn, renderBytes(ctx, views.NoticeOOB(removedSentence(until))))
+		s.write(ctx, conn, renderBytes(ctx, views.NoticeOOB(removedSentence(ctx, until))))
 		conn.Close(websocket.StatusPolicyViolation, "removed by a moderator")
 		return nil, false
 	}
@@ -187,7 +187,7 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, wire *transpor
 		return nil, false
 	}
 	if !held {
-		s.write(ctx, conn, renderBytes(ctx, views.SignInAgainOOB(room, nameTaken)))
+		s.write(ctx, conn, renderBytes(ctx, views.SignInAgainOOB(room, nameTaken(ctx))))
 		conn.Close(websocket.StatusPolicyViolation, "name taken")
 		return nil, false
 	}
@@ -203,11 +203,13 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, wire *transpor
 // unavailableSocket tells a page that the chat cannot take it now, and
 // closes its socket with 1013 so that the page tries again later.
 func (s *Server) unavailableSocket(ctx context.Context, conn *websocket.Conn) {
-	_ = s.write(ctx, conn, renderBytes(ctx, views.NoticeOOB(unavailableNotice)))
+	_ = s.write(ctx, conn, renderBytes(ctx, views.NoticeOOB(unavailableNotice(ctx))))
 	conn.Close(websocket.StatusTryAgainLater, "chat unavailable")
 }
 
-const unavailableNotice = "The chat cannot store messages right now. Trying again…"
+// unavailableNotice says, in the language of ctx, that the chat cannot
+// take messages now.
+func unavailableNotice(ctx context.Context) string { return i18n.T(ctx, "socket.unavailable") }
 
 func (s *Server) write(ctx context.Context, conn *websocket.Conn, data []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
@@ -247,31 +249,31 @@ type incoming struct {
 
 // decodeFrame reads a frame from the page: the message's text, nonce and
 // the message it answers, or why the frame is refused (with the nonce
-// when it could be read).
-func decodeFrame(typ websocket.MessageType, data []byte) (out outgoing, refusal string) {
+// when it could be read), in the language of ctx.
+func decodeFrame(ctx context.Context, typ websocket.MessageType, data []byte) (out outgoing, refusal string) {
 	if typ != websocket.MessageText {
-		return outgoing{}, "Messages must be text."
+		return outgoing{}, i18n.T(ctx, "refusal.not_text")
 	}
 	// encoding/json would quietly turn invalid UTF-8 into U+FFFD.
 	if !utf8.Valid(data) {
-		return outgoing{}, "Your message has characters that are not text."
+		return outgoing{}, i18n.T(ctx, "refusal.text_not_text")
 	}
 	var in incoming
 	if jsonDepth(data) > maxFrameDepth || json.Unmarshal(data, &in) != nil {
-		return outgoing{}, unreadable
+		return outgoing{}, unreadable(ctx)
 	}
-	if in.Nonce != nil && validateNonce(*in.Nonce) == "" {
+	if in.Nonce != nil && validateNonce(ctx, *in.Nonce) == "" {
 		out.nonce = *in.Nonce
 	}
 	if in.Text == nil {
-		return outgoing{nonce: out.nonce}, "Type a message first."
+		return outgoing{nonce: out.nonce}, i18n.T(ctx, "refusal.text_empty")
 	}
 	if in.Nonce != nil && out.nonce == "" {
-		return outgoing{}, validateNonce(*in.Nonce)
+		return outgoing{}, validateNonce(ctx, *in.Nonce)
 	}
 	replyTo, good := parseSeq(in.ReplyTo)
 	if !good {
-		return outgoing{nonce: out.nonce}, unreadable
+		return outgoing{nonce: out.nonce}, unreadable(ctx)
 	}
 	out.text, out.replyTo = *in.Text, replyTo
 	return out, ""
@@ -288,9 +290,10 @@ type changeFrame struct {
 	refusal string
 }
 
-// decodeChange reads a frame that edits or deletes a message; ok is false
-// for any other frame (a message to send, which decodeFrame reads).
-func decodeChange(typ websocket.MessageType, data []byte) (c changeFrame, ok bool) {
+// decodeChange reads a frame that edits or deletes a message, its refusal
+// in the language of ctx; ok is false for any other frame (a message to
+// send, which decodeFrame reads).
+func decodeChange(ctx context.Context, typ websocket.MessageType, data []byte) (c changeFrame, ok bool) {
 	if typ != websocket.MessageText || !utf8.Valid(data) || jsonDepth(data) > maxFrameDepth {
 		return changeFrame{}, false
 	}
@@ -304,7 +307,7 @@ func decodeChange(typ websocket.MessageType, data []byte) (c changeFrame, ok boo
 		return changeFrame{}, false
 	}
 	if in.Nonce != nil {
-		if bad := validateNonce(*in.Nonce); bad != "" {
+		if bad := validateNonce(ctx, *in.Nonce); bad != "" {
 			return changeFrame{refusal: bad}, true
 		}
 		c.nonce = *in.Nonce
@@ -314,19 +317,19 @@ func decodeChange(typ websocket.MessageType, data []byte) (c changeFrame, ok boo
 		raw, c.del = in.Delete, true
 	}
 	if in.Edit != nil && in.Delete != nil {
-		c.refusal = "That message could not be read."
+		c.refusal = unreadable(ctx)
 		return c, true
 	}
 	// The number as a string, as a form sends it (a bare number too).
 	seq, good := parseSeq(*raw)
 	if !good || seq == 0 {
-		c.refusal = unreadable
+		c.refusal = unreadable(ctx)
 		return c, true
 	}
 	c.seq = seq
 	if !c.del {
 		if in.Text == nil {
-			c.refusal = "Type a message first."
+			c.refusal = i18n.T(ctx, "refusal.text_empty")
 			return c, true
 		}
 		c.text = *in.Text
@@ -343,7 +346,7 @@ func (s *Server) answerChange(ctx context.Context, room string, sess Session, mo
 	refusal, err := s.change(ctx, room, sess, moderator, c.seq, c.del, c.text, c.nonce, sendWait)
 	switch {
 	case err != nil:
-		return views.RefusedOOB(notSentUnavailable, c.nonce, true)
+		return views.RefusedOOB(notSentUnavailable(ctx), c.nonce, true)
 	case refusal != "":
 		return views.RefusedOOB(refusal, c.nonce, false)
 	}
@@ -389,10 +392,9 @@ const sendWait = 3 * time.Second
 
 // Replies to a message the chat could not take for now; the page keeps the
 // message and sends it again when the chat says it is back.
-const notSentUnavailable = "Not sent yet: the chat cannot store messages right now. It will be sent when the chat is back."
-
-// tooLarge refuses a frame over maxFrame.
-const tooLarge = "That message is too large to send: messages are at most 2,000 characters."
+func notSentUnavailable(ctx context.Context) string {
+	return i18n.T(ctx, "refusal.not_sent_unavailable")
+}
 
 func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string, sess Session, moderator string, addr string, sock *realtime.Socket) {
 	for {
@@ -401,7 +403,7 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 			return // closed by the peer, over maxDiscard (1009), or the server shut down
 		}
 		if dropped {
-			sock.Push(framed(ctx, views.RefusedOOB(tooLarge, "", false)))
+			sock.Push(framed(ctx, views.RefusedOOB(i18n.T(ctx, "refusal.too_large_frame"), "", false)))
 			continue
 		}
 		if isTyping(typ, data) {
@@ -416,15 +418,15 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 			}
 			continue
 		}
-		if c, ok := decodeChange(typ, data); ok {
+		if c, ok := decodeChange(ctx, typ, data); ok {
 			sock.Push(framed(ctx, s.answerChange(ctx, room, sess, moderator, c)))
 			continue
 		}
-		if f, ok := decodeReact(typ, data); ok {
+		if f, ok := decodeReact(ctx, typ, data); ok {
 			sock.Push(framed(ctx, s.answerReact(ctx, room, sess, f)))
 			continue
 		}
-		out, refusal := decodeFrame(typ, data)
+		out, refusal := decodeFrame(ctx, typ, data)
 		if refusal != "" {
 			sock.Push(framed(ctx, views.RefusedOOB(refusal, out.nonce, false)))
 			continue
@@ -432,7 +434,7 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 		seq, refusal, err := s.send(ctx, room, sess, addr, out, sendWait)
 		switch {
 		case err != nil:
-			sock.Push(framed(ctx, views.RefusedOOB(notSentUnavailable, out.nonce, true)))
+			sock.Push(framed(ctx, views.RefusedOOB(notSentUnavailable(ctx), out.nonce, true)))
 		case refusal != "":
 			sock.Push(framed(ctx, views.RefusedOOB(refusal, out.nonce, false)))
 		default:

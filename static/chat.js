@@ -5,6 +5,51 @@
 // docs/SPEC.md describes the frames this script reads and sends.
 // No inline script anywhere, so a strict CSP holds.
 (() => {
+  // ---- The page's language -----------------------------------------------
+  //
+  // Every sentence the script shows comes from the page (#chat-strings,
+  // the catalogs' js.* messages, in <html lang>'s language): say(key,
+  // {Field: value}) returns message js.<key> with its {{.Field}}s filled
+  // (numbers in the page's language), its plural form chosen by data.Count;
+  // a missing message comes back as its key. A Node among the values makes
+  // it a DocumentFragment holding that node in place. Always call it with
+  // the key written out: a test checks each one is in the catalogs.
+  // mention.js gets it as window.chatSay.
+  const lang = (() => {
+    try {
+      return Intl.getCanonicalLocales(document.documentElement.lang || 'en')[0] || 'en';
+    } catch {
+      return 'en';
+    }
+  })();
+  let strings = null;
+  const plural = new Intl.PluralRules(lang);
+  const number = new Intl.NumberFormat(lang);
+  const say = (key, data = {}) => {
+    if (strings === null) {
+      try {
+        strings = JSON.parse(document.getElementById('chat-strings')?.textContent || '{}') || {};
+      } catch {
+        strings = {};
+      }
+    }
+    let s = strings[key];
+    if (s && typeof s === 'object') s = s[typeof data.Count === 'number' ? plural.select(data.Count) : 'other'] ?? s.other;
+    if (typeof s !== 'string') return key;
+    // Odd parts are the names of fields.
+    const parts = s.split(/\{\{\s*\.(\w+)\s*\}\}/).map((x, i) => {
+      if (i % 2 === 0) return x;
+      const v = data[x];
+      if (v === undefined || v === null) return `{{.${x}}}`;
+      return typeof v === 'number' ? number.format(v) : v;
+    });
+    if (!parts.some((x) => x instanceof Node)) return parts.join('');
+    const frag = document.createDocumentFragment();
+    for (const x of parts) if (x !== '') frag.append(x);
+    return frag;
+  };
+  Object.defineProperty(window, 'chatSay', { value: say });
+
   const chat = document.getElementById('chat');
   if (!chat) return;
   const log = chat.querySelector('.log');
@@ -56,15 +101,24 @@
   // sender of the one before it, within five minutes, sits under that one's
   // name. docs/SPEC.md describes the markup.
 
-  const shortTime = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-  const fullTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'long' });
-  const dayName = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+  // The page's language for the words, the reader's own clock (12 or 24
+  // hours, from the browser's locale) for the hours.
+  const hourCycle = new Intl.DateTimeFormat(undefined, { hour: 'numeric' }).resolvedOptions().hourCycle;
+  const shortTime = new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', hourCycle });
+  const fullTime = new Intl.DateTimeFormat(lang, { dateStyle: 'full', timeStyle: 'long', hourCycle });
+  const dayName = new Intl.DateTimeFormat(lang, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+  // "Today", "Yesterday" (今天, 昨天) as the page's language says them.
+  const relativeDay = new Intl.RelativeTimeFormat(lang, { numeric: 'auto' });
+  const dayWord = (n) => {
+    const w = relativeDay.format(n, 'day');
+    return w.charAt(0).toLocaleUpperCase(lang) + w.slice(1);
+  };
   const dayKey = (d) => `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
   const dayLabel = (d) => {
     const today = new Date();
     const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
-    if (dayKey(d) === dayKey(today)) return 'Today';
-    if (dayKey(d) === dayKey(yesterday)) return 'Yesterday';
+    if (dayKey(d) === dayKey(today)) return dayWord(0);
+    if (dayKey(d) === dayKey(yesterday)) return dayWord(-1);
     return dayName.format(d);
   };
   const groupGap = 5 * 60 * 1000;
@@ -76,7 +130,7 @@
       const d = new Date(e.getAttribute('datetime'));
       if (!Number.isNaN(d.getTime())) {
         e.dataset.full = fullTime.format(d);
-        e.title = `Edited ${e.dataset.full}`;
+        e.title = say('time.edited', { Time: e.dataset.full });
         e.dataset.local = '1';
       }
     }
@@ -180,7 +234,7 @@
       said.setAttribute('role', 'alert');
       wrap.prepend(said, ' ');
     }
-    said.textContent = 'Could not load earlier messages: the connection failed.';
+    said.textContent = say('earlier.failed');
   });
   new MutationObserver(() => {
     markMine();
@@ -255,17 +309,17 @@
       if (answer === 'granted') {
         localStorage.setItem(notifyKey, '1');
         notifyButton.hidden = true;
-        notice('You will be notified when someone mentions you while this tab is hidden.');
+        notice(say('notify.on'));
       } else {
         notifyButton.hidden = true;
-        notice('Notifications are blocked in this browser, so none will be shown.');
+        notice(say('notify.blocked'));
       }
     });
   }
   const notifyMention = (li) => {
     if (!notifying()) return;
     try {
-      new Notification(`${li.dataset.name} mentioned you in ${baseTitle.replace(/ — Chat$/, '')}`, {
+      new Notification(say('notify.mention', { Name: li.dataset.name, Room: roomName }), {
         body: li.querySelector(':scope > .text')?.textContent ?? '',
         tag: li.id,
       });
@@ -282,10 +336,10 @@
       const said = document.getElementById('copy-status');
       try {
         await navigator.clipboard.writeText(field.value);
-        said.textContent = 'Link copied.';
+        said.textContent = say('link.copied');
       } catch {
         field.select();
-        said.textContent = 'Press Ctrl+C (⌘C) to copy the selected link.';
+        said.textContent = say('link.copy_by_hand');
       }
     });
   }
@@ -319,7 +373,7 @@
   const outboxList = document.createElement('ol');
   outboxList.id = 'outbox';
   outboxList.className = 'outbox';
-  outboxList.setAttribute('aria-label', 'Your messages not yet sent');
+  outboxList.setAttribute('aria-label', say('outbox.label'));
   messages.after(outboxList);
 
   /** @type {{nonce: string, text: string, state: string, seq?: number, why?: string, li: HTMLLIElement}[]} */
@@ -332,17 +386,17 @@
   };
 
   const label = {
-    queued: () => (navigator.onLine ? 'Waiting for the connection…' : 'Not sent yet: you are offline. It will be sent when you are back.'),
-    sending: () => 'Sending…',
-    waiting: () => 'Not sent yet: the chat cannot store messages right now. It will be sent when it is back.',
-    sent: () => 'Sent',
-    ended: () => 'Not sent: you are signed out. Sign in again, then send it again.',
+    queued: () => (navigator.onLine ? say('outbox.waiting_connection') : say('outbox.offline')),
+    sending: () => say('outbox.sending'),
+    waiting: () => say('outbox.unavailable'),
+    sent: () => say('outbox.sent'),
+    ended: () => say('outbox.signed_out'),
   };
 
   const render = (entry) => {
     const li = entry.li;
     li.dataset.state = entry.state;
-    li.querySelector('.state').textContent = entry.state === 'failed' ? `Not sent: ${entry.why}` : label[entry.state]();
+    li.querySelector('.state').textContent = entry.state === 'failed' ? say('outbox.refused', { Why: entry.why }) : label[entry.state]();
     li.querySelector('.actions').hidden = entry.state !== 'failed';
   };
 
@@ -360,7 +414,7 @@
     text.textContent = entry.text;
     const actions = document.createElement('span');
     actions.className = 'actions';
-    for (const [action, name] of [['retry', 'Retry'], ['edit', 'Edit']]) {
+    for (const [action, name] of [['retry', say('outbox.retry')], ['edit', say('outbox.edit')]]) {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'link';
@@ -431,7 +485,7 @@
     if (!entry) return;
     if (button.dataset.action === 'edit') {
       if (input.value !== '') {
-        showError('Send or clear what is in the box first, then edit this message.');
+        showError(say('compose.edit_box_busy'));
         input.focus();
         return;
       }
@@ -457,15 +511,15 @@
     e.stopPropagation();
     const text = input.value;
     if (conn.ended) {
-      showError('You are signed out: sign in again to send. Your message is still in the box.');
+      showError(say('compose.signed_out'));
       return;
     }
     if (text.trim() === '') {
-      showError('Type a message first.');
+      showError(say('compose.empty'));
       return;
     }
     if (text.trim().split('\n').length > maxLines) {
-      showError(`Messages are at most ${maxLines} lines.`);
+      showError(say('compose.max_lines', { Count: maxLines }));
       return;
     }
     showError('');
@@ -523,9 +577,9 @@
   /** @type {{nonce: string, seq: number, del: boolean, text: string, state: string}[]} */
   const changes = [];
   const changeLabel = {
-    queued: (c) => (c.del ? 'Deleting when the connection is back…' : 'Saving when the connection is back…'),
-    sending: (c) => (c.del ? 'Deleting…' : 'Saving…'),
-    waiting: (c) => (c.del ? 'Not deleted yet: the chat cannot store changes right now.' : 'Not saved yet: the chat cannot store changes right now.'),
+    queued: (c) => (c.del ? say('change.deleting_later') : say('change.saving_later')),
+    sending: (c) => (c.del ? say('change.deleting') : say('change.saving')),
+    waiting: (c) => (c.del ? say('change.not_deleted') : say('change.not_saved')),
   };
 
   // controls puts Edit and Delete on a message that may have them (pushed
@@ -551,10 +605,10 @@
     }
     const base = `/rooms/${encodeURIComponent(roomName)}/messages/${seq}`;
     const want = [
-      ['reply-link', 'Reply', `/rooms/${encodeURIComponent(roomName)}?reply_to=${seq}#text`],
-      ['react-link', 'React', `${base}/reactions`],
-      canEdit(li) && ['edit', 'Edit', `${base}/edit`],
-      canDelete(li) && ['delete', 'Delete', `${base}/delete`],
+      ['reply-link', say('actions.reply'), `/rooms/${encodeURIComponent(roomName)}?reply_to=${seq}#text`],
+      ['react-link', say('actions.react'), `${base}/reactions`],
+      canEdit(li) && ['edit', say('actions.edit'), `${base}/edit`],
+      canDelete(li) && ['delete', say('actions.delete'), `${base}/delete`],
     ].filter(Boolean);
     const have = actions ? [...actions.querySelectorAll(':scope > a')].map((a) => a.className).join(' ') : null;
     if (have === want.map((w) => w[0]).join(' ')) return;
@@ -591,7 +645,7 @@
 
   const queueChange = (seq, del, text) => {
     if (conn.ended) {
-      showError('You are signed out: sign in again to change your messages.');
+      showError(say('change.signed_out'));
       return;
     }
     const c = { nonce: newNonce(), seq, del, text, state: 'queued' };
@@ -658,7 +712,7 @@
     const label = document.createElement('label');
     label.className = 'visually-hidden';
     label.htmlFor = `edit-${seq}`;
-    label.textContent = 'Edit your message';
+    label.textContent = say('change.edit_label');
     const area = document.createElement('textarea');
     area.id = `edit-${seq}`;
     area.rows = 1;
@@ -668,16 +722,16 @@
     const hintText = document.createElement('small');
     hintText.id = `edit-hint-${seq}`;
     hintText.className = 'hint';
-    hintText.textContent = 'Enter saves, Escape cancels, Shift+Enter starts a new line.';
+    hintText.textContent = say('change.edit_hint');
     const save = document.createElement('button');
     save.type = 'button';
     save.dataset.act = 'save';
-    save.textContent = 'Save';
+    save.textContent = say('change.save');
     const cancel = document.createElement('button');
     cancel.type = 'button';
     cancel.className = 'link';
     cancel.dataset.act = 'cancel';
-    cancel.textContent = 'Cancel';
+    cancel.textContent = say('change.cancel');
     box.append(label, area, save, ' ', cancel, hintText);
     for (const el of li.querySelectorAll(':scope > .text, :scope > .edited, :scope > .actions')) {
       el.hidden = true;
@@ -695,11 +749,11 @@
     const { li, area, original } = editing;
     const text = area.value;
     if (text.trim() === '') {
-      showError('Type a message first. To take it back, delete it.');
+      showError(say('change.empty'));
       return;
     }
     if (text.trim().split('\n').length > maxLines) {
-      showError(`Messages are at most ${maxLines} lines.`);
+      showError(say('compose.max_lines', { Count: maxLines }));
       return;
     }
     showError('');
@@ -725,18 +779,18 @@
     const group = document.createElement('span');
     group.className = 'confirm';
     group.setAttribute('role', 'group');
-    group.setAttribute('aria-label', 'Delete this message?');
+    group.setAttribute('aria-label', say('change.confirm_delete'));
     const q = document.createElement('span');
-    q.textContent = 'Delete this message? ';
+    q.textContent = `${say('change.confirm_delete')} `;
     const yes = document.createElement('button');
     yes.type = 'button';
     yes.dataset.act = 'confirm-delete';
-    yes.textContent = 'Delete';
+    yes.textContent = say('change.delete');
     const no = document.createElement('button');
     no.type = 'button';
     no.className = 'link';
     no.dataset.act = 'cancel-delete';
-    no.textContent = 'Cancel';
+    no.textContent = say('change.cancel');
     group.append(q, yes, ' ', no);
     li.insertBefore(group, li.querySelector(':scope > .change-state'));
     confirming = { li, group, back };
@@ -828,11 +882,11 @@
   const sendReaction = (seq, emoji) => {
     const ws = socket();
     if (conn.ended) {
-      showError('You are signed out: sign in again to react.');
+      showError(say('reaction.signed_out'));
       return;
     }
     if (!conn.admitted || !ws || ws.readyState !== WebSocket.OPEN) {
-      showError('Not connected: your reaction was not sent. Try again when the connection is back.');
+      showError(say('reaction.not_connected'));
       return;
     }
     const nonce = newNonce();
@@ -842,14 +896,14 @@
       showError('');
     } catch {
       reacting.delete(nonce);
-      showError('Not connected: your reaction was not sent. Try again when the connection is back.');
+      showError(say('reaction.not_connected'));
     }
   };
   const reactionAnswered = (p) => {
     const r = reacting.get(p.dataset.nonce);
     if (!r) return false;
     reacting.delete(p.dataset.nonce);
-    if (p.dataset.outcome === 'unavailable') showError('Your reaction was not saved: the chat cannot store it right now. Try again in a moment.');
+    if (p.dataset.outcome === 'unavailable') showError(say('reaction.not_saved'));
     else if (p.dataset.outcome !== 'sent') showError(p.textContent);
     return true;
   };
@@ -888,35 +942,35 @@
     const group = document.createElement('span');
     group.className = 'picker';
     group.setAttribute('role', 'group');
-    group.setAttribute('aria-label', `React to ${li.dataset.name}’s message`);
+    group.setAttribute('aria-label', say('reaction.picker_label', { Name: li.dataset.name }));
     for (const e of quick) {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'quick';
       b.dataset.pick = e;
-      b.setAttribute('aria-label', `React with ${e}`);
+      b.setAttribute('aria-label', say('reaction.with', { Emoji: e }));
       b.textContent = e;
       group.append(b);
     }
     const label = document.createElement('label');
     label.className = 'visually-hidden';
     label.htmlFor = `pick-${seq}`;
-    label.textContent = 'Any one emoji';
+    label.textContent = say('reaction.any_label');
     const box = document.createElement('input');
     box.id = `pick-${seq}`;
     box.type = 'text';
     box.maxLength = 32;
     box.autocomplete = 'off';
-    box.placeholder = 'Any emoji';
+    box.placeholder = say('reaction.any_placeholder');
     const add = document.createElement('button');
     add.type = 'button';
     add.dataset.act = 'pick-any';
-    add.textContent = 'Add';
+    add.textContent = say('reaction.add');
     const close = document.createElement('button');
     close.type = 'button';
     close.className = 'link';
     close.dataset.act = 'close-picker';
-    close.textContent = 'Close';
+    close.textContent = say('reaction.close');
     group.append(label, box, add, close);
     li.insertBefore(group, li.querySelector(':scope > .change-state'));
     picker = { li, group, back, seq };
@@ -944,7 +998,7 @@
     const what = document.createElement('span');
     what.dir = 'auto';
     what.textContent = text;
-    replyingText.replaceChildren('Replying to ', who, ': ', what);
+    replyingText.replaceChildren(say('reply.replying', { Name: who, Text: what }));
   };
   const quoteWords = (text) => {
     const chars = [...text];
@@ -1033,7 +1087,7 @@
       li = document.getElementById(`msg-${seq}`);
     }
     if (!li) {
-      notice('That message is not in the room any more.');
+      notice(say('reply.gone'));
       return;
     }
     li.scrollIntoView({ block: 'center' });
@@ -1101,7 +1155,7 @@
 
   const updateCount = () => {
     const n = input.value.length;
-    count.textContent = `${n.toLocaleString('en')} / ${maxText.toLocaleString('en')}`;
+    count.textContent = `${n.toLocaleString(lang)} / ${maxText.toLocaleString(lang)}`;
     count.classList.toggle('full', n >= maxText);
   };
   input.addEventListener('input', updateCount);
@@ -1112,8 +1166,8 @@
     const incoming = e.data ?? e.dataTransfer?.getData('text/plain') ?? '';
     const room = maxText - (input.value.length - (input.selectionEnd - input.selectionStart));
     if (incoming.length > room) {
-      const left = (incoming.length - Math.max(room, 0)).toLocaleString('en');
-      showError(`That was too long to fit: a message holds at most ${maxText.toLocaleString('en')} characters, so the last ${left} were left out.`);
+      const left = incoming.length - Math.max(room, 0);
+      showError(say('compose.too_long', { Max: maxText, Left: left }));
     }
   });
 
@@ -1140,18 +1194,18 @@
   };
 
   const statusText = {
-    connecting: 'Connecting…',
-    connected: 'Connected',
-    unavailable: 'Sending unavailable',
-    waiting: 'Reconnecting…',
-    offline: 'Offline',
-    ended: 'Not connected',
+    connecting: () => say('status.connecting'),
+    connected: () => say('status.connected'),
+    unavailable: () => say('status.unavailable'),
+    waiting: () => say('status.reconnecting'),
+    offline: () => say('status.offline'),
+    ended: () => say('status.ended'),
   };
 
   const setPhase = (phase) => {
     conn.phase = phase;
     status.dataset.state = phase;
-    status.textContent = statusText[phase];
+    status.textContent = statusText[phase]();
     showRetry(phase === 'waiting' || phase === 'offline');
   };
 
@@ -1221,8 +1275,8 @@
     const p = document.createElement('p');
     const a = document.createElement('a');
     a.href = `/?room=${encodeURIComponent(room)}`;
-    a.textContent = 'Sign in again';
-    p.append('Your session has ended. ', a, '.');
+    a.textContent = say('connection.sign_in_again');
+    p.append(say('connection.session_ended', { Link: a }));
     notices.append(p);
   };
 
@@ -1256,7 +1310,7 @@
       endSession();
       return;
     }
-    if (code === 1009) showError('The connection was closed because a message was too large. Reconnecting…');
+    if (code === 1009) showError(say('connection.too_large'));
     // 1012 is the server's planned close (its socket's age, or a restart):
     // the page is back in a moment, and the status says "Reconnecting…"
     // meanwhile. Only if that reconnect fails is the connection lost.
@@ -1266,7 +1320,7 @@
     const retry = () => {
       if (code !== 1012 && (wasAdmitted || conn.restarting) && !conn.lost) {
         conn.lost = true;
-        notice('Connection lost. Reconnecting…');
+        notice(say('connection.lost'));
       }
       clearTimeout(conn.timer);
       conn.timer = setTimeout(connectNow, delayFor(code));
@@ -1347,7 +1401,7 @@
       joinScrollback();
       if (conn.lost) {
         conn.lost = false;
-        notice('Connection restored.');
+        notice(say('connection.restored'));
       }
       if (!ok) notice(p.textContent.trim());
       setPhase(ok ? 'connected' : 'unavailable');
@@ -1357,7 +1411,7 @@
     }
     if (ok === conn.available) return;
     conn.available = ok;
-    notice(ok ? 'Sending works again.' : p.textContent.trim());
+    notice(ok ? say('connection.sending_again') : p.textContent.trim());
     setPhase(ok ? 'connected' : 'unavailable');
     if (ok) {
       flush(['waiting']);
@@ -1376,9 +1430,9 @@
   const showTypists = () => {
     const names = [...typists.keys()];
     let text = '';
-    if (names.length === 1) text = `${names[0]} is typing…`;
-    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
-    else if (names.length > 2) text = `${names[0]} and ${names.length - 1} others are typing…`;
+    if (names.length === 1) text = say('typing.name', { Name: names[0] });
+    else if (names.length === 2) text = say('typing.names', { Name: names[0], Other: names[1] });
+    else if (names.length > 2) text = say('typing.others', { Name: names[0], Count: names.length - 1 });
     if (typingLine && typingLine.textContent !== text) typingLine.textContent = text;
   };
   const stoppedTyping = (name) => {
@@ -1408,7 +1462,7 @@
     copyInvite.hidden = false;
     copyInvite.addEventListener('click', () => {
       navigator.clipboard.writeText(inviteLink.value).then(
-        () => { copyInvite.textContent = 'Copied'; },
+        () => { copyInvite.textContent = say('link.invite_copied'); },
         () => { inviteLink.select(); },
       );
     });
@@ -1420,8 +1474,8 @@
   // reader and carry none.
   const members = document.getElementById('members');
   const tools = [
-    { form: 'dm-form', cls: 'dm', label: 'Message', more: (n) => ' ' + n },
-    { form: 'remove-form', cls: 'remove', label: 'Remove', more: (n) => ' ' + n + ' from this room' },
+    { form: 'dm-form', cls: 'dm', label: say('members.message'), more: (n) => say('members.message_who', { Name: n }) },
+    { form: 'remove-form', cls: 'remove', label: say('members.remove'), more: (n) => say('members.remove_who', { Name: n }) },
   ].filter((t) => document.getElementById(t.form));
   if (members && tools.length > 0) {
     const memberTools = () => {

@@ -16,13 +16,15 @@
   const form = document.getElementById('send');
   if (!input || !form || !document.getElementById('members')) return;
   const me = document.getElementById('chat')?.dataset.me ?? '';
+  // The page's sentences, from chat.js (its say: the catalogs' js.* ids).
+  const say = typeof window.chatSay === 'function' ? window.chatSay : (key) => key;
   const most = 8;
 
   const list = document.createElement('ul');
   list.id = 'mention-list';
   list.className = 'mention-list';
   list.setAttribute('role', 'listbox');
-  list.setAttribute('aria-label', 'Names');
+  list.setAttribute('aria-label', say('mention.list_label'));
   list.hidden = true;
   const status = document.createElement('div');
   status.id = 'mention-status';
@@ -106,8 +108,7 @@
         li.textContent = n;
         return li;
       }));
-      const s = found.length === 1 ? '1 name' : `${found.length} names`;
-      status.textContent = `${s}. Use up and down arrows to choose.`;
+      status.textContent = say('mention.found', { Count: found.length });
     }
     list.hidden = false;
     input.setAttribute('aria-expanded', 'true');
@@ -123,7 +124,7 @@
     const space = /\s/.test(input.value[t.end] ?? '') ? '' : ' ';
     const text = `@${name}${space}`;
     if (input.maxLength > 0 && input.value.length - (t.end - t.at) + text.length > input.maxLength) {
-      status.textContent = 'The name does not fit in the message.';
+      status.textContent = say('mention.too_long');
       return;
     }
     input.setRangeText(text, t.at, t.end, 'end');

@@ -160,14 +160,13 @@ func (s *Server) EndSession(session string) {
 		go func() {
 			// The notice goes whole, between the hub's frames, then the
 			// close frame, after which the wire writes nothing.
-			_ = e.ts.wire.Last(framed(e.ts.ctx(), views.SignInAgainOOB(e.ts.room, sessionEnded)))
+			ctx := e.ts.ctx()
+			_ = e.ts.wire.Last(framed(ctx, views.SignInAgainOOB(e.ts.room, i18n.T(ctx, "socket.session_ended"))))
 			e.conn.Close(websocket.StatusPolicyViolation, "signed out")
 		}()
 	}
 }
 
-// sessionEnded is what a page is told when its session is no more.
-const sessionEnded = "Your session has ended."
 
 // CloseSockets closes every socket with 1012 (service restart), so htmx
 // reconnects, through the load balancer, to another instance, and waits for

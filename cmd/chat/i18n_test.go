@@ -5,8 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/testkit"

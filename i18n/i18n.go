@@ -186,10 +186,18 @@ type Printer struct {
 	loc   *goi18n.Localizer
 	plain map[string]string          // sentences without names or counts, ready
 	raw   map[string]*goi18n.Message // as the catalog gives them, English where l's lacks one
+	// templates are raw's messages, their templates parsed on first use.
+	templates map[string]*goi18n.MessageTemplate
 }
 
 func newPrinter(bundle *goi18n.Bundle, l Lang, ids []string, raw map[string]*goi18n.Message) *Printer {
-	p := &Printer{lang: l, loc: goi18n.NewLocalizer(bundle, string(l)), plain: map[string]string{}, raw: raw}
+	p := &Printer{lang: l, loc: goi18n.NewLocalizer(bundle, string(l)), plain: map[string]string{}, raw: raw,
+		templates: map[string]*goi18n.MessageTemplate{}}
+	for id, m := range raw {
+		if mt := goi18n.NewMessageTemplate(m); mt != nil {
+			p.templates[id] = mt
+		}
+	}
 	for _, id := range ids {
 		s, err := p.loc.Localize(&goi18n.LocalizeConfig{MessageID: id})
 		if err == nil && !strings.Contains(s, "<no value>") {
@@ -225,7 +233,19 @@ func (p *Printer) N(id string, count int, args ...any) string {
 func (p *Printer) localize(id string, count any, args []any) string {
 	data := make(map[string]any, len(args)/2)
 	for i := 0; i+1 < len(args); i += 2 {
-		data[fmt.Sprint(args[i])] = args[i+1]
+		k, ok := args[i].(string)
+		if !ok {
+			k = fmt.Sprint(args[i])
+		}
+		data[k] = args[i+1]
+	}
+	// A sentence without a count needs no plural rule nor language
+	// matching (the Localizer's cost): its template, parsed once, is
+	// filled at once.
+	if mt := p.templates[id]; mt != nil && count == nil {
+		if s, err := mt.Execute("other", data, nil); err == nil {
+			return s
+		}
 	}
 	s, err := p.loc.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
 	if s == "" && err != nil {

@@ -167,7 +167,6 @@ func (s *Server) EndSession(session string) {
 	}
 }
 
-
 // CloseSockets closes every socket with 1012 (service restart), so htmx
 // reconnects, through the load balancer, to another instance, and waits for
 // their handlers to finish. http.Server's Shutdown neither closes nor waits

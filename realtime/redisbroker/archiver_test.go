@@ -21,11 +21,15 @@ import (
 
 // emulatorArchive is an archive on the Firestore emulator, in a project of
 // the test's own, warmed up: a cold emulator's first answer can take longer
-// than a send waits for the archive, which these tests are not about.
-func emulatorArchive(t *testing.T, ctx context.Context) *firestorearchive.Archive {
+// than a send waits for the archive, which these tests are not about. The
+// warm-up has a deadline of its own, so that a cold emulator on a busy
+// machine does not eat into what the test waits for.
+func emulatorArchive(t *testing.T) *firestorearchive.Archive {
 	t.Helper()
 	t.Setenv("FIRESTORE_EMULATOR_HOST", firestoretest.Host(t))
-	fs, err := firestore.NewClient(ctx, firestoretest.Project())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fs, err := firestore.NewClient(context.Background(), firestoretest.Project())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,9 +46,9 @@ func emulatorArchive(t *testing.T, ctx context.Context) *firestorearchive.Archiv
 // leave nothing in Redis), and messages sent after it went are archived
 // too, whichever archiver finds them first.
 func TestArchiversDrainAndLeaveNoKeys(t *testing.T) {
+	archive := emulatorArchive(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	archive := emulatorArchive(t, ctx)
 	addr := redistest.Addr(t)
 
 	var mu sync.Mutex
@@ -117,7 +121,7 @@ func TestArchiversDrainAndLeaveNoKeys(t *testing.T) {
 func TestLostCounterGoesOnFromTheNewest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	archive := emulatorArchive(t, ctx)
+	archive := emulatorArchive(t)
 	addr := redistest.Addr(t)
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	b := redisbroker.New(c, 20, redisbroker.WithArchive(archive, nil))

@@ -24,7 +24,7 @@ import (
 func TestChangesReachTheArchive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	archive := emulatorArchive(t, ctx)
+	archive := emulatorArchive(t)
 	addr := redistest.Addr(t)
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { c.Close() })
@@ -93,7 +93,7 @@ func TestChangesReachTheArchive(t *testing.T) {
 func TestPrivateRoomsSurviveARedisWipe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	archive := emulatorArchive(t, ctx)
+	archive := emulatorArchive(t)
 	addr := redistest.Addr(t)
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { c.Close() })
@@ -149,7 +149,7 @@ func TestPrivateRoomsSurviveARedisWipe(t *testing.T) {
 func TestReactionsAndRepliesReachTheArchive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	archive := emulatorArchive(t, ctx)
+	archive := emulatorArchive(t)
 	addr := redistest.Addr(t)
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { c.Close() })

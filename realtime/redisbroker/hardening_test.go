@@ -40,7 +40,7 @@ func (c *countingArchive) Latest(ctx context.Context, room string, limit int) ([
 func TestReadingARoomWritesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	archive := &countingArchive{Archive: emulatorArchive(t, ctx)}
+	archive := &countingArchive{Archive: emulatorArchive(t)}
 	c := redis.NewClient(&redis.Options{Addr: redistest.Start(t).Addr})
 	b := redisbroker.New(c, 20, redisbroker.WithArchive(archive, nil))
 	t.Cleanup(func() {
@@ -74,7 +74,7 @@ func TestReadingARoomWritesNothing(t *testing.T) {
 func TestRestoredRoomKeepsVerified(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	archive := emulatorArchive(t, ctx)
+	archive := emulatorArchive(t)
 	room := testkit.Room()
 	var stored []realtime.Message
 	for i := range 4 {
@@ -172,7 +172,7 @@ func refusedFirst(t *testing.T, ctx context.Context, rdb *redis.Client) string {
 func TestRefusedRoomIsSetAsideOthersGoOn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	archive := emulatorArchive(t, ctx)
+	archive := emulatorArchive(t)
 	addr := redistest.Start(t).Addr
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()

@@ -289,6 +289,9 @@ func (s *Server) Handler() http.Handler {
 	r.Post("/rooms/{room}/messages/{seq}/delete", s.postDelete)
 	r.Get("/rooms/{room}/messages/{seq}/reactions", s.reactionPage)
 	r.Post("/rooms/{room}/messages/{seq}/reactions", s.postReaction)
+	s.readingRoutes(r)
+	s.pushRoutes(r)
+	s.appRoutes(r)
 	r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

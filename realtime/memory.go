@@ -15,7 +15,8 @@ const maxGuardsPerRoom = 4096
 // MemoryBroker is the single-instance broker: history and fan-out live in
 // this process. It is what a newcomer gets with no Redis configured.
 type MemoryBroker struct {
-	*credentialBook // its own lock: Credentials
+	*credentialBook               // its own lock: Credentials
+	reading         memoryReading // its own lock: Reading (memory_reading.go)
 
 	historySize int
 	roomTTL     time.Duration

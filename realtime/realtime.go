@@ -249,6 +249,7 @@ type Broker interface {
 	NameBook
 	Credentials
 	Removals
+	Reading
 	// Send numbers m with the room's next seq (and First), appends it to
 	// the history and publishes it, as one atomic step. A non-empty guard
 	// makes it idempotent: a second Send with the same guard stores nothing

@@ -88,6 +88,9 @@ type Chat interface {
 	AddInvite(ctx context.Context, room, id string, ttl time.Duration) error
 	InviteOpen(ctx context.Context, room, id string) (bool, error)
 	RevokeInvites(ctx context.Context, room string) error
+	// Reading keeps where each person stopped reading, their levels and
+	// focused pages (handlers/reading.go).
+	realtime.Reading
 }
 
 // Metrics is told about sockets and messages, for monitoring.
@@ -367,6 +370,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 		// of the verified identity): a room's name is all a stranger
 		// needs to read it.
 		f.Rooms = s.directory(r.Context(), memberOf(r))
+		f.MyRooms = s.myRooms(r.Context(), sess, "")
 	} else if id, ok := identityOf(r); ok {
 		f.Name = s.boundName(r.Context(), id) // the name this person chose before
 	}
@@ -619,6 +623,7 @@ func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
 		s.renderRoom(w, r, http.StatusNotFound, room, sess, "", unreadable(r.Context()), 0)
 		return
 	}
+	s.readAll(r.Context(), room, sess)
 	s.renderRoom(w, r, http.StatusOK, room, sess, "", "", replyTo)
 }
 
@@ -771,6 +776,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		// moderator; the page itself renders it.
 		Moderator: s.moderator(r),
 		Reply:     reply,
+		MyRooms:   s.myRooms(ctx, sess, room),
 	}))
 }
 
@@ -938,6 +944,7 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr strin
 		s.opensAt.take(addr, now)
 	}
 	s.metrics.MessageIn()
+	s.arrived(room, sess, m)
 	return m.Seq, "", nil
 }
 

@@ -50,6 +50,35 @@
   };
   Object.defineProperty(window, 'chatSay', { value: say });
 
+  // ---- Your rooms (#my-rooms): the tab's title counts across rooms -------
+  //
+  // The list, refreshed by htmx, says how many messages each room the
+  // reader has been in has after where they stopped (data-unread) and how
+  // many of those mention them (data-mentions). The title adds the other
+  // rooms' counts to this room's own (what arrived while its tab was
+  // hidden), as "(3) …" or "(3, 1 @) …".
+  const pageTitle = document.title;
+  const hereRoom = document.getElementById('chat') ? decodeURIComponent(location.pathname.split('/')[2] || '') : '';
+  const here = { unread: 0, mentions: 0 }; // set by the room's script below
+  const titled = () => {
+    let count = here.unread;
+    let marked = here.mentions;
+    for (const li of document.querySelectorAll('#my-rooms li[data-room]')) {
+      if (li.dataset.room === hereRoom) continue;
+      count += Number(li.dataset.unread) || 0;
+      marked += Number(li.dataset.mentions) || 0;
+    }
+    if (count === 0) document.title = pageTitle;
+    else if (marked > 0) document.title = say('reading.title_mentions', { Count: count, Mentions: marked, Title: pageTitle });
+    else document.title = say('reading.title', { Count: count, Title: pageTitle });
+  };
+  const myRooms = document.getElementById('my-rooms');
+  if (myRooms?.parentElement) {
+    // The list is replaced whole (outerHTML): watch its parent.
+    new MutationObserver(titled).observe(myRooms.parentElement, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-unread', 'data-mentions'] });
+    titled();
+  }
+
   const chat = document.getElementById('chat');
   if (!chat) return;
   const log = chat.querySelector('.log');
@@ -63,7 +92,6 @@
   const me = chat.dataset.me;
   const maxText = input.maxLength > 0 ? input.maxLength : 2000;
   const maxLines = 40;
-  const baseTitle = document.title;
   let unread = 0;
   let atBottom = true;
 
@@ -272,9 +300,9 @@
   let mentions = 0;
   const newestSeq = () => Number(messages.lastElementChild?.id?.slice(4)) || 0;
   const showTitle = () => {
-    if (unread === 0) document.title = baseTitle;
-    else if (mentions > 0) document.title = `(${unread}, ${mentions} @) ${baseTitle}`;
-    else document.title = `(${unread}) ${baseTitle}`;
+    here.unread = unread;
+    here.mentions = mentions;
+    titled();
   };
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) {
@@ -1544,6 +1572,57 @@
     // Inside messages too: a history that morphs a message back to the
     // server's markup is laid out again.
   }).observe(messages, { childList: true, subtree: true, characterData: true });
+
+  // ---- Reading: where the reader stopped, for all their devices ---------
+  //
+  // While the page is visible and focused, the newest message in view is
+  // reported read (POST /rooms/{room}/read, debounced), and again when the
+  // page gets the focus back; a heartbeat every 15 s (focused=1) says the
+  // page is focused, so that no push is sent for this room meanwhile (the
+  // server keeps it 30 s).
+  {
+    const readURL = `/rooms/${encodeURIComponent(roomName)}/read`;
+    const focused = () => !document.hidden && document.hasFocus();
+    const post = (fields) => fetch(readURL, { method: 'POST', body: new URLSearchParams(fields), credentials: 'same-origin' }).catch(() => {});
+    let reported = 0;
+    let readTimer = 0;
+    const newestInView = () => {
+      const view = log.getBoundingClientRect();
+      for (let li = messages.lastElementChild; li; li = li.previousElementSibling) {
+        if (!li.id.startsWith('msg-')) continue;
+        const r = li.getBoundingClientRect();
+        if (r.top < view.bottom && r.bottom > view.top) return Number(li.id.slice(4)) || 0;
+      }
+      return 0;
+    };
+    const reportRead = () => {
+      clearTimeout(readTimer);
+      readTimer = setTimeout(() => {
+        if (!focused()) return;
+        const seq = newestInView();
+        if (seq > reported) {
+          reported = seq;
+          post({ seq: String(seq), focused: '1' });
+        }
+      }, 300);
+    };
+    const heartbeat = () => {
+      if (focused()) post({ focused: '1' });
+    };
+    setInterval(heartbeat, 15000);
+    window.addEventListener('focus', () => {
+      heartbeat();
+      reportRead();
+    });
+    document.addEventListener('visibilitychange', () => {
+      if (document.hidden) return;
+      heartbeat();
+      reportRead();
+    });
+    log.addEventListener('scroll', reportRead, { passive: true });
+    new MutationObserver(reportRead).observe(messages, { childList: true });
+    reportRead();
+  }
 
   status.hidden = false;
   count.hidden = false;

@@ -176,7 +176,7 @@ func TestBrowserUnreadAccessibility(t *testing.T) {
 
 // liOf finds room's item in a #my-rooms fragment.
 func liOf(body, room string) string {
-	return regexp.MustCompile(`<li data-room="`+regexp.QuoteMeta(room)+`"[^>]*>`).FindString(body)
+	return regexp.MustCompile(`<li data-room="` + regexp.QuoteMeta(room) + `"[^>]*>`).FindString(body)
 }
 
 // Without JavaScript: loading room B's page clears B's count; the level

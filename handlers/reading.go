@@ -26,7 +26,7 @@ const (
 // readingRoutes serves where each person stopped reading: their rooms with
 // unread counts, read markers and notification levels.
 func (s *Server) readingRoutes(r chi.Router) {
-	r.Get("/rooms/mine", s.myRoomsList)
+	r.Get("/my-rooms", s.myRoomsList)
 	r.Post("/rooms/{room}/read", s.postRead)
 	r.Post("/rooms/{room}/level", s.postLevel)
 }
@@ -57,7 +57,7 @@ func (s *Server) myRooms(ctx context.Context, sess Session, current string) *vie
 	return list
 }
 
-// myRoomsList answers GET /rooms/mine: the list the pages refresh (htmx,
+// myRoomsList answers GET /my-rooms: the list the pages refresh (htmx,
 // the fragment <ul id="my-rooms">), or a page of it. Without a session,
 // htmx gets an empty list and a browser the sign-in page.
 func (s *Server) myRoomsList(w http.ResponseWriter, r *http.Request) {

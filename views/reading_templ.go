@@ -33,9 +33,9 @@ type MyRooms struct {
 // myRoomsURL is where the list refreshes from.
 func myRoomsURL(current string) string {
 	if current == "" {
-		return "/rooms/mine"
+		return "/my-rooms"
 	}
-	return "/rooms/mine?current=" + current
+	return "/my-rooms?current=" + current
 }
 
 // levels are the notification levels, in the control's order.
@@ -397,7 +397,7 @@ func MyRoomList(list MyRooms) templ.Component {
 }
 
 // MyRoomsPage is the list as a page of its own, for a browser without
-// JavaScript that follows GET /rooms/mine.
+// JavaScript that follows GET /my-rooms.
 func MyRoomsPage(list MyRooms) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context

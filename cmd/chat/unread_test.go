@@ -46,11 +46,11 @@ func (p *tab) sameSession(from *tab, at, to string) {
 	}
 }
 
-// waitStored waits until the store says of room, in GET /rooms/mine as
+// waitStored waits until the store says of room, in GET /my-rooms as
 // the tab's session reads it, what want says.
 func (p *tab) waitStored(room, want string) {
 	p.t.Helper()
-	js := fmt.Sprintf(`fetch('/rooms/mine', {headers: {'HX-Request': 'true'}}).then(r => r.text()).then(t => {
+	js := fmt.Sprintf(`fetch('/my-rooms', {headers: {'HX-Request': 'true'}}).then(r => r.text()).then(t => {
 		const li = new DOMParser().parseFromString(t, 'text/html').querySelector('li[data-room=%q]');
 		return li ? li.outerHTML : '';
 	})`, room)
@@ -64,7 +64,7 @@ func (p *tab) waitStored(room, want string) {
 		}
 		time.Sleep(50 * time.Millisecond) // a poll of the store, not a wait for it
 	}
-	p.t.Fatalf("%s in /rooms/mine: %s, want %s", room, got, want)
+	p.t.Fatalf("%s in /my-rooms: %s, want %s", room, got, want)
 }
 
 // unreadOf is the expression of room's data-unread in #my-rooms.
@@ -180,7 +180,7 @@ func liOf(body, room string) string {
 }
 
 // Without JavaScript: loading room B's page clears B's count; the level
-// form posts and comes back; GET /rooms/mine answers with and without a
+// form posts and comes back; GET /my-rooms answers with and without a
 // session.
 func TestUnreadWithoutJS(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
@@ -189,7 +189,7 @@ func TestUnreadWithoutJS(t *testing.T) {
 	ann.SignIn("ann", roomB)
 	mine := func() string {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, inst.URL+"/rooms/mine", nil)
+		req, _ := http.NewRequest(http.MethodGet, inst.URL+"/my-rooms", nil)
 		req.Header.Set("HX-Request", "true")
 		resp, err := ann.Do(req)
 		if err != nil {
@@ -206,7 +206,7 @@ func TestUnreadWithoutJS(t *testing.T) {
 			}
 		}
 		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /rooms/mine: %d", resp.StatusCode)
+			t.Fatalf("GET /my-rooms: %d", resp.StatusCode)
 		}
 		return sb.String()
 	}
@@ -226,7 +226,7 @@ func TestUnreadWithoutJS(t *testing.T) {
 	want := fmt.Sprintf(`<li data-room="%s" data-unread="2" data-mentions="1" class="unread">`, roomB)
 	for deadline := time.Now().Add(10 * time.Second); liOf(mine(), roomB) != want; {
 		if time.Now().After(deadline) {
-			t.Fatalf("B in /rooms/mine: %s, want %s", liOf(mine(), roomB), want)
+			t.Fatalf("B in /my-rooms: %s, want %s", liOf(mine(), roomB), want)
 		}
 		time.Sleep(20 * time.Millisecond) // the mention is counted off the send path
 	}
@@ -270,7 +270,7 @@ func TestUnreadWithoutJS(t *testing.T) {
 	}
 	// Without a session: an empty list for htmx, the sign-in page else.
 	stranger := chattest.NewUser(t, inst.URL)
-	if resp, _ := stranger.Get("/rooms/mine"); resp.StatusCode != http.StatusSeeOther {
-		t.Errorf("GET /rooms/mine without a session: %d, want 303", resp.StatusCode)
+	if resp, _ := stranger.Get("/my-rooms"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("GET /my-rooms without a session: %d, want 303", resp.StatusCode)
 	}
 }

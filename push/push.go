@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,7 +98,7 @@ func ParseAllowed(list string) (Allowed, error) {
 		}
 		host := e
 		if h, port, err := net.SplitHostPort(e); err == nil {
-			if port == "" || h == "" {
+			if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 || h == "" {
 				return nil, fmt.Errorf("%q: want host or host:port", e)
 			}
 			host = h

@@ -166,6 +166,9 @@ type Config struct {
 	// case) whose holders may delete any message and remove people from
 	// rooms; they need Identifier or OIDC.
 	Moderators []string
+	// Push, when set, keeps Web Push subscriptions and sends
+	// notifications (VAPID settings); nil: no push, and no control for it.
+	Push Pusher
 }
 
 // Server serves the pages, the WebSocket and the no-JS fallback, and keeps
@@ -200,6 +203,8 @@ type Server struct {
 	oidc *oidcFlow
 	// moderators are MODERATORS' addresses, lower case.
 	moderators map[string]bool
+	// push is Web Push; its pusher nil: none.
+	push pushState
 
 	// sockets is the sockets open here, to close them at sign-out and
 	// shutdown.
@@ -237,6 +242,7 @@ func New(cfg Config) *Server {
 		identifier:   cfg.Identifier,
 		readyMsg:     "ready\n",
 		handle:       AuthorHandles(cfg.Secret),
+		push:         newPushState(cfg.Push),
 	}
 	s.pages = realtime.NewPageCache(func(ctx context.Context, room string, before int64, limit int) ([]realtime.Message, bool, error) {
 		return s.chat.Before(ctx, room, before, limit)
@@ -777,6 +783,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		Moderator: s.moderator(r),
 		Reply:     reply,
 		MyRooms:   s.myRooms(ctx, sess, room),
+		PushKey:   s.pushKey(),
 	}))
 }
 

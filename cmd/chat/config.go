@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chatrun/chat/handlers"
+	"github.com/chatrun/chat/push"
 	"github.com/chatrun/chat/realtime"
 )
 
@@ -49,6 +50,9 @@ type config struct {
 	auth                 string
 	iapAudience, iapKeys string
 	oidc                 handlers.OIDCConfig // with auth "oidc"
+	// Web Push: the VAPID key pair and subject; all empty, no push.
+	vapidPublic, vapidPrivate, vapidSubject string
+	pushAllowed                             push.Allowed // PUSH_ALLOWED_HOSTS, for tests
 }
 
 // defaultSocketMaxAge is SOCKET_MAX_AGE's default: with its jitter (at
@@ -83,6 +87,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	cfg.trustProxy = readTrustProxy(getenv, &errs)
 	cfg.roomDirectory = readRoomDirectory(getenv, &errs)
 	readAuth(&cfg, getenv, &errs)
+	readPush(&cfg, getenv, &errs)
 	var redisErr error
 	if cfg.redis, cfg.cluster, redisErr = redisOptions(getenv); redisErr != nil {
 		errs = append(errs, redisErr)
@@ -235,6 +240,28 @@ func readAuth(cfg *config, getenv func(string) string, errs *[]error) {
 			if strings.TrimSpace(getenv(k)) != "" {
 				*errs = append(*errs, fmt.Errorf("%s needs AUTH=oidc", k))
 			}
+		}
+	}
+}
+
+// readPush reads Web Push's settings: the three VAPID ones together or
+// none, and the hosts allowed besides the push services.
+func readPush(cfg *config, getenv func(string) string, errs *[]error) {
+	cfg.vapidPublic = strings.TrimSpace(getenv("VAPID_PUBLIC_KEY"))
+	cfg.vapidPrivate = strings.TrimSpace(getenv("VAPID_PRIVATE_KEY"))
+	cfg.vapidSubject = strings.TrimSpace(getenv("VAPID_SUBJECT"))
+	allowed, err := push.ParseAllowed(getenv("PUSH_ALLOWED_HOSTS"))
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("PUSH_ALLOWED_HOSTS: %w", err))
+	}
+	cfg.pushAllowed = allowed
+	switch set := cfg.vapidPublic != "" || cfg.vapidPrivate != "" || cfg.vapidSubject != ""; {
+	case !set:
+	case cfg.vapidPublic == "" || cfg.vapidPrivate == "" || cfg.vapidSubject == "":
+		*errs = append(*errs, errors.New("VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT: set all three for Web Push, or none"))
+	default:
+		if err := push.CheckVAPID(cfg.vapidPublic, cfg.vapidPrivate, cfg.vapidSubject); err != nil {
+			*errs = append(*errs, err)
 		}
 	}
 }

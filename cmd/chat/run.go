@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatrun/chat/handlers"
 	"github.com/chatrun/chat/internal/app"
+	"github.com/chatrun/chat/push"
 	"github.com/chatrun/chat/realtime"
 	"github.com/chatrun/chat/realtime/firestorearchive"
 	"github.com/chatrun/chat/realtime/redisbroker"
@@ -82,7 +83,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Warn("SESSION_SECRET is not set: using a random key, so sessions end when this process does and are not valid on other instances")
 	}
 
-	chat := newChat(cfg, store, met, log)
+	pusher, err := newPusher(cfg, store, log)
+	if err != nil {
+		return err
+	}
+	if pusher != nil {
+		// Notifications still queued get what is left of a second.
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = pusher.Close(ctx)
+		}()
+	}
+	chat := newChat(cfg, store, met, log, pusher)
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := chat.Start(hubCtx)
 	defer stopHub()
@@ -100,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // newChat puts the service together on store, with cfg's settings:
 // scrollback reads store's archive, when it has one.
-func newChat(cfg config, store stores, met *metrics, log *slog.Logger) *app.App {
+func newChat(cfg config, store stores, met *metrics, log *slog.Logger, pusher *push.Service) *app.App {
 	var hubOpts []realtime.HubOption
 	scrollback := 0
 	if store.archive != nil {
@@ -121,7 +134,34 @@ func newChat(cfg config, store stores, met *metrics, log *slog.Logger) *app.App 
 		Identifier:     identifier(cfg),
 		OIDC:           oidcConfig(cfg),
 		Moderators:     cfg.moderators,
+		Push:           pushConfig(pusher),
 	}, log, hubOpts...)
+}
+
+// newPusher starts Web Push on store's subscriptions when cfg has VAPID
+// settings; nil when it has none.
+func newPusher(cfg config, store stores, log *slog.Logger) (*push.Service, error) {
+	if cfg.vapidPublic == "" {
+		return nil, nil
+	}
+	p, err := push.New(push.Config{
+		VAPIDPublicKey: cfg.vapidPublic, VAPIDPrivateKey: cfg.vapidPrivate, Subject: cfg.vapidSubject,
+		Allowed: cfg.pushAllowed, Store: store.push, Log: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	log.Info("sending Web Push notifications", "subject", cfg.vapidSubject, "allowed_hosts", []string(cfg.pushAllowed))
+	return p, nil
+}
+
+// pushConfig is p as the handlers take it: a nil *push.Service is no
+// pusher at all.
+func pushConfig(p *push.Service) handlers.Pusher {
+	if p == nil {
+		return nil
+	}
+	return p
 }
 
 // servers are the service's HTTP servers: the public one, and the one for
@@ -254,8 +294,10 @@ func waitAtMost(d time.Duration, f func()) {
 type stores struct {
 	broker  realtime.Broker
 	archive realtime.Archive
-	note    string
-	close   func()
+	// push keeps Web Push subscriptions: in Redis with Redis, else here.
+	push  push.Store
+	note  string
+	close func()
 }
 
 // openBroker connects the broker cfg asks for, and the archive.
@@ -299,7 +341,7 @@ func openBroker(ctx context.Context, cfg config, log *slog.Logger, met *metrics)
 		log.Info("no Redis configured: running as a single instance on the in-memory broker", "broker", "memory")
 		b := realtime.NewMemoryBroker(cfg.historySize, realtime.WithMemoryRoomTTL(cfg.roomTTL))
 		// Its memory is its archive: scrollback reaches as far as it keeps.
-		return stores{broker: b, archive: b, close: func() { b.Close() }}, nil
+		return stores{broker: b, archive: b, push: push.NewMemoryStore(), close: func() { b.Close() }}, nil
 	}
 	opts = append(opts, redisbroker.WithRoomTTL(cfg.roomTTL))
 	var archive realtime.Archive
@@ -317,7 +359,7 @@ func openBroker(ctx context.Context, cfg config, log *slog.Logger, met *metrics)
 			"database", cmp.Or(cfg.firestoreDatabase, firestore.DefaultDatabaseID), "retention", cfg.retention.String())
 	}
 	b := redisbroker.New(rdb, cfg.historySize, opts...)
-	return stores{broker: b, archive: archive, note: note, close: func() {
+	return stores{broker: b, archive: archive, push: push.NewRedisStore(rdb), note: note, close: func() {
 		b.Close()
 		closeArchive()
 		rdb.Close()

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/serviceworker"
 	"github.com/chromedp/chromedp"
 
 	"github.com/chatrun/chat/testkit"
@@ -197,5 +199,68 @@ func TestBrowserOfflinePageAccessibility(t *testing.T) {
 				t.Errorf("offline page, %s, %s: %q", accept, scheme, v)
 			}
 		}
+	}
+}
+
+// A push the service worker is handed (through DevTools, as the push
+// service would) shows a notification as the push sender's contract
+// says: its title and body, the room as its tag, the room's address at
+// the message, the app's icon and badge; an address on another site
+// becomes the site's root.
+func TestBrowserPushShowsNotification(t *testing.T) {
+	inst := startInstance(t, sharedEnv(""))
+	p := &tab{t: t, ctx: newBrowser(t)}
+	regs := make(chan string, 16)
+	if err := chromedp.Listen(p.ctx, func(ev any) {
+		if e, ok := ev.(*serviceworker.EventWorkerRegistrationUpdated); ok {
+			for _, r := range e.Registrations {
+				if !r.IsDeleted && r.ScopeURL == inst.URL+"/" {
+					select {
+					case regs <- string(r.RegistrationID):
+					default:
+					}
+				}
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(p.ctx, serviceworker.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	p.do(chromedp.Navigate(inst.URL + "/"))
+	p.grant(browser.PermissionSettingGranted, "notifications")
+	if scope := awaitJS[string](p, `navigator.serviceWorker.ready.then(r => r.scope)`); scope != inst.URL+"/" {
+		t.Fatalf("scope %q", scope)
+	}
+	var reg string
+	select {
+	case reg = <-regs:
+	case <-time.After(15 * time.Second):
+		t.Fatal("DevTools reported no registration of the worker")
+	}
+	push := func(data string) {
+		t.Helper()
+		if _, err := chromedp.Call(p.ctx, serviceworker.DeliverPushMessage, serviceworker.DeliverPushMessageParams{
+			Origin: inst.URL, RegistrationID: serviceworker.RegistrationID(reg), Data: data,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const shown = `navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => JSON.stringify(ns.map(n =>
+		[n.title, n.body, n.tag, n.data.url, new URL(n.icon).pathname, new URL(n.badge).pathname])))`
+	push(`{"title": "Bob in #general", "body": "@Ann lunch?", "url": "/rooms/general#msg-7", "tag": "general"}`)
+	p.waitAsync(shown + ` .then(s => s !== '[]')`)
+	want := `[["Bob in #general","@Ann lunch?","general","` + inst.URL + `/rooms/general#msg-7","/static/icons/icon-192.png","/static/icons/badge-96.png"]]`
+	if got := awaitJS[string](p, shown); got != want {
+		t.Errorf("notifications %s, want %s", got, want)
+	}
+	// The same room: one notification, the newer one; an address
+	// elsewhere is the site's root.
+	push(`{"title": "Bob in #general", "body": "still there?", "url": "https://evil.example/phish", "tag": "general"}`)
+	p.waitAsync(shown + ` .then(s => s.includes('still there?'))`)
+	want = `[["Bob in #general","still there?","general","` + inst.URL + `/","/static/icons/icon-192.png","/static/icons/badge-96.png"]]`
+	if got := awaitJS[string](p, shown); got != want {
+		t.Errorf("notifications %s, want %s", got, want)
 	}
 }

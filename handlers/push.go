@@ -163,3 +163,18 @@ func (s *Server) notifyPeople(room string, m realtime.Message, people []string) 
 		s.push.pusher.Notify(p, n)
 	}
 }
+
+// forgetBrowser deletes the push subscription of the browser signing out
+// (its endpoint, which the page's script adds to the sign-out form):
+// a shared computer gets no more notifications of the person who left.
+// The person's other devices keep theirs.
+func (s *Server) forgetBrowser(ctx context.Context, sess Session, endpoint string) {
+	if s.push.pusher == nil || endpoint == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, brokerWait)
+	defer cancel()
+	if err := s.push.pusher.Unsubscribe(ctx, sess.person(), endpoint); err != nil {
+		s.log.Error("sign out: delete the browser's push subscription", "err", err)
+	}
+}

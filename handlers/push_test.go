@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -169,6 +170,23 @@ func TestPushSubscriptions(t *testing.T) {
 	}
 	if subs, _ := store.List(t.Context(), person); len(subs) != 0 {
 		t.Errorf("still stored after delete: %+v", subs)
+	}
+
+	// Signing out deletes the subscription of the browser that signs out
+	// (the page adds its endpoint to the form), and no other.
+	other := pushtest.NewBrowser(t, svc.URL+"/ann-phone")
+	for _, b := range []*pushtest.Browser{good, other} {
+		if code, body := postJSON(t, ann, "/push/subscriptions", b.JSON(), "application/json"); code != http.StatusCreated {
+			t.Fatalf("subscribe %s: %d %q", b.Endpoint, code, body)
+		}
+	}
+	resp := ann.PostForm("/signout", url.Values{"room": {room}, "push_endpoint": {good.Endpoint}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out: %d", resp.StatusCode)
+	}
+	if subs, _ := store.List(t.Context(), person); len(subs) != 1 || subs[0].Endpoint != other.Endpoint {
+		t.Errorf("after signing out, stored %+v, want only the other browser's", subs)
 	}
 }
 

@@ -458,6 +458,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	_ = r.ParseForm() // a form that cannot be read signs out all the same
 	if sess, ok := s.sessions.read(r); ok {
+		s.forgetBrowser(r.Context(), sess, r.PostForm.Get("push_endpoint"))
 		s.endSession(r.Context(), sess)
 	}
 	if id, ok := identityOf(r); ok && s.oidc != nil {

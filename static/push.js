@@ -10,6 +10,32 @@
 // is the control.
 'use strict';
 (() => {
+  // Signing out on a shared computer: this browser's subscription goes
+  // (the browser drops it, and the form tells the server which endpoint
+  // to delete), so it gets no more notifications of the person who left.
+  const signOut = document.getElementById('signout');
+  if (signOut && 'serviceWorker' in navigator) {
+    let done = false;
+    signOut.addEventListener('submit', async (e) => {
+      if (done) return;
+      e.preventDefault();
+      done = true;
+      try {
+        const reg = await navigator.serviceWorker.getRegistration();
+        const sub = await reg?.pushManager?.getSubscription();
+        if (sub) {
+          const field = document.createElement('input');
+          field.type = 'hidden';
+          field.name = 'push_endpoint';
+          field.value = sub.endpoint;
+          signOut.append(field);
+          await Promise.race([sub.unsubscribe(), new Promise((resolve) => setTimeout(resolve, 2000))]);
+        }
+      } catch { /* sign out all the same */ }
+      signOut.requestSubmit();
+    });
+  }
+
   const button = document.getElementById('notify-push');
   if (!button) return;
   const say = typeof window.chatSay === 'function' ? window.chatSay : (key) => key;

@@ -103,3 +103,31 @@ func TestPushThroughTheSendPath(t *testing.T) {
 		t.Fatalf("the push service got %d requests, want Carol's 2 and none for Bob", n)
 	}
 }
+
+// With Web Push configured, the room page's one "Notify me" control shows
+// (the browser has a PushManager and a service worker) and axe finds
+// nothing on the page with it, in both themes.
+func TestBrowserNotifyControlAccessible(t *testing.T) {
+	axe := axeSource(t)
+	priv, pub, err := webpush.GenerateVAPIDKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := sharedEnv("")
+	env["VAPID_PUBLIC_KEY"], env["VAPID_PRIVATE_KEY"], env["VAPID_SUBJECT"] = pub, priv, "mailto:ops@example.com"
+	inst := startInstance(t, env)
+	browser := newBrowser(t)
+	for _, scheme := range []string{"light", "dark"} {
+		p := newTab(t, browser)
+		p.theme(scheme)
+		p.signIn(inst.URL, "Ann-"+scheme, "general")
+		p.waitJS(socketOpen)
+		p.waitJS(`(b => b && !b.hidden && b.textContent.trim() !== '' && b.dataset.vapidKey === ` + "'" + pub + "'" + `)(document.querySelector('#notify-push'))`)
+		if evalJS[bool](p, `!!document.querySelector('#notify')`) {
+			t.Error("the page has #notify beside #notify-push: two controls")
+		}
+		if v := p.axeViolations(axe); len(v) > 0 {
+			t.Errorf("room with Notify me, %s: %q", scheme, v)
+		}
+	}
+}

@@ -167,16 +167,12 @@ func (s *Server) readAll(ctx context.Context, room string, sess Session) {
 
 // arrived does, off the send path, what follows a stored message: the
 // sender has read their own message, the people it concerns are counted
-// and told (notifyPeople).
+// and told (notifyPeople). One call to the broker.
 func (s *Server) arrived(room string, sess Session, m realtime.Message) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), arrivedWait)
 		defer cancel()
-		sender := sess.person()
-		if err := s.chat.MarkRead(ctx, room, sender, sess.Name, m.Seq); err != nil {
-			s.log.Warn("mark the sender's message read", "room", room, "err", err)
-		}
-		people, err := s.chat.Arrived(ctx, room, m, sender)
+		people, err := s.chat.Arrived(ctx, room, m, sess.person())
 		if err != nil {
 			s.log.Error("count a message's readers", "room", room, "seq", m.Seq, "err", err)
 			return

@@ -152,6 +152,9 @@ func (b *MemoryBroker) Arrived(_ context.Context, room string, m Message, sender
 	if at.After(r.active[room]) {
 		r.active[room] = at
 	}
+	if p := r.rooms[room][sender]; p != nil && m.Seq > p.read {
+		p.read = m.Seq
+	}
 	var notify []string
 	for person, p := range r.rooms[room] {
 		mentioned, tell := WhomToTell(m, person, sender, p.name, p.level, p.focus.After(now))

@@ -71,11 +71,13 @@ type Reading interface {
 	// Focus notes that person has a page of room open and focused, for
 	// ttl: no push reaches them for the room meanwhile.
 	Focus(ctx context.Context, room, person string, ttl time.Duration) error
-	// Arrived counts m, just stored in room by sender (a person), as a
-	// mention for each person who has been in room and whose name there it
-	// mentions (Mentions), and returns whom to tell by push: those it
-	// mentions at LevelMentions or LevelAll, and everyone at LevelAll,
-	// never sender, nor anyone with a focused page in room.
+	// Arrived counts m, just stored in room by sender (a person), as read
+	// by sender and as a mention for each person who has been in room and
+	// whose name there it mentions (Mentions), and returns whom to tell by
+	// push: those it mentions at LevelMentions or LevelAll, and everyone
+	// at LevelAll, never sender, nor anyone with a focused page in room.
+	// Its cost follows the names the text could mention and the people at
+	// LevelAll, not everyone who has been in the room.
 	Arrived(ctx context.Context, room string, m Message, sender string) (notify []string, err error)
 }
 
@@ -166,4 +168,53 @@ func WhomToTell(m Message, person, sender, name string, level Level, focused boo
 	}
 	notify = !focused && (level == LevelAll || mentioned && level == LevelMentions)
 	return mentioned, notify
+}
+
+// FoldName is name under simple case folding, each rune as the smallest of
+// those it folds with: two names are one mention when their FoldNames are
+// equal (Mentions compares them so).
+func FoldName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		low := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < low {
+				low = f
+			}
+		}
+		b.WriteRune(low)
+	}
+	return b.String()
+}
+
+// MentionCandidates returns every name text may mention, folded
+// (FoldName): after each "@", each run of up to MaxName characters that
+// ends where Mentions lets a name end. A person is mentioned in text when
+// the FoldName of their name is one of them. At most maxAts "@" are read.
+func MentionCandidates(text string) []string {
+	const maxAts = 20
+	var out []string
+	seen := map[string]bool{}
+	ats := 0
+	for i := strings.IndexByte(text, '@'); i >= 0 && ats < maxAts; ats++ {
+		rest := text[i+1:]
+		n := 0
+		for k := 0; k < MaxName && n < len(rest); k++ {
+			_, size := utf8.DecodeRuneInString(rest[n:])
+			n += size
+			next, _ := utf8.DecodeRuneInString(rest[n:])
+			if n == len(rest) || !(unicode.IsLetter(next) || unicode.IsDigit(next) || unicode.IsNumber(next) || next == '_') {
+				if c := FoldName(rest[:n]); !seen[c] {
+					seen[c] = true
+					out = append(out, c)
+				}
+			}
+		}
+		j := strings.IndexByte(rest, '@')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return out
 }

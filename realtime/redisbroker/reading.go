@@ -25,10 +25,17 @@ var _ realtime.Reading = (*Broker)(nil)
 // hash: per person P, "n:P" the name they were last there under, "r:P"
 // the newest seq they read, "m:P" the seqs of their unread mentions
 // (space-separated, at most maxMentionsKept), "l:P" their level, "f:P"
-// until when (Unix ms) a page of theirs is focused there; and "at", when
-// the room last had a message (Unix ms). It expires ROOM_TTL after the
-// last write.
+// until when (Unix ms) a page of theirs is focused there; per name F
+// (realtime.FoldName), "k:F" the person last there under it, and "K:P"
+// the name P was last there under, folded; and "at",
+// when the room last had a message (Unix ms). It expires ROOM_TTL after
+// the last write.
 func readingKey(room string) string { return "chat:{" + room + "}:reading" }
+
+// readingAllKey holds the people at realtime.LevelAll in the room, a set
+// on the room's slot: Arrived tells them of every message without reading
+// everyone who has been in the room. It expires with readingKey.
+func readingAllKey(room string) string { return "chat:{" + room + "}:reading-all" }
 
 // readerRoomsKey holds the rooms the person has been in, a sorted set
 // scored with when they last read or set each (Unix ms), at most
@@ -41,7 +48,7 @@ const maxMentionsKept = 100
 
 // markReadScript raises a reader's read seq, never past the room's newest,
 // and forgets their mentions up to it. KEYS: readingKey, seqKey. ARGV: the
-// person, the name ("": keep), the seq, ROOM_TTL in ms.
+// person, the name ("": keep), the seq, ROOM_TTL in ms, the name folded.
 var markReadScript = redis.NewScript(`
 local p = ARGV[1]
 local newest = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -49,7 +56,14 @@ local read = tonumber(redis.call('HGET', KEYS[1], 'r:' .. p) or '0')
 local seq = math.min(tonumber(ARGV[3]), newest)
 if seq > read then read = seq end
 redis.call('HSET', KEYS[1], 'r:' .. p, read)
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'n:' .. p, ARGV[2]) end
+if ARGV[2] ~= '' then
+  -- a new name: the old one no longer mentions p
+  local old = redis.call('HGET', KEYS[1], 'K:' .. p)
+  if old and old ~= ARGV[5] and redis.call('HGET', KEYS[1], 'k:' .. old) == p then
+    redis.call('HDEL', KEYS[1], 'k:' .. old)
+  end
+  redis.call('HSET', KEYS[1], 'n:' .. p, ARGV[2], 'k:' .. ARGV[5], p, 'K:' .. p, ARGV[5])
+end
 local m = redis.call('HGET', KEYS[1], 'm:' .. p)
 if m then
   local keep = {}
@@ -66,41 +80,62 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return read
 `)
 
-// arrivedScript notes when the room last had a message and returns every
-// reader's fields, for Go to tell who is mentioned: a mention is matched
-// as the pages match it (Unicode case folding), which Lua cannot. A room
-// nobody has been in stays without a hash. KEYS: readingKey. ARGV: the
-// message's time (Unix ms), ROOM_TTL in ms.
+// arrivedScript does all a stored message needs of the readers, in one
+// call whose cost follows the names the text could mention (Go finds
+// them: Unicode case folding is beyond Lua) and the people at LevelAll,
+// not everyone who has been in the room: it notes when the room last had
+// a message; raises the sender's read seq to the message's; for each
+// candidate name that is someone's there ("k:F"), other than the
+// sender's, counts the mention (unless read, kept already, or
+// maxMentionsKept are) and tells them unless their level is "none" or a
+// page of theirs is focused; and tells everyone at LevelAll who is not
+// focused. It returns whom to tell. A room nobody has been in stays
+// without a hash. KEYS: readingKey, readingAllKey. ARGV: the message's
+// time (Unix ms), ROOM_TTL in ms, the sender, the seq, maxMentionsKept,
+// now (Unix ms), then the candidate names, folded.
 var arrivedScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 local at = tonumber(redis.call('HGET', KEYS[1], 'at') or '0')
 if tonumber(ARGV[1]) > at then redis.call('HSET', KEYS[1], 'at', ARGV[1]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return redis.call('HGETALL', KEYS[1])
-`)
-
-// mentionScript adds a seq to the unread mentions of each person named,
-// unless they read it already, have it, or have maxMentionsKept. KEYS:
-// readingKey. ARGV: the seq, maxMentionsKept, then the persons.
-var mentionScript = redis.NewScript(`
-local seq = tonumber(ARGV[1])
-for i = 3, #ARGV do
-  local p = ARGV[i]
-  local read = tonumber(redis.call('HGET', KEYS[1], 'r:' .. p) or '0')
-  if seq > read then
-    local m = redis.call('HGET', KEYS[1], 'm:' .. p) or ''
-    local n, has = 0, false
-    for s in string.gmatch(m, '%d+') do
-      n = n + 1
-      if tonumber(s) == seq then has = true end
+local sender, seq, keep, now = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+if redis.call('HEXISTS', KEYS[1], 'n:' .. sender) == 1 then
+  local r = tonumber(redis.call('HGET', KEYS[1], 'r:' .. sender) or '0')
+  if seq > r then redis.call('HSET', KEYS[1], 'r:' .. sender, seq) end
+end
+local function focused(p)
+  return tonumber(redis.call('HGET', KEYS[1], 'f:' .. p) or '0') > now
+end
+local tell, seen = {}, {[sender] = true}
+for i = 7, #ARGV do
+  local p = redis.call('HGET', KEYS[1], 'k:' .. ARGV[i])
+  if p and not seen[p] then
+    seen[p] = true
+    local read = tonumber(redis.call('HGET', KEYS[1], 'r:' .. p) or '0')
+    if seq > read then
+      local m = redis.call('HGET', KEYS[1], 'm:' .. p) or ''
+      local n, has = 0, false
+      for s in string.gmatch(m, '%d+') do
+        n = n + 1
+        if tonumber(s) == seq then has = true end
+      end
+      if not has and n < keep then
+        if m == '' then m = ARGV[4] else m = m .. ' ' .. ARGV[4] end
+        redis.call('HSET', KEYS[1], 'm:' .. p, m)
+      end
     end
-    if not has and n < tonumber(ARGV[2]) then
-      if m == '' then m = ARGV[1] else m = m .. ' ' .. ARGV[1] end
-      redis.call('HSET', KEYS[1], 'm:' .. p, m)
+    if redis.call('HGET', KEYS[1], 'l:' .. p) ~= 'none' and not focused(p) then
+      tell[#tell + 1] = p
     end
   end
 end
-return 1
+for _, p in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not seen[p] then
+    seen[p] = true
+    if not focused(p) then tell[#tell + 1] = p end
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return tell
 `)
 
 // listRoom keeps room in person's list, within a pipeline.
@@ -115,7 +150,7 @@ func (b *Broker) listRoom(ctx context.Context, pipe redis.Pipeliner, room, perso
 // and the person's list, one pipeline.
 func (b *Broker) MarkRead(ctx context.Context, room, person, name string, seq int64) error {
 	_, err := b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		markReadScript.Eval(ctx, pipe, []string{readingKey(room), seqKey(room)}, person, name, seq, b.roomTTL.Milliseconds())
+		markReadScript.Eval(ctx, pipe, []string{readingKey(room), seqKey(room)}, person, name, seq, b.roomTTL.Milliseconds(), realtime.FoldName(name))
 		b.listRoom(ctx, pipe, room, person, time.Now())
 		return nil
 	})
@@ -130,6 +165,12 @@ func (b *Broker) SetLevel(ctx context.Context, room, person string, level realti
 	_, err := b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		pipe.HSet(ctx, readingKey(room), "l:"+person, string(level))
 		pipe.PExpire(ctx, readingKey(room), b.roomTTL)
+		if level == realtime.LevelAll {
+			pipe.SAdd(ctx, readingAllKey(room), person)
+		} else {
+			pipe.SRem(ctx, readingAllKey(room), person)
+		}
+		pipe.PExpire(ctx, readingAllKey(room), b.roomTTL)
 		b.listRoom(ctx, pipe, room, person, time.Now())
 		return nil
 	})
@@ -208,64 +249,22 @@ func (b *Broker) ReadingOf(ctx context.Context, person string) ([]realtime.RoomR
 	return out, nil
 }
 
-// Arrived implements realtime.Reading: arrivedScript, and mentionScript
-// only when the message mentions someone: one round trip for most
-// messages, both on the room's slot.
+// Arrived implements realtime.Reading: arrivedScript, one call on the
+// room's slot.
 func (b *Broker) Arrived(ctx context.Context, room string, m realtime.Message, sender string) ([]string, error) {
 	at := m.Time
 	if at.IsZero() {
 		at = time.Now()
 	}
-	all, err := arrivedScript.Run(ctx, b.rdb, []string{readingKey(room)}, at.UnixMilli(), b.roomTTL.Milliseconds()).StringSlice()
+	args := []any{at.UnixMilli(), b.roomTTL.Milliseconds(), sender, m.Seq, maxMentionsKept, time.Now().UnixMilli()}
+	for _, c := range realtime.MentionCandidates(m.Text) {
+		args = append(args, c)
+	}
+	tell, err := arrivedScript.Run(ctx, b.rdb, []string{readingKey(room), readingAllKey(room)}, args...).StringSlice()
 	if err != nil {
 		b.stale()
-		return nil, fmt.Errorf("read the readers of room %q: %w", room, err)
+		return nil, fmt.Errorf("count the readers of room %q: %w", room, err)
 	}
-	type reader struct {
-		name  string
-		level realtime.Level
-		focus int64
-	}
-	readers := make(map[string]*reader)
-	for i := 0; i+1 < len(all); i += 2 {
-		kind, person, ok := strings.Cut(all[i], ":")
-		if !ok {
-			continue
-		}
-		r := readers[person]
-		if r == nil {
-			r = &reader{}
-			readers[person] = r
-		}
-		switch kind {
-		case "n":
-			r.name = all[i+1]
-		case "l":
-			r.level, _ = realtime.ParseLevel(all[i+1])
-		case "f":
-			r.focus, _ = strconv.ParseInt(all[i+1], 10, 64)
-		}
-	}
-	now := time.Now().UnixMilli()
-	var notify, mentioned []string
-	for person, r := range readers {
-		ment, tell := realtime.WhomToTell(m, person, sender, r.name, r.level, r.focus > now)
-		if ment {
-			mentioned = append(mentioned, person)
-		}
-		if tell {
-			notify = append(notify, person)
-		}
-	}
-	if len(mentioned) > 0 {
-		args := []any{m.Seq, maxMentionsKept}
-		for _, p := range mentioned {
-			args = append(args, p)
-		}
-		if err := mentionScript.Run(ctx, b.rdb, []string{readingKey(room)}, args...).Err(); err != nil {
-			return nil, fmt.Errorf("count mentions in room %q: %w", room, err)
-		}
-	}
-	slices.Sort(notify)
-	return notify, nil
+	slices.Sort(tell)
+	return tell, nil
 }

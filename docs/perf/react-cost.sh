@@ -6,6 +6,8 @@
 # for every run. Modes, each run ROUNDS (2) times, interleaved:
 #   idle               nothing: Redis's own background
 #   message            Broker.Send, a fresh nonce each
+#   message-read       Send, then Broker.Arrived (issue 31) in a room
+#                      1,000 people have been in, a mention every tenth
 #   react              Broker.Change toggling a reaction, a fresh nonce
 #                      each, and the hub's "changed" notice (Announce):
 #                      8 people × 4 emoji on each of the window's 100
@@ -68,6 +70,7 @@ measure() { # mode [flags...]
 runs=(
   "idle"
   "message"
+  "message-read"
   "react"
   "react -emoji 1"
   "react-noannounce"

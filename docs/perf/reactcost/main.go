@@ -17,6 +17,10 @@
 //   - edit: Broker.Change of a window message's text, as a moderator,
 //     then the notice: the change script and the replies' requoteScript
 //     (a scan of the window; nothing here replies);
+//   - message-read: a message as the handlers store it since issue 31:
+//     Send, then Broker.Arrived (read markers, mentions, whom to push
+//     to) in a room 1,000 people have been in, every tenth message
+//     mentioning one of them;
 //   - idle: nothing, to see what Redis spends on its own.
 //
 // It reads the redis-server's CPU (utime+stime from /proc) before and
@@ -145,7 +149,7 @@ type result struct {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:6393", "Redis address")
 	pid := flag.Int("pid", 0, "the redis-server's process id (its CPU is measured)")
-	mode := flag.String("mode", "react", "message, react, react-noannounce, edit or idle")
+	mode := flag.String("mode", "react", "message, message-read, react, react-noannounce, edit or idle")
 	archive := flag.Bool("archive", false, "brokers with an archive that stores nothing")
 	rate := flag.Int("rate", 1000, "operations per second")
 	dur := flag.Duration("duration", 25*time.Second, "how long to measure")
@@ -284,6 +288,33 @@ func run(addr string, pid int, r *result) error {
 				return err
 			}
 			return b.Announce(ctx, realtime.SignOutsRoom, realtime.KindChanged, room)
+		}
+	case "message-read":
+		// A message as the handlers store it now: Send, then Arrived (unread
+		// counts, mentions and whom to push to) in a room 1,000 people
+		// have been in; every tenth message mentions one of them.
+		for j := range 1000 {
+			if err := brokers[j%2].MarkRead(ctx, room, fmt.Sprint("s:reader-", j), fmt.Sprint("Reader ", j), 0); err != nil {
+				return fmt.Errorf("readers: %w", err)
+			}
+		}
+		call = func(ctx context.Context, i int) error {
+			b := brokers[i%2]
+			s := sessions[i%len(sessions)]
+			t := text
+			if i%10 == 0 {
+				t = fmt.Sprintf("@Reader %d %s", i%1000, text)
+			}
+			m := realtime.Message{Name: fmt.Sprint("Reader ", i%len(sessions)), Text: t, Time: time.Now(), Author: s}
+			stored, dup, err := b.Send(ctx, room, m, guard(s))
+			if dup {
+				return errDup
+			}
+			if err != nil {
+				return err
+			}
+			_, err = b.Arrived(ctx, room, stored, "s:"+s)
+			return err
 		}
 	case "idle":
 		call = func(context.Context, int) error { return nil }

@@ -96,10 +96,25 @@ func (p *tab) waitJS(expr string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("still false after 15 s: %s (last error: %v)", expr, err)
+			p.t.Fatalf("still false after 15 s: %s (last error: %v)\npage: %s", expr, err, p.state())
 		}
 		<-tick.C
 	}
+}
+
+// state says where the page stands, for a failure's message: its address,
+// the status line, the last notices and the socket.
+func (p *tab) state() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({href: location.href, ready: document.readyState,
+		status: document.querySelector('#connection')?.textContent, state: document.querySelector('#connection')?.dataset.state,
+		notices: document.querySelector('#notices')?.innerText.slice(-300), socket: document.querySelector('#chat')?._htmx?.ws?.connection?.socket?.readyState,
+		worker: !!navigator.serviceWorker?.controller, visible: document.visibilityState})`))
+	if err != nil {
+		return "unreadable: " + err.Error()
+	}
+	return s
 }
 
 func evalJS[T any](p *tab, expr string) T {

@@ -113,7 +113,7 @@ func testUnreadAcrossDevices(t *testing.T, a, b *instance) {
 
 	// Bob writes in B, mentioning her, on the other instance.
 	talker(t, b.URL, "Bob", roomB, "hello @ann, are you there?")
-	one.waitWithin(10*time.Second+2*time.Second, unreadOf(roomB)+` === '1'`)
+	one.waitWithin(10*time.Second, unreadOf(roomB)+` === '1'`)
 	one.waitJS(fmt.Sprintf(`document.querySelector('#my-rooms li[data-room=%q]').dataset.mentions === '1'`, roomB))
 	one.waitJS(`document.title.startsWith('(1, 1 @) ')`)
 	if !evalJS[bool](one, fmt.Sprintf(`document.querySelector('#my-rooms li[data-room=%q]').classList.contains('unread')`, roomB)) {
@@ -128,7 +128,7 @@ func testUnreadAcrossDevices(t *testing.T, a, b *instance) {
 	two.waitJS(socketOpen)
 	two.waitJS(`document.querySelector('#msg-1')`)
 	two.waitJS(unreadOf(roomB) + ` === '0'`)
-	one.waitWithin(10*time.Second+2*time.Second, unreadOf(roomB)+` === '0'`)
+	one.waitWithin(10*time.Second, unreadOf(roomB)+` === '0'`)
 	one.waitJS(`!document.title.startsWith('(')`)
 
 	// A message read as it comes in a focused page stays read: the page

@@ -211,12 +211,22 @@ func TestBrowserPushShowsNotification(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	p := &tab{t: t, ctx: newBrowser(t)}
 	regs := make(chan string, 16)
+	// The registration whose worker is activated: a push handed to it
+	// before that may find no worker to run.
+	scoped := map[string]bool{}
 	if err := chromedp.Listen(p.ctx, func(ev any) {
-		if e, ok := ev.(*serviceworker.EventWorkerRegistrationUpdated); ok {
+		switch e := ev.(type) {
+		case *serviceworker.EventWorkerRegistrationUpdated:
 			for _, r := range e.Registrations {
 				if !r.IsDeleted && r.ScopeURL == inst.URL+"/" {
+					scoped[string(r.RegistrationID)] = true
+				}
+			}
+		case *serviceworker.EventWorkerVersionUpdated:
+			for _, v := range e.Versions {
+				if scoped[string(v.RegistrationID)] && v.Status == serviceworker.VersionStatusActivated && v.RunningStatus == serviceworker.VersionRunningStatusRunning {
 					select {
-					case regs <- string(r.RegistrationID):
+					case regs <- string(v.RegistrationID):
 					default:
 					}
 				}

@@ -66,8 +66,15 @@ func (c cookie[T]) clear(w http.ResponseWriter, r *http.Request) {
 // requires), out of scripts' reach, sent on top-level navigations from
 // other sites (the provider's redirect back), Secure over HTTPS.
 func (c cookie[T]) write(w http.ResponseWriter, r *http.Request, value string, exp time.Time, maxAge int) {
+	setCookie(w, r, c.name, value, exp, maxAge)
+}
+
+// setCookie gives the browser cookie name (prefixed for r's scheme) with
+// every cookie's attributes (see cookie.write): the session, sign-in flow
+// and identity cookies, and the language cookie, which needs no codec.
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, exp time.Time, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
-		Name: prefixed(r, c.name), Value: value,
+		Name: prefixed(r, name), Value: value,
 		Path: "/", Expires: exp, MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overHTTPS(r),
 	})

@@ -73,10 +73,6 @@ func (s *Server) switchLanguage(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusBadRequest, views.ErrorPage(i18n.T(r.Context(), "page.language"), i18n.T(r.Context(), "page.no_such_language")))
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: prefixed(r, langCookie), Value: string(l),
-		Path: "/", MaxAge: int(langCookieAge / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overHTTPS(r),
-	})
+	setCookie(w, r, langCookie, string(l), time.Time{}, int(langCookieAge/time.Second))
 	http.Redirect(w, r, localPath(r.PostForm.Get("back")), http.StatusSeeOther)
 }

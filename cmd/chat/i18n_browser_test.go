@@ -109,7 +109,7 @@ func TestBrowserTraditionalChinese(t *testing.T) {
 	p.waitJS(`document.querySelector('#outbox li')`)
 	p.waitJS(chineseText(`document.querySelector('#outbox li').innerText.replace('離線時寫的', '')`, `/x/g`))
 	proxy.restore()
-	p.do(chromedp.Click(chromedp.CSS("#retry")))
+	p.retryNow()
 	p.waitJS(`document.querySelectorAll('#messages > li').length === 5 && document.querySelector('#outbox').children.length === 0`)
 
 	// axe in both languages and both themes, on the room and the sign-in

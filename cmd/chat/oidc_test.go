@@ -459,7 +459,7 @@ func TestBrowserSignInWithProviderOnAPhone(t *testing.T) {
 	p.do(chromedp.SendKeys(chromedp.CSS("#text"), "written in the tunnel\r"))
 	p.waitJS(`document.querySelector('#outbox li .text')?.textContent === 'written in the tunnel'`)
 	proxy.restore()
-	p.do(chromedp.Click(chromedp.CSS("#retry")))
+	p.retryNow()
 	p.waitJS(connected + ` && ` + outboxEmpty)
 	p.waitTexts("over a slow line", "written in the tunnel")
 	if n := evalJS[int](p, `document.querySelectorAll('#messages > li > .verified').length`); n != 2 {

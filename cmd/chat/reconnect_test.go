@@ -202,7 +202,7 @@ func testSessionEndedAtTheFrontDoor(t *testing.T, p *tab, proxy *netProxy, endSe
 	proxy.cut()
 	p.waitJS(`document.querySelector('#connection').textContent === 'Reconnecting…'`)
 	proxy.restore()
-	p.do(chromedp.Click(chromedp.CSS("#retry")))
+	p.retryNow()
 	p.waitJS(connected)
 
 	// Now the front door refuses the session while the network is away.
@@ -212,7 +212,7 @@ func testSessionEndedAtTheFrontDoor(t *testing.T, p *tab, proxy *netProxy, endSe
 	endSession()
 	proxy.restore()
 	back := time.Now()
-	p.do(chromedp.Click(chromedp.CSS("#retry")))
+	p.retryNow()
 	const endedNotice = `[...document.querySelectorAll('#notices p')].filter((p) => p.textContent === 'Your session has ended. Sign in again.')`
 	p.waitJSWithin(endedNotice+`.length === 1 && document.querySelector('#connection').textContent === 'Not connected'`, 5*time.Second)
 	t.Logf("the page said the session had ended %v after the network came back", time.Since(back).Round(time.Millisecond))

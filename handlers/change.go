@@ -87,6 +87,18 @@ func (s *Server) change(ctx context.Context, room string, sess Session, moderato
 	guard := guardOf(sess, nonce)
 	ctx, cancel := context.WithTimeout(ctx, brokerWait)
 	defer cancel()
+	var gone []realtime.Attachment
+	if del && s.files.up != nil {
+		// The files go with the message: which they are is known only
+		// before (a deleted message keeps none). Nobody adds files to a
+		// stored message, so this read cannot miss one.
+		before, err := s.storedMessage(ctx, room, seq)
+		if err != nil {
+			s.log.Error("read a message to delete", "room", room, "seq", seq, "err", err)
+			return "", errors.Join(errUnavailable, err)
+		}
+		gone = before.Files
+	}
 	c := realtime.Change{Seq: seq, Author: sess.ID, Moderator: moderator != "", Delete: del, Text: text}
 	m, dup, err := s.chat.Change(ctx, room, c, guard)
 	switch {
@@ -97,6 +109,9 @@ func (s *Server) change(ctx context.Context, room string, sess Session, moderato
 	case err != nil:
 		s.log.Error("change message", "room", room, "seq", seq, "err", err)
 		return "", errors.Join(errUnavailable, err)
+	}
+	if !dup && m.Deleted != "" {
+		s.deleteFiles(gone)
 	}
 	if !dup && m.Deleted == realtime.DeletedByModerator {
 		s.log.Info("moderator action", "action", "delete", "moderator", moderator, "room", room, "seq", m.Seq, "person", m.Name)

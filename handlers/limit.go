@@ -117,3 +117,20 @@ func (l *limiter) sweep(now time.Time) {
 		l.swept = now
 	}
 }
+
+// hasTokens reports whether key has n tokens now, taking none.
+func (l *limiter) hasTokens(key string, n int, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	return b == nil || b.lim.TokensAt(now) >= float64(n)
+}
+
+// takeN takes n tokens for key now, even into debt (n past the burst
+// takes the whole burst).
+func (l *limiter) takeN(key string, n int, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweep(now)
+	l.bucket(key, now).lim.ReserveN(now, min(n, l.burst))
+}

@@ -76,27 +76,37 @@ func (s *Server) quoteOf(ctx context.Context, room string, seq int64) (*realtime
 	if seq < 1 {
 		return nil, unreadable(ctx), nil
 	}
-	msgs, err := s.chat.Recent(ctx, room)
+	m, err := s.storedMessage(ctx, room, seq)
 	if err != nil {
 		return nil, "", err
-	}
-	var m realtime.Message
-	if i := slices.IndexFunc(msgs, func(x realtime.Message) bool { return x.Seq == seq }); i >= 0 {
-		m = msgs[i]
-	} else if s.pageSize > 0 && (len(msgs) == 0 || seq < msgs[0].Seq) {
-		older, _, err := s.chat.Before(ctx, room, seq+1, 1)
-		if err != nil {
-			return nil, "", err
-		}
-		if len(older) == 1 && older[0].Seq == seq {
-			m = older[0]
-		}
 	}
 	if m.Seq == 0 || m.Deleted != "" {
 		return nil, noOriginal(ctx), nil
 	}
 	q := realtime.QuoteOf(m)
 	return &q, "", nil
+}
+
+// storedMessage is message seq of room as stored now, from the hot window
+// or the archive; Seq 0 when the room keeps no such message.
+func (s *Server) storedMessage(ctx context.Context, room string, seq int64) (realtime.Message, error) {
+	msgs, err := s.chat.Recent(ctx, room)
+	if err != nil {
+		return realtime.Message{}, err
+	}
+	if i := slices.IndexFunc(msgs, func(x realtime.Message) bool { return x.Seq == seq }); i >= 0 {
+		return msgs[i], nil
+	}
+	if s.pageSize > 0 && (len(msgs) == 0 || seq < msgs[0].Seq) {
+		older, _, err := s.chat.Before(ctx, room, seq+1, 1)
+		if err != nil {
+			return realtime.Message{}, err
+		}
+		if len(older) == 1 && older[0].Seq == seq {
+			return older[0], nil
+		}
+	}
+	return realtime.Message{}, nil
 }
 
 // parseSeq reads a message number as a frame gives it: a string of

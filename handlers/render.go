@@ -9,6 +9,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/chatrun/chat/files"
 	"github.com/chatrun/chat/handlers/transport"
 	"github.com/chatrun/chat/i18n"
 	"github.com/chatrun/chat/realtime"
@@ -128,6 +129,10 @@ func viewMessage(m realtime.Message, handle func(string) string, others map[int6
 	}
 	if handle != nil {
 		v.Author = handle(m.Author)
+	}
+	for _, f := range m.Files {
+		v.Files = append(v.Files, views.File{ID: f.ID, Name: f.Name, Kind: files.Label(f.Type, f.Name), Size: f.Size,
+			Image: f.Image, Width: f.Width, Height: f.Height})
 	}
 	for _, r := range m.Reactions {
 		vr := views.Reaction{Emoji: r.Emoji, Names: r.Names}

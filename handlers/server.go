@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -169,6 +170,12 @@ type Config struct {
 	// Push, when set, keeps Web Push subscriptions and sends
 	// notifications (VAPID settings); nil: no push, and no control for it.
 	Push Pusher
+	// Files, when set, keeps the files attached to messages
+	// (UPLOAD_BUCKET or UPLOAD_DIR); nil: no uploads, and no control.
+	Files Uploader
+	// UploadPerHour is how many bytes a session may upload an hour on an
+	// instance (UPLOAD_PER_HOUR); 0: DefaultUploadPerHour.
+	UploadPerHour int64
 }
 
 // Server serves the pages, the WebSocket and the no-JS fallback, and keeps
@@ -205,6 +212,8 @@ type Server struct {
 	moderators map[string]bool
 	// push is Web Push; its pusher nil: none.
 	push pushState
+	// files is uploads; its up nil: none.
+	files fileState
 
 	// sockets is the sockets open here, to close them at sign-out and
 	// shutdown.
@@ -243,6 +252,7 @@ func New(cfg Config) *Server {
 		readyMsg:     "ready\n",
 		handle:       AuthorHandles(cfg.Secret),
 		push:         newPushState(cfg.Push),
+		files:        newFileState(cfg.Files, cfg.UploadPerHour),
 	}
 	s.pages = realtime.NewPageCache(func(ctx context.Context, room string, before int64, limit int) ([]realtime.Message, bool, error) {
 		return s.chat.Before(ctx, room, before, limit)
@@ -301,6 +311,7 @@ func (s *Server) Handler() http.Handler {
 	s.readingRoutes(r)
 	s.pushRoutes(r)
 	s.appRoutes(r)
+	s.fileRoutes(r)
 	r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -785,6 +796,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, status int, 
 		Reply:     reply,
 		MyRooms:   s.myRooms(ctx, sess, room),
 		PushKey:   s.pushKey(),
+		Uploads:   s.uploads(room),
 	}))
 }
 
@@ -837,13 +849,51 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-	if err := r.ParseForm(); err != nil {
-		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, "", i18n.T(r.Context(), "refusal.too_large"), 0)
-		return
+	var (
+		fields  map[string]string
+		uploads []string
+	)
+	if isMultipart(r) {
+		// A form with files: they are stored as they stream in, and
+		// dropped again if anything of the message is refused.
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody+int64(realtime.MaxFiles)*(s.files.limits.MaxBytes+maxFormBody))
+		var (
+			status int
+			why    string
+			err    error
+		)
+		fields, uploads, status, why, err = s.readMultipartMessage(r.Context(), r, room, sess)
+		if err != nil || status != 0 {
+			// The browser is still sending: read the rest, so that it
+			// gets the answer rather than a cut connection.
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
+		switch {
+		case err != nil:
+			s.log.Error("store an upload", "room", room, "err", err)
+			s.unavailable(w, r)
+			return
+		case status != 0:
+			s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, fields["text"], why, 0)
+			return
+		}
+	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+		if err := r.ParseForm(); err != nil {
+			s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, "", i18n.T(r.Context(), "refusal.too_large"), 0)
+			return
+		}
+		fields = map[string]string{"text": r.PostForm.Get("text"), "nonce": r.PostForm.Get("nonce"), "reply_to": r.PostForm.Get("reply_to")}
 	}
-	text := r.PostForm.Get("text")
-	replyTo, good := seqParam(r.PostForm.Get("reply_to"))
+	// Whatever is refused from here on leaves none of the files kept.
+	stored := false
+	defer func() {
+		if !stored {
+			s.dropUploads(uploads)
+		}
+	}()
+	text := fields["text"]
+	replyTo, good := seqParam(fields["reply_to"])
 	if !good {
 		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, text, unreadable(r.Context()), 0)
 		return
@@ -864,9 +914,11 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	// A form post is not held back by the rate limit: it is refused at once,
 	// its text kept in the form.
-	_, refusal, err := s.send(ctx, room, sess, clientIP(r, s.trustProxy), outgoing{text: text, nonce: r.PostForm.Get("nonce"), replyTo: replyTo}, 0)
+	_, refusal, err := s.send(ctx, room, sess, clientIP(r, s.trustProxy), outgoing{text: text, nonce: fields["nonce"], replyTo: replyTo, uploads: uploads}, 0)
 	switch {
 	case err != nil:
+		// Its fate is unknown (stored, maybe): its files stay with it.
+		stored = true
 		s.unavailable(w, r)
 	case refusal == noOriginal(r.Context()):
 		// The original is gone: the text stays, without the reply.
@@ -874,6 +926,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	case refusal != "":
 		s.renderRoom(w, r, http.StatusUnprocessableEntity, room, sess, text, refusal, replyTo)
 	default:
+		stored = true
 		http.Redirect(w, r, "/rooms/"+room, http.StatusSeeOther)
 	}
 }
@@ -890,6 +943,8 @@ var errUnavailable = errors.New("chat unavailable")
 type outgoing struct {
 	text, nonce string
 	replyTo     int64
+	// uploads are the ids of the files it carries (files.Info.ID).
+	uploads []string
 }
 
 // send validates and stores a message from sess at addr, the one path for
@@ -898,8 +953,14 @@ type outgoing struct {
 // refusal for the user, or an error when the broker failed.
 func (s *Server) send(ctx context.Context, room string, sess Session, addr string, out outgoing, wait time.Duration) (int64, string, error) {
 	text, err := realtime.ParseText(out.text)
-	if err != nil {
+	switch {
+	case errors.Is(err, realtime.ErrTextEmpty) && len(out.uploads) > 0:
+		text = "" // the files are the message
+	case err != nil:
 		return 0, refusal(ctx, err), nil
+	}
+	if why := s.checkUploads(ctx, out.uploads); why != "" {
+		return 0, why, nil
 	}
 	nonce := out.nonce
 	if bad := validateNonce(ctx, nonce); bad != "" {
@@ -936,10 +997,14 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr strin
 		}
 		quote = q
 	}
+	attached, why, err := s.attach(ctx, room, sess, guard, out.uploads)
+	if why != "" || err != nil {
+		return 0, why, err
+	}
 	// The author is the session (with AUTH, derived from the verified
 	// identity): who may change the message later.
 	m, err := s.chat.Send(ctx, room, realtime.Message{Name: sess.Name, Text: text, Verified: sess.Subject != "", Author: sess.ID,
-		ReplyTo: out.replyTo, Quote: quote}, guard)
+		ReplyTo: out.replyTo, Quote: quote, Files: attached}, guard)
 	if err != nil {
 		s.log.Error("send message", "room", room, "err", err)
 		return 0, "", errors.Join(errUnavailable, err)

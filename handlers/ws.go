@@ -245,6 +245,9 @@ type incoming struct {
 	Text    *string         `json:"text"`
 	Nonce   *string         `json:"nonce"`
 	ReplyTo json.RawMessage `json:"reply_to"`
+	// Uploads are the ids of files uploaded for the message: an array of
+	// strings, or one string (a form field given once).
+	Uploads json.RawMessage `json:"uploads"`
 }
 
 // decodeFrame reads a frame from the page: the message's text, nonce and
@@ -265,7 +268,11 @@ func decodeFrame(ctx context.Context, typ websocket.MessageType, data []byte) (o
 	if in.Nonce != nil && validateNonce(ctx, *in.Nonce) == "" {
 		out.nonce = *in.Nonce
 	}
-	if in.Text == nil {
+	uploads, good := parseUploads(in.Uploads)
+	if !good {
+		return outgoing{nonce: out.nonce}, unreadable(ctx)
+	}
+	if in.Text == nil && len(uploads) == 0 {
 		return outgoing{nonce: out.nonce}, i18n.T(ctx, "refusal.text_empty")
 	}
 	if in.Nonce != nil && out.nonce == "" {
@@ -275,7 +282,10 @@ func decodeFrame(ctx context.Context, typ websocket.MessageType, data []byte) (o
 	if !good {
 		return outgoing{nonce: out.nonce}, unreadable(ctx)
 	}
-	out.text, out.replyTo = *in.Text, replyTo
+	if in.Text != nil {
+		out.text = *in.Text
+	}
+	out.replyTo, out.uploads = replyTo, uploads
 	return out, ""
 }
 

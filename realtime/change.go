@@ -20,7 +20,7 @@ func (c Change) Apply(m Message) (Message, error) {
 		return Message{}, ErrNotAuthor
 	}
 	if c.Delete {
-		m.Text, m.Edited, m.Reactions = "", time.Time{}, nil
+		m.Text, m.Edited, m.Reactions, m.Files = "", time.Time{}, nil, nil
 		m.Deleted = DeletedByAuthor
 		if c.Moderator && c.Author != m.Author {
 			m.Deleted = DeletedByModerator

@@ -48,7 +48,28 @@ type Message struct {
 	// message is now: the store updates it when the original is edited
 	// or deleted (in its hot window; see Broker.Change).
 	Quote *Quote `json:"quote,omitempty"`
+	// Files are the pictures and files attached to it, in the order
+	// they were attached (at most MaxFiles); none once it is deleted.
+	Files []Attachment `json:"files,omitempty"`
 }
+
+// Attachment is a file attached to a message, as pages show it: the
+// file itself lives in the file store (package files), under ID.
+type Attachment struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Type is the media type the server decided from the content.
+	Type string `json:"type"`
+	Size int64  `json:"size"`
+	// Image says that it is a picture with a thumbnail of Width×Height
+	// pixels.
+	Image  bool `json:"image,omitempty"`
+	Width  int  `json:"width,omitempty"`
+	Height int  `json:"height,omitempty"`
+}
+
+// MaxFiles is how many files one message may carry.
+const MaxFiles = 4
 
 // Reaction is one emoji under a message, and who gave it: Authors (who
 // may take it back, never shown) and their Names, in the order they

@@ -202,3 +202,34 @@ func newDay(prev, m Message) bool {
 	y, mo, d := m.Time.UTC().Date()
 	return py != y || pm != mo || pd != d
 }
+
+// fileURL is where file id (variant "" or "thumb") is served.
+func fileURL(id, variant string) templ.SafeURL {
+	if variant != "" {
+		return templ.SafeURL("/files/" + url.PathEscape(id) + "/" + variant)
+	}
+	return templ.SafeURL("/files/" + url.PathEscape(id))
+}
+
+// fileMeta is a file's kind and size as its link shows them: "PDF · 240 KB".
+func fileMeta(f File) string {
+	if f.Kind == "" {
+		return FileSize(f.Size)
+	}
+	return f.Kind + " · " + FileSize(f.Size)
+}
+
+// FileSize is n bytes as people read a file's size, in units of 1,024
+// (as file managers show them): "812 B", "240 KB", "1.5 MB".
+func FileSize(n int64) string {
+	switch {
+	case n < 1<<10:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < 1<<20:
+		return strconv.FormatInt((n+1<<9)>>10, 10) + " KB"
+	case n < 10<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
+	default:
+		return strconv.FormatInt((n+1<<19)>>20, 10) + " MB"
+	}
+}

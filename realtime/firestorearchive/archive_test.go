@@ -3,6 +3,7 @@ package firestorearchive_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -114,5 +115,25 @@ func TestArchiveRetentionSetsExpireAt(t *testing.T) {
 	}
 	if got, want := exp.(time.Time), msgs[0].Time.Add(90*24*time.Hour); !got.Equal(want) {
 		t.Fatalf("expireAt %v, want %v", got, want)
+	}
+}
+
+// A message's attachments come back from the archive as they were stored.
+func TestArchiveKeepsAttachments(t *testing.T) {
+	c, _ := client(t)
+	a := firestorearchive.New(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	files := []realtime.Attachment{
+		{ID: "AAAAAAAAAAAAAAAAAAAAAAAAAA", Name: "whiteboard.jpg", Type: "image/jpeg", Size: 2_345_678, Image: true, Width: 400, Height: 300},
+		{ID: "BBBBBBBBBBBBBBBBBBBBBBBBBB", Name: "agenda.pdf", Type: "application/pdf", Size: 12_345},
+	}
+	m := realtime.Message{Seq: 1, Name: "ann", Time: time.Unix(1_700_000_000, 0).UTC(), Files: files}
+	if err := a.Store(ctx, "r", []realtime.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Latest(ctx, "r", 10)
+	if err != nil || len(got) != 1 || !slices.Equal(got[0].Files, files) {
+		t.Fatalf("read back %+v err %v, want files %+v", got, err, files)
 	}
 }

@@ -64,6 +64,20 @@ type doc struct {
 	Reactions []reactionDoc `firestore:"reactions,omitempty"`
 	ReplyTo   int64         `firestore:"replyTo,omitempty"`
 	Quote     *quoteDoc     `firestore:"quote,omitempty"`
+	// Files are realtime.Message's attachments (the files themselves
+	// are in the file store).
+	Files []fileDoc `firestore:"files,omitempty"`
+}
+
+// fileDoc is a realtime.Attachment as stored.
+type fileDoc struct {
+	ID     string `firestore:"id"`
+	Name   string `firestore:"name"`
+	Type   string `firestore:"type"`
+	Size   int64  `firestore:"size"`
+	Image  bool   `firestore:"image,omitempty"`
+	Width  int    `firestore:"width,omitempty"`
+	Height int    `firestore:"height,omitempty"`
 }
 
 // reactionDoc is a realtime.Reaction as stored.
@@ -90,6 +104,9 @@ func docOf(m realtime.Message) doc {
 	if m.Quote != nil {
 		d.Quote = &quoteDoc{Name: m.Quote.Name, Text: m.Quote.Text, Deleted: string(m.Quote.Deleted)}
 	}
+	for _, f := range m.Files {
+		d.Files = append(d.Files, fileDoc(f))
+	}
 	return d
 }
 
@@ -102,6 +119,9 @@ func (d doc) message() realtime.Message {
 	}
 	if d.Quote != nil {
 		m.Quote = &realtime.Quote{Name: d.Quote.Name, Text: d.Quote.Text, Deleted: realtime.Deletion(d.Quote.Deleted)}
+	}
+	for _, f := range d.Files {
+		m.Files = append(m.Files, realtime.Attachment(f))
 	}
 	return m
 }

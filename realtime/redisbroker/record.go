@@ -32,13 +32,16 @@ type record struct {
 	Reactions []realtime.Reaction `json:"reactions,omitempty"`
 	ReplyTo   int64               `json:"reply_to,omitempty"`
 	Quote     *realtime.Quote     `json:"quote,omitempty"`
+	// Files are realtime.Message's; changeScript drops them with the
+	// text when the message is deleted.
+	Files []realtime.Attachment `json:"files,omitempty"`
 }
 
 // recordOf is m as Redis stores it.
 func recordOf(kind realtime.EventKind, m realtime.Message) record {
 	return record{Seq: m.Seq, First: m.First, Type: kind, Name: m.Name, Text: m.Text, Time: m.Time,
 		Verified: m.Verified, Author: m.Author, Edited: m.Edited, Deleted: m.Deleted,
-		Reactions: m.Reactions, ReplyTo: m.ReplyTo, Quote: m.Quote}
+		Reactions: m.Reactions, ReplyTo: m.ReplyTo, Quote: m.Quote, Files: m.Files}
 }
 
 // encodeRecord encodes r without HTML escaping: the text is stored and
@@ -78,5 +81,5 @@ func decodeMessage(payload []byte) (realtime.Message, error) {
 func (r record) message() realtime.Message {
 	return realtime.Message{Seq: r.Seq, First: r.First, Name: r.Name, Text: r.Text, Time: r.Time,
 		Verified: r.Verified, Author: r.Author, Edited: r.Edited, Deleted: r.Deleted,
-		Reactions: r.Reactions, ReplyTo: r.ReplyTo, Quote: r.Quote}
+		Reactions: r.Reactions, ReplyTo: r.ReplyTo, Quote: r.Quote, Files: r.Files}
 }

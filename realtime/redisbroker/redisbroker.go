@@ -183,7 +183,7 @@ func (b *Broker) emit(ev realtime.Event) {
 
 // Send implements realtime.Broker: one run of sendScript.
 func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guard string) (realtime.Message, bool, error) {
-	body, err := encodeRecord(record{Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified, Author: m.Author, ReplyTo: m.ReplyTo, Quote: m.Quote})
+	body, err := encodeRecord(record{Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified, Author: m.Author, ReplyTo: m.ReplyTo, Quote: m.Quote, Files: m.Files})
 	if err != nil {
 		return realtime.Message{}, false, fmt.Errorf("encode message: %w", err)
 	}

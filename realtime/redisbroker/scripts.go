@@ -298,6 +298,7 @@ elseif ARGV[5] == '1' then
   m.text = nil
   m.edited = nil
   m.reactions = nil
+  m.files = nil
   if mine then m.deleted = 'author' else m.deleted = 'moderator' end
 else
   m.text = cjson.decode(ARGV[6])

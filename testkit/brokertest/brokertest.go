@@ -122,6 +122,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("PrivateRooms", func(t *testing.T) { privateRooms(t, f) })
 	t.Run("Reacts", func(t *testing.T) { reacts(t, f) })
 	t.Run("Replies", func(t *testing.T) { replies(t, f) })
+	t.Run("Attachments", func(t *testing.T) { attachments(t, f) })
 }
 
 func numbersAndStoresInOrder(t *testing.T, f Factory) {

@@ -188,3 +188,55 @@ func replies(t *testing.T, f Factory) {
 	nextEvent(t, ctx, other)
 	check(realtime.Quote{Name: "ann", Deleted: realtime.DeletedByAuthor})
 }
+
+// attachments: a message's files travel to every instance and stay in
+// the history through an edit and a reaction, and go with a deletion.
+func attachments(t *testing.T, f Factory) {
+	ctx := Context(t)
+	b := f.Make(t, 100)
+	other := b
+	if f.Shared {
+		other = f.Make(t, 100)
+	}
+	room := testkit.Room()
+	if err := other.Subscribe(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	files := []realtime.Attachment{
+		{ID: "AAAAAAAAAAAAAAAAAAAAAAAAAA", Name: "screen shot.png", Type: "image/png", Size: 48213, Image: true, Width: 400, Height: 225},
+		{ID: "BBBBBBBBBBBBBBBBBBBBBBBBBB", Name: "agenda <v2>.pdf", Type: "application/pdf", Size: 10 << 20},
+	}
+	m, _, err := b.Send(ctx, room, realtime.Message{Name: "ann", Author: "sess-ann", Time: time.Now().UTC(), Files: files}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, ctx, other); !slices.Equal(ev.Message.Files, files) {
+		t.Fatalf("event files = %+v, want %+v", ev.Message.Files, files)
+	}
+	check := func(want []realtime.Attachment) {
+		t.Helper()
+		hist, err := other.History(ctx, room)
+		if err != nil || len(hist) != 1 || !slices.Equal(hist[0].Files, want) {
+			t.Fatalf("history = %+v err %v, want files %+v", hist, err, want)
+		}
+	}
+	check(files)
+	if _, _, err := b.Change(ctx, room, realtime.Change{Seq: m.Seq, Author: "sess-bob", Name: "bob", React: "👍"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, ctx, other)
+	if _, _, err := b.Change(ctx, room, realtime.Change{Seq: m.Seq, Author: "sess-ann", Text: "the agenda", Time: time.Now()}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, ctx, other); !slices.Equal(ev.Message.Files, files) {
+		t.Fatalf("edited event files = %+v, want %+v", ev.Message.Files, files)
+	}
+	check(files)
+	if _, _, err := b.Change(ctx, room, realtime.Change{Seq: m.Seq, Author: "sess-ann", Delete: true}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, ctx, other); len(ev.Message.Files) != 0 {
+		t.Fatalf("deleted event files = %+v, want none", ev.Message.Files)
+	}
+	check(nil)
+}

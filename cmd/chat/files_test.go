@@ -304,3 +304,39 @@ func TestUploadsThroughTheFormWithoutJavaScript(t *testing.T) {
 		t.Error("a repeated form was stored twice")
 	}
 }
+
+// A message's files outlive the Redis window: scrollback read from
+// Firestore shows the thumbnail with its size and the PDF's link, and
+// both still open.
+func TestUploadsInScrollbackFromFirestore(t *testing.T) {
+	env, _ := uploadsEnv(t, firestoreEnv(t, redistest.Addr(t)))
+	a, b := startInstance(t, env), startInstance(t, env)
+	room := testkit.Room()
+	ann := chattest.NewUser(t, a.URL)
+	ann.SignIn("Ann", room)
+	if code, _ := postMultipart(t, ann, "/rooms/"+room+"/messages", url.Values{"text": {"the first plan"}, "nonce": {"s1"}},
+		upload{"plan.png", "image/png", filestest.Screenshot()},
+		upload{"plan.pdf", "application/pdf", filestest.PDF()}); code != http.StatusSeeOther {
+		t.Fatalf("the post with files: %d", code)
+	}
+	for i := range 25 {
+		post(t, ann, room, fmt.Sprint("m", i+2))
+	}
+	waitArchived(t, env, room, 26)
+	reader := chattest.NewUser(t, b.URL)
+	reader.SignIn("Cy", room)
+	if _, page := reader.Get("/rooms/" + room); strings.Contains(page, "the first plan") {
+		t.Fatal("message 1 is still in the room's window (HISTORY_SIZE 20): the test reads no scrollback")
+	}
+	_, page := reader.Get("/rooms/" + room + "?before=6")
+	img := regexp.MustCompile(`<img src="/files/([A-Z2-7]{26})/thumb" width="(\d+)" height="(\d+)" alt="plan.png"`).FindStringSubmatch(page)
+	pdf := regexp.MustCompile(`<a href="/files/([A-Z2-7]{26})" download="plan.pdf"`).FindStringSubmatch(page)
+	if img == nil || pdf == nil || img[2] == "0" || !strings.Contains(page, "the first plan") {
+		t.Fatalf("scrollback from Firestore shows no thumbnail with its size, or no PDF link:\n%s", page)
+	}
+	for _, p := range []string{"/files/" + img[1] + "/thumb", "/files/" + img[1], "/files/" + pdf[1]} {
+		if resp, _ := reader.Get(p); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s from scrollback: %d", p, resp.StatusCode)
+		}
+	}
+}

@@ -228,6 +228,10 @@ const callTimeout = 30 * time.Second
 // than pendingAge ago, and, when retention > 0 and the store is an
 // Expirer, every file created more than retention ago.
 func (s *Service) Run(ctx context.Context, every, pendingAge, retention time.Duration) {
+	if every <= 0 {
+		// time.NewTicker would panic; a minute is a sweep nobody notices.
+		every = time.Minute
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

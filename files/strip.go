@@ -44,11 +44,20 @@ type pump struct {
 }
 
 func (p *pump) read(b []byte, step func() ([]byte, error)) (int, error) {
-	for len(p.out) == 0 && p.err == nil {
-		p.out, p.err = step()
+	// Fill b: the steps' outputs can be a couple of bytes (a stuffed
+	// 0xFF in a JPEG scan), and each Read is a write downstream.
+	n := 0
+	for n < len(b) {
+		for len(p.out) == 0 && p.err == nil {
+			p.out, p.err = step()
+		}
+		if len(p.out) == 0 {
+			break
+		}
+		k := copy(b[n:], p.out)
+		p.out = p.out[k:]
+		n += k
 	}
-	n := copy(b, p.out)
-	p.out = p.out[n:]
 	if n > 0 {
 		return n, nil
 	}
@@ -74,6 +83,7 @@ type jpegFilter struct {
 	state  int
 	seg    []byte
 	orient int
+	two    [2]byte // a marker or stuffed byte, passed on
 }
 
 const (
@@ -136,10 +146,10 @@ func (f *jpegFilter) step() ([]byte, error) {
 		switch {
 		case c == 0x00 || 0xd0 <= c && c <= 0xd7:
 			f.state = jpegScan
-			return []byte{0xff, c}, nil
+			return f.pair(c), nil
 		case c == 0xff:
 			// Fill byte; the marker is still to come.
-			return []byte{0xff}, nil
+			return f.pair(0xff)[:1], nil
 		}
 		if err := f.src.UnreadByte(); err != nil {
 			return nil, err
@@ -154,6 +164,13 @@ func (f *jpegFilter) step() ([]byte, error) {
 	return nil, io.EOF
 }
 
+// pair is 0xFF, c, in the filter's own two bytes (passed on before the
+// next step).
+func (f *jpegFilter) pair(c byte) []byte {
+	f.two = [2]byte{0xff, c}
+	return f.two[:]
+}
+
 // marker handles the marker whose 0xFF was just read.
 func (f *jpegFilter) marker() ([]byte, error) {
 	m, err := f.src.ReadByte()
@@ -166,9 +183,9 @@ func (f *jpegFilter) marker() ([]byte, error) {
 	switch {
 	case m == 0xd9:
 		f.state = jpegTrailer
-		return []byte{0xff, 0xd9}, nil
+		return f.pair(0xd9), nil
 	case m == 0x01 || 0xd0 <= m && m <= 0xd7:
-		return []byte{0xff, m}, nil
+		return f.pair(m), nil
 	case m == 0xd8 || m == 0x00:
 		return nil, fmt.Errorf("%w: marker %#x out of place", errBadPicture, m)
 	}

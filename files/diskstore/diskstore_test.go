@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/chatrun/chat/files"
 	"github.com/chatrun/chat/files/diskstore"
 	"github.com/chatrun/chat/files/filestest"
@@ -81,4 +83,10 @@ func TestBadID(t *testing.T) {
 	if err := s.Create(t.Context(), files.Info{ID: "../x"}, files.Original, bytes.NewReader(nil)); err == nil {
 		t.Errorf("Create(../x) succeeded")
 	}
+}
+
+func TestMain(m *testing.M) {
+	// filestest brings in the storage library, which imports OpenCensus,
+	// whose init starts a worker that never ends.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
 }

@@ -202,19 +202,23 @@ func StoreTests(t *testing.T, open func(t *testing.T) (a, b files.Store, list fu
 		before := list()
 		info := newInfo(time.Now())
 		boom := errors.New("boom")
-		r := io.MultiReader(bytes.NewReader(Big(1<<20)), errReader{boom})
-		if err := s.Create(ctx(t), info, files.Original, r); !errors.Is(err, boom) {
-			t.Errorf("Create = %v, want %v", err, boom)
-		}
-		if _, err := s.Stat(ctx(t), info.ID); !errors.Is(err, files.ErrNotFound) {
-			t.Errorf("Stat after a failed Create: %v", err)
-		}
-		if after := list(); !slices.Equal(before, after) {
-			t.Errorf("a failed Create left %q (before %q)", after, before)
+		// Again and again: a store that ends its upload cleanly, racing
+		// the error, keeps a short file now and then.
+		for _, n := range []int{1 << 20, 1, 1000, 64 << 10, 300 << 10, 2 << 20} {
+			r := io.MultiReader(bytes.NewReader(Big(n)), errReader{boom})
+			if err := s.Create(ctx(t), info, files.Original, r); !errors.Is(err, boom) {
+				t.Errorf("Create = %v, want %v", err, boom)
+			}
+			if _, err := s.Stat(ctx(t), info.ID); !errors.Is(err, files.ErrNotFound) {
+				t.Errorf("Stat after a failed Create: %v", err)
+			}
+			if after := list(); !slices.Equal(before, after) {
+				t.Fatalf("a failed Create of %d bytes left %q (before %q)", n, after, before)
+			}
 		}
 		// And a cancelled one.
 		cctx, cancel := context.WithCancel(ctx(t))
-		r = io.MultiReader(bytes.NewReader(Big(1<<20)), cancelReader{cancel}, bytes.NewReader(Big(1<<10)))
+		r := io.MultiReader(bytes.NewReader(Big(1<<20)), cancelReader{cancel}, bytes.NewReader(Big(1<<10)))
 		if err := s.Create(cctx, info, files.Original, r); err == nil {
 			t.Errorf("Create with its context cancelled midway succeeded")
 		}

@@ -3,7 +3,8 @@
 // the object's metadata, its type as the object's Content-Type), its
 // thumbnail "files/{id}/thumb", its claim "files/{id}/claim" (holding the
 // message guard), and while it is pending a mark "pending/{id}", so that
-// sweeping lists only the pending files.
+// sweeping lists only the pending files. No object is ever updated: a
+// claim is an object created only if absent.
 package gcsstore
 
 import (
@@ -62,12 +63,15 @@ func New(client *storage.Client, bucket string) *Store {
 	return &Store{bucket: client.Bucket(bucket)}
 }
 
-// chunkSize is the Writer's ChunkSize: 0 sends an upload as one streamed
-// request, with no buffer at all (the default buffers 16 MiB per upload).
-// The price is that a failed request is not retried by the library; it
-// could not be anyway without holding the bytes, and the person uploading
-// can send the file again.
-const chunkSize = 0
+// chunkSize is the Writer's ChunkSize: an upload is held 256 KiB at a
+// time (the default holds 16 MiB), sent as a resumable upload in chunks
+// of that size and only completed by Close. ChunkSize 0 (one streamed
+// request, nothing held) would cost no memory, but when the reader fails
+// the library ends the multipart body with its closing boundary before
+// failing it, and the server may keep the truncated object (the emulator
+// does); an upload never completed is never kept. Larger chunks would be
+// fewer requests (a 10 MiB file takes 40) for more memory per upload.
+const chunkSize = 256 << 10
 
 func (s *Store) object(id string) *storage.ObjectHandle { return s.bucket.Object("files/" + id) }
 func (s *Store) thumb(id string) *storage.ObjectHandle {
@@ -97,9 +101,6 @@ func metadata(info files.Info) map[string]string {
 		keyOwner:   info.Owner,
 		keyCreated: info.Created.UTC().Format(time.RFC3339Nano),
 	}
-	if info.Claim != "" {
-		m[keyClaim] = info.Claim
-	}
 	if info.Image {
 		m[keyImage] = "1"
 		m[keyWidth] = strconv.Itoa(info.Width)
@@ -117,7 +118,6 @@ func infoOf(id string, a *storage.ObjectAttrs) files.Info {
 		Size:  a.Size,
 		Room:  m[keyRoom],
 		Owner: m[keyOwner],
-		Claim: m[keyClaim],
 		Image: m[keyImage] == "1",
 	}
 	info.Created, _ = time.Parse(time.RFC3339Nano, m[keyCreated])
@@ -156,11 +156,20 @@ func (s *Store) Create(ctx context.Context, info files.Info, v files.Variant, r 
 		}
 	}
 	err := s.write(ctx, s.object(info.ID).If(storage.Conditions{DoesNotExist: true}), info.Type, metadata(info), r)
+	if err == nil && info.Claim != "" {
+		// Created claimed (an import, a test): no mark, a claim.
+		err = s.write(ctx, s.claim(info.ID), "text/plain", map[string]string{keyClaim: info.Claim}, nil)
+	}
 	if err != nil {
-		// The mark alone would be swept, but need not wait for it.
+		if preconditionFailed(err) {
+			// Another file has this id: it is not this upload's to undo.
+			return err
+		}
+		// Nothing half-stored; a mark alone would be swept, but need
+		// not wait for it.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		_ = s.mark(info.ID).Delete(dctx)
+		_ = s.Delete(dctx, info.ID)
 		return err
 	}
 	return nil
@@ -177,6 +186,13 @@ func (s *Store) write(ctx context.Context, o *storage.ObjectHandle, typ string, 
 	w.Metadata = m
 	if r != nil {
 		if _, err := io.Copy(w, r); err != nil {
+			// The request body must end in an error, not in EOF: a
+			// body that ends cleanly is a complete (short) object.
+			// Cancelling wctx alone closes the body from another
+			// goroutine, racing Close's clean end, so the body is
+			// failed first (CloseWithError is deprecated in favour
+			// of that racy cancel), then Close waits for the request.
+			_ = w.CloseWithError(err) //nolint:staticcheck // see above
 			cancel()
 			_ = w.Close()
 			return fmt.Errorf("gcsstore: writing %s: %w", o.ObjectName(), err)
@@ -191,12 +207,11 @@ func (s *Store) write(ctx context.Context, o *storage.ObjectHandle, typ string, 
 // Open implements files.Store. For Thumb, Info's Type and Size are the
 // thumbnail's.
 func (s *Store) Open(ctx context.Context, id string, v files.Variant) (io.ReadCloser, files.Info, error) {
-	a, err := s.object(id).Attrs(ctx)
+	info, gen, err := s.stat(ctx, id)
 	if err != nil {
-		return nil, files.Info{}, fmt.Errorf("gcsstore: %w", notFound(err))
+		return nil, files.Info{}, err
 	}
-	info := infoOf(id, a)
-	o := s.object(id).Generation(a.Generation)
+	o := s.object(id).Generation(gen)
 	if v == files.Thumb {
 		o = s.thumb(id)
 	}
@@ -212,63 +227,73 @@ func (s *Store) Open(ctx context.Context, id string, v files.Variant) (io.ReadCl
 
 // Stat implements files.Store.
 func (s *Store) Stat(ctx context.Context, id string) (files.Info, error) {
-	a, err := s.object(id).Attrs(ctx)
-	if err != nil {
-		return files.Info{}, fmt.Errorf("gcsstore: %w", notFound(err))
-	}
-	return infoOf(id, a), nil
+	info, _, err := s.stat(ctx, id)
+	return info, err
 }
 
-// claimTries bounds the metadata updates lost to concurrent ones.
-const claimTries = 3
+// stat reads the file's object and its claim at the same time; it also
+// gives the object's generation.
+func (s *Store) stat(ctx context.Context, id string) (files.Info, int64, error) {
+	type claim struct {
+		guard string
+		err   error
+	}
+	ch := make(chan claim, 1)
+	go func() {
+		g, err := s.claimOf(ctx, id)
+		ch <- claim{g, err}
+	}()
+	a, err := s.object(id).Attrs(ctx)
+	c := <-ch
+	if err != nil {
+		return files.Info{}, 0, fmt.Errorf("gcsstore: %w", notFound(err))
+	}
+	if c.err != nil {
+		return files.Info{}, 0, fmt.Errorf("gcsstore: %w", c.err)
+	}
+	info := infoOf(id, a)
+	info.Claim = c.guard
+	return info, a.Generation, nil
+}
 
 // Claim implements files.Store. The claim object, created only if it does
-// not exist, decides between instances: Cloud Storage (and fake-gcs-server,
-// which ignores metageneration conditions) creates it for one of them.
-// The file's metadata then follows, under a metageneration condition so
-// that no other update is lost, and the pending mark goes.
+// not exist, decides between instances: Cloud Storage creates it for one
+// of them. The file's own metadata is left alone: an update under a
+// metageneration condition would do on Cloud Storage, but fake-gcs-server
+// ignores that condition and races its readers when updating metadata.
 func (s *Store) Claim(ctx context.Context, id, guard string) error {
-	a, err := s.object(id).Attrs(ctx)
-	if err != nil {
-		return fmt.Errorf("gcsstore: %w", notFound(err))
-	}
-	switch a.Metadata[keyClaim] {
-	case guard:
-		return s.unmark(ctx, id)
-	case "":
-	default:
-		return files.ErrClaimed
+	if _, err := s.object(id).Attrs(ctx); err != nil {
+		return fmt.Errorf("gcsstore: claiming %s: %w", id, notFound(err))
 	}
 	c := s.claim(id).If(storage.Conditions{DoesNotExist: true})
-	err = s.write(ctx, c, "text/plain", map[string]string{keyClaim: guard}, nil)
+	err := s.write(ctx, c, "text/plain", map[string]string{keyClaim: guard}, nil)
 	switch {
 	case err == nil:
 	case preconditionFailed(err):
 		// Another claim won, or this one is being repeated.
-		ca, err := s.claim(id).Attrs(ctx)
+		held, err := s.claimOf(ctx, id)
 		if err != nil {
-			return fmt.Errorf("gcsstore: claiming %s: %w", id, notFound(err))
+			return fmt.Errorf("gcsstore: claiming %s: %w", id, err)
 		}
-		if ca.Metadata[keyClaim] != guard {
+		if held != guard {
 			return files.ErrClaimed
 		}
 	default:
 		return fmt.Errorf("gcsstore: claiming %s: %w", id, err)
 	}
-	for try := 1; ; try++ {
-		_, err := s.object(id).If(storage.Conditions{MetagenerationMatch: a.Metageneration}).
-			Update(ctx, storage.ObjectAttrsToUpdate{Metadata: map[string]string{keyClaim: guard}})
-		if err == nil {
-			break
-		}
-		if !preconditionFailed(err) || try == claimTries {
-			return fmt.Errorf("gcsstore: claiming %s: %w", id, notFound(err))
-		}
-		if a, err = s.object(id).Attrs(ctx); err != nil {
-			return fmt.Errorf("gcsstore: claiming %s: %w", id, notFound(err))
-		}
-	}
 	return s.unmark(ctx, id)
+}
+
+// claimOf is the guard holding file id, "" when none.
+func (s *Store) claimOf(ctx context.Context, id string) (string, error) {
+	a, err := s.claim(id).Attrs(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return a.Metadata[keyClaim], nil
 }
 
 func (s *Store) unmark(ctx context.Context, id string) error {

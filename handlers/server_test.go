@@ -21,7 +21,7 @@ import (
 // newTestServer serves a Server on the in-memory broker. It wires hub and
 // server itself, not through internal/app: that package imports handlers,
 // and these tests, inside package handlers, would import it in a cycle.
-func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
+func newTestServer(t testing.TB, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	broker := realtime.NewMemoryBroker(100)

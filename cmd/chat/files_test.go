@@ -340,3 +340,24 @@ func TestUploadsInScrollbackFromFirestore(t *testing.T) {
 		}
 	}
 }
+
+// A session's uploads are limited in bytes an hour (UPLOAD_PER_HOUR): the
+// file that goes past the budget is stored, the next is refused with why.
+func TestUploadsAreLimitedPerSession(t *testing.T) {
+	env, _ := uploadsEnv(t, sharedEnv(""))
+	env["UPLOAD_PER_HOUR"] = "1MB"
+	inst := startInstance(t, env)
+	room := testkit.Room()
+	ann := chattest.NewUser(t, inst.URL)
+	ann.SignIn("Ann", room)
+	uploadFile(t, ann, room, upload{"a.bin", "application/octet-stream", filestest.Big(600 << 10)})
+	uploadFile(t, ann, room, upload{"b.bin", "application/octet-stream", filestest.Big(600 << 10)})
+	code, body := postMultipart(t, ann, "/rooms/"+room+"/uploads", nil, upload{"c.bin", "application/octet-stream", filestest.Big(10 << 10)})
+	if code != http.StatusTooManyRequests || !strings.Contains(body, "uploaded a lot in the last hour") {
+		t.Fatalf("past the hour's budget: %d %s, want 429 and why", code, body)
+	}
+	// Another session is not held back by Ann's uploads.
+	bob := chattest.NewUser(t, inst.URL)
+	bob.SignIn("Bob", room)
+	uploadFile(t, bob, room, upload{"d.bin", "application/octet-stream", filestest.Big(10 << 10)})
+}

@@ -59,11 +59,14 @@ const (
 // callers give ctx a deadline.
 type Store interface {
 	// Create stores the bytes read from r as variant v of info.ID, with
-	// info (Original only), streaming: it never holds the whole of r. An
-	// error from r (or ctx ending) stores nothing, not even a part.
-	// info.Size is set by the caller before, or left 0 for v Thumb.
+	// info, streaming: it never holds the whole of r. An error from r (or
+	// ctx ending) stores nothing, not even a part. info.Size is ignored:
+	// the store counts the bytes it stored (an upload's length is known
+	// only at its end). For Thumb, info.Type is the thumbnail's.
 	Create(ctx context.Context, info Info, v Variant, r io.Reader) error
 	// Open reads variant v of file id. ErrNotFound when there is none.
+	// For Thumb, Info's Type and Size are the thumbnail's (what to serve
+	// it with), the rest the file's.
 	Open(ctx context.Context, id string, v Variant) (io.ReadCloser, Info, error)
 	// Stat is file id's Info. ErrNotFound when there is none.
 	Stat(ctx context.Context, id string) (Info, error)

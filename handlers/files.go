@@ -561,3 +561,14 @@ func (s *Server) dropUploads(ids []string) {
 		s.log.Error("delete a refused message's uploads", "ids", ids, "err", err)
 	}
 }
+
+// notCarried are the ids of ids that fs does not hold.
+func notCarried(ids []string, fs []realtime.Attachment) []string {
+	var out []string
+	for _, id := range ids {
+		if !slices.ContainsFunc(fs, func(f realtime.Attachment) bool { return f.ID == id }) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

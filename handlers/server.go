@@ -1009,6 +1009,13 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr strin
 		s.log.Error("send message", "room", room, "err", err)
 		return 0, "", errors.Join(errUnavailable, err)
 	}
+	if extra := notCarried(out.uploads, m.Files); len(extra) > 0 {
+		// A repeat of a message already stored (its guard) with files
+		// the stored one does not carry (a form posted twice, each with
+		// its uploads): they were claimed for it and would be kept for
+		// nothing.
+		s.dropUploads(extra)
+	}
 	if m.First {
 		// The room's numbering starts here (new, or lost by the store):
 		// pages kept of an older numbering are not this room's.

@@ -19,6 +19,7 @@ import (
 	"github.com/chatrun/chat/handlers"
 	"github.com/chatrun/chat/push"
 	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/views"
 )
 
 // config is the service's configuration, read from the environment as
@@ -53,6 +54,11 @@ type config struct {
 	// Web Push: the VAPID key pair and subject; all empty, no push.
 	vapidPublic, vapidPrivate, vapidSubject string
 	pushAllowed                             push.Allowed // PUSH_ALLOWED_HOSTS, for tests
+	// Uploads: on Cloud Storage in uploadBucket (storageEmulator: the
+	// host:port of an emulator, for tests), else in the folder uploadDir;
+	// neither: no uploads.
+	uploadBucket, storageEmulator, uploadDir string
+	uploadMax, uploadPerHour                 int64 // bytes a file, bytes a session an hour
 }
 
 // defaultSocketMaxAge is SOCKET_MAX_AGE's default: with its jitter (at
@@ -88,6 +94,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	cfg.roomDirectory = readRoomDirectory(getenv, &errs)
 	readAuth(&cfg, getenv, &errs)
 	readPush(&cfg, getenv, &errs)
+	readUploads(&cfg, getenv, &errs)
 	var redisErr error
 	if cfg.redis, cfg.cluster, redisErr = redisOptions(getenv); redisErr != nil {
 		errs = append(errs, redisErr)
@@ -516,4 +523,82 @@ func parseDays(v string) (time.Duration, error) {
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	return time.ParseDuration(v)
+}
+
+// The bounds of UPLOAD_MAX: Cloud Run refuses a request body over 32 MiB
+// (HTTP/1), and the script uploads one file a request.
+const (
+	defaultUploadMax = 10 << 20
+	maxUploadMax     = 32<<20 - 64<<10
+)
+
+// readUploads reads where uploads are kept (UPLOAD_BUCKET, or
+// UPLOAD_DIR; not both) and their limits.
+func readUploads(cfg *config, getenv func(string) string, errs *[]error) {
+	cfg.uploadBucket = strings.TrimSpace(getenv("UPLOAD_BUCKET"))
+	cfg.uploadDir = strings.TrimSpace(getenv("UPLOAD_DIR"))
+	cfg.storageEmulator = strings.TrimSpace(getenv("STORAGE_EMULATOR_HOST"))
+	if cfg.uploadBucket != "" && cfg.uploadDir != "" {
+		*errs = append(*errs, errors.New("UPLOAD_BUCKET and UPLOAD_DIR: set one, not both (the bucket for any number of instances, the folder for one)"))
+	}
+	if b := cfg.uploadBucket; b != "" && !validBucket(b) {
+		*errs = append(*errs, fmt.Errorf("UPLOAD_BUCKET=%q: not a Cloud Storage bucket name (3 to 63 characters of a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit)", b))
+	}
+	if h := cfg.storageEmulator; h != "" {
+		if _, port, err := net.SplitHostPort(h); err != nil || port == "" {
+			*errs = append(*errs, fmt.Errorf("STORAGE_EMULATOR_HOST=%q: want host:port", h))
+		}
+		if cfg.uploadBucket == "" {
+			*errs = append(*errs, errors.New("STORAGE_EMULATOR_HOST needs UPLOAD_BUCKET"))
+		}
+	}
+	cfg.uploadMax = sizeEnv(getenv, "UPLOAD_MAX", defaultUploadMax, 1<<10, maxUploadMax, errs)
+	cfg.uploadPerHour = sizeEnv(getenv, "UPLOAD_PER_HOUR", handlers.DefaultUploadPerHour, 1<<20, 1<<40, errs)
+}
+
+// validBucket reports whether b is a Cloud Storage bucket name without
+// dots' longer form: 3 to 63 characters of a-z, 0-9, -, _ and ., starting
+// and ending with a letter or digit.
+func validBucket(b string) bool {
+	if len(b) < 3 || len(b) > 63 {
+		return false
+	}
+	for i, c := range []byte(b) {
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || i == len(b)-1 || (c != '-' && c != '_' && c != '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// sizeEnv reads a size in bytes: a whole number, or one with KB, MB or GB
+// (each 1,024 of the one before; KiB, MiB and GiB too), from lo to hi.
+func sizeEnv(getenv func(string) string, key string, def, lo, hi int64, errs *[]error) int64 {
+	v := strings.TrimSpace(getenv(key))
+	if v == "" {
+		return def
+	}
+	n, err := parseSize(v)
+	if err != nil || n < lo || n > hi {
+		*errs = append(*errs, fmt.Errorf("%s=%q: want a size from %s to %s, such as 10MB", key, v, views.FileSize(lo), views.FileSize(hi)))
+		return def
+	}
+	return n
+}
+
+// parseSize reads "10MB", "512 KB", "10MiB" or "10485760".
+func parseSize(v string) (int64, error) {
+	num := strings.TrimRight(v, "KMGiBkmgb ")
+	unit := strings.ToUpper(strings.TrimSpace(v[len(num):]))
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("not a size: %q", v)
+	}
+	shift := map[string]uint{"": 0, "B": 0, "KB": 10, "KIB": 10, "K": 10, "MB": 20, "MIB": 20, "M": 20, "GB": 30, "GIB": 30, "G": 30}
+	sh, ok := shift[unit]
+	if !ok || n > (1<<62)>>sh {
+		return 0, fmt.Errorf("not a size: %q", v)
+	}
+	return n << sh, nil
 }

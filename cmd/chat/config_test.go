@@ -281,3 +281,45 @@ func TestConfigOIDCAllowLists(t *testing.T) {
 		}
 	}
 }
+
+// Uploads: a bucket or a folder (not both), off with neither; sizes in
+// bytes or with a unit, within bounds.
+func TestConfigUploads(t *testing.T) {
+	load := func(kv ...string) (config, error) {
+		env := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return loadConfig([]string{"chat"}, func(k string) string { return env[k] })
+	}
+	cfg, err := load()
+	if err != nil || cfg.uploadBucket != "" || cfg.uploadDir != "" || cfg.uploadMax != 10<<20 || cfg.uploadPerHour != 200<<20 {
+		t.Fatalf("nothing set: %q %q %d %d, %v; want uploads off, 10 MB a file, 200 MB an hour", cfg.uploadBucket, cfg.uploadDir, cfg.uploadMax, cfg.uploadPerHour, err)
+	}
+	cfg, err = load("UPLOAD_BUCKET", "chat-uploads.example_1", "STORAGE_EMULATOR_HOST", "127.0.0.1:4443", "UPLOAD_MAX", "25MB", "UPLOAD_PER_HOUR", "1GiB")
+	if err != nil || cfg.uploadBucket != "chat-uploads.example_1" || cfg.storageEmulator != "127.0.0.1:4443" || cfg.uploadMax != 25<<20 || cfg.uploadPerHour != 1<<30 {
+		t.Fatalf("bucket: %q %q %d %d, %v", cfg.uploadBucket, cfg.storageEmulator, cfg.uploadMax, cfg.uploadPerHour, err)
+	}
+	if cfg, err := load("UPLOAD_DIR", "/var/chat", "UPLOAD_MAX", "524288"); err != nil || cfg.uploadDir != "/var/chat" || cfg.uploadMax != 512<<10 {
+		t.Errorf("folder: %q %d, %v", cfg.uploadDir, cfg.uploadMax, err)
+	}
+	for _, bad := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"UPLOAD_BUCKET", "b-1", "UPLOAD_DIR", "/tmp/x"}, "not both"},
+		{[]string{"UPLOAD_BUCKET", "Uploads"}, "UPLOAD_BUCKET"},
+		{[]string{"UPLOAD_BUCKET", "-b1"}, "UPLOAD_BUCKET"},
+		{[]string{"UPLOAD_BUCKET", "ab"}, "UPLOAD_BUCKET"},
+		{[]string{"STORAGE_EMULATOR_HOST", "127.0.0.1:4443"}, "needs UPLOAD_BUCKET"},
+		{[]string{"UPLOAD_BUCKET", "b-1", "STORAGE_EMULATOR_HOST", "localhost"}, "host:port"},
+		{[]string{"UPLOAD_DIR", "/tmp/x", "UPLOAD_MAX", "40MB"}, "UPLOAD_MAX"}, // over Cloud Run's 32 MiB request
+		{[]string{"UPLOAD_DIR", "/tmp/x", "UPLOAD_MAX", "10 parsecs"}, "UPLOAD_MAX"},
+		{[]string{"UPLOAD_DIR", "/tmp/x", "UPLOAD_MAX", "-1"}, "UPLOAD_MAX"},
+		{[]string{"UPLOAD_DIR", "/tmp/x", "UPLOAD_PER_HOUR", "1KB"}, "UPLOAD_PER_HOUR"},
+	} {
+		if _, err := load(bad.env...); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: error %v, want one saying %q", bad.env, err, bad.want)
+		}
+	}
+}

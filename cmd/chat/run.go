@@ -95,7 +95,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			_ = pusher.Close(ctx)
 		}()
 	}
-	chat := newChat(cfg, store, met, log, pusher)
+	up, err := openUploads(context.WithoutCancel(ctx), cfg, log)
+	if err != nil {
+		log.Error("uploads", "err", err)
+		return err
+	}
+	defer up.close()
+	chat := newChat(cfg, store, met, log, pusher, up)
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := chat.Start(hubCtx)
 	defer stopHub()
@@ -113,7 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // newChat puts the service together on store, with cfg's settings:
 // scrollback reads store's archive, when it has one.
-func newChat(cfg config, store stores, met *metrics, log *slog.Logger, pusher *push.Service) *app.App {
+func newChat(cfg config, store stores, met *metrics, log *slog.Logger, pusher *push.Service, up uploads) *app.App {
 	var hubOpts []realtime.HubOption
 	scrollback := 0
 	if store.archive != nil {
@@ -135,6 +141,8 @@ func newChat(cfg config, store stores, met *metrics, log *slog.Logger, pusher *p
 		OIDC:           oidcConfig(cfg),
 		Moderators:     cfg.moderators,
 		Push:           pushConfig(pusher),
+		Files:          up.uploader(),
+		UploadPerHour:  cfg.uploadPerHour,
 	}, log, hubOpts...)
 }
 

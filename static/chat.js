@@ -404,7 +404,10 @@
   outboxList.setAttribute('aria-label', say('outbox.label'));
   messages.after(outboxList);
 
-  /** @type {{nonce: string, text: string, state: string, seq?: number, why?: string, li: HTMLLIElement}[]} */
+  // An entry with files (upload.js's uploads) waits in state "uploading"
+  // until every one of them is uploaded, and is sent then, once; one that
+  // fails makes it "failed" (upFailed) until it uploads again.
+  /** @type {{nonce: string, text: string, state: string, seq?: number, why?: string, li: HTMLLIElement, uploads: object[], upFailed?: object}[]} */
   const outbox = [];
 
   const newNonce = () => {
@@ -419,13 +422,34 @@
     waiting: () => say('outbox.unavailable'),
     sent: () => say('outbox.sent'),
     ended: () => say('outbox.signed_out'),
+    uploading: () => say('outbox.uploading'),
+  };
+
+  const fileText = (u) => {
+    switch (u.state) {
+      case 'uploading': return say('upload.uploading', { Percent: window.chatUploads?.percent(u) ?? '' });
+      case 'done': return say('upload.done');
+      default: return say('upload.not_uploaded');
+    }
   };
 
   const render = (entry) => {
     const li = entry.li;
     li.dataset.state = entry.state;
-    li.querySelector('.state').textContent = entry.state === 'failed' ? say('outbox.refused', { Why: entry.why }) : label[entry.state]();
+    let text;
+    if (entry.state === 'failed' && entry.upFailed) text = say('outbox.file_failed', { Name: entry.upFailed.name, Why: entry.upFailed.why });
+    else if (entry.state === 'failed') text = say('outbox.refused', { Why: entry.why });
+    else text = label[entry.state]();
+    li.querySelector('.state').textContent = text;
     li.querySelector('.actions').hidden = entry.state !== 'failed';
+    for (const [i, u] of entry.uploads.entries()) {
+      const f = li.querySelectorAll('.pending-files > li')[i];
+      if (!f) continue;
+      f.dataset.state = u.state;
+      const said = fileText(u);
+      const small = f.querySelector('.file-state');
+      if (small.textContent !== said) small.textContent = said;
+    }
   };
 
   const makeItem = (entry) => {
@@ -451,6 +475,25 @@
       actions.append(b, ' ');
     }
     li.append(from, ' ', state, text, actions);
+    if (entry.uploads.length > 0) {
+      // The files it carries, each with how far it is.
+      const list = document.createElement('ul');
+      list.className = 'pending-files';
+      list.setAttribute('aria-label', say('outbox.files_label'));
+      for (const u of entry.uploads) {
+        const f = document.createElement('li');
+        f.className = 'pending-file';
+        const name = document.createElement('span');
+        name.className = 'name';
+        name.dir = 'auto';
+        name.textContent = u.name;
+        const small = document.createElement('small');
+        small.className = 'file-state';
+        f.append(name, ' ', small);
+        list.append(f);
+      }
+      text.after(list);
+    }
     if (entry.quote) {
       // What it answers, as the message will show it once stored.
       const q = document.createElement('blockquote');
@@ -464,6 +507,8 @@
   const remove = (entry) => {
     outbox.splice(outbox.indexOf(entry), 1);
     entry.li.remove();
+    for (const stop of entry.unwatch || []) stop();
+    entry.unwatch = [];
   };
 
   // An entry the server stored gives way once its message is on the page.
@@ -481,6 +526,7 @@
     try {
       const frame = { text: entry.text, nonce: entry.nonce };
       if (entry.replyTo) frame.reply_to = entry.replyTo;
+      if (entry.uploads.length > 0) frame.uploads = entry.uploads.map((u) => u.id);
       ws.send(JSON.stringify({ ...frame, headers: { 'HX-Request': 'true' } }));
       entry.state = 'sending';
     } catch {
@@ -496,14 +542,42 @@
     }
   };
 
-  const enqueue = (text, replyTo, quote) => {
-    const entry = { nonce: newNonce(), text, replyTo, quote, state: conn.ended ? 'ended' : 'queued' };
+  // uploadsChanged follows an entry's files while it waits for them: one
+  // that fails fails the entry (saying which and why; it goes on once
+  // that file uploads again), and once all are uploaded it is sent.
+  const uploadsChanged = (entry) => {
+    if (entry.state !== 'uploading' && !(entry.state === 'failed' && entry.upFailed)) {
+      render(entry);
+      return;
+    }
+    const bad = entry.uploads.find((u) => u.state === 'failed' || u.state === 'refused');
+    if (bad) {
+      entry.state = 'failed';
+      entry.upFailed = { name: bad.name, why: bad.why };
+    } else if (entry.uploads.every((u) => u.state === 'done')) {
+      entry.upFailed = null;
+      entry.state = conn.ended ? 'ended' : 'queued';
+      render(entry);
+      if (entry.state === 'queued') transmit(entry);
+      return;
+    } else {
+      entry.upFailed = null;
+      entry.state = 'uploading';
+    }
+    render(entry);
+  };
+
+  const enqueue = (text, replyTo, quote, uploads = []) => {
+    const entry = { nonce: newNonce(), text, replyTo, quote, uploads, state: conn.ended ? 'ended' : 'queued' };
+    if (uploads.length > 0 && !conn.ended) entry.state = 'uploading';
     entry.li = makeItem(entry);
+    entry.unwatch = uploads.map((u) => u.watch(() => uploadsChanged(entry)));
     outbox.push(entry);
     outboxList.append(entry.li);
     render(entry);
     toBottom();
-    transmit(entry);
+    if (entry.state === 'uploading') uploadsChanged(entry);
+    else transmit(entry);
   };
 
   outboxList.addEventListener('click', (e) => {
@@ -512,21 +586,25 @@
     const entry = outbox.find((x) => x.li === button.closest('li'));
     if (!entry) return;
     if (button.dataset.action === 'edit') {
-      if (input.value !== '') {
+      if (input.value !== '' || (entry.uploads.length > 0 && window.chatUploads?.any())) {
         showError(say('compose.edit_box_busy'));
         input.focus();
         return;
       }
       remove(entry);
       input.value = entry.text;
+      // Its files go back to the tray, as they were.
+      if (entry.uploads.length > 0) window.chatUploads?.restore(entry.uploads);
       updateCount();
       input.focus();
       return;
     }
     // Retry goes to the end of the line, with a nonce of its own: the server
-    // refused the first one, so it stored nothing under it.
+    // refused the first one, so it stored nothing under it. Files that did
+    // not upload go again; those that did are not sent twice.
     remove(entry);
-    enqueue(entry.text, entry.replyTo, entry.quote);
+    for (const u of entry.uploads) u.retry();
+    enqueue(entry.text, entry.replyTo, entry.quote, entry.uploads);
     input.focus();
   });
 
@@ -542,8 +620,11 @@
       showError(say('compose.signed_out'));
       return;
     }
-    if (text.trim() === '') {
-      showError(say('compose.empty'));
+    // Files alone make a message (upload.js's tray).
+    const files = window.chatUploads;
+    const attached = files ? files.count() : 0;
+    if (text.trim() === '' && attached === 0) {
+      showError(files?.any() ? say('compose.empty_files') : say('compose.empty'));
       return;
     }
     if (text.trim().split('\n').length > maxLines) {
@@ -553,7 +634,9 @@
     showError('');
     input.value = '';
     updateCount();
-    enqueue(text, replyField?.value || '', replyField?.value ? replyingText.textContent : '');
+    // The tray empties into the message (refused files are let go).
+    const uploads = files ? files.take() : [];
+    enqueue(text, replyField?.value || '', replyField?.value ? replyingText.textContent : '', uploads);
     cancelReply();
   }, true);
 
@@ -1433,6 +1516,8 @@
       }
       if (!ok) notice(p.textContent.trim());
       setPhase(ok ? 'connected' : 'unavailable');
+      // upload.js tries again the uploads the network cut.
+      chat.dispatchEvent(new CustomEvent('chat:admitted'));
       flush(['queued', 'sending', 'waiting']);
       flushChanges(['queued', 'sending', 'waiting']);
       return;

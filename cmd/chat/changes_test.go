@@ -113,7 +113,7 @@ const (
 // with no trace of its text; a newcomer sees the same; and neither old
 // text is left in Redis (nor, with the emulator, in Firestore).
 func TestBrowserEditAndDeleteAcrossInstances(t *testing.T) {
-	addr := redistest.Addr(t)
+	addr := redistest.Start(t).Addr // a Redis of its own: see firestoreEnv
 	env := sharedEnv(addr)
 	if withFirestore() {
 		env = firestoreEnv(t, addr)

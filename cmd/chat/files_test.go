@@ -309,7 +309,7 @@ func TestUploadsThroughTheFormWithoutJavaScript(t *testing.T) {
 // Firestore shows the thumbnail with its size and the PDF's link, and
 // both still open.
 func TestUploadsInScrollbackFromFirestore(t *testing.T) {
-	env, _ := uploadsEnv(t, firestoreEnv(t, redistest.Addr(t)))
+	env, _ := uploadsEnv(t, firestoreEnv(t, redistest.Start(t).Addr))
 	a, b := startInstance(t, env), startInstance(t, env)
 	room := testkit.Room()
 	ann := chattest.NewUser(t, a.URL)

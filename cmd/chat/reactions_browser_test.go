@@ -109,7 +109,7 @@ func TestBrowserReactionsAcrossInstances(t *testing.T) {
 // and deleting the original updates the quote on the open page and after
 // a reload.
 func TestBrowserRepliesAcrossInstances(t *testing.T) {
-	env := firestoreEnv(t, redistest.Addr(t))
+	env := firestoreEnv(t, redistest.Start(t).Addr)
 	a, b := startInstance(t, env), startInstance(t, env)
 	room := testkit.Room()
 	old := chattest.NewUser(t, a.URL)

@@ -166,7 +166,7 @@ func TestScrollbackIsRateLimited(t *testing.T) {
 func TestScrollbackPagesAreKept(t *testing.T) {
 	emu := firestoretest.Start(t)
 	t.Setenv("FIRESTORE_EMULATOR_HOST", emu.Host)
-	env := burst(sharedEnv(redistest.Addr(t)))
+	env := burst(sharedEnv(redistest.Start(t).Addr)) // a Redis of its own: see firestoreEnv
 	env["HISTORY_SIZE"] = "20"
 	env["FIRESTORE_PROJECT"] = firestoretest.Project()
 	inst := startInstance(t, env)

@@ -91,7 +91,11 @@ func TestScrollbackInMemory(t *testing.T) {
 }
 
 // firestoreEnv is the environment of instances that keep every message in
-// Firestore (the emulator) beside Redis.
+// Firestore (the emulator) beside Redis. Give it a Redis of the test's own
+// (redistest.Start): every archiver on one Redis shares its set of rooms
+// to archive and its consumer group, so on the Redis that CI shares
+// between packages another package's archiver, writing to its own
+// project, could take this test's messages.
 func firestoreEnv(t *testing.T, redisAddr string) map[string]string {
 	t.Helper()
 	// The Firestore client reads this from the process's environment.
@@ -106,7 +110,7 @@ func firestoreEnv(t *testing.T, redisAddr string) map[string]string {
 // the last 20, and #earlier leads back to message 1, each once, read from
 // Firestore.
 func TestScrollbackFromFirestore(t *testing.T) {
-	env := firestoreEnv(t, redistest.Addr(t))
+	env := firestoreEnv(t, redistest.Start(t).Addr)
 	a, b := startInstance(t, env), startInstance(t, env)
 	room := testkit.Room()
 	ann := chattest.NewUser(t, a.URL)
@@ -209,7 +213,7 @@ func TestArchiveSurvivesAKilledInstance(t *testing.T) {
 func TestFirestoreDown(t *testing.T) {
 	emu := firestoretest.Start(t)
 	t.Setenv("FIRESTORE_EMULATOR_HOST", emu.Host)
-	env := metricsEnv(burst(sharedEnv(redistest.Addr(t))))
+	env := metricsEnv(burst(sharedEnv(redistest.Start(t).Addr))) // a Redis of its own: see firestoreEnv
 	env["HISTORY_SIZE"] = "20"
 	env["FIRESTORE_PROJECT"] = firestoretest.Project()
 	inst := startInstance(t, env)
@@ -254,7 +258,7 @@ func TestFirestoreDown(t *testing.T) {
 // older page above the list in place, the message the reader was looking
 // at stays where it was, and the top says when the first is reached.
 func TestBrowserScrollback(t *testing.T) {
-	env := firestoreEnv(t, redistest.Addr(t))
+	env := firestoreEnv(t, redistest.Start(t).Addr)
 	a, b := startInstance(t, env), startInstance(t, env)
 	room := testkit.Room()
 	ann := chattest.NewUser(t, a.URL)

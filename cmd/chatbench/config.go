@@ -45,6 +45,9 @@ type config struct {
 	// to stormPID, or nil when something outside the bench does it. Tests
 	// set their own to stop an in-process instance.
 	stormStop func() error
+
+	// A realistic day (-day, day.go) instead of the fixed load above.
+	day dayConfig
 }
 
 // The protocols -proto names: the chat's own (docs/SPEC.md), or Socket.IO 4
@@ -88,6 +91,7 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	fs.DurationVar(&c.stormAfter, "storm-after", 0, "reconnect storm: every member connects to the first URL, and this long into the sending phase -storm-pid gets SIGTERM (without it, stop or redeploy that instance yourself); a socket the server closes with 1012 or 1013 reconnects at once, with the same session, to the next URL (the same one when only one is given, as behind a load balancer)")
 	fs.DurationVar(&c.typing, "typing", 0, "during the sending phase every member sends {\"typing\":true} this often (a page sends one every 2 s while its box has text; the server passes one a second per session and room, and a name's signal at most every 1.5 s); the drain waits for the signals too; 0: none")
 	fs.IntVar(&c.stormPID, "storm-pid", 0, "with -storm-after: the PID of the instance at the first URL, sent SIGTERM at -storm-after")
+	addDayFlags(fs, &c.day)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(usage, "Usage: chatbench [flags]\n\nLoad generator for the chat service (docs/SPEC.md protocol) or, with -proto socketio,\nfor the tutorial's Socket.IO service.\n\nFlags:")
@@ -120,6 +124,9 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 }
 
 func (c *config) validate() error {
+	if err := c.day.validate(c); err != nil {
+		return err
+	}
 	switch {
 	case c.proto != protoChat && c.proto != protoSocketIO:
 		return fmt.Errorf("-proto %q: want %s or %s", c.proto, protoChat, protoSocketIO)

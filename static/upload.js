@@ -1,4 +1,4 @@
-// Attaching files to a message (docs/SPEC.md, "Attachments"): where the
+// Attaching files to a message (docs/SPEC.md, "Pictures and files"): where the
 // send form has data-upload-url, files come in by its file field, by
 // dropping them on the form, or by pasting (a screenshot). Each shows at
 // once in the tray (#attachments) and uploads at once, one request per

@@ -273,7 +273,13 @@ func (s *Service) sweep(ctx context.Context, pendingAge, retention time.Duration
 			s.log.ErrorContext(ctx, "files: expiring files", "err", err)
 		}
 	}
-	s.log.InfoContext(ctx, "files: swept", "pending", len(ids), "deleted", swept, "expired", expired)
+	// A sweep that changed nothing is a debug line: an idle deployment's
+	// log does not get one every few minutes.
+	level := slog.LevelDebug
+	if swept > 0 || expired > 0 {
+		level = slog.LevelInfo
+	}
+	s.log.Log(ctx, level, "files: swept", "pending", len(ids), "deleted", swept, "expired", expired)
 }
 
 // sweepOne deletes pending file id unless a Claim came since it was

@@ -155,7 +155,7 @@ func (s *Server) notifyPeople(room string, m realtime.Message, people []string) 
 	if s.push.pusher == nil {
 		return
 	}
-	n := push.Notification{Room: room, Seq: m.Seq, Sender: m.Name, Text: m.Text,
+	n := push.Notification{Room: room, Seq: m.Seq, Sender: m.Name, Text: m.Summary(),
 		// A message that names someone is delivered at once, even to a
 		// phone saving its battery.
 		Urgent: strings.Contains(m.Text, "@")}

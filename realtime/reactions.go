@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/rivo/uniseg"
@@ -179,7 +180,21 @@ func QuoteOf(m Message) Quote {
 	if m.Deleted != "" {
 		return Quote{Name: m.Name, Deleted: m.Deleted}
 	}
-	return Quote{Name: m.Name, Text: QuoteText(m.Text)}
+	return Quote{Name: m.Name, Text: QuoteText(m.Summary())}
+}
+
+// Summary is what stands for a message where a line of it must do (a
+// reply's quote, a notification): its text, or for a message of files
+// alone their names after a paperclip, as chats show them.
+func (m Message) Summary() string {
+	if m.Text != "" || len(m.Files) == 0 {
+		return m.Text
+	}
+	names := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		names[i] = f.Name
+	}
+	return "📎 " + strings.Join(names, ", ")
 }
 
 // QuoteText is the first QuoteLength characters of text, with an ellipsis

@@ -182,3 +182,17 @@ func FuzzParseEmoji(f *testing.F) {
 		}
 	})
 }
+
+// A message of files alone is quoted (and notified) by their names.
+func TestQuoteOfFilesAlone(t *testing.T) {
+	files := []realtime.Attachment{{ID: "A", Name: "screenshot.png"}, {ID: "B", Name: "agenda.pdf"}}
+	if q := realtime.QuoteOf(realtime.Message{Name: "Ann", Files: files}); q.Text != "📎 screenshot.png, agenda.pdf" {
+		t.Errorf("quote of files alone: %q", q.Text)
+	}
+	if q := realtime.QuoteOf(realtime.Message{Name: "Ann", Text: "look", Files: files}); q.Text != "look" {
+		t.Errorf("quote of text with files: %q, want the text", q.Text)
+	}
+	if q := realtime.QuoteOf(realtime.Message{Name: "Ann", Deleted: realtime.DeletedByAuthor, Files: files}); q.Text != "" {
+		t.Errorf("quote of a deleted message: %q", q.Text)
+	}
+}

@@ -320,12 +320,18 @@ func (b *bench) sendAndDrain(ctx context.Context, connected []*member, rep *repo
 	rep.SendSeconds = time.Since(start).Seconds()
 
 	b.setPhase("drain")
-	drainStart := time.Now()
-	deadline := time.NewTimer(b.cfg.drain)
+	rep.Drained, rep.DrainSeconds = waitDrained(ctx, b.cfg.drain, b.drained)
+}
+
+// waitDrained asks drained every 10 ms until it holds, ctx ends or wait
+// passes; it returns drained's last answer and the seconds waited.
+func waitDrained(ctx context.Context, wait time.Duration, drained func() bool) (bool, float64) {
+	start := time.Now()
+	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	poll := time.NewTicker(10 * time.Millisecond)
 	defer poll.Stop()
-	for !b.drained() {
+	for !drained() {
 		select {
 		case <-ctx.Done():
 		case <-deadline.C:
@@ -334,8 +340,7 @@ func (b *bench) sendAndDrain(ctx context.Context, connected []*member, rep *repo
 		}
 		break
 	}
-	rep.Drained = b.drained()
-	rep.DrainSeconds = time.Since(drainStart).Seconds()
+	return drained(), time.Since(start).Seconds()
 }
 
 // drained reports whether every sender has had a reply to every message,

@@ -790,22 +790,7 @@ func (r *dayRun) pollLoop(s *daySock, rng *rand.Rand, stop <-chan struct{}) {
 // drain waits until every message has its reply and has reached every page
 // of its room still open, or -drain passes.
 func (r *dayRun) drain(ctx context.Context, rep *dayReport) {
-	start := time.Now()
-	deadline := time.NewTimer(r.cfg.drain)
-	defer deadline.Stop()
-	poll := time.NewTicker(10 * time.Millisecond)
-	defer poll.Stop()
-	for !r.drained() {
-		select {
-		case <-ctx.Done():
-		case <-deadline.C:
-		case <-poll.C:
-			continue
-		}
-		break
-	}
-	rep.Drained = r.drained()
-	rep.DrainSeconds = time.Since(start).Seconds()
+	rep.Drained, rep.DrainSeconds = waitDrained(ctx, r.cfg.drain, r.drained)
 }
 
 func (r *dayRun) drained() bool {

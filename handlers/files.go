@@ -150,9 +150,16 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.files.limits.MaxBytes+maxFormBody)
+	// A file refused from its first bytes (a page named .png) is still
+	// on its way: the rest is read (up to the limit above) before the
+	// answer, or the browser could see the connection cut instead of why.
+	refuse := func(status int, why string) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		jsonError(w, status, why)
+	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		jsonError(w, http.StatusUnprocessableEntity, i18n.T(ctx, "files.unreadable"))
+		refuse(http.StatusUnprocessableEntity, i18n.T(ctx, "files.unreadable"))
 		return
 	}
 	var part *multipart.Part
@@ -160,10 +167,10 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		p, err := mr.NextPart()
 		if err != nil {
 			if status, why := s.uploadRefusal(ctx, err); status != 0 {
-				jsonError(w, status, why)
+				refuse(status, why)
 				return
 			}
-			jsonError(w, http.StatusUnprocessableEntity, i18n.T(ctx, "files.unreadable"))
+			refuse(http.StatusUnprocessableEntity, i18n.T(ctx, "files.unreadable"))
 			return
 		}
 		if p.FormName() == "files" && p.FileName() != "" {
@@ -176,13 +183,13 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.log.Error("store an upload", "room", room, "err", err)
 		w.Header().Set("Retry-After", "2")
-		jsonError(w, http.StatusServiceUnavailable, i18n.T(ctx, "files.unavailable"))
+		refuse(http.StatusServiceUnavailable, i18n.T(ctx, "files.unavailable"))
 		return
 	case status != 0:
 		if status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "60")
 		}
-		jsonError(w, status, why)
+		refuse(status, why)
 		return
 	}
 	s.log.Info("upload", "room", room, "id", info.ID, "type", info.Type, "size", info.Size)

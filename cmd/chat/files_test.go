@@ -116,6 +116,8 @@ func TestUploadsRefusedAndNothingStored(t *testing.T) {
 	}{
 		{"11 MB", upload{"big.pdf", "application/pdf", filestest.Big(11 << 20)}, http.StatusRequestEntityTooLarge, "at most 10 MB"},
 		{"an HTML page named .png", upload{"cat.png", "image/png", filestest.HTMLAsPNG()}, http.StatusUnprocessableEntity, ""},
+		// Refused from its first bytes, answered once the rest is read.
+		{"a 3 MB page named .png", upload{"cats.png", "image/png", append(filestest.HTMLAsPNG(), bytes.Repeat([]byte("<p>cat</p>\n"), 300_000)...)}, http.StatusUnprocessableEntity, ""},
 		{"an SVG drawing with a script", upload{"logo.svg", "image/svg+xml", filestest.SVGWithScript()}, http.StatusUnprocessableEntity, "SVG"},
 		{"a 30,000 × 30,000 PNG", upload{"bomb.png", "image/png", filestest.PNGBomb(30000, 30000)}, http.StatusUnprocessableEntity, "megapixels"},
 		{"an empty file", upload{"empty.txt", "text/plain", nil}, http.StatusUnprocessableEntity, "empty"},

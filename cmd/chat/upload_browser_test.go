@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -358,8 +359,9 @@ func TestBrowserUploadRefusedAtOnce(t *testing.T) {
 	ann.do(chromedp.Click(chromedp.CSS(`#attachments > li button.remove`)))
 	ann.waitJS(`document.querySelector('#attachments').hidden`)
 
-	// The server's refusal: its sentence, as it says it.
-	html := filestest.HTMLAsPNG()
+	// The server's refusal: its sentence, as it says it, though the page
+	// is refused from its first bytes and 3 MB more are on their way.
+	html := append(filestest.HTMLAsPNG(), bytes.Repeat([]byte("<p>cat</p>\n"), 300_000)...)
 	ann.dropFiles(fileJS(html, "cat.png", "image/png"))
 	ann.waitJS(`document.querySelector('#attachments > li[data-state="refused"]')`)
 	said := evalJS[string](ann, `document.querySelector('#attachments > li .state').textContent`)

@@ -81,11 +81,14 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The answer is decided before the push is handed to the test, so a
+	// test that changes it after Next never changes this one's.
+	status := int(s.status.Load())
 	select {
 	case s.Pushes <- Push{Path: r.URL.Path, Header: r.Header.Clone(), Body: body}:
 	default:
 	}
-	w.WriteHeader(int(s.status.Load()))
+	w.WriteHeader(status)
 }
 
 // Requests is how many requests reached the service.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/feature/plural"
 	"golang.org/x/text/language"
 )
 
@@ -183,15 +184,19 @@ func (c *Catalog) Printer(l Lang) *Printer {
 // number of goroutines.
 type Printer struct {
 	lang  Lang
+	tag   language.Tag // lang's, for its plural rules
 	loc   *goi18n.Localizer
 	plain map[string]string          // sentences without names or counts, ready
 	raw   map[string]*goi18n.Message // as the catalog gives them, English where l's lacks one
 	// templates are raw's messages, their templates parsed on first use.
 	templates map[string]*goi18n.MessageTemplate
+	// counts holds N's sentences of a count alone (countKey → string),
+	// bounded by countsKept and the catalog's ids.
+	counts sync.Map
 }
 
 func newPrinter(bundle *goi18n.Bundle, l Lang, ids []string, raw map[string]*goi18n.Message) *Printer {
-	p := &Printer{lang: l, loc: goi18n.NewLocalizer(bundle, string(l)), plain: map[string]string{}, raw: raw,
+	p := &Printer{lang: l, tag: language.Make(string(l)), loc: goi18n.NewLocalizer(bundle, string(l)), plain: map[string]string{}, raw: raw,
 		templates: map[string]*goi18n.MessageTemplate{}}
 	for id, m := range raw {
 		if mt := goi18n.NewMessageTemplate(m); mt != nil {
@@ -227,7 +232,28 @@ func (p *Printer) T(id string, args ...any) string {
 // forms (one, other, ...), chosen by the language's CLDR rules, and
 // {{.Count}} is count.
 func (p *Printer) N(id string, count int, args ...any) string {
-	return p.localize(id, count, append(args, "Count", count))
+	if len(args) > 0 || count < 0 || count >= countsKept {
+		return p.localize(id, count, append(args, "Count", count))
+	}
+	// A count alone ("7 people", "3 unread") is said the same way every
+	// time: kept, since pages say it once per room they list.
+	k := countKey{id, count}
+	if s, ok := p.counts.Load(k); ok {
+		return s.(string)
+	}
+	s := p.localize(id, count, []any{"Count", count})
+	p.counts.Store(k, s)
+	return s
+}
+
+// countsKept bounds the sentences N keeps: counts below it, of the
+// catalog's few counted messages.
+const countsKept = 1000
+
+// countKey is a sentence N keeps: a message and its count.
+type countKey struct {
+	id    string
+	count int
 }
 
 func (p *Printer) localize(id string, count any, args []any) string {
@@ -239,11 +265,12 @@ func (p *Printer) localize(id string, count any, args []any) string {
 		}
 		data[k] = args[i+1]
 	}
-	// A sentence without a count needs no plural rule nor language
-	// matching (the Localizer's cost): its template, parsed once, is
-	// filled at once.
-	if mt := p.templates[id]; mt != nil && count == nil {
-		if s, err := mt.Execute("other", data, nil); err == nil {
+	// The Localizer matches languages and plural rules on every call (a
+	// directory of 50 rooms paid it 50 times a render): the template,
+	// parsed once, is filled at once with the form the CLDR rule of p's
+	// language picks (x/text's tables, the same rules go-i18n applies).
+	if mt := p.templates[id]; mt != nil {
+		if s, err := p.execute(mt, count, data); err == nil {
 			return s
 		}
 	}
@@ -252,6 +279,32 @@ func (p *Printer) localize(id string, count any, args []any) string {
 		return id
 	}
 	return s
+}
+
+// execute fills mt in the plural form count takes in p's language ("other"
+// without a count).
+func (p *Printer) execute(mt *goi18n.MessageTemplate, count any, data map[string]any) (string, error) {
+	n, ok := count.(int)
+	if count == nil || !ok {
+		if count != nil {
+			return "", fmt.Errorf("count %v: not an int", count)
+		}
+		return mt.Execute("other", data, nil)
+	}
+	v := max(n, -n)
+	switch plural.Cardinal.MatchPlural(p.tag, v, 0, 0, 0, 0) {
+	case plural.Zero:
+		return mt.Execute("zero", data, nil)
+	case plural.One:
+		return mt.Execute("one", data, nil)
+	case plural.Two:
+		return mt.Execute("two", data, nil)
+	case plural.Few:
+		return mt.Execute("few", data, nil)
+	case plural.Many:
+		return mt.Execute("many", data, nil)
+	}
+	return mt.Execute("other", data, nil)
 }
 
 // Script returns the strings of the page's script: every message whose id

@@ -3,6 +3,8 @@ package i18n
 import (
 	"context"
 	"testing"
+
+	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
 )
 
 func TestNegotiate(t *testing.T) {
@@ -46,5 +48,51 @@ func TestPrinter(t *testing.T) {
 	}
 	if got := T(zh, "no.such.id"); got != "no.such.id" {
 		t.Errorf("missing id = %q", got)
+	}
+}
+
+// Counted sentences are filled without the Localizer, and say exactly
+// what it says, for every plural message of both languages, at counts
+// that take each form.
+func TestCountsAsTheLocalizerSays(t *testing.T) {
+	c := Default()
+	checked := 0
+	for _, l := range Langs() {
+		p := c.Printer(l)
+		for id, m := range p.raw {
+			if m.One == "" && m.Few == "" && m.Many == "" && m.Zero == "" && m.Two == "" {
+				continue
+			}
+			for _, n := range []int{0, 1, 2, 3, 5, 11, 21, 101, 1000, -1} {
+				args := []any{"Name", "Ann", "Room", "general", "People", "7 people", "Count", n}
+				want, err := p.loc.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: map[string]any{"Name": "Ann", "Room": "general", "People": "7 people", "Count": n}, PluralCount: n})
+				if err != nil {
+					t.Fatalf("%s %s %d: the Localizer: %v", l, id, n, err)
+				}
+				if got := p.N(id, n, args[:6]...); got != want {
+					t.Errorf("%s %s %d: %q, the Localizer says %q", l, id, n, got, want)
+				}
+				// A count alone is kept: asked twice, the same again.
+				alone, _ := p.loc.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: map[string]any{"Count": n}, PluralCount: n})
+				for range 2 {
+					if got := p.N(id, n); got != alone {
+						t.Errorf("%s %s %d alone: %q, the Localizer says %q", l, id, n, got, alone)
+					}
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 40 {
+		t.Fatalf("only %d counted sentences checked", checked)
+	}
+}
+
+// BenchmarkN is a counted sentence, as the directory writes one per room.
+func BenchmarkN(b *testing.B) {
+	p := Default().Printer(English)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = p.N("directory.people", i%40)
 	}
 }

@@ -63,7 +63,11 @@ func (s *Server) myRooms(ctx context.Context, sess Session, current string) *vie
 func (s *Server) myRoomsList(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	htmx := r.Header.Get("HX-Request") == "true"
-	sess, ok := s.session(r)
+	session := s.session
+	if htmx {
+		session = s.pollSession
+	}
+	sess, ok := session(r)
 	if !ok {
 		if htmx {
 			s.fragment(w, r, views.MyRoomList(views.MyRooms{}))

@@ -218,6 +218,9 @@ type Server struct {
 	// sockets is the sockets open here, to close them at sign-out and
 	// shutdown.
 	sockets *socketRegistry
+	// dirFrags and gens keep what the pages' polls need (polls.go).
+	dirFrags directoryFragments
+	gens     generations
 
 	pingInterval time.Duration
 	writeTimeout time.Duration
@@ -447,8 +450,13 @@ func (s *Server) roomDirectory(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusNotFound, views.ErrorPage(i18n.T(r.Context(), "error.not_found"), i18n.T(r.Context(), "error.not_found_detail")))
 		return
 	}
-	if _, ok := s.session(r); !ok {
-		if r.Header.Get("HX-Request") == "true" {
+	htmx := r.Header.Get("HX-Request") == "true"
+	session := s.session
+	if htmx {
+		session = s.pollSession
+	}
+	if _, ok := session(r); !ok {
+		if htmx {
 			s.fragment(w, r, views.RoomListSignedOut())
 			return
 		}
@@ -456,8 +464,8 @@ func (s *Server) roomDirectory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rooms := s.directory(r.Context(), memberOf(r))
-	if r.Header.Get("HX-Request") == "true" {
-		s.fragment(w, r, views.RoomList(rooms, r.URL.Query().Get("current")))
+	if htmx {
+		s.directoryFragment(w, r, rooms, r.URL.Query().Get("current"))
 		return
 	}
 	s.page(w, r, http.StatusOK, views.Directory(rooms))
@@ -568,6 +576,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 // open. A store that cannot be reached leaves copies of the cookie valid:
 // the log says so.
 func (s *Server) endSession(ctx context.Context, sess Session) {
+	s.gens.signedOut(sess.ID, time.Now())
 	ctx, cancel := context.WithTimeout(ctx, brokerWait)
 	defer cancel()
 	if _, err := s.chat.Revoke(ctx, sessionCredential(sess.ID), sessionTTL); err != nil {

@@ -150,12 +150,14 @@ func (r *socketRegistry) wait(ctx context.Context) {
 
 // EndSession closes this instance's sockets of a session signed out, on
 // any instance: each page is told "Your session has ended." and its socket
-// closed with 1008, so it stops and offers to sign in again. It returns at
+// closed with 1008, so it stops and offers to sign in again; this
+// instance's polls stop trusting the session. It returns at
 // once (the hub's event loop calls it); the writes go on in goroutines.
 func (s *Server) EndSession(session string) {
 	if session == "" {
 		return
 	}
+	s.gens.signedOut(session, time.Now())
 	for _, e := range s.sockets.ofSession(session) {
 		go func() {
 			// The notice goes whole, between the hub's frames, then the

@@ -33,6 +33,17 @@ func testSignOutRevokesTheSessionEverywhere(t *testing.T, st store) {
 	open.Next()
 	watcher := chattest.NewUser(t, b.URL)
 	watcher.SignIn("Watcher", room)
+	// The pages' polls of the lists, which trust a session found not
+	// signed out for a few seconds: listed before, not after.
+	ann.Get("/rooms/" + room) // read: the room is in "Your rooms"
+	poller := ann.On(b.URL)
+	poller.SetHeader("HX-Request", "true")
+	polls := []string{"/rooms?current=" + room, "/my-rooms?current=" + room}
+	for _, p := range polls {
+		if _, frag := poller.Get(p); !strings.Contains(frag, `data-room="`+room+`"`) {
+			t.Fatalf("GET %s before sign-out does not list the room: %s", p, frag)
+		}
+	}
 
 	resp := ann.PostForm("/signout", url.Values{"room": {room}})
 	resp.Body.Close()
@@ -45,6 +56,13 @@ func testSignOutRevokesTheSessionEverywhere(t *testing.T, st store) {
 		t.Errorf("Ann's socket on the other instance closed with %v, want 1008", code)
 	}
 
+	// Instance b has heard of the sign-out (it closed the socket): its
+	// polls no longer trust the session.
+	for _, p := range polls {
+		if _, frag := poller.Get(p); strings.Contains(frag, "data-room=") {
+			t.Errorf("GET %s with the copied cookie after sign-out still lists rooms: %s", p, frag)
+		}
+	}
 	if resp, _ := copied.Get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the copied cookie opens the room: %d, want 303 to sign in", resp.StatusCode)
 	}

@@ -86,9 +86,9 @@ func (f Fragments) Availability(ok bool) []byte {
 	return framed(f.ctx(), views.AvailabilityOOB(ok))
 }
 
-// Typing is the signal that name is typing.
-func (f Fragments) Typing(name string) []byte {
-	return framed(f.ctx(), views.TypingOOB(name))
+// Typing is the signal that each of names is typing.
+func (f Fragments) Typing(names []string) []byte {
+	return framed(f.ctx(), views.TypingOOB(names))
 }
 
 // MessageList replaces the content of #messages.

@@ -17,7 +17,7 @@ func (benchRenderer) Presence(_, _, _ []string) []byte { return nil }
 func (benchRenderer) MessageList([]Message) []byte     { return nil }
 func (benchRenderer) MemberList([]string) []byte       { return nil }
 func (benchRenderer) Availability(bool) []byte         { return nil }
-func (benchRenderer) Typing(string) []byte             { return nil }
+func (benchRenderer) Typing([]string) []byte           { return nil }
 func (benchRenderer) Changed(Message) []byte           { return nil }
 func (benchRenderer) Removed(string) []byte            { return nil }
 

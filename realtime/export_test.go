@@ -105,3 +105,6 @@ func (c *TestConn) End(bool) {
 
 // Out returns what a socket joined with a TestConn was written.
 func (s *Socket) Out() <-chan []byte { return s.conn.(*TestConn).out }
+
+// TypingText is the test renderers' typing frame.
+var TypingText = typingText

@@ -27,8 +27,8 @@ type Renderer interface {
 	// Availability says whether the room takes messages now. Every socket
 	// gets it after its history, and again whenever it changes.
 	Availability(ok bool) []byte
-	// Typing says that name is typing.
-	Typing(name string) []byte
+	// Typing says that each of names is typing, in one frame.
+	Typing(names []string) []byte
 	// Changed replaces a message the page shows with m, edited or deleted.
 	Changed(m Message) []byte
 	// Removed says that a moderator removed name from the room.
@@ -168,6 +168,8 @@ type localRoom struct {
 	held      []frame // live messages that arrived during the read
 
 	lastLive int64 // seq of the last live message dispatched; Run's loop only
+
+	typing roomTyping
 }
 
 // maxHeld bounds the live messages held during a resync; past it the
@@ -305,15 +307,7 @@ func (h *Hub) dispatch(ev Event) {
 			h.resync(r)
 		}
 	case KindTyping:
-		// Best effort: a socket that has a backlog is not sent it, nor
-		// dropped for it.
-		out := renderAs(func(r Renderer) []byte { return r.Typing(ev.Message.Name) })
-		r.mu.RLock()
-		for sock := range r.sockets {
-			h.flushes.add(sock, sock.offer(out.by(sock)))
-		}
-		r.mu.RUnlock()
-		h.flushes.flush()
+		h.typed(r, ev.Message.Name)
 	case KindChanged:
 		// Not numbered: it replaces a message the page has, or that the
 		// page's history has as changed already.

@@ -45,7 +45,7 @@ func (r *countingRenderer) Availability(ok bool) []byte {
 	return []byte("a:down|")
 }
 
-func (r *countingRenderer) Typing(name string) []byte { return []byte("t:" + name + "|") }
+func (r *countingRenderer) Typing(names []string) []byte { return realtime.TypingText(names) }
 func (r *countingRenderer) Changed(m realtime.Message) []byte {
 	return []byte(fmt.Sprintf("c%d:%s:%s|", m.Seq, m.Text, m.Deleted))
 }
@@ -658,4 +658,47 @@ func TestHubHistoryIsBoundedInBytes(t *testing.T) {
 	if len(msgs) == 0 || len(msgs) > 20 || msgs[len(msgs)-1].Seq != 100 {
 		t.Fatalf("history of %d messages, last %v: want the newest that fit 128 KiB of HTML", len(msgs), msgs[len(msgs)-1].Seq)
 	}
+}
+
+// A room's typing signals reach a socket in at most one frame a second on
+// an instance: the first at once, those of the rest of that second
+// together when it is up, each name once.
+func TestHubTypingGathered(t *testing.T) {
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		ctx := brokertest.Context(t)
+		h := newHub(t, f.Make(t, 100), &countingRenderer{})
+		room := testkit.Room()
+		ann, err := h.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ann.Leave()
+		recv(t, ctx, ann) // history
+		for _, name := range []string{"bob", "cat", "dan", "cat"} {
+			if err := h.Typing(ctx, room, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var frames []string
+		var arrived []time.Time
+		for len(frames) < 2 {
+			select {
+			case b := <-ann.Out():
+				if f := string(b); strings.Contains(f, "t:") {
+					frames = append(frames, f)
+					arrived = append(arrived, time.Now())
+				}
+			case <-ctx.Done():
+				t.Fatalf("typing frames so far %q", frames)
+			}
+		}
+		if frames[0] != "t:bob|" || frames[1] != "t:cat|t:dan|" {
+			t.Errorf("typing frames %q, want bob's at once, then cat and dan in one", frames)
+		}
+		// The second waits for the second to be up (less what its own
+		// delivery took: the first's may have been slower).
+		if gap := arrived[1].Sub(arrived[0]); gap < 800*time.Millisecond {
+			t.Errorf("the gathered frame came %v after the first, want about a second", gap)
+		}
+	})
 }

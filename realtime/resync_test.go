@@ -36,7 +36,7 @@ func (textRenderer) Message(m Message) []byte         { return fmt.Appendf(nil, 
 func (textRenderer) Presence(_, _, _ []string) []byte { return nil }
 func (textRenderer) MemberList([]string) []byte       { return nil }
 func (textRenderer) Availability(bool) []byte         { return []byte("a|") }
-func (textRenderer) Typing(name string) []byte        { return []byte("t:" + name + "|") }
+func (textRenderer) Typing(names []string) []byte      { return typingText(names) }
 func (textRenderer) Changed(m Message) []byte {
 	return []byte("c" + m.Text + "|")
 }
@@ -235,4 +235,14 @@ func TestMemoryBrokerForgetsIdleRooms(t *testing.T) {
 	if msgs, _ := b.History(ctx, "idle"); len(msgs) != 0 {
 		t.Fatalf("a forgotten room still has %d messages", len(msgs))
 	}
+}
+
+// typingText is a typing frame as the test renderers write it: "t:name|"
+// for each name.
+func typingText(names []string) []byte {
+	var b []byte
+	for _, n := range names {
+		b = append(b, "t:"+n+"|"...)
+	}
+	return b
 }

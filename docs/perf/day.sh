@@ -18,8 +18,11 @@
 #   idle         everyone connected, nothing else: presence and the
 #                directory's beats, the baseline
 # What a part costs is the full run less the run without it. RUNS picks
-# which runs (default all six). Writes docs/perf/day/runs.jsonl and
-# docs/perf/day/summary.txt. Needs redis-server, redis-cli, jq, curl, bc.
+# which runs (default all six). PROFILE=1 builds the chat with -tags pprof
+# and takes a 30 s CPU profile of the first instance a minute into the
+# full run, written to docs/perf/day/cpu-top.txt (go tool pprof -top, -cum
+# first). Writes docs/perf/day/runs.jsonl and docs/perf/day/summary.txt.
+# Needs redis-server, redis-cli, jq, curl, bc.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 people=${PEOPLE:-2000}
@@ -37,7 +40,9 @@ free_port() {
   echo $p
 }
 
-go build -o "$work/chat" ./cmd/chat
+tags=()
+[ "${PROFILE:-}" = 1 ] && tags=(-tags pprof)
+go build "${tags[@]}" -o "$work/chat" ./cmd/chat
 go build -o "$work/chatbench" ./cmd/chatbench
 
 rport=$(free_port 6391)
@@ -54,8 +59,11 @@ up() {
   while pgrep -f "$work/chat " >/dev/null; do sleep 0.1; done
   redis-cli -p "$rport" flushall >/dev/null
   for p in $p1 $p2; do
-    TRUST_PROXY=1 SESSION_SECRET=day REDISHOST=127.0.0.1 REDISPORT=$rport \
+    pprof_addr=
+    [ "${PROFILE:-}" = 1 ] && [ "$p" = "$p1" ] && pprof_addr=127.0.0.1:$(free_port 6061)
+    CHAT_PPROF_ADDR=$pprof_addr TRUST_PROXY=1 SESSION_SECRET=day REDISHOST=127.0.0.1 REDISPORT=$rport \
       "$work/chat" -listen 127.0.0.1:$p >"$work/chat-$p.log" 2>&1 &
+    [ -n "$pprof_addr" ] && profile_addr=$pprof_addr
   done
   for p in $p1 $p2; do until curl -sf http://127.0.0.1:$p/ready >/dev/null; do sleep 0.1; done; done
   pids=$(pgrep -f "$work/chat " | paste -sd,)
@@ -78,10 +86,25 @@ for run in $runs; do
   flags=$(flags_for "$run")
   up
   echo "# $run: $people people for $duration" >&2
+  if [ "${PROFILE:-}" = 1 ] && [ "$run" = full ]; then
+    # A minute in: everyone is connected and the day is under way.
+    (sleep 60 && curl -sf -o "$work/cpu.pprof" "http://$profile_addr/debug/pprof/profile?seconds=30") &
+    profiling=$!
+  fi
   # shellcheck disable=SC2086 # $flags is a list of flags
   "$work/chatbench" -day -day-people "$people" -day-duration "$duration" -day-redis 127.0.0.1:$rport \
     -urls "$urls" -pids "$pids" -sources 4 -connect-timeout 5m -drain 30s -room-prefix "day-$run" -json $flags |
     jq -c --arg run "$run" '{run: $run} + .' | tee -a "$out/runs.jsonl" >/dev/null
+  if [ -n "${profiling:-}" ]; then
+    wait "$profiling"
+    profiling=
+    {
+      echo "# A 30 s CPU profile of instance 1 ($((people / 2)) people) during the full day, $(date -u +%Y-%m-%d) (go tool pprof -top -cum, then -top)"
+      go tool pprof -top -cum -nodecount=60 "$work/chat" "$work/cpu.pprof" 2>/dev/null
+      echo
+      go tool pprof -top -nodecount=30 "$work/chat" "$work/cpu.pprof" 2>/dev/null
+    } >"$out/cpu-top.txt"
+  fi
 done
 
 {

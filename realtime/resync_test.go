@@ -36,7 +36,7 @@ func (textRenderer) Message(m Message) []byte         { return fmt.Appendf(nil, 
 func (textRenderer) Presence(_, _, _ []string) []byte { return nil }
 func (textRenderer) MemberList([]string) []byte       { return nil }
 func (textRenderer) Availability(bool) []byte         { return []byte("a|") }
-func (textRenderer) Typing(names []string) []byte      { return typingText(names) }
+func (textRenderer) Typing(names []string) []byte     { return typingText(names) }
 func (textRenderer) Changed(m Message) []byte {
 	return []byte("c" + m.Text + "|")
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -89,18 +87,23 @@ return read
 // sender's, counts the mention (unless read, kept already, or
 // maxMentionsKept are) and tells them unless their level is "none" or a
 // page of theirs is focused; and tells everyone at LevelAll who is not
-// focused. It returns whom to tell. A room nobody has been in stays
+// focused. It returns whom to tell, then whose reading it changed (the
+// sender's read mark, the mentioned). A room nobody has been in stays
 // without a hash. KEYS: readingKey, readingAllKey. ARGV: the message's
 // time (Unix ms), ROOM_TTL in ms, the sender, the seq, maxMentionsKept,
 // now (Unix ms), then the candidate names, folded.
 var arrivedScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {{}, {}} end
 local at = tonumber(redis.call('HGET', KEYS[1], 'at') or '0')
 if tonumber(ARGV[1]) > at then redis.call('HSET', KEYS[1], 'at', ARGV[1]) end
 local sender, seq, keep, now = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local changed = {}
 if redis.call('HEXISTS', KEYS[1], 'n:' .. sender) == 1 then
   local r = tonumber(redis.call('HGET', KEYS[1], 'r:' .. sender) or '0')
-  if seq > r then redis.call('HSET', KEYS[1], 'r:' .. sender, seq) end
+  if seq > r then
+    redis.call('HSET', KEYS[1], 'r:' .. sender, seq)
+    changed[#changed + 1] = sender
+  end
 end
 local function focused(p)
   return tonumber(redis.call('HGET', KEYS[1], 'f:' .. p) or '0') > now
@@ -121,6 +124,7 @@ for i = 7, #ARGV do
       if not has and n < keep then
         if m == '' then m = ARGV[4] else m = m .. ' ' .. ARGV[4] end
         redis.call('HSET', KEYS[1], 'm:' .. p, m)
+        changed[#changed + 1] = p
       end
     end
     if redis.call('HGET', KEYS[1], 'l:' .. p) ~= 'none' and not focused(p) then
@@ -135,7 +139,7 @@ for _, p in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return tell
+return {tell, changed}
 `)
 
 // listRoom keeps room in person's list, within a pipeline.
@@ -157,7 +161,7 @@ func (b *Broker) MarkRead(ctx context.Context, room, person, name string, seq in
 	if err != nil {
 		return fmt.Errorf("mark room %q read: %w", room, err)
 	}
-	return nil
+	return b.changedReading(ctx, person)
 }
 
 // SetLevel implements realtime.Reading: one pipeline.
@@ -177,7 +181,7 @@ func (b *Broker) SetLevel(ctx context.Context, room, person string, level realti
 	if err != nil {
 		return fmt.Errorf("set the level of room %q: %w", room, err)
 	}
-	return nil
+	return b.changedReading(ctx, person)
 }
 
 // Focus implements realtime.Reading: one pipeline on the room's slot.
@@ -193,62 +197,6 @@ func (b *Broker) Focus(ctx context.Context, room, person string, ttl time.Durati
 	return nil
 }
 
-// ReadingOf implements realtime.Reading: the person's list, then one
-// pipeline over their rooms' slots.
-func (b *Broker) ReadingOf(ctx context.Context, person string) ([]realtime.RoomReading, error) {
-	rooms, err := b.rdb.ZRangeWithScores(ctx, readerRoomsKey(person), 0, -1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read a person's rooms: %w", err)
-	}
-	if len(rooms) == 0 {
-		return nil, nil
-	}
-	seqs := make([]*redis.StringCmd, len(rooms))
-	fields := make([]*redis.SliceCmd, len(rooms))
-	_, err = b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, z := range rooms {
-			room := z.Member.(string)
-			seqs[i] = pipe.Get(ctx, seqKey(room))
-			fields[i] = pipe.HMGet(ctx, readingKey(room), "r:"+person, "m:"+person, "l:"+person, "at")
-		}
-		return nil
-	})
-	if err != nil && err != redis.Nil {
-		return nil, fmt.Errorf("read a person's rooms: %w", err)
-	}
-	out := make([]realtime.RoomReading, 0, len(rooms))
-	for i, z := range rooms {
-		rr := realtime.RoomReading{Room: z.Member.(string), Level: realtime.LevelMentions, Active: time.UnixMilli(int64(z.Score))}
-		rr.Newest, _ = strconv.ParseInt(seqs[i].Val(), 10, 64)
-		v := fields[i].Val()
-		str := func(j int) string {
-			if j < len(v) {
-				if s, ok := v[j].(string); ok {
-					return s
-				}
-			}
-			return ""
-		}
-		rr.Read, _ = strconv.ParseInt(str(0), 10, 64)
-		for _, s := range strings.Fields(str(1)) {
-			if n, _ := strconv.ParseInt(s, 10, 64); n > rr.Read {
-				rr.Mentions++
-			}
-		}
-		if l, ok := realtime.ParseLevel(str(2)); ok {
-			rr.Level = l
-		}
-		if at, err := strconv.ParseInt(str(3), 10, 64); err == nil && at > 0 {
-			rr.Active = time.UnixMilli(at)
-		}
-		rr.Unread = int(max(0, rr.Newest-rr.Read))
-		rr.Mentions = min(rr.Mentions, rr.Unread)
-		out = append(out, rr)
-	}
-	realtime.SortReading(out)
-	return out, nil
-}
-
 // Arrived implements realtime.Reading: arrivedScript, one call on the
 // room's slot.
 func (b *Broker) Arrived(ctx context.Context, room string, m realtime.Message, sender string) ([]string, error) {
@@ -260,9 +208,25 @@ func (b *Broker) Arrived(ctx context.Context, room string, m realtime.Message, s
 	for _, c := range realtime.MentionCandidates(m.Text) {
 		args = append(args, c)
 	}
-	tell, err := arrivedScript.Run(ctx, b.rdb, []string{readingKey(room), readingAllKey(room)}, args...).StringSlice()
+	res, err := arrivedScript.Run(ctx, b.rdb, []string{readingKey(room), readingAllKey(room)}, args...).Slice()
 	if err != nil {
 		b.stale()
+		return nil, fmt.Errorf("count the readers of room %q: %w", room, err)
+	}
+	strs := func(i int) []string {
+		var out []string
+		if i < len(res) {
+			l, _ := res[i].([]any)
+			for _, v := range l {
+				if s, ok := v.(string); ok {
+					out = append(out, s)
+				}
+			}
+		}
+		return out
+	}
+	tell, changed := strs(0), strs(1)
+	if err := b.changedReading(ctx, changed...); err != nil {
 		return nil, fmt.Errorf("count the readers of room %q: %w", room, err)
 	}
 	slices.Sort(tell)

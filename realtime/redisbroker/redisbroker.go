@@ -61,6 +61,7 @@ type Broker struct {
 	noInfo      emptyRooms    // rooms the room archive had no info of, lately
 	streamIdle  time.Duration // how long a drained archive stream stays
 	sub         subscriber
+	reading     readingCache // what polls of "Your rooms" need (readingcache.go)
 	events      chan realtime.Event
 	quit        chan struct{} // closed by Close, so delivery never blocks on events
 
@@ -163,6 +164,9 @@ func (b *Broker) relay(channel, payload string) {
 	if err != nil {
 		return
 	}
+	if ev.Kind == realtime.KindMessage {
+		b.reading.message(room, ev.Message.Seq, ev.Message.Time)
+	}
 	b.emit(ev)
 }
 
@@ -170,6 +174,7 @@ func (b *Broker) relay(channel, payload string) {
 // subscription was re-established.
 func (b *Broker) missed(channel string) {
 	if room, ok := roomOfChannel(channel); ok {
+		b.reading.following(room, true)
 		b.emit(realtime.Event{Room: room, Kind: realtime.KindResync})
 	}
 }
@@ -228,6 +233,7 @@ func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guar
 			}
 		}
 		m.Seq, m.First = res[1], len(res) > 2 && res[2] == 1
+		b.reading.message(room, m.Seq, m.Time)
 		return m, res[0] == 0, nil
 	}
 }
@@ -438,11 +444,13 @@ func (b *Broker) Subscribe(ctx context.Context, room string) error {
 	if err := b.sub.subscribe(ctx, channelName(room)); err != nil {
 		return fmt.Errorf("subscribe to room %q: %w", room, err)
 	}
+	b.reading.following(room, true)
 	return nil
 }
 
 // Unsubscribe implements realtime.Broker.
 func (b *Broker) Unsubscribe(ctx context.Context, room string) error {
+	b.reading.following(room, false)
 	if err := b.sub.unsubscribe(ctx, channelName(room)); err != nil {
 		return fmt.Errorf("unsubscribe from room %q: %w", room, err)
 	}

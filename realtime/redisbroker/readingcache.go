@@ -1,0 +1,312 @@
+package redisbroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/realtime"
+)
+
+// Every page polls "Your rooms" every 8 s, and reading a person's rooms
+// afresh is a sorted set and two commands per room: in a realistic day it
+// was most of what Redis did (docs/PERFORMANCE.md). What a person has
+// read, their mentions and levels change only when they read, set a level
+// or are mentioned, and each of those raises a version of theirs
+// (readerVersionKey); a room's newest message is the same for everyone.
+// So an instance keeps each person's rooms as last read, with the version
+// read before them, and each room's head: a poll reads the version alone
+// and, while it is unchanged, counts unread from the heads.
+
+// readerVersionKey counts the changes to what ReadingOf reads of a person
+// (read marks, levels, mentions, their list), on the person's slot. It
+// expires with their list.
+func readerVersionKey(person string) string { return "chat:{!reader:" + person + "}:v" }
+
+// How long what this instance keeps stays usable: a person's rooms at
+// most readingKeep after they were read (a lost version bump costs no
+// more), a room's head headsFresh after it was read unless the room's
+// channel keeps it current; headsFresh plus the pages' 8 s stays within
+// the 10 s in which a message elsewhere shows. readingCacheSize bounds
+// each map.
+const (
+	readingKeep      = time.Minute
+	headsFresh       = 2 * time.Second
+	readingCacheSize = 100_000
+)
+
+// readingCache is what an instance keeps of people's rooms and the rooms'
+// heads. Its mutex guards both maps and is held for no I/O.
+type readingCache struct {
+	mu     sync.Mutex
+	people map[string]keptReading
+	heads  map[string]roomHead
+}
+
+// keptReading is a person's rooms as read at version, at read.
+type keptReading struct {
+	version int64
+	read    time.Time
+	rooms   []keptRoom
+}
+
+// keptRoom is what a person's list holds of one room: their read mark,
+// how many unread mentions they had past it, their level, and the list's
+// score (when they last read or set it).
+type keptRoom struct {
+	room     string
+	read     int64
+	mentions int
+	level    realtime.Level
+	listed   time.Time
+}
+
+// roomHead is a room's newest seq and when its last message came (Unix
+// ms, 0: not known), as read at checked, or kept current by the room's
+// channel while live.
+type roomHead struct {
+	seq     int64
+	at      int64
+	checked time.Time // zero: to be read
+	live    bool
+}
+
+// person returns person's rooms as kept, if read at version within
+// readingKeep.
+func (c *readingCache) person(person string, version int64, now time.Time) (keptReading, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, ok := c.people[person]
+	return k, ok && k.version == version && now.Sub(k.read) < readingKeep
+}
+
+// keep stores person's rooms as read at version, and the heads read with
+// them.
+func (c *readingCache) keep(person string, k keptReading, heads map[string]roomHead) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.people == nil || len(c.people) >= readingCacheSize {
+		c.people = map[string]keptReading{}
+	}
+	c.people[person] = k
+	for room, h := range heads {
+		c.setHead(room, h)
+	}
+}
+
+// setHead records h, read from Redis, unless the room's channel told of a
+// newer message meanwhile. c.mu is held.
+func (c *readingCache) setHead(room string, h roomHead) {
+	if c.heads == nil || len(c.heads) >= readingCacheSize {
+		c.heads = map[string]roomHead{}
+	}
+	old, ok := c.heads[room]
+	if ok && old.seq > h.seq {
+		h.seq, h.at = old.seq, max(old.at, h.at)
+	}
+	h.live = ok && old.live
+	c.heads[room] = h
+}
+
+// message notes a message of room, stored here or heard on its channel.
+func (c *readingCache) message(room string, seq int64, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.heads[room]
+	if !ok {
+		return // read when a list needs it
+	}
+	if seq > h.seq {
+		h.seq = seq
+	}
+	h.at = max(h.at, at.UnixMilli())
+	c.heads[room] = h
+}
+
+// following says whether the room's channel is followed now: while it is,
+// a head read after the subscription began stays current. A subscription
+// that starts (or was cut, and events lost) has the head read again.
+func (c *readingCache) following(room string, live bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.heads[room]
+	if !ok && !live {
+		return
+	}
+	if c.heads == nil || len(c.heads) >= readingCacheSize {
+		c.heads = map[string]roomHead{}
+	}
+	if live {
+		h.checked = time.Time{}
+	}
+	h.live = live
+	c.heads[room] = h
+}
+
+// stale returns which of rooms need their head read now.
+func (c *readingCache) stale(rooms []keptRoom, now time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, r := range rooms {
+		h, ok := c.heads[r.room]
+		if !ok || h.checked.IsZero() || !h.live && now.Sub(h.checked) >= headsFresh {
+			out = append(out, r.room)
+		}
+	}
+	return out
+}
+
+// standing is a person's rooms from k and the heads kept, most recent
+// activity first.
+func (c *readingCache) standing(k keptReading) []realtime.RoomReading {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]realtime.RoomReading, 0, len(k.rooms))
+	for _, r := range k.rooms {
+		h := c.heads[r.room]
+		rr := realtime.RoomReading{Room: r.room, Read: r.read, Newest: h.seq, Level: r.level, Active: r.listed}
+		if h.at > 0 {
+			rr.Active = time.UnixMilli(h.at)
+		}
+		rr.Unread = int(max(0, rr.Newest-rr.Read))
+		rr.Mentions = min(r.mentions, rr.Unread)
+		out = append(out, rr)
+	}
+	realtime.SortReading(out)
+	return out
+}
+
+// ReadingOf implements realtime.Reading: the person's version, and while
+// it is the one this instance read their rooms at, the heads of rooms not
+// read within headsFresh; else their list, then one pipeline over their
+// rooms' slots.
+func (b *Broker) ReadingOf(ctx context.Context, person string) ([]realtime.RoomReading, error) {
+	now := time.Now()
+	version, err := b.rdb.Get(ctx, readerVersionKey(person)).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read a person's rooms: %w", err)
+	}
+	if k, ok := b.reading.person(person, version, now); ok {
+		if err := b.readHeads(ctx, b.reading.stale(k.rooms, now), now); err != nil {
+			return nil, err
+		}
+		return b.reading.standing(k), nil
+	}
+	k, heads, err := b.readRooms(ctx, person, now)
+	if err != nil {
+		return nil, err
+	}
+	k.version = version
+	b.reading.keep(person, k, heads)
+	return b.reading.standing(k), nil
+}
+
+// readRooms reads person's rooms and their heads from Redis.
+func (b *Broker) readRooms(ctx context.Context, person string, now time.Time) (keptReading, map[string]roomHead, error) {
+	k := keptReading{read: now}
+	rooms, err := b.rdb.ZRangeWithScores(ctx, readerRoomsKey(person), 0, -1).Result()
+	if err != nil {
+		return k, nil, fmt.Errorf("read a person's rooms: %w", err)
+	}
+	if len(rooms) == 0 {
+		return k, nil, nil
+	}
+	seqs := make([]*redis.StringCmd, len(rooms))
+	fields := make([]*redis.SliceCmd, len(rooms))
+	_, err = b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, z := range rooms {
+			room := z.Member.(string)
+			seqs[i] = pipe.Get(ctx, seqKey(room))
+			fields[i] = pipe.HMGet(ctx, readingKey(room), "r:"+person, "m:"+person, "l:"+person, "at")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return k, nil, fmt.Errorf("read a person's rooms: %w", err)
+	}
+	heads := make(map[string]roomHead, len(rooms))
+	for i, z := range rooms {
+		r := keptRoom{room: z.Member.(string), level: realtime.LevelMentions, listed: time.UnixMilli(int64(z.Score))}
+		v := fields[i].Val()
+		str := func(j int) string {
+			if j < len(v) {
+				if s, ok := v[j].(string); ok {
+					return s
+				}
+			}
+			return ""
+		}
+		r.read, _ = strconv.ParseInt(str(0), 10, 64)
+		for _, s := range strings.Fields(str(1)) {
+			if n, _ := strconv.ParseInt(s, 10, 64); n > r.read {
+				r.mentions++
+			}
+		}
+		if l, ok := realtime.ParseLevel(str(2)); ok {
+			r.level = l
+		}
+		h := roomHead{checked: now}
+		h.seq, _ = strconv.ParseInt(seqs[i].Val(), 10, 64)
+		h.at, _ = strconv.ParseInt(str(3), 10, 64)
+		heads[r.room] = h
+		k.rooms = append(k.rooms, r)
+	}
+	return k, heads, nil
+}
+
+// readHeads reads the newest seq and last message time of rooms, one
+// pipeline over their slots.
+func (b *Broker) readHeads(ctx context.Context, rooms []string, now time.Time) error {
+	if len(rooms) == 0 {
+		return nil
+	}
+	seqs := make([]*redis.StringCmd, len(rooms))
+	ats := make([]*redis.StringCmd, len(rooms))
+	_, err := b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, room := range rooms {
+			seqs[i] = pipe.Get(ctx, seqKey(room))
+			ats[i] = pipe.HGet(ctx, readingKey(room), "at")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read rooms' newest messages: %w", err)
+	}
+	b.reading.mu.Lock()
+	defer b.reading.mu.Unlock()
+	for i, room := range rooms {
+		h := roomHead{checked: now}
+		h.seq, _ = strconv.ParseInt(seqs[i].Val(), 10, 64)
+		h.at, _ = strconv.ParseInt(ats[i].Val(), 10, 64)
+		b.reading.setHead(room, h)
+	}
+	return nil
+}
+
+// changedReading raises the versions of people whose reading changed, so
+// that every instance reads their rooms afresh. It runs after the change
+// is stored, never in its pipeline: on a cluster the two are on other
+// nodes, and the bump must not be seen first.
+func (b *Broker) changedReading(ctx context.Context, people ...string) error {
+	if len(people) == 0 {
+		return nil
+	}
+	_, err := b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, p := range people {
+			pipe.Incr(ctx, readerVersionKey(p))
+			pipe.PExpire(ctx, readerVersionKey(p), b.roomTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("note a change to what people read: %w", err)
+	}
+	return nil
+}

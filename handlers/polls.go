@@ -97,8 +97,9 @@ func (s *Server) directoryFragment(w http.ResponseWriter, r *http.Request, rooms
 // not signed out, for pollTrust: a poll then reads no generation from the
 // store. A sign-out, announced to every instance, forgets its session
 // here at once (and marks it so that a read already under way cannot put
-// it back); pollTrust bounds what a lost announcement costs. Pages, posts
-// and sockets always read the store.
+// it back); a cut in the channel of announcements forgets them all, and
+// pollTrust bounds what an announcement lost some other way costs. Pages,
+// posts and sockets always read the store.
 //
 // Its mutex guards the map and is held for no I/O.
 type generations struct {
@@ -114,11 +115,10 @@ type generationSeen struct {
 	signed bool // signed out: not to be trusted again until it expires
 }
 
-// pollTrust is how long a poll trusts a session found not signed out
-// (when a sign-out's announcement is lost: the pub/sub connection cut);
+// pollTrust is how long a poll trusts a session found not signed out;
 // generationsKept bounds the sessions kept.
 const (
-	pollTrust       = 10 * time.Second
+	pollTrust       = time.Minute
 	generationsKept = 100_000
 )
 
@@ -143,6 +143,13 @@ func (g *generations) found(session string, gen int64, at time.Time) {
 		g.seen = map[string]generationSeen{}
 	}
 	g.seen[session] = generationSeen{gen: gen, at: at}
+}
+
+// forgetAll trusts no session until it is read again.
+func (g *generations) forgetAll() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	clear(g.seen)
 }
 
 // signedOut marks session signed out as of now.

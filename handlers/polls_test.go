@@ -67,4 +67,9 @@ func TestGenerationsTrust(t *testing.T) {
 	if !g.trusted("s", 3, now.Add(2*time.Second+pollTrust)) {
 		t.Error("a later session not trusted")
 	}
+	// Sign-outs may have been lost: none is trusted until read again.
+	g.forgetAll()
+	if g.trusted("s", 3, now.Add(2*time.Second+pollTrust)) {
+		t.Error("trusted after forgetting all")
+	}
 }

@@ -151,10 +151,13 @@ func (r *socketRegistry) wait(ctx context.Context) {
 // EndSession closes this instance's sockets of a session signed out, on
 // any instance: each page is told "Your session has ended." and its socket
 // closed with 1008, so it stops and offers to sign in again; this
-// instance's polls stop trusting the session. It returns at
+// instance's polls stop trusting the session. "" says that sign-outs may
+// have been lost: the polls trust no session until they read it again.
+// It returns at
 // once (the hub's event loop calls it); the writes go on in goroutines.
 func (s *Server) EndSession(session string) {
 	if session == "" {
+		s.gens.forgetAll() // sign-outs may have been lost: trust none
 		return
 	}
 	s.gens.signedOut(session, time.Now())

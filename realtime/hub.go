@@ -277,6 +277,8 @@ func (h *Hub) dispatch(ev Event) {
 		switch {
 		case ev.Kind == KindSignedOut && h.signedOut != nil:
 			h.signedOut(ev.Message.Name)
+		case ev.Kind == KindResync && h.signedOut != nil:
+			h.signedOut("") // the channel was cut: sign-outs may be lost
 		case ev.Kind == KindChanged && h.changed != nil:
 			h.changed(ev.Message.Name)
 		}
@@ -534,8 +536,9 @@ func (h *Hub) recent(ctx context.Context, room string) ([]Message, error) {
 }
 
 // WithSignedOut has f told the id of every session signed out, on any
-// instance, so that it closes that session's sockets here. f is called
-// from the hub's event loop and must not block.
+// instance, so that it closes that session's sockets here, and "" when
+// the broker's channel of sign-outs was cut and some may have been lost.
+// f is called from the hub's event loop and must not block.
 func WithSignedOut(f func(session string)) HubOption {
 	return func(h *Hub) { h.signedOut = f }
 }

@@ -18,11 +18,19 @@ import (
 // afresh is a sorted set and two commands per room: in a realistic day it
 // was most of what Redis did (docs/PERFORMANCE.md). What a person has
 // read, their mentions and levels change only when they read, set a level
-// or are mentioned, and each of those raises a version of theirs
-// (readerVersionKey); a room's newest message is the same for everyone.
-// So an instance keeps each person's rooms as last read, with the version
-// read before them, and each room's head: a poll reads the version alone
-// and, while it is unchanged, counts unread from the heads.
+// or are mentioned; each of those raises a version of theirs
+// (readerVersionKey) and is announced to every instance on the channel of
+// sign-outs (realtime.SignOutsRoom, kindReading). A room's newest message
+// is the same for everyone. So an instance keeps each person's rooms as
+// last read, and each room's head: while it follows the announcements a
+// poll reads nothing from Redis but the heads of rooms it does not follow,
+// every headsFresh; without them (a broker no hub runs), it reads the
+// version and counts unread from the heads while the version is the one
+// the rooms were read at.
+
+// kindReading announces, on realtime.SignOutsRoom, people whose reading
+// changed (record.Text: their ids, a line each).
+const kindReading realtime.EventKind = "reading"
 
 // readerVersionKey counts the changes to what ReadingOf reads of a person
 // (read marks, levels, mentions, their list), on the person's slot. It
@@ -42,11 +50,19 @@ const (
 )
 
 // readingCache is what an instance keeps of people's rooms and the rooms'
-// heads. Its mutex guards both maps and is held for no I/O.
+// heads. Its mutex guards every field and is held for no I/O.
 type readingCache struct {
 	mu     sync.Mutex
 	people map[string]keptReading
 	heads  map[string]roomHead
+	// hearing: the announcements of changes reach this instance, so a
+	// person's kept rooms need no version read.
+	hearing bool
+	// changes counts the announcements heard; changed holds, per person,
+	// the count at their last, so that rooms read before it are not kept
+	// after it (the read may have missed the change).
+	changes uint64
+	changed map[string]uint64
 }
 
 // keptReading is a person's rooms as read at version, at read.
@@ -77,27 +93,67 @@ type roomHead struct {
 	live    bool
 }
 
-// person returns person's rooms as kept, if read at version within
-// readingKeep.
+// person returns person's rooms as kept, if read within readingKeep and,
+// unless the announcements are followed, at version (read first: -1
+// means not read).
 func (c *readingCache) person(person string, version int64, now time.Time) (keptReading, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k, ok := c.people[person]
-	return k, ok && k.version == version && now.Sub(k.read) < readingKeep
+	return k, ok && (c.hearing || k.version == version) && now.Sub(k.read) < readingKeep
 }
 
-// keep stores person's rooms as read at version, and the heads read with
-// them.
-func (c *readingCache) keep(person string, k keptReading, heads map[string]roomHead) {
+// isFollowing reports whether announcements of changes reach this
+// instance, and how many were heard: what keep must be given back.
+func (c *readingCache) isFollowing() (bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.hearing, c.changes
+}
+
+// keep stores person's rooms, read after the announcements counted by
+// since, and the heads read with them; the rooms are not kept if a change
+// of the person's was announced meanwhile.
+func (c *readingCache) keep(person string, since uint64, k keptReading, heads map[string]roomHead) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for room, h := range heads {
+		c.setHead(room, h)
+	}
+	if c.changed[person] > since {
+		return
+	}
 	if c.people == nil || len(c.people) >= readingCacheSize {
 		c.people = map[string]keptReading{}
 	}
 	c.people[person] = k
-	for room, h := range heads {
-		c.setHead(room, h)
+}
+
+// forget drops what is kept of people, whose reading changed.
+func (c *readingCache) forget(people []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.changes++
+	if c.changed == nil || len(c.changed) >= readingCacheSize {
+		// Forgetting who changed when forgets every person kept too.
+		c.changed = map[string]uint64{}
+		c.people = nil
 	}
+	for _, p := range people {
+		delete(c.people, p)
+		c.changed[p] = c.changes
+	}
+}
+
+// follow says whether the announcements reach this instance from now on;
+// either way what was kept may have missed some: it all goes.
+func (c *readingCache) follow(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hearing = on
+	c.changes++
+	c.people = nil
+	c.changed = nil
 }
 
 // setHead records h, read from Redis, unless the room's channel told of a
@@ -189,9 +245,14 @@ func (c *readingCache) standing(k keptReading) []realtime.RoomReading {
 // rooms' slots.
 func (b *Broker) ReadingOf(ctx context.Context, person string) ([]realtime.RoomReading, error) {
 	now := time.Now()
-	version, err := b.rdb.Get(ctx, readerVersionKey(person)).Int64()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("read a person's rooms: %w", err)
+	following, since := b.reading.isFollowing()
+	version := int64(-1)
+	if !following {
+		v, err := b.rdb.Get(ctx, readerVersionKey(person)).Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("read a person's rooms: %w", err)
+		}
+		version = v
 	}
 	if k, ok := b.reading.person(person, version, now); ok {
 		if err := b.readHeads(ctx, b.reading.stale(k.rooms, now), now); err != nil {
@@ -204,7 +265,7 @@ func (b *Broker) ReadingOf(ctx context.Context, person string) ([]realtime.RoomR
 		return nil, err
 	}
 	k.version = version
-	b.reading.keep(person, k, heads)
+	b.reading.keep(person, since, k, heads)
 	return b.reading.standing(k), nil
 }
 
@@ -290,18 +351,29 @@ func (b *Broker) readHeads(ctx context.Context, rooms []string, now time.Time) e
 	return nil
 }
 
-// changedReading raises the versions of people whose reading changed, so
-// that every instance reads their rooms afresh. It runs after the change
-// is stored, never in its pipeline: on a cluster the two are on other
-// nodes, and the bump must not be seen first.
+// changedReading raises the versions of people whose reading changed and
+// announces it, so that every instance reads their rooms afresh; this one
+// forgets them at once. It runs after the change is stored, never in its
+// pipeline: on a cluster the two are on other nodes, and the change must
+// not be announced before it is there to read.
 func (b *Broker) changedReading(ctx context.Context, people ...string) error {
 	if len(people) == 0 {
 		return nil
 	}
-	_, err := b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+	b.reading.forget(people)
+	body, err := encodeRecord(record{Type: kindReading, Text: strings.Join(people, "\n")})
+	if err != nil {
+		return fmt.Errorf("note a change to what people read: %w", err)
+	}
+	_, err = b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for _, p := range people {
 			pipe.Incr(ctx, readerVersionKey(p))
 			pipe.PExpire(ctx, readerVersionKey(p), b.roomTTL)
+		}
+		if b.mode == ShardedPubSub {
+			pipe.SPublish(ctx, channelName(realtime.SignOutsRoom), body)
+		} else {
+			pipe.Publish(ctx, channelName(realtime.SignOutsRoom), body)
 		}
 		return nil
 	})

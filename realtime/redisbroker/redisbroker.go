@@ -164,6 +164,10 @@ func (b *Broker) relay(channel, payload string) {
 	if err != nil {
 		return
 	}
+	if ev.Kind == kindReading {
+		b.reading.forget(strings.Split(ev.Message.Text, "\n"))
+		return // the broker's own: no hub needs it
+	}
 	if ev.Kind == realtime.KindMessage {
 		b.reading.message(room, ev.Message.Seq, ev.Message.Time)
 	}
@@ -174,6 +178,9 @@ func (b *Broker) relay(channel, payload string) {
 // subscription was re-established.
 func (b *Broker) missed(channel string) {
 	if room, ok := roomOfChannel(channel); ok {
+		if room == realtime.SignOutsRoom {
+			b.reading.follow(true) // changes announced meanwhile are lost
+		}
 		b.reading.following(room, true)
 		b.emit(realtime.Event{Room: room, Kind: realtime.KindResync})
 	}
@@ -445,12 +452,18 @@ func (b *Broker) Subscribe(ctx context.Context, room string) error {
 		return fmt.Errorf("subscribe to room %q: %w", room, err)
 	}
 	b.reading.following(room, true)
+	if room == realtime.SignOutsRoom {
+		b.reading.follow(true)
+	}
 	return nil
 }
 
 // Unsubscribe implements realtime.Broker.
 func (b *Broker) Unsubscribe(ctx context.Context, room string) error {
 	b.reading.following(room, false)
+	if room == realtime.SignOutsRoom {
+		b.reading.follow(false)
+	}
 	if err := b.sub.unsubscribe(ctx, channelName(room)); err != nil {
 		return fmt.Errorf("unsubscribe from room %q: %w", room, err)
 	}

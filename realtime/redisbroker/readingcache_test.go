@@ -1,0 +1,111 @@
+package redisbroker
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chatrun/chat/realtime"
+	"github.com/chatrun/chat/testkit"
+	"github.com/chatrun/chat/testkit/redistest"
+)
+
+// redisCalls is how many commands Redis has run so far.
+func redisCalls(t *testing.T, rdb *redis.Client) int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, line := range strings.Split(info, "\n") {
+		_, rest, ok := strings.Cut(line, "calls=")
+		if !ok || strings.HasPrefix(line, "cmdstat_info:") {
+			continue
+		}
+		v, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+		n += v
+	}
+	return n
+}
+
+// An instance that hears the announcements of changes answers a poll of a
+// person's rooms from what it keeps, reading nothing from Redis; a read
+// mark, a level or a mention made on another instance reaches it as soon
+// as it is announced, and a message there as soon as its room's head is
+// read again.
+func TestReadingKeptWhileHearingChanges(t *testing.T) {
+	addr := redistest.Start(t).Addr // its own: the test counts every command
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	newBroker := func() *Broker {
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		b := New(rdb, 100)
+		t.Cleanup(func() {
+			b.Close()
+			rdb.Close()
+		})
+		if err := b.Subscribe(ctx, realtime.SignOutsRoom); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a, b := newBroker(), newBroker()
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	room, ann := testkit.Room(), "s:ann"
+	send := func(on *Broker, text string) {
+		m, _, err := on.Send(ctx, room, realtime.Message{Name: "bob", Text: text, Time: time.Now()}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := on.Arrived(ctx, room, m, "s:bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(a, "hello")
+	if err := a.MarkRead(ctx, room, ann, "ann", 1); err != nil {
+		t.Fatal(err)
+	}
+	standing := func(on *Broker) string {
+		rooms, err := on.ReadingOf(ctx, ann)
+		if err != nil || len(rooms) != 1 {
+			t.Fatalf("ReadingOf: %v %v", rooms, err)
+		}
+		r := rooms[0]
+		return strconv.FormatInt(r.Read, 10) + "/" + strconv.FormatInt(r.Newest, 10) + " @" + strconv.Itoa(r.Mentions) + " " + string(r.Level)
+	}
+	wait := func(on *Broker, want string) {
+		t.Helper()
+		var got string
+		testkit.WaitFor(t, ctx, "ann's standing "+want, func() bool { got = standing(on); return got == want })
+	}
+	wait(b, "1/1 @0 mentions")
+	before := redisCalls(t, admin)
+	for range 20 {
+		if got := standing(b); got != "1/1 @0 mentions" {
+			t.Fatalf("kept standing %q", got)
+		}
+	}
+	// Its room's head is read again every headsFresh at most (GET and
+	// HGET), and a client may say HELLO on a new connection: a few
+	// commands, where reading anything per poll would be 20 or more.
+	if n := redisCalls(t, admin) - before; n >= 10 {
+		t.Errorf("20 polls of a kept list ran %d commands in Redis, want a few", n)
+	}
+	// Changes made on a: a mention, a level, a read mark.
+	send(a, "@ann look")
+	wait(b, "1/2 @1 mentions")
+	if err := a.SetLevel(ctx, room, ann, realtime.LevelAll); err != nil {
+		t.Fatal(err)
+	}
+	wait(b, "1/2 @1 all")
+	if err := a.MarkRead(ctx, room, ann, "", 2); err != nil {
+		t.Fatal(err)
+	}
+	wait(b, "2/2 @0 all")
+}

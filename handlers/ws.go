@@ -60,7 +60,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	ctx := i18n.WithPrinter(context.Background(), i18n.From(r.Context()))
 	wire.OnEnd(func(tooSlow bool) { endSocket(conn, tooSlow) })
 	actx, cancel := context.WithTimeout(ctx, brokerWait)
-	sock, ok := s.admit(actx, conn, wire, room, sess, signedIn)
+	sock, ok := s.admit(actx, conn, wire, room, sess, signedIn, memberOf(r))
 	cancel()
 	if !ok {
 		stopAging()
@@ -166,7 +166,7 @@ func (k *pinger) stop() {
 }
 
 // admit joins the socket to the room, or tells it why not and closes it.
-func (s *Server) admit(ctx context.Context, conn *websocket.Conn, wire *transport.Wire, room string, sess Session, signedIn bool) (*realtime.Socket, bool) {
+func (s *Server) admit(ctx context.Context, conn *websocket.Conn, wire *transport.Wire, room string, sess Session, signedIn bool, member string) (*realtime.Socket, bool) {
 	// A refused handshake makes htmx retry for ever; 1008 makes it stop.
 	// Nothing of the room is sent first.
 	if !signedIn {
@@ -191,13 +191,33 @@ func (s *Server) admit(ctx context.Context, conn *websocket.Conn, wire *transpor
 		conn.Close(websocket.StatusPolicyViolation, "name taken")
 		return nil, false
 	}
-	sock, err := s.chat.Join(ctx, room, user, wire, realtime.InLanguage(string(i18n.From(ctx).Lang())))
+	opts := []realtime.JoinOption{realtime.InLanguage(string(i18n.From(ctx).Lang()))}
+	if s.sharedDirectory(ctx, member) {
+		opts = append(opts, realtime.FollowingDirectory())
+	}
+	sock, err := s.chat.Join(ctx, room, user, wire, opts...)
 	if err != nil {
 		s.log.Error("join room", "room", room, "err", err)
 		s.unavailableSocket(ctx, conn)
 		return nil, false
 	}
 	return sock, true
+}
+
+// sharedDirectory reports whether member's pages show the directory
+// everyone sees, which their sockets can be sent: the directory is listed
+// and they have no private room of their own in it (a room they are made
+// a member of later shows when a page of theirs loads). A member whose
+// rooms cannot be read now polls as before.
+func (s *Server) sharedDirectory(ctx context.Context, member string) bool {
+	if !s.listRooms {
+		return false
+	}
+	if member == "" {
+		return true
+	}
+	rooms, err := s.chat.RoomsOf(ctx, member)
+	return err == nil && len(rooms) == 0
 }
 
 // unavailableSocket tells a page that the chat cannot take it now, and

@@ -12,14 +12,15 @@ import (
 // benchRenderer stands in for the HTML fragments: a fixed-size frame.
 type benchRenderer struct{}
 
-func (benchRenderer) Message(m Message) []byte         { return make([]byte, 300) }
-func (benchRenderer) Presence(_, _, _ []string) []byte { return nil }
-func (benchRenderer) MessageList([]Message) []byte     { return nil }
-func (benchRenderer) MemberList([]string) []byte       { return nil }
-func (benchRenderer) Availability(bool) []byte         { return nil }
-func (benchRenderer) Typing([]string) []byte           { return nil }
-func (benchRenderer) Changed(Message) []byte           { return nil }
-func (benchRenderer) Removed(string) []byte            { return nil }
+func (benchRenderer) Message(m Message) []byte             { return make([]byte, 300) }
+func (benchRenderer) Presence(_, _, _ []string) []byte     { return nil }
+func (benchRenderer) MessageList([]Message) []byte         { return nil }
+func (benchRenderer) MemberList([]string) []byte           { return nil }
+func (benchRenderer) Availability(bool) []byte             { return nil }
+func (benchRenderer) Typing([]string) []byte               { return nil }
+func (benchRenderer) Directory([]RoomCount, string) []byte { return nil }
+func (benchRenderer) Changed(Message) []byte               { return nil }
+func (benchRenderer) Removed(string) []byte                { return nil }
 
 // BenchmarkFanOut1000 hands one message to the queues of 1,000 local
 // sockets in a room, while a reader per socket drains its queue, as the

@@ -108,3 +108,6 @@ func (s *Socket) Out() <-chan []byte { return s.conn.(*TestConn).out }
 
 // TypingText is the test renderers' typing frame.
 var TypingText = typingText
+
+// DirectoryText is the test renderers' directory frame.
+var DirectoryText = directoryText

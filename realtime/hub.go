@@ -29,6 +29,9 @@ type Renderer interface {
 	Availability(ok bool) []byte
 	// Typing says that each of names is typing, in one frame.
 	Typing(names []string) []byte
+	// Directory replaces the page's room directory with rooms, for a
+	// page in room.
+	Directory(rooms []RoomCount, room string) []byte
 	// Changed replaces a message the page shows with m, edited or deleted.
 	Changed(m Message) []byte
 	// Removed says that a moderator removed name from the room.
@@ -105,8 +108,11 @@ type Hub struct {
 	queueSize   int
 	timing      presenceTiming
 	healthEvery time.Duration
-	obs         Observer
-	archive     Archive // nil: scrollback reaches as far as the broker's history
+	// directoryEvery is how often the directory is read to be sent to
+	// sockets (WithDirectoryPush); 0: it is not.
+	directoryEvery time.Duration
+	obs            Observer
+	archive        Archive // nil: scrollback reaches as far as the broker's history
 	// signedOut is told, from Run's loop, the id of a session signed out
 	// on any instance; it must not block. nil: nobody is told.
 	signedOut func(session string)
@@ -251,6 +257,9 @@ func (h *Hub) Run(ctx context.Context) {
 	wg.Go(func() { h.presenceLoop(ctx) })
 	wg.Go(func() { h.healthLoop(ctx) })
 	wg.Go(func() { h.followSignOuts(ctx) })
+	if h.directoryEvery > 0 {
+		wg.Go(func() { h.directoryLoop(ctx) })
+	}
 	defer func() {
 		cancel()
 		wg.Wait()

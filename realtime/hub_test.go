@@ -46,6 +46,9 @@ func (r *countingRenderer) Availability(ok bool) []byte {
 }
 
 func (r *countingRenderer) Typing(names []string) []byte { return realtime.TypingText(names) }
+func (r *countingRenderer) Directory(rooms []realtime.RoomCount, room string) []byte {
+	return realtime.DirectoryText(rooms, room)
+}
 func (r *countingRenderer) Changed(m realtime.Message) []byte {
 	return []byte(fmt.Sprintf("c%d:%s:%s|", m.Seq, m.Text, m.Deleted))
 }
@@ -699,6 +702,62 @@ func TestHubTypingGathered(t *testing.T) {
 		// delivery took: the first's may have been slower).
 		if gap := arrived[1].Sub(arrived[0]); gap < 800*time.Millisecond {
 			t.Errorf("the gathered frame came %v after the first, want about a second", gap)
+		}
+	})
+}
+
+// nextFrame returns the next part of sock's frames that match, skipping
+// the others.
+func nextFrame(t *testing.T, ctx context.Context, sock *realtime.Socket, match func(string) bool) string {
+	t.Helper()
+	for {
+		if f := recvAny(t, ctx, sock); match(f) {
+			return f
+		}
+	}
+}
+
+// With WithDirectoryPush, the sockets that follow the directory are sent
+// it, for their room, and again when it changes; the others never are.
+func TestHubPushesTheDirectory(t *testing.T) {
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		ctx := brokertest.Context(t)
+		h, stop := realtime.StartHub(f.Make(t, 100), &countingRenderer{}, realtime.WithPresenceTiming(fastPresence), realtime.WithDirectoryPush(50*time.Millisecond))
+		t.Cleanup(stop)
+		a, b := testkit.Room(), testkit.Room()
+		ann, err := h.Join(ctx, a, brokertest.User("ann"), realtime.NewTestConn(), realtime.FollowingDirectory())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ann.Leave()
+		bob, err := h.Join(ctx, a, brokertest.User("bob"), realtime.NewTestConn())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bob.Leave()
+		listed := func(room string, n int) func(string) bool {
+			return func(f string) bool {
+				return strings.HasPrefix(f, "d@"+a+":") && strings.Contains(f, fmt.Sprintf("%s=%d,", room, n))
+			}
+		}
+		nextFrame(t, ctx, ann, listed(a, 2))
+		cat, err := h.Join(ctx, b, brokertest.User("cat"), realtime.NewTestConn())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cat.Leave()
+		nextFrame(t, ctx, ann, listed(b, 1))
+		// Bob, who does not follow it, was sent none meanwhile.
+		for {
+			select {
+			case data := <-bob.Out():
+				if strings.Contains(string(data), "d@") {
+					t.Fatalf("bob was sent the directory: %q", data)
+				}
+				continue
+			default:
+			}
+			break
 		}
 	})
 }

@@ -37,6 +37,9 @@ func (textRenderer) Presence(_, _, _ []string) []byte { return nil }
 func (textRenderer) MemberList([]string) []byte       { return nil }
 func (textRenderer) Availability(bool) []byte         { return []byte("a|") }
 func (textRenderer) Typing(names []string) []byte     { return typingText(names) }
+func (textRenderer) Directory(rooms []RoomCount, room string) []byte {
+	return directoryText(rooms, room)
+}
 func (textRenderer) Changed(m Message) []byte {
 	return []byte("c" + m.Text + "|")
 }
@@ -245,4 +248,14 @@ func typingText(names []string) []byte {
 		b = append(b, "t:"+n+"|"...)
 	}
 	return b
+}
+
+// directoryText is a directory frame as the test renderers write it:
+// "d@room:" then "name=members," for each room.
+func directoryText(rooms []RoomCount, room string) []byte {
+	b := []byte("d@" + room + ":")
+	for _, r := range rooms {
+		b = append(b, fmt.Sprintf("%s=%d,", r.Room, r.Members)...)
+	}
+	return append(b, '|')
 }

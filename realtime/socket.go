@@ -64,6 +64,8 @@ type Socket struct {
 	// the Renderer of that language.
 	lang   string
 	render Renderer
+	// directory: the socket is sent the directory (FollowingDirectory).
+	directory bool
 
 	mu      sync.Mutex // guards the fields below; see Hub for the lock order
 	queue   [][]byte   // frames waiting to be written, at most hub.queueSize

@@ -72,6 +72,24 @@
     else if (marked > 0) document.title = say('reading.title_mentions', { Count: count, Mentions: marked, Title: pageTitle });
     else document.title = say('reading.title', { Count: count, Title: pageTitle });
   };
+  // ---- The directory (#rooms): it comes over the socket -----------------
+  //
+  // A room page's socket brings the directory when it changes and at least
+  // every 30 s (ul#rooms[data-pushed], in place of the page's): while they
+  // come, the list's own poll (every 5 s) is not sent. When none came for
+  // 40 s (the socket is down, or this reader's list has private rooms of
+  // their own, which the socket does not bring), the poll goes again.
+  let directoryPushed = 0;
+  const rooms = document.getElementById('rooms');
+  if (rooms?.parentElement) {
+    new MutationObserver(() => {
+      if (document.querySelector('#rooms[data-pushed]')) directoryPushed = Date.now();
+    }).observe(rooms.parentElement, { childList: true });
+  }
+  document.addEventListener('htmx:before:request', (e) => {
+    if (e.target?.id === 'rooms' && Date.now() - directoryPushed < 40000) e.preventDefault();
+  });
+
   const myRooms = document.getElementById('my-rooms');
   if (myRooms?.parentElement) {
     // The list is replaced whole (outerHTML): watch its parent.

@@ -92,3 +92,34 @@ func TestRoomDirectoryOff(t *testing.T) {
 		t.Errorf("GET /rooms with ROOM_DIRECTORY=off: %d, want 404", resp.StatusCode)
 	}
 }
+
+// A room page's socket brings the directory (ul#rooms[data-pushed]) and
+// the changes to it, and the page sends no poll of its own while it
+// does: a room opened on the other instance shows on the open page with
+// no request for the list.
+func TestBrowserDirectoryComesOverTheSocket(t *testing.T) {
+	// A Redis of its own: other packages' rooms would change the
+	// directory (and could crowd a room of one out of its 50).
+	env := sharedEnv(redistest.Start(t).Addr)
+	a, b := startInstance(t, env), startInstance(t, env)
+	p := newTab(t, newBrowser(t))
+	p.signIn(a.URL, "Reader", testkit.Room())
+	p.waitJS(`document.querySelector('#rooms[data-pushed]')`)
+	const polls = `performance.getEntriesByType('resource').filter((e) => e.name.includes('/rooms?current=')).length`
+	other := testkit.Room()
+	_, s := chattest.JoinAs(t, b.URL, "Walker", other)
+	defer s.Conn.Close(websocket.StatusNormalClosure, "")
+	li := fmt.Sprintf(`document.querySelector('#rooms[data-pushed] li[data-room=%q]')`, other)
+	p.waitJSWithin(li, 20*time.Second)
+	before := evalJS[int](p, polls)
+	// Long enough for the list's own 5 s poll to have gone, had it not
+	// been held (the list came just now, and nothing changes after).
+	evalJS[bool](p, `(window.testSince = performance.now(), true)`)
+	p.waitJS(`performance.now() - window.testSince > 6000`)
+	if after := evalJS[int](p, polls); after != before {
+		t.Errorf("the page polled the directory %d times while its socket brought it", after-before)
+	}
+	if got := evalJS[string](p, li+`.querySelector('small').textContent`); got != "1 person" {
+		t.Errorf("the pushed list says %q of the new room", got)
+	}
+}

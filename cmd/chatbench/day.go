@@ -59,11 +59,17 @@ type dayConfig struct {
 }
 
 // The page's own periods (docs/SPEC.md): the directory refreshes every 5 s
-// and "your rooms" every 8 s while the page is open.
+// and "your rooms" every 8 s while the page is open; the directory's poll
+// is not sent while the socket brought it within 40 s.
 const (
 	dayDirectoryPoll = 5 * time.Second
 	dayMyRoomsPoll   = 8 * time.Second
+	dayDirectoryHeld = 40 * time.Second
 )
+
+// directoryPushed marks a frame that brings the directory (a room page's
+// ul#rooms sent over its socket).
+var directoryPushed = []byte(`id="rooms"`)
 
 // addDayFlags defines the -day-* flags on fs.
 func addDayFlags(fs *flag.FlagSet, d *dayConfig) {
@@ -189,6 +195,9 @@ type daySock struct {
 	typed    atomic.Int64
 	typists  atomic.Int64
 	closedBy atomic.Bool // the server ended the socket, or a reload failed
+	// dirPushed is when the socket last brought the directory (unix
+	// nanos): the page then skips its own poll of it, as chat.js does.
+	dirPushed atomic.Int64
 
 	// Owned by the reader, and by a reload once the reader has returned.
 	last     int64
@@ -226,7 +235,8 @@ type dayRun struct {
 
 	polls      atomic.Int64
 	pollErrors atomic.Int64
-	reloadErrs sync.Map // reason → *atomic.Int64
+	pollsHeld  atomic.Int64 // directory polls not sent: the socket brought it
+	reloadErrs sync.Map     // reason → *atomic.Int64
 }
 
 func newDay(cfg config, out io.Writer) *dayRun {
@@ -540,6 +550,9 @@ func (r *dayRun) startReader(s *daySock) {
 // while it reloaded: those count as delivered (caught up), not as late.
 func (r *dayRun) handle(s *daySock, data []byte, now int64) {
 	s.typists.Add(int64(bytes.Count(data, typingSignal)))
+	if bytes.Contains(data, directoryPushed) {
+		s.dirPushed.Store(now)
+	}
 	if n := scanReplies(data, func(reason []byte) {
 		s.refused.Add(1)
 		if s.reasons == nil {
@@ -767,6 +780,10 @@ func (r *dayRun) pollLoop(s *daySock, rng *rand.Rand, stop <-chan struct{}) {
 			return
 		case <-dir.C:
 			dir.Reset(dayDirectoryPoll)
+			if time.Now().UnixNano()-s.dirPushed.Load() < int64(dayDirectoryHeld) {
+				r.pollsHeld.Add(1)
+				continue
+			}
 			path = "/rooms?current=" + s.room.name
 		case <-mine.C:
 			mine.Reset(dayMyRoomsPoll)
@@ -939,6 +956,9 @@ type dayReport struct {
 	ReloadErrors  map[string]int `json:"reload_errors"`
 	Polled        int64          `json:"polls_done"`
 	PollErrors    int64          `json:"poll_errors"`
+	// PollsHeld are directory polls a page did not send: its socket had
+	// brought the directory within the last 40 s.
+	PollsHeld int64 `json:"polls_held"`
 	// Pages open throughout (a reload keeps a page, catching up from its
 	// history); pages the server closed, or whose reload failed, are not
 	// counted in Expected.
@@ -1063,7 +1083,7 @@ func (rep *dayReport) tally(r *dayRun) {
 		rep.ReloadErrors[k.(string)] = int(v.(*atomic.Int64).Load())
 		return true
 	})
-	rep.Polled, rep.PollErrors = r.polls.Load(), r.pollErrors.Load()
+	rep.Polled, rep.PollErrors, rep.PollsHeld = r.polls.Load(), r.pollErrors.Load(), r.pollsHeld.Load()
 	s := r.latency.summary()
 	rep.LatencyCount = s.count
 	rep.LatencyP50, rep.LatencyP99, rep.LatencyMax = s.p50/1000, s.p99/1000, s.max/1000
@@ -1145,8 +1165,8 @@ func (rep *dayReport) writeText(w io.Writer) error {
 	p("load: messages %s (one per %gs per person), typing %s (%.0f%%, every %gs), reloads %s (%.1f%%/min), polls %s, %d slow people (%.0f%%, %g ms round trip), %gs",
 		onOff(rep.Messages), rep.MessageEvery, onOff(rep.Typing), rep.TypingShare*100, rep.TypingEvery, onOff(rep.Reloads), rep.ReloadPerMin*100, onOff(rep.Polls), rep.SlowPeople, rep.SlowShare*100, rep.SlowRTT, rep.Duration)
 	p("connections %d, failed %d %s in %.1f s; measured %.1f s (day %.1f, drain %.1f, drained %v)", rep.Connections, rep.ConnectFailed, counts(rep.ConnectErrors), rep.ConnectSeconds, rep.MeasuredSeconds, rep.DaySeconds, rep.DrainSeconds, rep.Drained)
-	p("messages sent %d, accepted %d, refused %d %s, unanswered %d; typing sent %d, received %d; reloads %d %s; polls %d (%d failed)",
-		rep.Sent, rep.Accepted, rep.Refused, counts(rep.RefusalReason), rep.Unanswered, rep.TypingSent, rep.TypingRecv, rep.Reloaded, counts(rep.ReloadErrors), rep.Polled, rep.PollErrors)
+	p("messages sent %d, accepted %d, refused %d %s, unanswered %d; typing sent %d, received %d; reloads %d %s; polls %d (%d failed, %d of the directory held: the socket brought it)",
+		rep.Sent, rep.Accepted, rep.Refused, counts(rep.RefusalReason), rep.Unanswered, rep.TypingSent, rep.TypingRecv, rep.Reloaded, counts(rep.ReloadErrors), rep.Polled, rep.PollErrors, rep.PollsHeld)
 	p("pages %d: expected %d, received %d (%d caught up on reload), lost %d, duplicated %d, unexpected %d, foreign %d; disconnects %d %s",
 		rep.Pages, rep.Expected, rep.Received, rep.CaughtUp, rep.Lost, rep.Duplicated, rep.Unexpected, rep.Foreign, rep.Disconnects, counts(rep.Disconnect))
 	p("latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d deliveries; between people on a short round trip p50 %.1f, p99 %.1f ms",

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/chatrun/chat/handlers"
 	"github.com/chatrun/chat/i18n"
@@ -21,6 +22,10 @@ type App struct {
 	hub *realtime.Hub
 	srv *handlers.Server
 }
+
+// directoryPush is how often the hub looks for a change of the directory
+// to send to its sockets: as often as the pages polled it.
+const directoryPush = 5 * time.Second
 
 // New wires a hub on broker and a server on the hub. cfg's Chat and Log are
 // set here (to the hub and log), and Static, when nil, to the embedded
@@ -50,6 +55,11 @@ func New(broker realtime.Broker, cfg handlers.Config, log *slog.Logger, hubOpts 
 		cfg.Catalog = i18n.Default()
 	}
 	opts = append(opts, realtime.WithLanguages(frags.Languages(cfg.Catalog), string(i18n.English)))
+	// The directory goes over the room pages' sockets, in place of their
+	// polls (docs/SPEC.md, The room directory).
+	if cfg.RoomDirectory {
+		opts = append(opts, realtime.WithDirectoryPush(directoryPush))
+	}
 	hub := realtime.NewHub(broker, frags, log, append(opts, hubOpts...)...)
 	cfg.Chat, cfg.Log = hub, log
 	if cfg.Static == nil {

@@ -155,6 +155,17 @@ func unauthorizedPage(ctx context.Context) templ.Component {
 // Identifier must belong to the request's identity (a cookie left by
 // someone else on a shared browser is no session).
 func (s *Server) session(r *http.Request) (Session, bool) {
+	sess, ok := s.cookieSession(r)
+	if !ok || s.revoked(r.Context(), sessionCredential(sess.ID), sess.Gen) {
+		return Session{}, false
+	}
+	return sess, true
+}
+
+// cookieSession is the request's session cookie, valid and, with an
+// Identifier, of the request's identity; whether it was signed out since
+// is not asked.
+func (s *Server) cookieSession(r *http.Request) (Session, bool) {
 	sess, ok := s.sessions.read(r)
 	if !ok {
 		return Session{}, false
@@ -163,9 +174,6 @@ func (s *Server) session(r *http.Request) (Session, bool) {
 		if id, ok := identityOf(r); !ok || id.Subject != sess.Subject {
 			return Session{}, false
 		}
-	}
-	if s.revoked(r.Context(), sessionCredential(sess.ID), sess.Gen) {
-		return Session{}, false
 	}
 	return sess, true
 }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"slices"
 	"sync"
@@ -166,29 +165,18 @@ func (g *generations) signedOut(session string, now time.Time) {
 // rooms"): a session found not signed out within pollTrust is not read
 // again.
 func (s *Server) pollSession(r *http.Request) (Session, bool) {
-	sess, ok := s.sessions.read(r)
+	sess, ok := s.cookieSession(r)
 	if !ok {
 		return Session{}, false
-	}
-	if s.identifier != nil {
-		if id, ok := identityOf(r); !ok || id.Subject != sess.Subject {
-			return Session{}, false
-		}
 	}
 	now := time.Now()
 	if s.gens.trusted(sess.ID, sess.Gen, now) {
 		return sess, true
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
-	defer cancel()
-	stored, err := s.chat.Generation(ctx, sessionCredential(sess.ID))
-	if err != nil {
-		s.log.Warn("read a credential's generation", "err", err)
-		return sess, true // as session: a store that cannot answer signs nobody out
-	}
-	if stored > sess.Gen {
+	if s.revoked(r.Context(), sessionCredential(sess.ID), sess.Gen) {
 		return Session{}, false
 	}
-	s.gens.found(sess.ID, stored, now)
+	// Not newer than the cookie's: what trusted compares.
+	s.gens.found(sess.ID, sess.Gen, now)
 	return sess, true
 }

@@ -86,7 +86,7 @@ func addDayFlags(fs *flag.FlagSet, d *dayConfig) {
 	fs.DurationVar(&d.typingEvery, "day-typing-every", 2*time.Second, "period of the typing signal while someone types, as the page sends it")
 	fs.BoolVar(&d.reloads, "day-reloads", true, "reload pages: close the socket, GET the room page, open the socket again")
 	fs.Float64Var(&d.reloadPerMin, "day-reload-per-min", 0.05, "share of pages reloading per minute (each page a Poisson process)")
-	fs.BoolVar(&d.polls, "day-polls", true, "poll as the room page does: the directory (GET /rooms?current=) every 5 s and your rooms (GET /my-rooms) every 8 s")
+	fs.BoolVar(&d.polls, "day-polls", true, "poll as the room page does: the directory (GET /rooms?current=) every 5 s unless the page's socket brought it within 40 s, and your rooms (GET /my-rooms) every 8 s")
 	fs.Float64Var(&d.slowShare, "day-slow-share", 0.1, "share of people behind a long round trip")
 	fs.DurationVar(&d.slowRTT, "day-slow-rtt", 200*time.Millisecond, "their round trip: half of it added before each write and after each read of their connections")
 	fs.DurationVar(&d.duration, "day-duration", 5*time.Minute, "length of the day, after everyone is connected")

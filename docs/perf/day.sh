@@ -5,8 +5,9 @@
 # simulated browser has an address of its own), and chatbench -day: PEOPLE
 # people (default 2,000) in rooms of 20-200, each in two rooms with a socket
 # per room, one message per person per 2 minutes, typing before 80 % of
-# them, 5 % of pages reloading per minute, every page polling the directory
-# and "your rooms", a tenth of people on a 200 ms round trip.
+# them, 5 % of pages reloading per minute, every page polling "your rooms"
+# and the directory (unless its socket brought the directory within 40 s,
+# as the page's script does), a tenth of people on a 200 ms round trip.
 #
 # Runs, each DURATION long (default 2m; about 14 minutes in all at 2,000
 # people), on fresh instances and an empty Redis:

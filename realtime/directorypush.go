@@ -16,6 +16,7 @@ import (
 
 // directoryResend is how often the directory goes to sockets even when it
 // did not change: the page's script polls again when none came for 40 s.
+// A socket that joins is sent it at the next look, changed or not.
 const directoryResend = 30 * time.Second
 
 // FollowingDirectory joins the socket as one that is sent the directory
@@ -52,10 +53,13 @@ func (h *Hub) directoryLoop(ctx context.Context) {
 			continue
 		}
 		now := time.Now()
-		if sent.After(now.Add(-directoryResend)) && slices.Equal(rooms, last) {
-			continue
+		// Unchanged: only sockets that joined since (a page loaded or
+		// reconnected) are sent it, so that a page that was away has it
+		// within a tick rather than at the next change.
+		all := !sent.After(now.Add(-directoryResend)) || !slices.Equal(rooms, last)
+		if all {
+			last, sent = rooms, now
 		}
-		last, sent = rooms, now
 		var fl flushList
 		for _, r := range h.roomList() {
 			out := renderAs(func(rr Renderer) []byte { return rr.Directory(rooms, r.name) })
@@ -63,8 +67,10 @@ func (h *Hub) directoryLoop(ctx context.Context) {
 			for sock := range r.sockets {
 				// Best effort, as typing: the next one comes within
 				// directoryResend, and the page polls without it.
-				if sock.directory {
-					fl.add(sock, sock.offer(out.by(sock)))
+				if sock.directory && (all || !sock.directorySent) {
+					queued, flush := sock.offered(out.by(sock))
+					sock.directorySent = sock.directorySent || queued
+					fl.add(sock, flush)
 				}
 			}
 			r.mu.RUnlock()

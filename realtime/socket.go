@@ -64,8 +64,10 @@ type Socket struct {
 	// the Renderer of that language.
 	lang   string
 	render Renderer
-	// directory: the socket is sent the directory (FollowingDirectory).
-	directory bool
+	// directory: the socket is sent the directory (FollowingDirectory);
+	// directorySent: it was, at least once (the directory loop's alone).
+	directory     bool
+	directorySent bool
 
 	mu      sync.Mutex // guards the fields below; see Hub for the lock order
 	queue   [][]byte   // frames waiting to be written, at most hub.queueSize
@@ -111,12 +113,19 @@ func (l *flushList) flush() {
 // full: for what may be missed (typing), never a reason to drop a socket.
 // It reports whether the caller must flush the socket.
 func (s *Socket) offer(data []byte) (flush bool) {
+	_, flush = s.offered(data)
+	return flush
+}
+
+// offered is offer, and reports whether data was queued at all: a socket
+// that has not joined yet, or has a backlog, is not sent it.
+func (s *Socket) offered(data []byte) (queued, flush bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.started || s.closed || len(s.queue) > s.hub.queueSize/2 {
-		return false
+		return false, false
 	}
-	return s.push(data)
+	return true, s.push(data)
 }
 
 // Push writes a frame for this socket alone, such as a reply to its

@@ -95,15 +95,17 @@ func TestRoomDirectoryOff(t *testing.T) {
 
 // A room page's socket brings the directory (ul#rooms[data-pushed]) and
 // the changes to it, and the page sends no poll of its own while it
-// does: a room opened on the other instance shows on the open page with
-// no request for the list.
+// does: on a phone's 200 ms round trip, a room opened on the other
+// instance shows on the open page with no request for the list. After a
+// cut, the page that reconnects has the list again at once, not at the
+// next change.
 func TestBrowserDirectoryComesOverTheSocket(t *testing.T) {
 	// A Redis of its own: other packages' rooms would change the
 	// directory (and could crowd a room of one out of its 50).
 	env := sharedEnv(redistest.Start(t).Addr)
 	a, b := startInstance(t, env), startInstance(t, env)
 	p := newTab(t, newBrowser(t))
-	p.signIn(a.URL, "Reader", testkit.Room())
+	proxy := phone(t, p, a, "Reader", testkit.Room())
 	p.waitJS(`document.querySelector('#rooms[data-pushed]')`)
 	const polls = `performance.getEntriesByType('resource').filter((e) => e.name.includes('/rooms?current=')).length`
 	other := testkit.Room()
@@ -122,4 +124,12 @@ func TestBrowserDirectoryComesOverTheSocket(t *testing.T) {
 	if got := evalJS[string](p, li+`.querySelector('small').textContent`); got != "1 person" {
 		t.Errorf("the pushed list says %q of the new room", got)
 	}
+
+	evalJS[bool](p, `(document.getElementById('rooms').dataset.old = '1', true)`)
+	proxy.cut()
+	p.waitJS(`document.querySelector('#connection').textContent === 'Reconnecting…'`)
+	proxy.restore()
+	p.retryNow()
+	p.waitJS(connected)
+	p.waitJSWithin(`document.querySelector('#rooms[data-pushed]:not([data-old])')`, 10*time.Second)
 }

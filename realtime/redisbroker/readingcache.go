@@ -63,6 +63,10 @@ type readingCache struct {
 	// after it (the read may have missed the change).
 	changes uint64
 	changed map[string]uint64
+	// followed is changes when the announcements last started or stopped
+	// reaching this instance, or changed was cleared: rooms read before it
+	// are not kept.
+	followed uint64
 }
 
 // keptReading is a person's rooms as read at version, at read.
@@ -120,7 +124,7 @@ func (c *readingCache) keep(person string, since uint64, k keptReading, heads ma
 	for room, h := range heads {
 		c.setHead(room, h)
 	}
-	if c.changed[person] > since {
+	if c.changed[person] > since || c.followed > since {
 		return
 	}
 	if c.people == nil || len(c.people) >= readingCacheSize {
@@ -135,9 +139,11 @@ func (c *readingCache) forget(people []string) {
 	defer c.mu.Unlock()
 	c.changes++
 	if c.changed == nil || len(c.changed) >= readingCacheSize {
-		// Forgetting who changed when forgets every person kept too.
+		// Forgetting who changed when forgets every person kept, and
+		// every read under way, too.
 		c.changed = map[string]uint64{}
 		c.people = nil
+		c.followed = c.changes
 	}
 	for _, p := range people {
 		delete(c.people, p)
@@ -152,6 +158,7 @@ func (c *readingCache) follow(on bool) {
 	defer c.mu.Unlock()
 	c.hearing = on
 	c.changes++
+	c.followed = c.changes
 	c.people = nil
 	c.changed = nil
 }

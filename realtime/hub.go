@@ -266,6 +266,9 @@ func (h *Hub) Run(ctx context.Context) {
 		h.end()
 		h.bg.Wait()
 		h.stopPending()
+		for _, r := range h.roomList() {
+			r.typing.stop()
+		}
 	}()
 	events := h.broker.Events()
 	for {

@@ -73,3 +73,13 @@ func (h *Hub) sendTyping(r *localRoom, names []string, fl *flushList) {
 	r.mu.RUnlock()
 	fl.flush()
 }
+
+// stop drops the frame waiting, if any: the hub has stopped.
+func (t *roomTyping) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timer != nil {
+		t.timer.Stop()
+		t.timer, t.pending = nil, nil
+	}
+}

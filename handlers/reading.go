@@ -43,18 +43,27 @@ func (sess Session) person() string {
 // myRooms is sess's rooms for a page (current: the room it shows), or nil
 // when they cannot be read now: the page goes on without them.
 func (s *Server) myRooms(ctx context.Context, sess Session, current string) *views.MyRooms {
+	list, err := s.readMyRooms(ctx, sess, current)
+	if err != nil {
+		s.log.Warn("read a person's rooms", "err", err)
+		return nil
+	}
+	return list
+}
+
+// readMyRooms is myRooms, its error returned rather than logged.
+func (s *Server) readMyRooms(ctx context.Context, sess Session, current string) (*views.MyRooms, error) {
 	ctx, cancel := context.WithTimeout(ctx, brokerWait)
 	defer cancel()
 	rooms, err := s.chat.ReadingOf(ctx, sess.person())
 	if err != nil {
-		s.log.Warn("read a person's rooms", "err", err)
-		return nil
+		return nil, err
 	}
 	list := &views.MyRooms{Current: current, Rooms: make([]views.MyRoom, 0, len(rooms))}
 	for _, r := range rooms {
 		list.Rooms = append(list.Rooms, views.MyRoom{Room: r.Room, Unread: r.Unread, Mentions: r.Mentions, Level: string(r.Level)})
 	}
-	return list
+	return list, nil
 }
 
 // myRoomsList answers GET /my-rooms: the list the pages refresh (htmx,

@@ -77,8 +77,10 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	// Asked once, from the handshake's request: who may delete anyone's
 	// message for the socket's life.
 	mod := s.moderatorOf(r)
+	stopMyRooms := s.sendMyRooms(ctx, sess, room, sock)
 	go func() {
 		s.readLoop(ctx, conn, room, sess, mod, ip, sock)
+		stopMyRooms()
 		stopPings()
 		stopAging()
 		sock.Leave()

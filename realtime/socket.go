@@ -128,6 +128,19 @@ func (s *Socket) offered(data []byte) (queued, flush bool) {
 	return true, s.push(data)
 }
 
+// Offer writes a frame for this socket alone that it may miss, such as a
+// list the page refreshes by itself too: a socket that has not joined
+// yet or has a backlog is not sent it, nor dropped for it. It reports
+// whether the frame was taken. It must be called with no lock of the
+// hub's held.
+func (s *Socket) Offer(data []byte) bool {
+	queued, flush := s.offered(data)
+	if flush {
+		s.flush()
+	}
+	return queued
+}
+
 // Push writes a frame for this socket alone, such as a reply to its
 // sender. It must be called with no lock of the hub's held.
 func (s *Socket) Push(data []byte) {

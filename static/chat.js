@@ -72,22 +72,26 @@
     else if (marked > 0) document.title = say('reading.title_mentions', { Count: count, Mentions: marked, Title: pageTitle });
     else document.title = say('reading.title', { Count: count, Title: pageTitle });
   };
-  // ---- The directory (#rooms): it comes over the socket -----------------
+  // ---- The lists (#rooms, #my-rooms): they come over the socket ----------
   //
-  // A room page's socket brings the directory when it changes and at least
-  // every 30 s (ul#rooms[data-pushed], in place of the page's): while they
-  // come, the list's own poll (every 5 s) is not sent. When none came for
-  // 40 s (the socket is down, or this reader's list has private rooms of
-  // their own, which the socket does not bring), the poll goes again.
-  let directoryPushed = 0;
-  const rooms = document.getElementById('rooms');
-  if (rooms?.parentElement) {
+  // A room page's socket brings the directory and "Your rooms" when they
+  // change and at least every 30 s (ul[data-pushed], in place of the
+  // page's): while they come, the list's own poll is not sent. When none
+  // came for 40 s (the socket is down, or this reader's directory has
+  // private rooms of their own, which the socket does not bring), the poll
+  // goes again.
+  const pushed = {};
+  for (const id of ['rooms', 'my-rooms']) {
+    const list = document.getElementById(id);
+    if (!list?.parentElement) continue;
+    pushed[id] = 0;
     new MutationObserver(() => {
-      if (document.querySelector('#rooms[data-pushed]')) directoryPushed = Date.now();
-    }).observe(rooms.parentElement, { childList: true });
+      if (document.querySelector(`#${id}[data-pushed]`)) pushed[id] = Date.now();
+    }).observe(list.parentElement, { childList: true });
   }
   document.addEventListener('htmx:before:request', (e) => {
-    if (e.target?.id === 'rooms' && Date.now() - directoryPushed < 40000) e.preventDefault();
+    const id = e.target?.id;
+    if (id in pushed && Date.now() - pushed[id] < 40000) e.preventDefault();
   });
 
   const myRooms = document.getElementById('my-rooms');

@@ -133,3 +133,34 @@ func TestBrowserDirectoryComesOverTheSocket(t *testing.T) {
 	p.waitJS(connected)
 	p.waitJSWithin(`document.querySelector('#rooms[data-pushed]:not([data-old])')`, 10*time.Second)
 }
+
+// A room page's socket brings "Your rooms" too (ul#my-rooms[data-pushed]):
+// on a phone's 200 ms round trip, a message in another room the reader
+// has been in shows as unread in the list and the tab's title, and the
+// page sends no poll of the list while the socket brings it.
+func TestBrowserYourRoomsComeOverTheSocket(t *testing.T) {
+	env := sharedEnv(redistest.Start(t).Addr)
+	a, b := startInstance(t, env), startInstance(t, env)
+	p := newTab(t, newBrowser(t))
+	other, here := testkit.Room(), testkit.Room()
+	proxy := phone(t, p, a, "Reader", other) // read: in the list
+	p.do(chromedp.Navigate(proxy.URL() + "/rooms/" + here))
+	p.waitJS(connected)
+	p.waitJSWithin(`document.querySelector('#my-rooms[data-pushed]')`, 20*time.Second)
+
+	_, walker := chattest.JoinAs(t, b.URL, "Walker", other)
+	defer walker.Conn.Close(websocket.StatusNormalClosure, "")
+	walker.Send("news elsewhere", "n1")
+	li := fmt.Sprintf(`document.querySelector('#my-rooms[data-pushed] li[data-room=%q][data-unread="1"]')`, other)
+	p.waitJSWithin(li, 20*time.Second)
+	p.waitJS(`document.title.startsWith('(1)')`)
+
+	const polls = `performance.getEntriesByType('resource').filter((e) => e.name.includes('/my-rooms')).length`
+	before := evalJS[int](p, polls)
+	// Longer than the list's own 8 s poll, had it not been held.
+	evalJS[bool](p, `(window.testSince = performance.now(), true)`)
+	p.waitJSWithin(`performance.now() - window.testSince > 9000`, 15*time.Second)
+	if after := evalJS[int](p, polls); after != before {
+		t.Errorf("the page polled \"Your rooms\" %d times while its socket brought it", after-before)
+	}
+}

@@ -59,17 +59,21 @@ type dayConfig struct {
 }
 
 // The page's own periods (docs/SPEC.md): the directory refreshes every 5 s
-// and "your rooms" every 8 s while the page is open; the directory's poll
-// is not sent while the socket brought it within 40 s.
+// and "your rooms" every 8 s while the page is open; neither poll is sent
+// while the socket brought that list within 40 s.
 const (
 	dayDirectoryPoll = 5 * time.Second
 	dayMyRoomsPoll   = 8 * time.Second
 	dayDirectoryHeld = 40 * time.Second
 )
 
-// directoryPushed marks a frame that brings the directory (a room page's
-// ul#rooms sent over its socket).
-var directoryPushed = []byte(`id="rooms"`)
+// directoryPushed and myRoomsPushed mark a frame that brings the
+// directory or "your rooms" (a room page's ul#rooms or ul#my-rooms sent
+// over its socket).
+var (
+	directoryPushed = []byte(`id="rooms"`)
+	myRoomsPushed   = []byte(`id="my-rooms"`)
+)
 
 // addDayFlags defines the -day-* flags on fs.
 func addDayFlags(fs *flag.FlagSet, d *dayConfig) {
@@ -86,7 +90,7 @@ func addDayFlags(fs *flag.FlagSet, d *dayConfig) {
 	fs.DurationVar(&d.typingEvery, "day-typing-every", 2*time.Second, "period of the typing signal while someone types, as the page sends it")
 	fs.BoolVar(&d.reloads, "day-reloads", true, "reload pages: close the socket, GET the room page, open the socket again")
 	fs.Float64Var(&d.reloadPerMin, "day-reload-per-min", 0.05, "share of pages reloading per minute (each page a Poisson process)")
-	fs.BoolVar(&d.polls, "day-polls", true, "poll as the room page does: the directory (GET /rooms?current=) every 5 s unless the page's socket brought it within 40 s, and your rooms (GET /my-rooms) every 8 s")
+	fs.BoolVar(&d.polls, "day-polls", true, "poll as the room page does: the directory (GET /rooms?current=) every 5 s and your rooms (GET /my-rooms) every 8 s, each unless the page's socket brought it within 40 s")
 	fs.Float64Var(&d.slowShare, "day-slow-share", 0.1, "share of people behind a long round trip")
 	fs.DurationVar(&d.slowRTT, "day-slow-rtt", 200*time.Millisecond, "their round trip: half of it added before each write and after each read of their connections")
 	fs.DurationVar(&d.duration, "day-duration", 5*time.Minute, "length of the day, after everyone is connected")
@@ -195,9 +199,11 @@ type daySock struct {
 	typed    atomic.Int64
 	typists  atomic.Int64
 	closedBy atomic.Bool // the server ended the socket, or a reload failed
-	// dirPushed is when the socket last brought the directory (unix
-	// nanos): the page then skips its own poll of it, as chat.js does.
-	dirPushed atomic.Int64
+	// dirPushed and minePushed are when the socket last brought the
+	// directory and "your rooms" (unix nanos): the page then skips its
+	// own poll of each, as chat.js does.
+	dirPushed  atomic.Int64
+	minePushed atomic.Int64
 
 	// Owned by the reader, and by a reload once the reader has returned.
 	last     int64
@@ -553,6 +559,9 @@ func (r *dayRun) handle(s *daySock, data []byte, now int64) {
 	if bytes.Contains(data, directoryPushed) {
 		s.dirPushed.Store(now)
 	}
+	if bytes.Contains(data, myRoomsPushed) {
+		s.minePushed.Store(now)
+	}
 	if n := scanReplies(data, func(reason []byte) {
 		s.refused.Add(1)
 		if s.reasons == nil {
@@ -787,6 +796,10 @@ func (r *dayRun) pollLoop(s *daySock, rng *rand.Rand, stop <-chan struct{}) {
 			path = "/rooms?current=" + s.room.name
 		case <-mine.C:
 			mine.Reset(dayMyRoomsPoll)
+			if time.Now().UnixNano()-s.minePushed.Load() < int64(dayDirectoryHeld) {
+				r.pollsHeld.Add(1)
+				continue
+			}
 			path = "/my-rooms"
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -956,8 +969,8 @@ type dayReport struct {
 	ReloadErrors  map[string]int `json:"reload_errors"`
 	Polled        int64          `json:"polls_done"`
 	PollErrors    int64          `json:"poll_errors"`
-	// PollsHeld are directory polls a page did not send: its socket had
-	// brought the directory within the last 40 s.
+	// PollsHeld are polls a page did not send: its socket had brought
+	// that list within the last 40 s.
 	PollsHeld int64 `json:"polls_held"`
 	// Pages open throughout (a reload keeps a page, catching up from its
 	// history); pages the server closed, or whose reload failed, are not
@@ -1165,7 +1178,7 @@ func (rep *dayReport) writeText(w io.Writer) error {
 	p("load: messages %s (one per %gs per person), typing %s (%.0f%%, every %gs), reloads %s (%.1f%%/min), polls %s, %d slow people (%.0f%%, %g ms round trip), %gs",
 		onOff(rep.Messages), rep.MessageEvery, onOff(rep.Typing), rep.TypingShare*100, rep.TypingEvery, onOff(rep.Reloads), rep.ReloadPerMin*100, onOff(rep.Polls), rep.SlowPeople, rep.SlowShare*100, rep.SlowRTT, rep.Duration)
 	p("connections %d, failed %d %s in %.1f s; measured %.1f s (day %.1f, drain %.1f, drained %v)", rep.Connections, rep.ConnectFailed, counts(rep.ConnectErrors), rep.ConnectSeconds, rep.MeasuredSeconds, rep.DaySeconds, rep.DrainSeconds, rep.Drained)
-	p("messages sent %d, accepted %d, refused %d %s, unanswered %d; typing sent %d, received %d; reloads %d %s; polls %d (%d failed, %d of the directory held: the socket brought it)",
+	p("messages sent %d, accepted %d, refused %d %s, unanswered %d; typing sent %d, received %d; reloads %d %s; polls %d (%d failed, %d held: the socket brought the list)",
 		rep.Sent, rep.Accepted, rep.Refused, counts(rep.RefusalReason), rep.Unanswered, rep.TypingSent, rep.TypingRecv, rep.Reloaded, counts(rep.ReloadErrors), rep.Polled, rep.PollErrors, rep.PollsHeld)
 	p("pages %d: expected %d, received %d (%d caught up on reload), lost %d, duplicated %d, unexpected %d, foreign %d; disconnects %d %s",
 		rep.Pages, rep.Expected, rep.Received, rep.CaughtUp, rep.Lost, rep.Duplicated, rep.Unexpected, rep.Foreign, rep.Disconnects, counts(rep.Disconnect))

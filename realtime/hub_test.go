@@ -459,6 +459,43 @@ func TestHubClaimsNames(t *testing.T) {
 	})
 }
 
+// A name stays its holder's while they are present on another instance,
+// past the presence TTL, and is free once their instance died without a
+// leave and its entries lapsed.
+func TestHubClaimLapsesWithItsInstance(t *testing.T) {
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		if !f.Shared {
+			t.Skip("brokers of this kind are single-instance")
+		}
+		ctx := brokertest.Context(t)
+		h1, crash := startHub(f.Make(t, 100), &countingRenderer{})
+		t.Cleanup(crash)
+		h2 := newHub(t, f.Make(t, 100), &countingRenderer{})
+		room := testkit.Room()
+		alice := realtime.User{Name: "Alice", Session: "s1"}
+		if held, err := h1.Claim(ctx, room, alice); err != nil || !held {
+			t.Fatalf("Alice could not claim her name: %v %v", held, err)
+		}
+		if _, err := h1.Join(ctx, room, alice, realtime.NewTestConn()); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(3 * fastPresence.TTL)
+		tick := time.NewTicker(fastPresence.Beat)
+		for time.Now().Before(deadline) {
+			if got, err := h2.Claim(ctx, room, realtime.User{Name: "alice", Session: "s2"}); err != nil || got {
+				t.Fatalf("Alice's name was taken on the other instance while she was present: %v %v", got, err)
+			}
+			<-tick.C
+		}
+		tick.Stop()
+		crash()
+		testkit.WaitFor(t, ctx, "Alice's name free after her instance died", func() bool {
+			got, err := h2.Claim(ctx, room, realtime.User{Name: "alice", Session: "s2"})
+			return err == nil && got
+		})
+	})
+}
+
 // Twenty sessions claim one name at the same moment over two instances:
 // exactly one gets it.
 func TestHubClaimIsAtomic(t *testing.T) {

@@ -228,15 +228,16 @@ type Removals interface {
 // holds which name there. Entries expire unless renewed, so the users of an
 // instance that died go by themselves.
 type Presence interface {
-	// Claim gives u's name in room to u's session until ttl passes
-	// without another Claim or Present, unless another session holds it:
+	// Claim gives u's name in room to u's session while u is present
+	// there on a live instance and until ttl passes after that (or after
+	// the Claim), unless another session holds it:
 	// names that look alike to a reader are one name (NameKeys). It
 	// reports whether u's session holds the name now. Two Claims of one
 	// name at once, on any instances, give it to one session.
 	Claim(ctx context.Context, room string, u User, ttl time.Duration) (bool, error)
 	// Present records that users are connected to room through this
-	// instance, until ttl passes without another call, and renews their
-	// claims on their names.
+	// instance, until ttl passes without another call: their claims on
+	// their names hold meanwhile.
 	Present(ctx context.Context, room string, users []User, ttl time.Duration) error
 	// Absent removes this instance's record of u in room and, when no
 	// instance has u there any more, gives up u's claim on the name.

@@ -81,9 +81,11 @@ func roomOfChannel(ch string) (string, bool) {
 }
 
 // claimKey holds the id of the session that claimed the name key
-// (realtime.NameKeys) in room, a string. It expires the claim's ttl (the presence TTL) after
-// the last Claim or Present that renewed it; absentScript deletes it when
-// the session's last presence entry in the room goes.
+// (realtime.NameKeys) in room, a string. It expires claimHold after the
+// last Claim or renewal (Present, every claimRenew), and claimScript takes
+// it sooner when its session has had no live presence entry in the room
+// for the presence TTL; absentScript deletes it when the session's last
+// presence entry in the room goes.
 func claimKey(room, key string) string { return "chat:{" + room + "}:name:" + key }
 
 // claimKeys are the claim keys of u's name in room: one per name key.

@@ -62,6 +62,7 @@ type Broker struct {
 	streamIdle  time.Duration // how long a drained archive stream stays
 	sub         subscriber
 	reading     readingCache // what polls of "Your rooms" need (readingcache.go)
+	claims      claimRenewals
 	events      chan realtime.Event
 	quit        chan struct{} // closed by Close, so delivery never blocks on events
 
@@ -272,8 +273,58 @@ func (b *Broker) presenceMember(u realtime.User) string {
 	return b.instance + "\x00" + u.Session + "\x00" + u.Name
 }
 
+// A claim key lasts claimHold and this instance renews its users' claims
+// in a room every claimRenew, not every beat: renewing each user's claim
+// every 5 s was a GET and a SET per person and room, most of what the
+// presence cost Redis (docs/PERFORMANCE.md). claimScript keeps a claim
+// whose session is present, or that was set within the presence TTL, and
+// takes one past both: what a claim that lapsed with the TTL did.
+const (
+	claimHold  = 10 * time.Minute
+	claimRenew = 2 * time.Minute
+)
+
+// claimRenewals says when this instance last renewed its users' claims in
+// each room. Its mutex guards the fields and is held for no I/O.
+type claimRenewals struct {
+	mu     sync.Mutex
+	at     map[string]time.Time
+	pruned time.Time
+}
+
+// due reports whether room's claims are due for renewal at now and, if
+// they are, records now as their renewal.
+func (c *claimRenewals) due(room string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at == nil {
+		c.at = map[string]time.Time{}
+	}
+	if now.Sub(c.pruned) > claimRenew {
+		c.pruned = now
+		for r, t := range c.at {
+			if now.Sub(t) > claimRenew {
+				delete(c.at, r)
+			}
+		}
+	}
+	if t, ok := c.at[room]; ok && now.Sub(t) < claimRenew {
+		return false
+	}
+	c.at[room] = now
+	return true
+}
+
+// forget makes room's claims due at the next beat: their renewal failed.
+func (c *claimRenewals) forget(room string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.at, room)
+}
+
 // Present implements realtime.Broker: this instance's entries in the
-// room's presence set, and its users' claims, renewed in one transaction.
+// room's presence set renewed in one transaction, with its users' claims
+// when they are due (claimRenew).
 func (b *Broker) Present(ctx context.Context, room string, users []realtime.User, ttl time.Duration) error {
 	if len(users) == 0 {
 		return nil
@@ -286,11 +337,14 @@ func (b *Broker) Present(ctx context.Context, room string, users []realtime.User
 	}
 	key := presenceSetKey(room)
 	var claims []string
-	args := []any{ttl.Milliseconds()}
-	for _, u := range users {
-		for _, k := range claimKeys(room, u) {
-			claims = append(claims, k)
-			args = append(args, u.Session)
+	args := []any{claimHold.Milliseconds()}
+	renew := b.claims.due(room, now)
+	if renew {
+		for _, u := range users {
+			for _, k := range claimKeys(room, u) {
+				claims = append(claims, k)
+				args = append(args, u.Session)
+			}
 		}
 	}
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -298,11 +352,16 @@ func (b *Broker) Present(ctx context.Context, room string, users []realtime.User
 		p.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
 		p.ZAdd(ctx, key, zs...)
 		p.PExpire(ctx, key, 2*ttl)
-		// EVAL, not EVALSHA: a pipeline cannot load a script it misses.
-		renewScript.Eval(ctx, p, claims, args...)
+		if renew {
+			// EVAL, not EVALSHA: a pipeline cannot load a script it misses.
+			renewScript.Eval(ctx, p, claims, args...)
+		}
 		return nil
 	})
 	if err != nil {
+		if renew {
+			b.claims.forget(room)
+		}
 		return fmt.Errorf("presence in room %q: %w", room, err)
 	}
 	return nil
@@ -310,7 +369,9 @@ func (b *Broker) Present(ctx context.Context, room string, users []realtime.User
 
 // Claim implements realtime.Broker: one run of claimScript.
 func (b *Broker) Claim(ctx context.Context, room string, u realtime.User, ttl time.Duration) (bool, error) {
-	held, err := claimScript.Run(ctx, b.rdb, claimKeys(room, u), u.Session, ttl.Milliseconds()).Int()
+	keys := append(claimKeys(room, u), presenceSetKey(room))
+	now := time.Now().UnixMilli()
+	held, err := claimScript.Run(ctx, b.rdb, keys, u.Session, claimHold.Milliseconds(), ttl.Milliseconds(), now).Int()
 	if err != nil {
 		return false, fmt.Errorf("claim a name in room %q: %w", room, err)
 	}

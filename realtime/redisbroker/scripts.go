@@ -113,22 +113,44 @@ return 1
 `)
 
 // claimScript gives a name to a session, all of its keys or none: taken
-// when another session holds any of them. KEYS are the name's claim keys
-// (claimKeys), ARGV[1] the session, ARGV[2] the expiry in ms.
+// while another session holds any of them. KEYS are the name's claim keys
+// (claimKeys) and, last, the room's presence set (presenceSetKey); ARGV[1]
+// the session, ARGV[2] how long a claim key lasts (claimHold, ms),
+// ARGV[3] the presence TTL (ms), ARGV[4] now (Unix ms).
+//
+// A key lasts claimHold, much longer than the presence TTL, so that the
+// beats need not renew every user's claim (they renew them every
+// claimRenew): another session's claim holds while it was set within the
+// TTL (its time left is above claimHold less the TTL) or while that
+// session has a live entry in the room's presence set; past both it is
+// stale (its user left without a leave, with their instance) and is
+// taken.
 var claimScript = redis.NewScript(`
-for _, k in ipairs(KEYS) do
+local set = KEYS[#KEYS]
+local fresh = tonumber(ARGV[2]) - tonumber(ARGV[3])
+local entries
+for i = 1, #KEYS - 1 do
+  local k = KEYS[i]
   local holder = redis.call('GET', k)
-  if holder and holder ~= ARGV[1] then return 0 end
+  if holder and holder ~= ARGV[1] then
+    if redis.call('PTTL', k) > fresh then return 0 end
+    entries = entries or redis.call('ZRANGEBYSCORE', set, '(' .. ARGV[4], '+inf')
+    local mark = '\0' .. holder .. '\0'
+    for _, e in ipairs(entries) do
+      if string.find(e, mark, 1, true) then return 0 end
+    end
+  end
 end
-for _, k in ipairs(KEYS) do
-  redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
+for i = 1, #KEYS - 1 do
+  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
 end
 return 1
 `)
 
 // renewScript renews the claims of present users: each key (claimKeys of
 // every user) that is free or held by its session (ARGV[i+1]) is set
-// again, for ARGV[1] ms; one held by another session stays theirs.
+// again, for ARGV[1] ms (claimHold); one held by another session stays
+// theirs.
 var renewScript = redis.NewScript(`
 for i, k in ipairs(KEYS) do
   local holder = redis.call('GET', k)

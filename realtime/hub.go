@@ -305,6 +305,7 @@ func (h *Hub) dispatch(ev Event) {
 	switch ev.Kind {
 	case KindMessage:
 		start := time.Now()
+		h.messaged(r, ev.Message.Name)
 		// A message more than one past the last one this instance saw of
 		// the room means one went missing on the way (a publish lost in a
 		// reconnect): the room's history has it.

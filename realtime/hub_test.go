@@ -798,3 +798,71 @@ func TestHubPushesTheDirectory(t *testing.T) {
 		}
 	})
 }
+
+
+// A name a frame had lately goes again only when the pages would stop
+// showing it (typingRepeat after that frame, not with each signal), and not
+// at all once its message came: the pages stop showing it then.
+func TestHubTypingRepeatsHeld(t *testing.T) {
+	brokertest.ForEach(t, func(t *testing.T, f brokertest.Factory) {
+		ctx := brokertest.Context(t)
+		h := newHub(t, f.Make(t, 100), &countingRenderer{})
+		room := testkit.Room()
+		cat, err := h.Join(ctx, room, brokertest.User("cat"), realtime.NewTestConn())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cat.Leave()
+		recv(t, ctx, cat) // history
+		typing := func(name string) {
+			t.Helper()
+			if err := h.Typing(ctx, room, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// next is the next typing or message frame, and when it came.
+		next := func() (string, time.Time) {
+			t.Helper()
+			for {
+				select {
+				case b := <-cat.Out():
+					if f := string(b); strings.HasPrefix(f, "t:") || strings.HasPrefix(f, "m") {
+						return f, time.Now()
+					}
+				case <-ctx.Done():
+					t.Fatal("no typing or message frame")
+				}
+			}
+		}
+		// after waits until d has passed since since.
+		after := func(since time.Time, d time.Duration) {
+			testkit.WaitFor(t, ctx, "time to pass", func() bool { return time.Since(since) >= d })
+		}
+		typing("ann")
+		f1, at1 := next()
+		if f1 != "t:ann|" {
+			t.Fatalf("first frame %q, want ann typing at once", f1)
+		}
+		// Her next signals (the page sends one every 2 s) wait for the
+		// repeat.
+		after(at1, 1100*time.Millisecond)
+		typing("ann")
+		f2, at2 := next()
+		if f2 != "t:ann|" || at2.Sub(at1) < 2500*time.Millisecond {
+			t.Errorf("ann's repeat %q came %v after the first, want about %v", f2, at2.Sub(at1), 3*time.Second)
+		}
+		// A signal held for the repeat is dropped when her message comes.
+		after(at2, 1100*time.Millisecond)
+		typing("ann")
+		if _, err := h.Send(ctx, room, realtime.Message{Name: "ann", Text: "hi"}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if f, _ := next(); !strings.HasSuffix(f, ":hi|") {
+			t.Fatalf("frame %q, want ann's message", f)
+		}
+		typing("bob")
+		if f, _ := next(); f != "t:bob|" {
+			t.Errorf("frame %q after ann's message, want bob typing alone", f)
+		}
+	})
+}

@@ -1,9 +1,9 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,11 +34,11 @@ type myRoomsSender struct {
 	room string
 	sock *realtime.Socket
 
-	mu      sync.Mutex
-	timer   *time.Timer
-	stopped bool
-	last    []byte
-	sent    time.Time
+	mu       sync.Mutex
+	timer    *time.Timer
+	stopped  bool
+	lastList []views.MyRoom // the list last sent
+	sent     time.Time
 }
 
 // sendMyRooms starts sending sock its person's list, from a random point
@@ -54,24 +54,27 @@ func (s *Server) sendMyRooms(ctx context.Context, sess Session, room string, soc
 func (m *myRoomsSender) send() {
 	// A store that cannot answer is not logged for every socket every
 	// 8 s: the page's poll goes again after 40 s and says it.
-	var frame []byte
-	if list, err := m.s.readMyRooms(m.ctx, m.sess, m.room); err == nil {
-		frame = framed(m.ctx, views.MyRoomListOOB(*list))
-	}
+	list, err := m.s.readMyRooms(m.ctx, m.sess, m.room)
 	m.mu.Lock()
 	if m.stopped {
 		m.mu.Unlock()
 		return
 	}
-	now := time.Now()
-	due := frame != nil && (!bytes.Equal(frame, m.last) || now.Sub(m.sent) >= myRoomsResend)
 	m.timer.Reset(myRoomsEvery)
+	now := time.Now()
+	// Rendered only when it may be sent: a list unchanged since the last
+	// one sent waits for the resend.
+	due := err == nil && (!slices.Equal(list.Rooms, m.lastList) || now.Sub(m.sent) >= myRoomsResend)
 	m.mu.Unlock()
+	if !due {
+		return
+	}
+	frame := framed(m.ctx, views.MyRoomListOOB(*list))
 	// Not taken (the socket has not joined yet, or has a backlog): sent
 	// again next time.
-	if due && m.sock.Offer(frame) {
+	if m.sock.Offer(frame) {
 		m.mu.Lock()
-		m.last, m.sent = frame, now
+		m.lastList, m.sent = list.Rooms, now
 		m.mu.Unlock()
 	}
 }

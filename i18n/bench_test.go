@@ -20,3 +20,13 @@ func BenchmarkTPlain(b *testing.B) {
 		p.T("room.message.reply")
 	}
 }
+
+// BenchmarkTName is a sentence with one name, as "Your rooms" says one
+// per room.
+func BenchmarkTName(b *testing.B) {
+	p := Default().Printer(English)
+	b.ReportAllocs()
+	for b.Loop() {
+		p.T("reading.level_label", "Room", "general")
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"text/template"
 
 	"github.com/BurntSushi/toml"
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
@@ -190,6 +191,8 @@ type Printer struct {
 	raw   map[string]*goi18n.Message // as the catalog gives them, English where l's lacks one
 	// templates are raw's messages, their templates parsed on first use.
 	templates map[string]*goi18n.MessageTemplate
+	// fills are raw's forms that only put values in place (fill.go).
+	fills map[string]fills
 	// counts holds N's sentences of a count alone (countKey → string),
 	// bounded by countsKept and the catalog's ids.
 	counts sync.Map
@@ -197,10 +200,13 @@ type Printer struct {
 
 func newPrinter(bundle *goi18n.Bundle, l Lang, ids []string, raw map[string]*goi18n.Message) *Printer {
 	p := &Printer{lang: l, tag: language.Make(string(l)), loc: goi18n.NewLocalizer(bundle, string(l)), plain: map[string]string{}, raw: raw,
-		templates: map[string]*goi18n.MessageTemplate{}}
+		templates: map[string]*goi18n.MessageTemplate{}, fills: map[string]fills{}}
 	for id, m := range raw {
 		if mt := goi18n.NewMessageTemplate(m); mt != nil {
 			p.templates[id] = mt
+		}
+		if f := newFills(m); f != nil {
+			p.fills[id] = f
 		}
 	}
 	for _, id := range ids {
@@ -257,6 +263,20 @@ type countKey struct {
 }
 
 func (p *Printer) localize(id string, count any, args []any) string {
+	// The Localizer matches languages and plural rules on every call (a
+	// directory of 50 rooms paid it 50 times a render): the template,
+	// parsed once, is filled at once with the form the CLDR rule of p's
+	// language picks (x/text's tables, the same rules go-i18n applies),
+	// and a form that only puts values in place is filled without it.
+	mt := p.templates[id]
+	form, err := p.form(count)
+	if mt != nil && err == nil {
+		if f := p.fills[id][form]; f != nil {
+			if s, ok := f.fill(args); ok {
+				return s
+			}
+		}
+	}
 	data := make(map[string]any, len(args)/2)
 	for i := 0; i+1 < len(args); i += 2 {
 		k, ok := args[i].(string)
@@ -265,12 +285,8 @@ func (p *Printer) localize(id string, count any, args []any) string {
 		}
 		data[k] = args[i+1]
 	}
-	// The Localizer matches languages and plural rules on every call (a
-	// directory of 50 rooms paid it 50 times a render): the template,
-	// parsed once, is filled at once with the form the CLDR rule of p's
-	// language picks (x/text's tables, the same rules go-i18n applies).
-	if mt := p.templates[id]; mt != nil {
-		if s, err := p.execute(mt, count, data); err == nil {
+	if mt != nil && err == nil {
+		if s, err := executeAs(mt.Execute, form, data); err == nil {
 			return s
 		}
 	}
@@ -281,30 +297,35 @@ func (p *Printer) localize(id string, count any, args []any) string {
 	return s
 }
 
-// execute fills mt in the plural form count takes in p's language ("other"
-// without a count).
-func (p *Printer) execute(mt *goi18n.MessageTemplate, count any, data map[string]any) (string, error) {
+// executeAs runs a message template's Execute in form, named as a string:
+// go-i18n's type for forms is internal, and inferred here.
+func executeAs[F ~string](execute func(F, any, template.FuncMap) (string, error), form string, data any) (string, error) {
+	return execute(F(form), data, nil)
+}
+
+// form is the plural form count takes in p's language ("other" without a
+// count).
+func (p *Printer) form(count any) (string, error) {
+	if count == nil {
+		return "other", nil
+	}
 	n, ok := count.(int)
-	if count == nil || !ok {
-		if count != nil {
-			return "", fmt.Errorf("count %v: not an int", count)
-		}
-		return mt.Execute("other", data, nil)
+	if !ok {
+		return "", fmt.Errorf("count %v: not an int", count)
 	}
-	v := max(n, -n)
-	switch plural.Cardinal.MatchPlural(p.tag, v, 0, 0, 0, 0) {
+	switch plural.Cardinal.MatchPlural(p.tag, max(n, -n), 0, 0, 0, 0) {
 	case plural.Zero:
-		return mt.Execute("zero", data, nil)
+		return "zero", nil
 	case plural.One:
-		return mt.Execute("one", data, nil)
+		return "one", nil
 	case plural.Two:
-		return mt.Execute("two", data, nil)
+		return "two", nil
 	case plural.Few:
-		return mt.Execute("few", data, nil)
+		return "few", nil
 	case plural.Many:
-		return mt.Execute("many", data, nil)
+		return "many", nil
 	}
-	return mt.Execute("other", data, nil)
+	return "other", nil
 }
 
 // Script returns the strings of the page's script: every message whose id

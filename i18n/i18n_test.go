@@ -2,6 +2,7 @@ package i18n
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
@@ -95,4 +96,82 @@ func BenchmarkN(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		_ = p.N("directory.people", i%40)
 	}
+}
+
+// Every sentence with names, filled without its template, says what the
+// Localizer says, in every language: with every key given, with one
+// missing ("<no value>", as the template says), and with values of other
+// types.
+func TestFillsAsTheLocalizerSays(t *testing.T) {
+	c := Default()
+	filled := 0
+	for _, l := range Langs() {
+		p := c.Printer(l)
+		for id, m := range p.raw {
+			if _, plain := p.plain[id]; plain {
+				continue
+			}
+			if p.fills[id] != nil {
+				filled++
+			}
+			keys := map[string]bool{}
+			for _, src := range []string{m.Zero, m.One, m.Two, m.Few, m.Many, m.Other} {
+				for _, part := range strings.Split(src, "{{")[1:] {
+					if k, _, ok := strings.Cut(part, "}}"); ok {
+						keys[strings.TrimPrefix(strings.TrimSpace(k), ".")] = true
+					}
+				}
+			}
+			for _, data := range []map[string]any{full(keys, "x"), full(keys, 7), missingOne(keys)} {
+				var args []any
+				for k, v := range data {
+					args = append(args, k, v)
+				}
+				count := any(nil)
+				if n, ok := data["Count"].(int); ok {
+					count = n
+				}
+				want, err := p.loc.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
+				if err != nil {
+					continue // a counted sentence without its count: N's test
+				}
+				var got string
+				if n, ok := count.(int); ok {
+					got = p.N(id, n, args...)
+				} else {
+					got = p.T(id, args...)
+				}
+				if got != want {
+					t.Errorf("%s %s %v: %q, the Localizer says %q", l, id, data, got, want)
+				}
+			}
+		}
+	}
+	if filled < 40 {
+		t.Fatalf("only %d sentences filled without their template", filled)
+	}
+}
+
+// full gives each key v ("Count" an int).
+func full(keys map[string]bool, v any) map[string]any {
+	data := map[string]any{}
+	for k := range keys {
+		data[k] = v
+		if k == "Count" {
+			data[k] = 3
+		}
+	}
+	return data
+}
+
+// missingOne gives each key but one a name.
+func missingOne(keys map[string]bool) map[string]any {
+	data := full(keys, "Ann & <b>")
+	for k := range keys {
+		if k != "Count" {
+			delete(data, k)
+			break
+		}
+	}
+	return data
 }

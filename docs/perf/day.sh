@@ -21,15 +21,15 @@
 # What a part costs is the full run less the run without it. RUNS picks
 # which runs (default all six). PROFILE=1 builds the chat with -tags pprof
 # and takes a 30 s CPU profile of the first instance a minute into the
-# full run, written to docs/perf/day/cpu-top.txt (go tool pprof -top, -cum
-# first). Writes docs/perf/day/runs.jsonl and docs/perf/day/summary.txt.
+# full run, written to cpu-top.txt in OUT (go tool pprof -top, -cum
+# first). Writes runs.jsonl and summary.txt in OUT (default docs/perf/day).
 # Needs redis-server, redis-cli, jq, curl, bc.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 people=${PEOPLE:-2000}
 duration=${DURATION:-2m}
 runs=${RUNS:-full no-messages no-typing no-reloads no-polls idle}
-out=docs/perf/day
+out=${OUT:-docs/perf/day}
 mkdir -p "$out"
 work=$(mktemp -d)
 trap 'pkill -f "$work/chat " 2>/dev/null || true; [ -n "${redis_pid:-}" ] && kill $redis_pid 2>/dev/null; rm -rf "$work"' EXIT

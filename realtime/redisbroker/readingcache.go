@@ -44,7 +44,7 @@ func readerVersionKey(person string) string { return "chat:{!reader:" + person +
 // the 10 s in which a message elsewhere shows. readingCacheSize bounds
 // each map.
 const (
-	readingKeep      = time.Minute
+	readingKeep      = 5 * time.Minute
 	headsFresh       = 2 * time.Second
 	readingCacheSize = 100_000
 )

@@ -72,6 +72,8 @@ type bench struct {
 	latency histogram
 	closing atomic.Bool // set before we close the sockets ourselves
 	phase   atomic.Pointer[string]
+	// draining is when the drain began (unix nanos; 0: not yet).
+	draining atomic.Int64
 
 	transports []*http.Transport // one per source address
 
@@ -320,6 +322,7 @@ func (b *bench) sendAndDrain(ctx context.Context, connected []*member, rep *repo
 	rep.SendSeconds = time.Since(start).Seconds()
 
 	b.setPhase("drain")
+	b.draining.Store(time.Now().UnixNano())
 	rep.Drained, rep.DrainSeconds = waitDrained(ctx, b.cfg.drain, b.drained)
 }
 
@@ -342,6 +345,10 @@ func waitDrained(ctx context.Context, wait time.Duration, drained func() bool) (
 	}
 	return drained(), time.Since(start).Seconds()
 }
+
+// typingHeld is the longest the server holds a typing signal (a name's
+// repeat, 3 s after the frame that last had it), with a margin.
+const typingHeld = 4 * time.Second
 
 // drained reports whether every sender has had a reply to every message,
 // and every member of a room has every message accepted there and, with
@@ -376,14 +383,20 @@ func (b *bench) drained() bool {
 }
 
 // typingIn reports whether every member of r still there has had every
-// typing signal written in r, its own included. A typing frame written as
-// the sending phase stops is still on its way when the last message is in:
-// without this wait it is counted sent and the sockets close before it
-// arrives. Signals from elsewhere only add to a member's count. A storm's
-// rejoins miss the signals sent meanwhile, and nothing sends those again:
-// there the drain waits for the messages alone.
+// typing signal written in r, its own included, or typingHeld has passed
+// since the drain began. A typing frame written as the sending phase
+// stops is still on its way when the last message is in: without this
+// wait it is counted sent and the sockets close before it arrives. The
+// server holds a name's repeat for up to 3 s and drops it when that
+// person's message comes, so not every signal arrives. Signals from
+// elsewhere only add to a member's count. A storm's rejoins miss the
+// signals sent meanwhile, and nothing sends those again: there the drain
+// waits for the messages alone.
 func (b *bench) typingIn(r *room) bool {
 	if b.cfg.typing == 0 || b.cfg.storm() {
+		return true
+	}
+	if at := b.draining.Load(); at != 0 && time.Since(time.Unix(0, at)) >= typingHeld {
 		return true
 	}
 	var typed int64

@@ -213,9 +213,11 @@ func TestAddresses(t *testing.T) {
 	}
 }
 
-// -typing: every member says it is typing every second (within the
-// server's limit of one a second and a burst of two); each signal reaches
-// the room's four pages, the sender's included.
+// -typing: every member says it is typing every 2 s (as a page does);
+// the first signal of each reaches the room's four pages, the sender's
+// included, and the repeats that follow within 5 s are held by the server
+// (3 s after the frame that had the name) or dropped when that person's
+// message comes: no page gets more than was sent.
 func TestTypingLoad(t *testing.T) {
 	url := memoryInstance(t, 1000, 1000)
 	rep, _ := benchJSON(t, "-urls", url, "-rooms", "1", "-members", "4", "-senders", "1",
@@ -226,8 +228,8 @@ func TestTypingLoad(t *testing.T) {
 	if rep.TypingSent < 8 || rep.TypingSent > 12 {
 		t.Errorf("typing sent %d; want 8 to 12", rep.TypingSent)
 	}
-	if rep.TypingReceived != 4*rep.TypingSent {
-		t.Errorf("typing signals received %d for %d sent to 4 members", rep.TypingReceived, rep.TypingSent)
+	if rep.TypingReceived < 4*4 || rep.TypingReceived > 4*rep.TypingSent {
+		t.Errorf("typing signals received %d for %d sent to 4 members, want each member's first at every page and no more than sent", rep.TypingReceived, rep.TypingSent)
 	}
 	noBenchGoroutines(t)
 }

@@ -70,7 +70,27 @@ const (
 // directoryPushed and myRoomsPushed mark a frame that brings the
 // directory or "your rooms" (a room page's ul#rooms or ul#my-rooms sent
 // over its socket).
+// frameKinds name what a frame from the server brings, as the day counts
+// them: each frame is one write of the server to one socket.
+var frameKinds = [...]string{"typing", "directory", "my-rooms", "members", "messages and the rest"}
+
+// frameKind is data's index in frameKinds.
+func frameKind(data []byte) int {
+	switch {
+	case bytes.Contains(data, typingSignal):
+		return 0
+	case bytes.Contains(data, directoryPushed):
+		return 1
+	case bytes.Contains(data, myRoomsPushed):
+		return 2
+	case bytes.Contains(data, membersList):
+		return 3
+	}
+	return 4
+}
+
 var (
+	membersList     = []byte(`id="members"`)
 	directoryPushed = []byte(`id="rooms"`)
 	myRoomsPushed   = []byte(`id="my-rooms"`)
 )
@@ -198,7 +218,8 @@ type daySock struct {
 	received atomic.Int64 // this run's messages, live or caught up on a reload
 	typed    atomic.Int64
 	typists  atomic.Int64
-	closedBy atomic.Bool // the server ended the socket, or a reload failed
+	frames   [len(frameKinds)]atomic.Int64 // received, by frameKind
+	closedBy atomic.Bool                   // the server ended the socket, or a reload failed
 	// dirPushed and minePushed are when the socket last brought the
 	// directory and "your rooms" (unix nanos): the page then skips its
 	// own poll of each, as chat.js does.
@@ -556,6 +577,7 @@ func (r *dayRun) startReader(s *daySock) {
 // while it reloaded: those count as delivered (caught up), not as late.
 func (r *dayRun) handle(s *daySock, data []byte, now int64) {
 	s.typists.Add(int64(bytes.Count(data, typingSignal)))
+	s.frames[frameKind(data)].Add(1)
 	if bytes.Contains(data, directoryPushed) {
 		s.dirPushed.Store(now)
 	}
@@ -965,10 +987,13 @@ type dayReport struct {
 	RefusalReason map[string]int `json:"refusal_reasons"`
 	TypingSent    int64          `json:"typing_sent"`
 	TypingRecv    int64          `json:"typing_received"`
-	Reloaded      int            `json:"reloads_done"`
-	ReloadErrors  map[string]int `json:"reload_errors"`
-	Polled        int64          `json:"polls_done"`
-	PollErrors    int64          `json:"poll_errors"`
+	// Frames are what the pages received, by what each brought
+	// (frameKinds): the servers' writes to sockets.
+	Frames       map[string]int64 `json:"frames_received"`
+	Reloaded     int              `json:"reloads_done"`
+	ReloadErrors map[string]int   `json:"reload_errors"`
+	Polled       int64            `json:"polls_done"`
+	PollErrors   int64            `json:"poll_errors"`
 	// PollsHeld are polls a page did not send: its socket had brought
 	// that list within the last 40 s.
 	PollsHeld int64 `json:"polls_held"`
@@ -1030,7 +1055,7 @@ func newDayReport(r *dayRun) *dayReport {
 		Typing: d.typing, TypingShare: d.typingShare, TypingEvery: d.typingEvery.Seconds(),
 		Reloads: d.reloads, ReloadPerMin: d.reloadPerMin, Polls: d.polls,
 		SlowShare: d.slowShare, SlowRTT: float64(d.slowRTT.Milliseconds()), Duration: d.duration.Seconds(),
-		ConnectErrors: map[string]int{}, RefusalReason: map[string]int{}, ReloadErrors: map[string]int{},
+		ConnectErrors: map[string]int{}, RefusalReason: map[string]int{}, Frames: map[string]int64{}, ReloadErrors: map[string]int{},
 		Disconnect: map[string]int{}, Servers: []serverReport{}, Redis: d.redis, RedisCommands: map[string]redisCmd{},
 	}
 	for _, u := range r.cfg.urls {
@@ -1070,6 +1095,9 @@ func (rep *dayReport) tally(r *dayRun) {
 			addCounts(rep.RefusalReason, s.reasons)
 			rep.TypingSent += s.typed.Load()
 			rep.TypingRecv += s.typists.Load()
+			for k := range s.frames {
+				rep.Frames[frameKinds[k]] += s.frames[k].Load()
+			}
 			rep.Reloaded += s.reloads
 		}
 		for _, s := range rm.socks {

@@ -132,5 +132,8 @@ done
   echo "Redis commands of each run (calls, µs), busiest first:"
   jq -r '"\(.run): " + ([.redis_commands | to_entries | sort_by(-.value.usec) | .[:8][] | "\(.key) \(.value.calls) \(.value.usec | round)"] | join("; "))' "$out/runs.jsonl"
   echo
+  echo "Frames the pages received (the servers' writes to sockets), by what each brought:"
+  jq -r '"\(.run): " + ([(.frames_received // {}) | to_entries[] | "\(.key) \(.value)"] | join(", "))' "$out/runs.jsonl"
+  echo
   jq -r '"\(.run): sent \(.sent), accepted \(.accepted), typing \(.typing_sent), reloads \(.reloads_done), polls \(.polls_done) (\(.poll_errors) failed), pages \(.pages), disconnects \(.disconnects), connect failed \(.connect_failed), drained \(.drained), measured \(.measured_s | round) s, generator CPU \(.generator_cpu_s | round) s"' "$out/runs.jsonl"
 } | tee "$out/summary.txt"

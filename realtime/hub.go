@@ -167,6 +167,10 @@ type localRoom struct {
 	known   bool         // whether listed has been read yet
 	reads   uint64       // history reads started; numbers each read's frame (see Socket.accept)
 	toldAt  time.Time    // when local sockets were last told of a presence change
+	// lapse is when the first entry of the list last read lapses unless
+	// renewed (MembersLapse; zero: not known): till then the beat need
+	// not read the list again.
+	lapse time.Time
 
 	// A resync under way holds the room's live messages (guarded by mu).
 	resyncing bool

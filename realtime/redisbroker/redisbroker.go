@@ -421,6 +421,25 @@ func (b *Broker) Members(ctx context.Context, room string) ([]realtime.User, err
 	return presentUsers(entries), nil
 }
 
+// MembersLapse implements realtime.MembersLapse: Members, with the lowest
+// score read.
+func (b *Broker) MembersLapse(ctx context.Context, room string) ([]realtime.User, time.Time, error) {
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	zs, err := b.rdb.ZRangeByScoreWithScores(ctx, presenceSetKey(room), &redis.ZRangeBy{Min: "(" + now, Max: "+inf"}).Result()
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("members of room %q: %w", room, err)
+	}
+	entries := make([]string, len(zs))
+	var lapse time.Time
+	for i, z := range zs {
+		entries[i], _ = z.Member.(string)
+		if at := time.UnixMilli(int64(z.Score)); lapse.IsZero() || at.Before(lapse) {
+			lapse = at
+		}
+	}
+	return presentUsers(entries), lapse, nil
+}
+
 // MembersOf implements realtime.MembersOf: one pipeline for all the rooms
 // (on a cluster, one round trip per shard), for the directory.
 func (b *Broker) MembersOf(ctx context.Context, rooms []string) (map[string][]realtime.User, error) {

@@ -7,20 +7,20 @@ import (
 )
 
 // A room's typing signals reach its sockets on an instance in at most one
-// frame per typingEvery: the first at once, those that follow within the
-// second together when it is up. In a room of 200 a typing signal is 200
-// writes on every instance, and people type before most messages: in a
-// realistic day typing cost the chat four times what the messages did
-// (docs/PERFORMANCE.md).
+// frame per typingEvery: the first at once, those that follow together
+// when it is up. In a room of 200 a typing frame is 200 writes on every
+// instance, and people type before most messages: in a realistic day a
+// busy room's typing frames went out at the cap, as many writes as its
+// messages (docs/PERFORMANCE.md).
 //
 // A page shows a name for typingShown after the last frame that had it,
 // or until that person's message arrives, and says it again every 2 s
 // while its box holds text. So a name a frame had within typingShown goes
-// again typingRepeat after that frame, not at once, and not at all once
-// their message came: most messages cost one typing frame, not two or
-// three.
+// again typingRepeat after that frame (whatever typingEvery says: the
+// pages must not lose it), not at once, and not at all once their message
+// came: most messages cost one typing frame, not two or three.
 const (
-	typingEvery  = time.Second
+	typingEvery  = 2 * time.Second
 	typingRepeat = 3 * time.Second
 	typingShown  = 5 * time.Second
 	// maxTypingNames bounds the names of one frame; the page shows two
@@ -54,7 +54,7 @@ func (h *Hub) typed(r *localRoom, name string) {
 	t.mu.Lock()
 	due := t.last.Add(typingEvery)
 	if at, ok := t.shown[name]; ok && now.Sub(at) < typingShown {
-		due = later(due, at.Add(typingRepeat))
+		due = at.Add(typingRepeat)
 	}
 	if t.timer == nil && !due.After(now) {
 		t.last = now

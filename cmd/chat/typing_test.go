@@ -87,7 +87,7 @@ func TestTypingIsLimitedAndSummedUp(t *testing.T) {
 		_, s := chattest.JoinAs(t, inst.URL, name, room)
 		s.SendRaw([]byte(`{"typing":true}`))
 	}
-	p.waitJSWithin(`document.querySelector('#typing').textContent.endsWith(' and 2 others are typing…')`, 3*time.Second)
+	p.waitJSWithin(`document.querySelector('#typing').textContent.endsWith(' and 2 others are typing…')`, 4*time.Second)
 	if got := evalJS[string](p, `document.querySelector('#typing').textContent`); !strings.HasPrefix(got, "Bo ") && !strings.HasPrefix(got, "Cy ") && !strings.HasPrefix(got, "Di ") {
 		t.Errorf("the typing line says %q", got)
 	}

@@ -70,19 +70,55 @@ func (h *Hub) Directory(ctx context.Context) ([]RoomCount, error) {
 		info, err := h.roomInfo(ctx, room)
 		return err != nil || info.Visibility != Public
 	})
-	members, err := h.membersOf(ctx, names)
-	if err != nil {
-		return nil, err
+	// A room with sockets here has its list at hand, as its pages show
+	// it: only the others are read.
+	counts := h.listedCounts(names)
+	var unlisted []string
+	for _, name := range names {
+		if _, ok := counts[name]; !ok {
+			unlisted = append(unlisted, name)
+		}
+	}
+	if len(unlisted) > 0 {
+		members, err := h.membersOf(ctx, unlisted)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range unlisted {
+			counts[name] = len(Names(members[name]))
+		}
 	}
 	rooms := make([]RoomCount, 0, len(names))
 	for _, name := range names {
-		rooms = append(rooms, RoomCount{Room: name, Members: len(Names(members[name]))})
+		rooms = append(rooms, RoomCount{Room: name, Members: counts[name]})
 	}
 	slices.SortFunc(rooms, func(a, b RoomCount) int {
 		return cmp.Or(cmp.Compare(b.Members, a.Members), cmp.Compare(a.Room, b.Room))
 	})
 	d.rooms, d.read = rooms[:min(len(rooms), DirectorySize)], now
 	return d.rooms, nil
+}
+
+// listedCounts returns how many people the member list of each of rooms
+// that has sockets here names, as last read: those rooms' pages show it.
+func (h *Hub) listedCounts(rooms []string) map[string]int {
+	local := make([]*localRoom, 0, len(rooms))
+	h.mu.Lock()
+	for _, name := range rooms {
+		if r := h.rooms[name]; r != nil {
+			local = append(local, r)
+		}
+	}
+	h.mu.Unlock()
+	counts := make(map[string]int, len(rooms))
+	for _, r := range local {
+		r.mu.RLock()
+		if r.known {
+			counts[r.name] = len(r.listed)
+		}
+		r.mu.RUnlock()
+	}
+	return counts
 }
 
 // MembersOf is what a broker offers that can read the members of many

@@ -91,8 +91,9 @@ func withPresenceTiming(t presenceTiming) HubOption { return func(h *Hub) { h.ti
 //   - A presenceLock (one user in one room) is held across that user's
 //     presence I/O: only that user's next join or leave in that room waits.
 //   - The directory's readMu is held across a directory read: only other
-//     directory reads wait for it. Its touchMu is taken alone, by sends,
-//     and never held across I/O.
+//     directory reads wait for it. Under it the read takes Hub.mu, then
+//     each localRoom.mu, one at a time, for the lists at hand. Its touchMu
+//     is taken alone, by sends, and never held across I/O.
 //
 // Run's loop never waits on I/O. It does no broker I/O: a resync reads the
 // history in a goroutine of its own (Hub.bg), and so does a join's presence

@@ -799,7 +799,6 @@ func TestHubPushesTheDirectory(t *testing.T) {
 	})
 }
 
-
 // A name a frame had lately goes again only when the pages would stop
 // showing it (typingRepeat after that frame, not with each signal), and not
 // at all once its message came: the pages stop showing it then.

@@ -21,7 +21,7 @@
 # What a part costs is the full run less the run without it. RUNS picks
 # which runs (default all six). PROFILE=1 builds the chat with -tags pprof
 # and takes a 30 s CPU profile of the first instance a minute into the
-# full run, written to cpu-top.txt in OUT (go tool pprof -top, -cum
+# full run (PROFILE_RUN names another), written to cpu-top.txt in OUT (go tool pprof -top, -cum
 # first). Writes runs.jsonl and summary.txt in OUT (default docs/perf/day).
 # Needs redis-server, redis-cli, jq, curl, bc.
 set -euo pipefail
@@ -87,7 +87,7 @@ for run in $runs; do
   flags=$(flags_for "$run")
   up
   echo "# $run: $people people for $duration" >&2
-  if [ "${PROFILE:-}" = 1 ] && [ "$run" = full ]; then
+  if [ "${PROFILE:-}" = 1 ] && [ "$run" = "${PROFILE_RUN:-full}" ]; then
     # A minute in: everyone is connected and the day is under way.
     (sleep 60 && curl -sf -o "$work/cpu.pprof" "http://$profile_addr/debug/pprof/profile?seconds=30") &
     profiling=$!
@@ -100,7 +100,7 @@ for run in $runs; do
     wait "$profiling"
     profiling=
     {
-      echo "# A 30 s CPU profile of instance 1 ($((people / 2)) people) during the full day, $(date -u +%Y-%m-%d) (go tool pprof -top -cum, then -top)"
+      echo "# A 30 s CPU profile of instance 1 ($((people / 2)) people) during the ${PROFILE_RUN:-full} run, $(date -u +%Y-%m-%d) (go tool pprof -top -cum, then -top)"
       go tool pprof -top -cum -nodecount=60 "$work/chat" "$work/cpu.pprof" 2>/dev/null
       echo
       go tool pprof -top -nodecount=30 "$work/chat" "$work/cpu.pprof" 2>/dev/null

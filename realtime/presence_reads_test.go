@@ -74,3 +74,67 @@ func TestHubBeatsReadMembersWhenTheyMayLapse(t *testing.T) {
 	defer bob.Leave()
 	testkit.WaitFor(t, ctx, "bob listed on ann's instance", func() bool { return recvList(t, ctx, ann) == "l:ann,bob" })
 }
+
+// The directory counts a room with sockets here from the member list its
+// pages show, reading nothing of it; a room without is read.
+func TestDirectoryCountsRoomsHereWithoutReading(t *testing.T) {
+	addr := redistest.Start(t).Addr // its own: the test counts commands
+	ctx := brokertest.Context(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Close() })
+	// No beat within the test: the only reads of presence sets are the
+	// joins' and the directory's.
+	slowBeats := realtime.PresenceTiming{LeaveGrace: 300 * time.Millisecond, Beat: time.Minute, TTL: 3 * time.Minute, Batch: 50 * time.Millisecond}
+	newHub := func() *realtime.Hub {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		b := redisbroker.New(c, 100)
+		h, stop := realtime.StartHub(b, &countingRenderer{}, realtime.WithPresenceTiming(slowBeats))
+		t.Cleanup(func() {
+			stop()
+			b.Close()
+			c.Close()
+		})
+		return h
+	}
+	h1, h2 := newHub(), newHub()
+	here, there := testkit.Room(), testkit.Room()
+	var first *realtime.Socket
+	for _, name := range []string{"ann", "bob", "cat"} {
+		s, err := h1.Join(ctx, here, brokertest.User(name), realtime.NewTestConn())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Leave()
+		if first == nil {
+			first = s
+		}
+	}
+	s, err := h2.Join(ctx, there, brokertest.User("dan"), realtime.NewTestConn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Leave()
+	testkit.WaitFor(t, ctx, "all three listed", func() bool { return recvList(t, ctx, first) == "l:ann,bob,cat" })
+	// directory reads it afresh (the last read is kept 2 s).
+	directory := func() map[string]int {
+		start := time.Now()
+		testkit.WaitFor(t, ctx, "the last read of the directory to go stale", func() bool { return time.Since(start) > 2100*time.Millisecond })
+		rooms, err := h1.Directory(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, r := range rooms {
+			out[r.Room] = r.Members
+		}
+		return out
+	}
+	directory()
+	before := membersReads(t, rdb)
+	if got := directory(); got[here] != 3 || got[there] != 1 {
+		t.Fatalf("directory counts %v, want 3 in %s and 1 in %s", got, here, there)
+	}
+	if n := membersReads(t, rdb) - before; n != 1 {
+		t.Errorf("a read of the directory read %d presence sets, want 1 (the room with no socket here)", n)
+	}
+}

@@ -89,11 +89,7 @@ func (f Fragments) Availability(ok bool) []byte {
 // Directory is the room directory for a page in room, in place of the
 // page's (the directory every visitor sees: no private room).
 func (f Fragments) Directory(rooms []realtime.RoomCount, room string) []byte {
-	out := make([]views.RoomCount, len(rooms))
-	for i, r := range rooms {
-		out[i] = views.RoomCount{Room: r.Room, Members: r.Members}
-	}
-	return framed(f.ctx(), views.RoomListOOB(out, room))
+	return framed(f.ctx(), views.RoomListOOB(publicRooms(rooms), room))
 }
 
 // Typing is the signal that each of names is typing.

@@ -436,8 +436,14 @@ func (s *Server) directory(ctx context.Context, member string) []views.RoomCount
 			out = append(out, views.RoomCount{Room: room, Members: len(names), Private: true})
 		}
 	}
-	for _, r := range rooms {
-		out = append(out, views.RoomCount{Room: r.Room, Members: r.Members})
+	return append(out, publicRooms(rooms)...)
+}
+
+// publicRooms is the directory every visitor sees, as views show it.
+func publicRooms(rooms []realtime.RoomCount) []views.RoomCount {
+	out := make([]views.RoomCount, len(rooms))
+	for i, r := range rooms {
+		out[i] = views.RoomCount{Room: r.Room, Members: r.Members}
 	}
 	return out
 }

@@ -1,9 +1,6 @@
 package realtime_test
 
 import (
-	"context"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,22 +12,6 @@ import (
 	"github.com/chatrun/chat/testkit/brokertest"
 	"github.com/chatrun/chat/testkit/redistest"
 )
-
-// membersReads is how many times Redis has read a presence set so far.
-func membersReads(t *testing.T, rdb *redis.Client) int64 {
-	t.Helper()
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if rest, ok := strings.CutPrefix(line, "cmdstat_zrangebyscore:calls="); ok {
-			n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-			return n
-		}
-	}
-	return 0
-}
 
 // While no entry of a room's list may have lapsed, its presence beats do
 // not read the list again: joins and leaves are announced. One read per
@@ -59,9 +40,9 @@ func TestHubBeatsReadMembersWhenTheyMayLapse(t *testing.T) {
 	testkit.WaitFor(t, ctx, "ann listed", func() bool { return recvList(t, ctx, ann) == "l:ann" })
 
 	const beats = 20
-	before, start := membersReads(t, rdb), time.Now()
+	before, start := redistest.Calls(t, rdb, "zrangebyscore"), time.Now()
 	testkit.WaitFor(t, ctx, "twenty beats to pass", func() bool { return time.Since(start) >= beats*fastPresence.Beat })
-	if n := membersReads(t, rdb) - before; n > beats/2 {
+	if n := redistest.Calls(t, rdb, "zrangebyscore") - before; n > beats/2 {
 		t.Errorf("%d reads of the members in %d beats, want at most one per %v (the TTL less a beat)", n, beats, fastPresence.TTL-fastPresence.Beat)
 	}
 
@@ -130,11 +111,11 @@ func TestDirectoryCountsRoomsHereWithoutReading(t *testing.T) {
 		return out
 	}
 	directory()
-	before := membersReads(t, rdb)
+	before := redistest.Calls(t, rdb, "zrangebyscore")
 	if got := directory(); got[here] != 3 || got[there] != 1 {
 		t.Fatalf("directory counts %v, want 3 in %s and 1 in %s", got, here, there)
 	}
-	if n := membersReads(t, rdb) - before; n != 1 {
+	if n := redistest.Calls(t, rdb, "zrangebyscore") - before; n != 1 {
 		t.Errorf("a read of the directory read %d presence sets, want 1 (the room with no socket here)", n)
 	}
 }

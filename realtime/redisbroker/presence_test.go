@@ -3,7 +3,6 @@ package redisbroker
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,26 +12,6 @@ import (
 	"github.com/chatrun/chat/testkit"
 	"github.com/chatrun/chat/testkit/redistest"
 )
-
-// commandCalls is how many times Redis has run each of names so far
-// (commands a script runs count too).
-func commandCalls(t *testing.T, rdb *redis.Client, names ...string) int64 {
-	t.Helper()
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, line := range strings.Split(info, "\n") {
-		for _, name := range names {
-			if rest, ok := strings.CutPrefix(line, "cmdstat_"+name+":calls="); ok {
-				v, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-				n += v
-			}
-		}
-	}
-	return n
-}
 
 // A room's beats renew its entries, not every user's claim on a name: the
 // claims are renewed once per claimRenew, so fifty people present cost a
@@ -55,7 +34,7 @@ func TestPresenceBeatsRenewClaimsRarely(t *testing.T) {
 			t.Fatal(held, err)
 		}
 	}
-	before := commandCalls(t, rdb, "get", "set")
+	before := redistest.Calls(t, rdb, "get", "set")
 	for range beats {
 		if err := b.Present(ctx, room, users, ttl); err != nil {
 			t.Fatal(err)
@@ -63,7 +42,7 @@ func TestPresenceBeatsRenewClaimsRarely(t *testing.T) {
 	}
 	// The first beat renews the claims (a GET and a SET each), the other
 	// nine none.
-	if n := commandCalls(t, rdb, "get", "set") - before; n > 2*people {
+	if n := redistest.Calls(t, rdb, "get", "set") - before; n > 2*people {
 		t.Errorf("%d beats of %d people ran %d GETs and SETs, want at most %d (one renewal)", beats, people, n, 2*people)
 	}
 	if held, err := b.Claim(ctx, room, realtime.User{Session: "other", Name: "person7"}, ttl); err != nil || held {

@@ -3,7 +3,6 @@ package redisbroker
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,25 +12,6 @@ import (
 	"github.com/chatrun/chat/testkit"
 	"github.com/chatrun/chat/testkit/redistest"
 )
-
-// redisCalls is how many commands Redis has run so far.
-func redisCalls(t *testing.T, rdb *redis.Client) int64 {
-	t.Helper()
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, line := range strings.Split(info, "\n") {
-		_, rest, ok := strings.Cut(line, "calls=")
-		if !ok || strings.HasPrefix(line, "cmdstat_info:") {
-			continue
-		}
-		v, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-		n += v
-	}
-	return n
-}
 
 // An instance that hears the announcements of changes answers a poll of a
 // person's rooms from what it keeps, reading nothing from Redis; a read
@@ -85,7 +65,7 @@ func TestReadingKeptWhileHearingChanges(t *testing.T) {
 		testkit.WaitFor(t, ctx, "ann's standing "+want, func() bool { got = standing(on); return got == want })
 	}
 	wait(b, "1/1 @0 mentions")
-	before := redisCalls(t, admin)
+	before := redistest.Calls(t, admin)
 	for range 20 {
 		if got := standing(b); got != "1/1 @0 mentions" {
 			t.Fatalf("kept standing %q", got)
@@ -94,7 +74,7 @@ func TestReadingKeptWhileHearingChanges(t *testing.T) {
 	// Its room's head is read again every headsFresh at most (GET and
 	// HGET), and a client may say HELLO on a new connection: a few
 	// commands, where reading anything per poll would be 20 or more.
-	if n := redisCalls(t, admin) - before; n >= 10 {
+	if n := redistest.Calls(t, admin) - before; n >= 10 {
 		t.Errorf("20 polls of a kept list ran %d commands in Redis, want a few", n)
 	}
 	// Changes made on a: a mention, a level, a read mark.

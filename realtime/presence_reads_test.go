@@ -13,24 +13,33 @@ import (
 	"github.com/chatrun/chat/testkit/redistest"
 )
 
+// countedHubs starts a Redis of the test's own, as the test counts its
+// commands, and returns a client of it and a way to start hubs on it (each
+// with a broker of its own, on timing), stopped when the test ends.
+func countedHubs(t *testing.T) (*redis.Client, func(realtime.PresenceTiming) *realtime.Hub) {
+	addr := redistest.Start(t).Addr
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb, func(timing realtime.PresenceTiming) *realtime.Hub {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		b := redisbroker.New(c, 100)
+		h, stop := realtime.StartHub(b, &countingRenderer{}, realtime.WithPresenceTiming(timing))
+		t.Cleanup(func() {
+			stop()
+			b.Close()
+			c.Close()
+		})
+		return h
+	}
+}
+
 // While no entry of a room's list may have lapsed, its presence beats do
 // not read the list again: joins and leaves are announced. One read per
 // TTL less a beat, not one a beat; a join elsewhere is still seen at once.
 func TestHubBeatsReadMembersWhenTheyMayLapse(t *testing.T) {
-	addr := redistest.Start(t).Addr // its own: the test counts commands
 	ctx := brokertest.Context(t)
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { rdb.Close() })
-	newBroker := func() *redisbroker.Broker {
-		c := redis.NewClient(&redis.Options{Addr: addr})
-		b := redisbroker.New(c, 100)
-		t.Cleanup(func() {
-			b.Close()
-			c.Close()
-		})
-		return b
-	}
-	h := newHub(t, newBroker(), &countingRenderer{})
+	rdb, startHub := countedHubs(t)
+	h := startHub(fastPresence)
 	room := testkit.Room()
 	ann, err := h.Join(ctx, room, brokertest.User("ann"), realtime.NewTestConn())
 	if err != nil {
@@ -47,7 +56,7 @@ func TestHubBeatsReadMembersWhenTheyMayLapse(t *testing.T) {
 	}
 
 	// A join on another instance is announced and read at once.
-	h2 := newHub(t, newBroker(), &countingRenderer{})
+	h2 := startHub(fastPresence)
 	bob, err := h2.Join(ctx, room, brokertest.User("bob"), realtime.NewTestConn())
 	if err != nil {
 		t.Fatal(err)
@@ -59,25 +68,12 @@ func TestHubBeatsReadMembersWhenTheyMayLapse(t *testing.T) {
 // The directory counts a room with sockets here from the member list its
 // pages show, reading nothing of it; a room without is read.
 func TestDirectoryCountsRoomsHereWithoutReading(t *testing.T) {
-	addr := redistest.Start(t).Addr // its own: the test counts commands
 	ctx := brokertest.Context(t)
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { rdb.Close() })
+	rdb, startHub := countedHubs(t)
 	// No beat within the test: the only reads of presence sets are the
 	// joins' and the directory's.
 	slowBeats := realtime.PresenceTiming{LeaveGrace: 300 * time.Millisecond, Beat: time.Minute, TTL: 3 * time.Minute, Batch: 50 * time.Millisecond}
-	newHub := func() *realtime.Hub {
-		c := redis.NewClient(&redis.Options{Addr: addr})
-		b := redisbroker.New(c, 100)
-		h, stop := realtime.StartHub(b, &countingRenderer{}, realtime.WithPresenceTiming(slowBeats))
-		t.Cleanup(func() {
-			stop()
-			b.Close()
-			c.Close()
-		})
-		return h
-	}
-	h1, h2 := newHub(), newHub()
+	h1, h2 := startHub(slowBeats), startHub(slowBeats)
 	here, there := testkit.Room(), testkit.Room()
 	var first *realtime.Socket
 	for _, name := range []string{"ann", "bob", "cat"} {

@@ -99,8 +99,10 @@ func (h *Hub) Directory(ctx context.Context) ([]RoomCount, error) {
 	return d.rooms, nil
 }
 
-// listedCounts returns how many people the member list of each of rooms
-// that has sockets here names, as last read: those rooms' pages show it.
+// listedCounts returns how many people are in each of rooms that has
+// sockets here: the member list as last read, which those rooms' pages
+// show, and anyone with a socket here whom that list does not name yet
+// (a join is listed with the next presence batch).
 func (h *Hub) listedCounts(rooms []string) map[string]int {
 	local := make([]*localRoom, 0, len(rooms))
 	h.mu.Lock()
@@ -114,7 +116,15 @@ func (h *Hub) listedCounts(rooms []string) map[string]int {
 	for _, r := range local {
 		r.mu.RLock()
 		if r.known {
-			counts[r.name] = len(r.listed)
+			n := len(r.listed)
+			var extra []string
+			for u := range r.users {
+				// listed is sorted (Names of a sorted list).
+				if _, in := slices.BinarySearch(r.listed, u.Name); !in && !slices.Contains(extra, u.Name) {
+					extra = append(extra, u.Name)
+				}
+			}
+			counts[r.name] = n + len(extra)
 		}
 		r.mu.RUnlock()
 	}

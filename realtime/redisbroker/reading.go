@@ -226,7 +226,14 @@ func (b *Broker) Arrived(ctx context.Context, room string, m realtime.Message, s
 		return out
 	}
 	tell, changed := strs(0), strs(1)
-	if err := b.changedReading(ctx, changed...); err != nil {
+	// The sender is among the changed only for their read mark, which
+	// every instance raises in what it keeps (the others were mentioned).
+	var own *ownRead
+	if i := slices.Index(changed, sender); i >= 0 {
+		own = &ownRead{person: sender, room: room, seq: m.Seq}
+		changed = slices.Delete(changed, i, i+1)
+	}
+	if err := b.announceReading(ctx, own, changed); err != nil {
 		return nil, fmt.Errorf("count the readers of room %q: %w", room, err)
 	}
 	slices.Sort(tell)

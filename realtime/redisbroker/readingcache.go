@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,12 +78,12 @@ type keptReading struct {
 }
 
 // keptRoom is what a person's list holds of one room: their read mark,
-// how many unread mentions they had past it, their level, and the list's
+// the seqs of their unread mentions past it, their level, and the list's
 // score (when they last read or set it).
 type keptRoom struct {
 	room     string
 	read     int64
-	mentions int
+	mentions []int64
 	level    realtime.Level
 	listed   time.Time
 }
@@ -137,6 +138,41 @@ func (c *readingCache) keep(person string, since uint64, k keptReading, heads ma
 func (c *readingCache) forget(people []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.note(people)
+	for _, p := range people {
+		delete(c.people, p)
+	}
+}
+
+// raise notes that person's own message in room raised their read mark to
+// seq, and nothing else of theirs: what is kept of them is raised in
+// place rather than read again, unless it lacks the room (then it goes).
+func (c *readingCache) raise(person, room string, seq int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.note([]string{person})
+	k, ok := c.people[person]
+	if !ok {
+		return
+	}
+	i := slices.IndexFunc(k.rooms, func(r keptRoom) bool { return r.room == room })
+	if i < 0 {
+		delete(c.people, person)
+		return
+	}
+	// A copy: a poll may hold the kept rooms it was given.
+	rooms := slices.Clone(k.rooms)
+	if r := &rooms[i]; seq > r.read {
+		r.read = seq
+		r.mentions = slices.DeleteFunc(slices.Clone(r.mentions), func(m int64) bool { return m <= seq })
+	}
+	k.rooms = rooms
+	c.people[person] = k
+}
+
+// note counts an announcement of people's changes, so that reads under
+// way when it came are not kept. c.mu is held.
+func (c *readingCache) note(people []string) {
 	c.changes++
 	if c.changed == nil || len(c.changed) >= readingCacheSize {
 		// Forgetting who changed when forgets every person kept, and
@@ -146,8 +182,27 @@ func (c *readingCache) forget(people []string) {
 		c.followed = c.changes
 	}
 	for _, p := range people {
-		delete(c.people, p)
 		c.changed[p] = c.changes
+	}
+}
+
+// heard applies an announcement (announceReading): a line per person,
+// with a room and seq where their own message raised their read mark.
+func (c *readingCache) heard(text string) {
+	var people []string
+	for line := range strings.SplitSeq(text, "\n") {
+		person, rest, raised := strings.Cut(line, "\t")
+		if raised {
+			room, seq, _ := strings.Cut(rest, "\t")
+			if n, err := strconv.ParseInt(seq, 10, 64); err == nil {
+				c.raise(person, room, n)
+				continue
+			}
+		}
+		people = append(people, person)
+	}
+	if len(people) > 0 {
+		c.forget(people)
 	}
 }
 
@@ -239,7 +294,7 @@ func (c *readingCache) standing(k keptReading) []realtime.RoomReading {
 			rr.Active = time.UnixMilli(h.at)
 		}
 		rr.Unread = int(max(0, rr.Newest-rr.Read))
-		rr.Mentions = min(r.mentions, rr.Unread)
+		rr.Mentions = min(len(r.mentions), rr.Unread)
 		out = append(out, rr)
 	}
 	realtime.SortReading(out)
@@ -314,7 +369,7 @@ func (b *Broker) readRooms(ctx context.Context, person string, now time.Time) (k
 		r.read, _ = strconv.ParseInt(str(0), 10, 64)
 		for _, s := range strings.Fields(str(1)) {
 			if n, _ := strconv.ParseInt(s, 10, 64); n > r.read {
-				r.mentions++
+				r.mentions = append(r.mentions, n)
 			}
 		}
 		if l, ok := realtime.ParseLevel(str(2)); ok {
@@ -360,20 +415,45 @@ func (b *Broker) readHeads(ctx context.Context, rooms []string, now time.Time) e
 
 // changedReading raises the versions of people whose reading changed and
 // announces it, so that every instance reads their rooms afresh; this one
-// forgets them at once. It runs after the change is stored, never in its
-// pipeline: on a cluster the two are on other nodes, and the change must
-// not be announced before it is there to read.
+// forgets them at once.
 func (b *Broker) changedReading(ctx context.Context, people ...string) error {
-	if len(people) == 0 {
+	return b.announceReading(ctx, nil, people)
+}
+
+// ownRead is a person's read mark raised in room to seq by their own
+// message there.
+type ownRead struct {
+	person, room string
+	seq          int64
+}
+
+// announceReading raises the versions of people whose reading changed, and
+// of own's person, and announces it: every instance reads the people's
+// rooms afresh, and raises own's read mark in what it keeps (a line
+// "person\troom\tseq"); this one does so at once. It runs after the
+// change is stored, never in its pipeline: on a cluster the two are on
+// other nodes, and the change must not be announced before it is there to
+// read.
+func (b *Broker) announceReading(ctx context.Context, own *ownRead, people []string) error {
+	if own == nil && len(people) == 0 {
 		return nil
 	}
-	b.reading.forget(people)
-	body, err := encodeRecord(record{Type: kindReading, Text: strings.Join(people, "\n")})
+	lines, versions := people, people
+	if own != nil {
+		b.reading.raise(own.person, own.room, own.seq)
+		line := own.person + "\t" + own.room + "\t" + strconv.FormatInt(own.seq, 10)
+		lines = append(slices.Clip(people), line)
+		versions = append(slices.Clip(people), own.person)
+	}
+	if len(people) > 0 {
+		b.reading.forget(people)
+	}
+	body, err := encodeRecord(record{Type: kindReading, Text: strings.Join(lines, "\n")})
 	if err != nil {
 		return fmt.Errorf("note a change to what people read: %w", err)
 	}
 	_, err = b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for _, p := range people {
+		for _, p := range versions {
 			pipe.Incr(ctx, readerVersionKey(p))
 			pipe.PExpire(ctx, readerVersionKey(p), b.roomTTL)
 		}

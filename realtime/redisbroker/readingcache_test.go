@@ -88,4 +88,27 @@ func TestReadingKeptWhileHearingChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(b, "2/2 @0 all")
+
+	// Her own message raises her read mark on every instance, past the
+	// mention she had not read, and neither reads her rooms again.
+	send(a, "@ann again")
+	wait(b, "2/3 @1 all")
+	wait(a, "2/3 @1 all")
+	before = redistest.Calls(t, admin, "zrange", "hmget")
+	m, _, err := a.Send(ctx, room, realtime.Message{Name: "ann", Text: "here", Time: time.Now()}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Arrived(ctx, room, m, ann); err != nil {
+		t.Fatal(err)
+	}
+	wait(b, "4/4 @0 all")
+	wait(a, "4/4 @0 all")
+	if n := redistest.Calls(t, admin, "zrange", "hmget") - before; n != 0 {
+		t.Errorf("her own message had her rooms read again (%d ZRANGE and HMGET), want none", n)
+	}
+	// The mention she read so is gone from what is kept, not only hidden
+	// while nothing is unread.
+	send(a, "after")
+	wait(b, "4/5 @0 all")
 }

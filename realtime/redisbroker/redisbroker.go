@@ -166,7 +166,7 @@ func (b *Broker) relay(channel, payload string) {
 		return
 	}
 	if ev.Kind == kindReading {
-		b.reading.forget(strings.Split(ev.Message.Text, "\n"))
+		b.reading.heard(ev.Message.Text)
 		return // the broker's own: no hub needs it
 	}
 	if ev.Kind == realtime.KindMessage {

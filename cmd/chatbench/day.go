@@ -52,6 +52,7 @@ type dayConfig struct {
 	reloads      bool
 	reloadPerMin float64 // pages reloading per minute, as a share of all pages
 	polls        bool
+	focusedShare float64 // people with one page focused, reporting what they read
 	slowShare    float64
 	slowRTT      time.Duration
 	duration     time.Duration
@@ -62,6 +63,8 @@ type dayConfig struct {
 // and "your rooms" every 8 s while the page is open; neither poll is sent
 // while the socket brought that list within 40 s.
 const (
+	dayReadDelay     = 300 * time.Millisecond // a focused page reports its newest message this long after it came
+	dayFocusBeat     = 15 * time.Second       // and that it is focused this often
 	dayDirectoryPoll = 5 * time.Second
 	dayMyRoomsPoll   = 8 * time.Second
 	dayDirectoryHeld = 40 * time.Second
@@ -111,6 +114,7 @@ func addDayFlags(fs *flag.FlagSet, d *dayConfig) {
 	fs.BoolVar(&d.reloads, "day-reloads", true, "reload pages: close the socket, GET the room page, open the socket again")
 	fs.Float64Var(&d.reloadPerMin, "day-reload-per-min", 0.05, "share of pages reloading per minute (each page a Poisson process)")
 	fs.BoolVar(&d.polls, "day-polls", true, "poll as the room page does: the directory (GET /rooms?current=) every 5 s and your rooms (GET /my-rooms) every 8 s, each unless the page's socket brought it within 40 s")
+	fs.Float64Var(&d.focusedShare, "day-focused-share", 0.2, "share of people with one of their pages focused (the others in background tabs): as the page's script does, it POSTs /rooms/{room}/read with the newest seq 300 ms after messages come, and focused=1 every 15 s")
 	fs.Float64Var(&d.slowShare, "day-slow-share", 0.1, "share of people behind a long round trip")
 	fs.DurationVar(&d.slowRTT, "day-slow-rtt", 200*time.Millisecond, "their round trip: half of it added before each write and after each read of their connections")
 	fs.DurationVar(&d.duration, "day-duration", 5*time.Minute, "length of the day, after everyone is connected")
@@ -225,6 +229,10 @@ type daySock struct {
 	// own poll of each, as chat.js does.
 	dirPushed  atomic.Int64
 	minePushed atomic.Int64
+	// A focused page (nil: in a background tab): told of each frame that
+	// brought a message, it reports the newest seq it holds.
+	focused chan struct{}
+	newest  atomic.Int64
 
 	// Owned by the reader, and by a reload once the reader has returned.
 	last     int64
@@ -263,7 +271,9 @@ type dayRun struct {
 	polls      atomic.Int64
 	pollErrors atomic.Int64
 	pollsHeld  atomic.Int64 // directory polls not sent: the socket brought it
-	reloadErrs sync.Map     // reason → *atomic.Int64
+	reads      atomic.Int64 // POST /read of focused pages
+	readErrors atomic.Int64
+	reloadErrs sync.Map // reason → *atomic.Int64
 }
 
 func newDay(cfg config, out io.Writer) *dayRun {
@@ -301,6 +311,7 @@ func newDay(cfg config, out io.Writer) *dayRun {
 		}
 	}
 	slowRng := rand.New(rand.NewPCG(d.seed, 0x510))
+	focusRng := rand.New(rand.NewPCG(d.seed, 0xf0c))
 	for i := range d.people {
 		p := &dayPerson{
 			idx:      i,
@@ -324,6 +335,9 @@ func newDay(cfg config, out io.Writer) *dayRun {
 			p.socks = append(p.socks, s)
 			r.rooms[k].socks = append(r.rooms[k].socks, s)
 			r.socks = append(r.socks, s)
+		}
+		if len(p.socks) > 0 && focusRng.Float64() < d.focusedShare {
+			p.socks[focusRng.IntN(len(p.socks))].focused = make(chan struct{}, 1)
 		}
 		r.people = append(r.people, p)
 	}
@@ -628,6 +642,15 @@ func (r *dayRun) handle(s *daySock, data []byte, now int64) {
 	if first {
 		s.last = max(s.last, 0)
 	}
+	if s.last > s.newest.Load() {
+		s.newest.Store(s.last)
+		if s.focused != nil {
+			select {
+			case s.focused <- struct{}{}:
+			default:
+			}
+		}
+	}
 }
 
 // runDay runs every person's writing and every page's reloads and polls
@@ -651,6 +674,10 @@ func (r *dayRun) runDay(ctx context.Context, rep *dayReport) {
 			if r.d.polls {
 				rng := rand.New(rand.NewPCG(r.d.seed, uint64(s.idx)<<20|0x9011))
 				wg.Go(func() { r.pollLoop(s, rng, stop) })
+			}
+			if s.focused != nil {
+				rng := rand.New(rand.NewPCG(r.d.seed, uint64(s.idx)<<20|0xf0c))
+				wg.Go(func() { r.focusLoop(s, rng, stop) })
 			}
 		}
 	}
@@ -839,6 +866,52 @@ func (r *dayRun) pollLoop(s *daySock, rng *rand.Rand, stop <-chan struct{}) {
 	}
 }
 
+// focusLoop reports as s's focused page does (chat.js): the newest seq
+// it holds dayReadDelay after messages stop coming, with focused=1, and
+// focused=1 alone every dayFocusBeat, from a random phase.
+func (r *dayRun) focusLoop(s *daySock, rng *rand.Rand, stop <-chan struct{}) {
+	beat := time.NewTicker(dayFocusBeat)
+	defer beat.Stop()
+	phase := time.NewTimer(time.Duration(rng.Int64N(int64(dayFocusBeat))))
+	defer phase.Stop()
+	read := time.NewTimer(time.Hour)
+	read.Stop()
+	defer read.Stop()
+	var reported int64
+	for {
+		form := url.Values{"focused": {"1"}}
+		select {
+		case <-stop:
+			return
+		case <-s.focused:
+			read.Reset(dayReadDelay)
+			continue
+		case <-phase.C:
+			beat.Reset(dayFocusBeat)
+		case <-beat.C:
+		case <-read.C:
+			seq := s.newest.Load()
+			if seq <= reported {
+				continue
+			}
+			reported = seq
+			form.Set("seq", strconv.FormatInt(seq, 10))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.p.base.String()+"/rooms/"+s.room.name+"/read", strings.NewReader(form.Encode()))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-For", s.p.clientIP)
+			err = do(s.p.client, req, "read", http.StatusNoContent)
+		}
+		cancel()
+		r.reads.Add(1)
+		if err != nil {
+			r.readErrors.Add(1)
+		}
+	}
+}
+
 // drain waits until every message has its reply and has reached every page
 // of its room still open, or -drain passes.
 func (r *dayRun) drain(ctx context.Context, rep *dayReport) {
@@ -963,6 +1036,7 @@ type dayReport struct {
 	Reloads        bool    `json:"reloads"`
 	ReloadPerMin   float64 `json:"reload_per_min"`
 	Polls          bool    `json:"polls"`
+	FocusedShare   float64 `json:"focused_share"`
 	SlowShare      float64 `json:"slow_share"`
 	SlowRTT        float64 `json:"slow_rtt_ms"`
 	SlowPeople     int     `json:"slow_people"`
@@ -997,6 +1071,10 @@ type dayReport struct {
 	// PollsHeld are polls a page did not send: its socket had brought
 	// that list within the last 40 s.
 	PollsHeld int64 `json:"polls_held"`
+	// Reads are the focused pages' POST /read (newest seq, or focused
+	// alone); ReadErrors those not answered 204.
+	Reads      int64 `json:"reads_done"`
+	ReadErrors int64 `json:"read_errors"`
 	// Pages open throughout (a reload keeps a page, catching up from its
 	// history); pages the server closed, or whose reload failed, are not
 	// counted in Expected.
@@ -1053,7 +1131,7 @@ func newDayReport(r *dayRun) *dayReport {
 		RoomMin: d.roomMin, RoomMax: d.roomMax, RoomsEach: d.roomsEach, Seed: d.seed,
 		MessageEvery: d.messageEvery.Seconds(), Messages: d.messages,
 		Typing: d.typing, TypingShare: d.typingShare, TypingEvery: d.typingEvery.Seconds(),
-		Reloads: d.reloads, ReloadPerMin: d.reloadPerMin, Polls: d.polls,
+		Reloads: d.reloads, ReloadPerMin: d.reloadPerMin, Polls: d.polls, FocusedShare: d.focusedShare,
 		SlowShare: d.slowShare, SlowRTT: float64(d.slowRTT.Milliseconds()), Duration: d.duration.Seconds(),
 		ConnectErrors: map[string]int{}, RefusalReason: map[string]int{}, Frames: map[string]int64{}, ReloadErrors: map[string]int{},
 		Disconnect: map[string]int{}, Servers: []serverReport{}, Redis: d.redis, RedisCommands: map[string]redisCmd{},
@@ -1125,6 +1203,7 @@ func (rep *dayReport) tally(r *dayRun) {
 		return true
 	})
 	rep.Polled, rep.PollErrors, rep.PollsHeld = r.polls.Load(), r.pollErrors.Load(), r.pollsHeld.Load()
+	rep.Reads, rep.ReadErrors = r.reads.Load(), r.readErrors.Load()
 	s := r.latency.summary()
 	rep.LatencyCount = s.count
 	rep.LatencyP50, rep.LatencyP99, rep.LatencyMax = s.p50/1000, s.p99/1000, s.max/1000
@@ -1203,11 +1282,11 @@ func (rep *dayReport) writeText(w io.Writer) error {
 		return "off"
 	}
 	p("day %s: %d people on %s, %d rooms of %d–%d (median %d), %d rooms each, seed %d", rep.RunID, rep.People, strings.Join(rep.URLs, ","), rep.Rooms, rep.RoomMin, rep.RoomMax, rep.RoomSizeMedian, rep.RoomsEach, rep.Seed)
-	p("load: messages %s (one per %gs per person), typing %s (%.0f%%, every %gs), reloads %s (%.1f%%/min), polls %s, %d slow people (%.0f%%, %g ms round trip), %gs",
-		onOff(rep.Messages), rep.MessageEvery, onOff(rep.Typing), rep.TypingShare*100, rep.TypingEvery, onOff(rep.Reloads), rep.ReloadPerMin*100, onOff(rep.Polls), rep.SlowPeople, rep.SlowShare*100, rep.SlowRTT, rep.Duration)
+	p("load: messages %s (one per %gs per person), typing %s (%.0f%%, every %gs), reloads %s (%.1f%%/min), polls %s, focused pages %.0f%% of people, %d slow people (%.0f%%, %g ms round trip), %gs",
+		onOff(rep.Messages), rep.MessageEvery, onOff(rep.Typing), rep.TypingShare*100, rep.TypingEvery, onOff(rep.Reloads), rep.ReloadPerMin*100, onOff(rep.Polls), rep.FocusedShare*100, rep.SlowPeople, rep.SlowShare*100, rep.SlowRTT, rep.Duration)
 	p("connections %d, failed %d %s in %.1f s; measured %.1f s (day %.1f, drain %.1f, drained %v)", rep.Connections, rep.ConnectFailed, counts(rep.ConnectErrors), rep.ConnectSeconds, rep.MeasuredSeconds, rep.DaySeconds, rep.DrainSeconds, rep.Drained)
-	p("messages sent %d, accepted %d, refused %d %s, unanswered %d; typing sent %d, received %d; reloads %d %s; polls %d (%d failed, %d held: the socket brought the list)",
-		rep.Sent, rep.Accepted, rep.Refused, counts(rep.RefusalReason), rep.Unanswered, rep.TypingSent, rep.TypingRecv, rep.Reloaded, counts(rep.ReloadErrors), rep.Polled, rep.PollErrors, rep.PollsHeld)
+	p("messages sent %d, accepted %d, refused %d %s, unanswered %d; typing sent %d, received %d; reloads %d %s; polls %d (%d failed, %d held: the socket brought the list); reads %d (%d failed)",
+		rep.Sent, rep.Accepted, rep.Refused, counts(rep.RefusalReason), rep.Unanswered, rep.TypingSent, rep.TypingRecv, rep.Reloaded, counts(rep.ReloadErrors), rep.Polled, rep.PollErrors, rep.PollsHeld, rep.Reads, rep.ReadErrors)
 	p("pages %d: expected %d, received %d (%d caught up on reload), lost %d, duplicated %d, unexpected %d, foreign %d; disconnects %d %s",
 		rep.Pages, rep.Expected, rep.Received, rep.CaughtUp, rep.Lost, rep.Duplicated, rep.Unexpected, rep.Foreign, rep.Disconnects, counts(rep.Disconnect))
 	p("latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d deliveries; between people on a short round trip p50 %.1f, p99 %.1f ms",

@@ -25,8 +25,9 @@ import (
 
 // A tiny day on two instances over Redis: 40 people in rooms of 5 to 15,
 // each with a page in two rooms, writing every few seconds, typing, pages
-// reloading several times a minute, a tenth of them on a 200 ms round trip
-// and every page polling: each message reaches every page of its room once,
+// reloading several times a minute, a tenth of them on a 200 ms round trip,
+// half with a focused page reporting what they read, and every page
+// polling: each message reaches every page of its room once,
 // reloaded pages catching up from their history, and the report carries
 // what the servers and Redis spent.
 func TestDayNothingLostOrDoubled(t *testing.T) {
@@ -39,7 +40,7 @@ func TestDayNothingLostOrDoubled(t *testing.T) {
 	cfg, err := parseConfig([]string{"-json", "-allow-remote", "-urls", strings.Join(urls, ","), "-day",
 		"-day-people", strconv.Itoa(people), "-day-room-min", "5", "-day-room-max", "15",
 		"-day-duration", strconv.Itoa(seconds) + "s", "-day-message-every", "3s",
-		"-day-reload-per-min", "3", "-day-slow-share", "0.1", "-day-redis", addr,
+		"-day-reload-per-min", "3", "-day-slow-share", "0.1", "-day-focused-share", "0.5", "-day-redis", addr,
 		"-drain", "20s", "-room-prefix", testkit.Room(), "-pids", strconv.Itoa(os.Getpid())}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +81,11 @@ func TestDayNothingLostOrDoubled(t *testing.T) {
 	if rep.TypingSent == 0 || rep.TypingRecv == 0 || rep.Polled == 0 || rep.PollErrors != 0 {
 		t.Errorf("typing sent %d, received %d; polls %d, failed %d", rep.TypingSent, rep.TypingRecv, rep.Polled, rep.PollErrors)
 	}
+	// A focused page reports every few seconds: its heartbeat (from a
+	// random phase within 15 s) and what it read after each message.
+	if rep.Reads == 0 || rep.ReadErrors != 0 {
+		t.Errorf("reads %d, failed %d; want some and none failed", rep.Reads, rep.ReadErrors)
+	}
 	if rep.LatencyCount == 0 || rep.LatencyP50 <= 0 || rep.LatencyP50 > rep.LatencyP99 || rep.LatencyP99 > rep.LatencyMax {
 		t.Errorf("latency: %d samples, p50 %g p99 %g max %g ms", rep.LatencyCount, rep.LatencyP50, rep.LatencyP99, rep.LatencyMax)
 	}
@@ -87,7 +93,7 @@ func TestDayNothingLostOrDoubled(t *testing.T) {
 		t.Errorf("redis %q: memory %d, commands %v; servers %v", rep.RedisError, rep.RedisMemory, rep.RedisCommands, rep.Servers)
 	}
 	for _, k := range []string{"people", "rooms", "room_min", "room_max", "rooms_each", "seed", "message_every_s", "messages",
-		"typing", "typing_share", "reloads", "reload_per_min", "polls", "slow_share", "slow_rtt_ms", "duration_s",
+		"typing", "typing_share", "reloads", "reload_per_min", "polls", "focused_share", "reads_done", "slow_share", "slow_rtt_ms", "duration_s",
 		"expected", "received", "lost", "duplicated", "latency_p50_ms", "latency_p99_ms",
 		"chat_cpu_s", "redis_cpu_s", "redis_used_memory", "redis_commands",
 		"chat_cpu_pct_per_1000", "redis_cpu_pct_per_1000", "chat_mib_per_1000", "redis_mib_per_1000"} {

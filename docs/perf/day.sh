@@ -7,15 +7,19 @@
 # per room, one message per person per 2 minutes, typing before 80 % of
 # them, 5 % of pages reloading per minute, every page polling "your rooms"
 # and the directory (unless its socket brought the directory within 40 s,
-# as the page's script does), a tenth of people on a 200 ms round trip.
+# as the page's script does), a fifth of people with one page focused
+# (reporting what they read 300 ms after messages come, and that they are
+# focused every 15 s, as the script does; their other page and everyone
+# else's are background tabs), a tenth of people on a 200 ms round trip.
 #
-# Runs, each DURATION long (default 2m; about 14 minutes in all at 2,000
+# Runs, each DURATION long (default 2m; about 17 minutes in all at 2,000
 # people), on fresh instances and an empty Redis:
 #   full         everything
 #   no-messages  the same without messages (typing still comes)
 #   no-typing    without typing signals
 #   no-reloads   without reloads
 #   no-polls     without the page's polls of the directory and your rooms
+#   no-reads     without the focused pages' reports of what they read
 #   idle         everyone connected, nothing else: presence and the
 #                directory's beats, the baseline
 # What a part costs is the full run less the run without it. RUNS picks
@@ -28,7 +32,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 people=${PEOPLE:-2000}
 duration=${DURATION:-2m}
-runs=${RUNS:-full no-messages no-typing no-reloads no-polls idle}
+runs=${RUNS:-full no-messages no-typing no-reloads no-polls no-reads idle}
 out=${OUT:-docs/perf/day}
 mkdir -p "$out"
 work=$(mktemp -d)
@@ -77,7 +81,8 @@ flags_for() {
     no-typing) echo -day-typing=false ;;
     no-reloads) echo -day-reloads=false ;;
     no-polls) echo -day-polls=false ;;
-    idle) echo -day-messages=false -day-typing=false -day-reloads=false -day-polls=false ;;
+    no-reads) echo -day-focused-share=0 ;;
+    idle) echo -day-messages=false -day-typing=false -day-reloads=false -day-polls=false -day-focused-share=0 ;;
     *) echo "unknown run $1" >&2; return 1 ;;
   esac
 }
@@ -124,7 +129,7 @@ done
     (map({key: .run, value: .}) | from_entries) as $r
     | def part($name; $c; $rd): "\($name): chat \($c * 100 | round / 100) % (\($c / $r.full.chat_cpu_pct_per_1000 * 100 | round) % of the full run), Redis \($rd * 100 | round / 100) % (\($rd / $r.full.redis_cpu_pct_per_1000 * 100 | round) %)";
     if $r.full == null then "no full run: no shares" else
-      (["messages", "typing", "reloads", "polls"][] | select($r["no-" + .] != null) | . as $p
+      (["messages", "typing", "reloads", "polls", "reads"][] | select($r["no-" + .] != null) | . as $p
         | part($p; $r.full.chat_cpu_pct_per_1000 - $r["no-" + $p].chat_cpu_pct_per_1000; $r.full.redis_cpu_pct_per_1000 - $r["no-" + $p].redis_cpu_pct_per_1000)),
       (if $r.idle != null then part("idle (presence, directory beats, open sockets)"; $r.idle.chat_cpu_pct_per_1000; $r.idle.redis_cpu_pct_per_1000) else empty end)
     end' "$out/runs.jsonl"
@@ -135,5 +140,5 @@ done
   echo "Frames the pages received (the servers' writes to sockets), by what each brought:"
   jq -r '"\(.run): " + ([(.frames_received // {}) | to_entries[] | "\(.key) \(.value)"] | join(", "))' "$out/runs.jsonl"
   echo
-  jq -r '"\(.run): sent \(.sent), accepted \(.accepted), typing \(.typing_sent), reloads \(.reloads_done), polls \(.polls_done) (\(.poll_errors) failed), pages \(.pages), disconnects \(.disconnects), connect failed \(.connect_failed), drained \(.drained), measured \(.measured_s | round) s, generator CPU \(.generator_cpu_s | round) s"' "$out/runs.jsonl"
+  jq -r '"\(.run): sent \(.sent), accepted \(.accepted), typing \(.typing_sent), reloads \(.reloads_done), polls \(.polls_done) (\(.poll_errors) failed), reads \(.reads_done // 0) (\(.read_errors // 0) failed), pages \(.pages), disconnects \(.disconnects), connect failed \(.connect_failed), drained \(.drained), measured \(.measured_s | round) s, generator CPU \(.generator_cpu_s | round) s"' "$out/runs.jsonl"
 } | tee "$out/summary.txt"

@@ -151,17 +151,38 @@ func (b *Broker) listRoom(ctx context.Context, pipe redis.Pipeliner, room, perso
 }
 
 // MarkRead implements realtime.Reading: markReadScript on the room's slot
-// and the person's list, one pipeline.
+// and the person's list, one pipeline (the script by its hash, and by its
+// text once if Redis does not have it). Every instance raises the read
+// mark and the room's place in what it keeps of the person.
 func (b *Broker) MarkRead(ctx context.Context, room, person, name string, seq int64) error {
-	_, err := b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		markReadScript.Eval(ctx, pipe, []string{readingKey(room), seqKey(room)}, person, name, seq, b.roomTTL.Milliseconds(), realtime.FoldName(name))
-		b.listRoom(ctx, pipe, room, person, time.Now())
-		return nil
-	})
+	now := time.UnixMilli(time.Now().UnixMilli()) // as the list keeps it
+	keys := []string{readingKey(room), seqKey(room)}
+	args := []any{person, name, seq, b.roomTTL.Milliseconds(), realtime.FoldName(name)}
+	mark := func(byText bool) (*redis.Cmd, error) {
+		var read *redis.Cmd
+		_, err := b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			if byText {
+				read = markReadScript.Eval(ctx, pipe, keys, args...)
+			} else {
+				read = markReadScript.EvalSha(ctx, pipe, keys, args...)
+			}
+			b.listRoom(ctx, pipe, room, person, now)
+			return nil
+		})
+		return read, err
+	}
+	read, err := mark(false)
+	if err != nil && redis.HasErrorPrefix(read.Err(), "NOSCRIPT") {
+		read, err = mark(true)
+	}
 	if err != nil {
 		return fmt.Errorf("mark room %q read: %w", room, err)
 	}
-	return b.changedReading(ctx, person)
+	n, err := read.Int64()
+	if err != nil {
+		return fmt.Errorf("mark room %q read: %w", room, err)
+	}
+	return b.announceReading(ctx, &raisedRead{person: person, room: room, seq: n, listed: now}, nil)
 }
 
 // SetLevel implements realtime.Reading: one pipeline.
@@ -228,9 +249,9 @@ func (b *Broker) Arrived(ctx context.Context, room string, m realtime.Message, s
 	tell, changed := strs(0), strs(1)
 	// The sender is among the changed only for their read mark, which
 	// every instance raises in what it keeps (the others were mentioned).
-	var own *ownRead
+	var own *raisedRead
 	if i := slices.Index(changed, sender); i >= 0 {
-		own = &ownRead{person: sender, room: room, seq: m.Seq}
+		own = &raisedRead{person: sender, room: room, seq: m.Seq}
 		changed = slices.Delete(changed, i, i+1)
 	}
 	if err := b.announceReading(ctx, own, changed); err != nil {

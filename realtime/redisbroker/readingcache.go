@@ -144,12 +144,14 @@ func (c *readingCache) forget(people []string) {
 	}
 }
 
-// raise notes that person's own message in room raised their read mark to
-// seq, and nothing else of theirs: what is kept of them is raised in
-// place rather than read again, unless it lacks the room (then it goes).
-func (c *readingCache) raise(person, room string, seq int64) {
+// raise notes that person's read mark in room is seq now, and with listed
+// (not zero) that the room is listed at listed, and nothing else of
+// theirs changed: what is kept of them is raised in place rather than
+// read again, unless it lacks the room (then it goes).
+func (c *readingCache) raise(r raisedRead) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	person, room, seq := r.person, r.room, r.seq
 	c.note([]string{person})
 	k, ok := c.people[person]
 	if !ok {
@@ -162,9 +164,13 @@ func (c *readingCache) raise(person, room string, seq int64) {
 	}
 	// A copy: a poll may hold the kept rooms it was given.
 	rooms := slices.Clone(k.rooms)
-	if r := &rooms[i]; seq > r.read {
-		r.read = seq
-		r.mentions = slices.DeleteFunc(slices.Clone(r.mentions), func(m int64) bool { return m <= seq })
+	kr := &rooms[i]
+	if seq > kr.read {
+		kr.read = seq
+		kr.mentions = slices.DeleteFunc(slices.Clone(kr.mentions), func(m int64) bool { return m <= seq })
+	}
+	if !r.listed.IsZero() {
+		kr.listed = r.listed
 	}
 	k.rooms = rooms
 	c.people[person] = k
@@ -187,19 +193,15 @@ func (c *readingCache) note(people []string) {
 }
 
 // heard applies an announcement (announceReading): a line per person,
-// with a room and seq where their own message raised their read mark.
+// and a raisedRead's line where only their read mark rose.
 func (c *readingCache) heard(text string) {
 	var people []string
 	for line := range strings.SplitSeq(text, "\n") {
-		person, rest, raised := strings.Cut(line, "\t")
-		if raised {
-			room, seq, _ := strings.Cut(rest, "\t")
-			if n, err := strconv.ParseInt(seq, 10, 64); err == nil {
-				c.raise(person, room, n)
-				continue
-			}
+		if r, ok := parseRaisedRead(line); ok {
+			c.raise(r)
+			continue
 		}
-		people = append(people, person)
+		people = append(people, line)
 	}
 	if len(people) > 0 {
 		c.forget(people)
@@ -420,30 +422,60 @@ func (b *Broker) changedReading(ctx context.Context, people ...string) error {
 	return b.announceReading(ctx, nil, people)
 }
 
-// ownRead is a person's read mark raised in room to seq by their own
-// message there.
-type ownRead struct {
+// raisedRead is a person's read mark in room raised to seq, by their own
+// message there or by what they read (then with the time the room was
+// listed at in their list; zero: as it was), and nothing else of theirs
+// changed.
+type raisedRead struct {
 	person, room string
 	seq          int64
+	listed       time.Time
+}
+
+// line is r in an announcement: "person\troom\tseq\tlisted (Unix ms, 0:
+// as it was)".
+func (r raisedRead) line() string {
+	var ms int64
+	if !r.listed.IsZero() {
+		ms = r.listed.UnixMilli()
+	}
+	return r.person + "\t" + r.room + "\t" + strconv.FormatInt(r.seq, 10) + "\t" + strconv.FormatInt(ms, 10)
+}
+
+// parseRaisedRead reads line, which may be a raisedRead's.
+func parseRaisedRead(line string) (raisedRead, bool) {
+	f := strings.Split(line, "\t")
+	if len(f) != 4 {
+		return raisedRead{}, false
+	}
+	seq, err1 := strconv.ParseInt(f[2], 10, 64)
+	ms, err2 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil {
+		return raisedRead{}, false
+	}
+	r := raisedRead{person: f[0], room: f[1], seq: seq}
+	if ms != 0 {
+		r.listed = time.UnixMilli(ms)
+	}
+	return r, true
 }
 
 // announceReading raises the versions of people whose reading changed, and
-// of own's person, and announces it: every instance reads the people's
-// rooms afresh, and raises own's read mark in what it keeps (a line
-// "person\troom\tseq"); this one does so at once. It runs after the
+// of raised's person, and announces it: every instance reads the people's
+// rooms afresh, and raises raised's read mark in what it keeps; this one
+// does so at once. It runs after the
 // change is stored, never in its pipeline: on a cluster the two are on
 // other nodes, and the change must not be announced before it is there to
 // read.
-func (b *Broker) announceReading(ctx context.Context, own *ownRead, people []string) error {
-	if own == nil && len(people) == 0 {
+func (b *Broker) announceReading(ctx context.Context, raised *raisedRead, people []string) error {
+	if raised == nil && len(people) == 0 {
 		return nil
 	}
 	lines, versions := people, people
-	if own != nil {
-		b.reading.raise(own.person, own.room, own.seq)
-		line := own.person + "\t" + own.room + "\t" + strconv.FormatInt(own.seq, 10)
-		lines = append(slices.Clip(people), line)
-		versions = append(slices.Clip(people), own.person)
+	if raised != nil {
+		b.reading.raise(*raised)
+		lines = append(slices.Clip(people), raised.line())
+		versions = append(slices.Clip(people), raised.person)
 	}
 	if len(people) > 0 {
 		b.reading.forget(people)

@@ -84,10 +84,16 @@ func TestReadingKeptWhileHearingChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(b, "1/2 @1 all")
+	// What she read is raised in place on every instance that keeps her
+	// rooms: none reads them again.
+	before = redistest.Calls(t, admin, "zrange", "hmget")
 	if err := a.MarkRead(ctx, room, ann, "", 2); err != nil {
 		t.Fatal(err)
 	}
 	wait(b, "2/2 @0 all")
+	if n := redistest.Calls(t, admin, "zrange", "hmget") - before; n != 0 {
+		t.Errorf("what she read had her rooms read again (%d ZRANGE and HMGET), want none", n)
+	}
 
 	// Her own message raises her read mark on every instance, past the
 	// mention she had not read, and neither reads her rooms again.

@@ -101,9 +101,11 @@ func (s *Server) myRoomsList(w http.ResponseWriter, r *http.Request) {
 // postRead answers POST /rooms/{room}/read from the page's script: the
 // newest message visible in a focused page (field seq), and with
 // focused=1 that the page is focused now (a heartbeat). 204; 400 for a
-// seq that is no number.
+// seq that is no number. A focused page reports every few seconds, and
+// only its person's own marks change: its session is trusted as a poll's
+// (pollSession), not read from the store each time.
 func (s *Server) postRead(w http.ResponseWriter, r *http.Request) {
-	room, sess, ok := s.roomSession(w, r, false)
+	room, sess, ok := s.roomSessionBy(w, r, false, s.pollSession)
 	if !ok {
 		return
 	}
@@ -114,24 +116,27 @@ func (s *Server) postRead(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), brokerWait)
 	defer cancel()
-	if v := r.PostForm.Get("seq"); v != "" {
-		seq, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || seq < 0 {
+	focused := r.PostForm.Get("focused") == "1"
+	var err error
+	switch v := r.PostForm.Get("seq"); {
+	case v != "":
+		seq, bad := strconv.ParseInt(v, 10, 64)
+		if bad != nil || seq < 0 {
 			http.Error(w, "bad seq", http.StatusBadRequest)
 			return
 		}
-		if err := s.chat.MarkRead(ctx, room, sess.person(), sess.Name, seq); err != nil {
-			s.log.Error("mark read", "room", room, "err", err)
-			http.Error(w, "unavailable", http.StatusServiceUnavailable)
-			return
+		if focused { // both in one round trip to the store
+			err = s.chat.MarkReadFocused(ctx, room, sess.person(), sess.Name, seq, focusTTL)
+		} else {
+			err = s.chat.MarkRead(ctx, room, sess.person(), sess.Name, seq)
 		}
+	case focused:
+		err = s.chat.Focus(ctx, room, sess.person(), focusTTL)
 	}
-	if r.PostForm.Get("focused") == "1" {
-		if err := s.chat.Focus(ctx, room, sess.person(), focusTTL); err != nil {
-			s.log.Error("note focus", "room", room, "err", err)
-			http.Error(w, "unavailable", http.StatusServiceUnavailable)
-			return
-		}
+	if err != nil {
+		s.log.Error("mark read", "room", room, "err", err)
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -92,6 +92,9 @@ type Chat interface {
 	// Reading keeps where each person stopped reading, their levels and
 	// focused pages (handlers/reading.go).
 	realtime.Reading
+	// MarkReadFocused does MarkRead and Focus, in one round trip where the
+	// store can: a focused page reports both.
+	MarkReadFocused(ctx context.Context, room, person, name string, seq int64, ttl time.Duration) error
 }
 
 // Metrics is told about sockets and messages, for monitoring.
@@ -614,11 +617,16 @@ func (s *Server) roomParam(w http.ResponseWriter, r *http.Request, canonical boo
 // roomSession is roomParam, then the session: without one, the user is sent
 // to sign in, with the room filled in.
 func (s *Server) roomSession(w http.ResponseWriter, r *http.Request, canonical bool) (string, Session, bool) {
+	return s.roomSessionBy(w, r, canonical, s.session)
+}
+
+// roomSessionBy is roomSession with the session found by session.
+func (s *Server) roomSessionBy(w http.ResponseWriter, r *http.Request, canonical bool, session func(*http.Request) (Session, bool)) (string, Session, bool) {
 	room, ok := s.roomParam(w, r, canonical)
 	if !ok {
 		return "", Session{}, false
 	}
-	sess, ok := s.session(r)
+	sess, ok := session(r)
 	if !ok {
 		http.Redirect(w, r, "/?room="+url.QueryEscape(room), http.StatusSeeOther)
 		return "", Session{}, false

@@ -151,6 +151,24 @@ func (h *Hub) Focus(ctx context.Context, room, person string, ttl time.Duration)
 	return h.broker.Focus(ctx, room, person, ttl)
 }
 
+// ReadFocused is what a broker offers that does MarkRead and Focus in one
+// round trip: a focused page says both with every read it reports.
+type ReadFocused interface {
+	// MarkReadFocused does what MarkRead and then Focus do.
+	MarkReadFocused(ctx context.Context, room, person, name string, seq int64, ttl time.Duration) error
+}
+
+// MarkReadFocused does MarkRead and Focus: at once where the broker can.
+func (h *Hub) MarkReadFocused(ctx context.Context, room, person, name string, seq int64, ttl time.Duration) error {
+	if rf, ok := h.broker.(ReadFocused); ok {
+		return rf.MarkReadFocused(ctx, room, person, name, seq, ttl)
+	}
+	if err := h.broker.MarkRead(ctx, room, person, name, seq); err != nil {
+		return err
+	}
+	return h.broker.Focus(ctx, room, person, ttl)
+}
+
 // Arrived implements Reading through the broker.
 func (h *Hub) Arrived(ctx context.Context, room string, m Message, sender string) ([]string, error) {
 	return h.broker.Arrived(ctx, room, m, sender)

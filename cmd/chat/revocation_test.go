@@ -66,6 +66,12 @@ func testSignOutRevokesTheSessionEverywhere(t *testing.T, st store) {
 	if resp, _ := copied.Get("/rooms/" + room); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the copied cookie opens the room: %d, want 303 to sign in", resp.StatusCode)
 	}
+	// A read report trusts its session as the polls do: no longer.
+	read := copied.PostForm("/rooms/"+room+"/read", url.Values{"seq": {"1"}, "focused": {"1"}})
+	read.Body.Close()
+	if read.StatusCode != http.StatusSeeOther {
+		t.Errorf("a read report with the copied cookie: %d, want 303 to sign in", read.StatusCode)
+	}
 	if resp, _ := copied.Get("/session"); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET /session with the copied cookie: %d, want 401", resp.StatusCode)
 	}

@@ -17,7 +17,10 @@ import (
 // lists their rooms. A write to both is one pipeline: one round trip on
 // one Redis, one per node on a cluster.
 
-var _ realtime.Reading = (*Broker)(nil)
+var (
+	_ realtime.Reading     = (*Broker)(nil)
+	_ realtime.ReadFocused = (*Broker)(nil)
+)
 
 // readingKey holds where the people who have been in the room stand, a
 // hash: per person P, "n:P" the name they were last there under, "r:P"
@@ -142,6 +145,13 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {tell, changed}
 `)
 
+// focus notes person's focused page in room until ttl from now, within a
+// pipeline.
+func (b *Broker) focus(ctx context.Context, pipe redis.Pipeliner, room, person string, ttl time.Duration) {
+	pipe.HSet(ctx, readingKey(room), "f:"+person, time.Now().Add(ttl).UnixMilli())
+	pipe.PExpire(ctx, readingKey(room), b.roomTTL)
+}
+
 // listRoom keeps room in person's list, within a pipeline.
 func (b *Broker) listRoom(ctx context.Context, pipe redis.Pipeliner, room, person string, now time.Time) {
 	k := readerRoomsKey(person)
@@ -155,6 +165,12 @@ func (b *Broker) listRoom(ctx context.Context, pipe redis.Pipeliner, room, perso
 // text once if Redis does not have it). Every instance raises the read
 // mark and the room's place in what it keeps of the person.
 func (b *Broker) MarkRead(ctx context.Context, room, person, name string, seq int64) error {
+	return b.MarkReadFocused(ctx, room, person, name, seq, 0)
+}
+
+// MarkReadFocused implements realtime.ReadFocused: MarkRead's pipeline,
+// with ttl (not zero) Focus's writes in it too.
+func (b *Broker) MarkReadFocused(ctx context.Context, room, person, name string, seq int64, ttl time.Duration) error {
 	now := time.UnixMilli(time.Now().UnixMilli()) // as the list keeps it
 	keys := []string{readingKey(room), seqKey(room)}
 	args := []any{person, name, seq, b.roomTTL.Milliseconds(), realtime.FoldName(name)}
@@ -167,6 +183,9 @@ func (b *Broker) MarkRead(ctx context.Context, room, person, name string, seq in
 				read = markReadScript.EvalSha(ctx, pipe, keys, args...)
 			}
 			b.listRoom(ctx, pipe, room, person, now)
+			if ttl > 0 {
+				b.focus(ctx, pipe, room, person, ttl)
+			}
 			return nil
 		})
 		return read, err
@@ -208,8 +227,7 @@ func (b *Broker) SetLevel(ctx context.Context, room, person string, level realti
 // Focus implements realtime.Reading: one pipeline on the room's slot.
 func (b *Broker) Focus(ctx context.Context, room, person string, ttl time.Duration) error {
 	_, err := b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		pipe.HSet(ctx, readingKey(room), "f:"+person, time.Now().Add(ttl).UnixMilli())
-		pipe.PExpire(ctx, readingKey(room), b.roomTTL)
+		b.focus(ctx, pipe, room, person, ttl)
 		return nil
 	})
 	if err != nil {

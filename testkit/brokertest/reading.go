@@ -248,4 +248,17 @@ func tellsWhomToPush(t *testing.T, f Factory) {
 		t.Fatal(err)
 	}
 	check("hi", "s:eve", dan)
+	// A focused page's report of what it read, in one call where the
+	// broker offers it: the mark holds on every instance, and the focus
+	// spares the push.
+	if rf, ok := b.(realtime.ReadFocused); ok {
+		m, _ := sendAt(t, other, room, "x", "s:eve", "hello dan", time.Now())
+		if err := rf.MarkReadFocused(ctx, room, dan, "dan", m.Seq, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		check("@dan hi", "s:eve") // bob is focused too
+		seq := m.Seq + 1          // the message just checked
+		want := fmt.Sprintf("%s %d/%d 1 @1 all", room, m.Seq, seq)
+		wantStanding(t, []realtime.Broker{b, other}, dan, want)
+	}
 }

@@ -1683,15 +1683,23 @@
   // ---- Reading: where the reader stopped, for all their devices ---------
   //
   // While the page is visible and focused, the newest message in view is
-  // reported read (POST /rooms/{room}/read, debounced), and again when the
-  // page gets the focus back; a heartbeat every 15 s (focused=1) says the
-  // page is focused, so that no push is sent for this room meanwhile (the
-  // server keeps it 30 s).
+  // reported read (POST /rooms/{room}/read): 300 ms after messages stop
+  // coming, and at most once every 3 s while they keep coming (a report
+  // is a write to the store shared by every instance), and again when the
+  // page gets the focus back. What was in view while focused is reported
+  // even if the focus went meanwhile. A heartbeat every 15 s (focused=1)
+  // says the page is focused, so that no push is sent for this room
+  // meanwhile (the server keeps it 30 s); a report that said so within
+  // the last 10 s stands in for it.
   {
     const readURL = `/rooms/${encodeURIComponent(roomName)}/read`;
     const focused = () => !document.hidden && document.hasFocus();
     const post = (fields) => fetch(readURL, { method: 'POST', body: new URLSearchParams(fields), credentials: 'same-origin' }).catch(() => {});
+    const readGap = 3000;
     let reported = 0;
+    let seen = 0; // the newest message in view while focused
+    let lastReport = 0; // when a report last went
+    let lastFocused = 0; // when a post last said focused=1
     let readTimer = 0;
     const newestInView = () => {
       const view = log.getBoundingClientRect();
@@ -1703,18 +1711,25 @@
       return 0;
     };
     const reportRead = () => {
+      if (focused()) seen = Math.max(seen, newestInView());
       clearTimeout(readTimer);
       readTimer = setTimeout(() => {
-        if (!focused()) return;
-        const seq = newestInView();
-        if (seq > reported) {
-          reported = seq;
-          post({ seq: String(seq), focused: '1' });
+        if (focused()) seen = Math.max(seen, newestInView());
+        if (seen <= reported) return;
+        reported = seen;
+        lastReport = Date.now();
+        const fields = { seq: String(seen) };
+        if (focused()) {
+          fields.focused = '1';
+          lastFocused = lastReport;
         }
-      }, 300);
+        post(fields);
+      }, Math.max(300, lastReport + readGap - Date.now()));
     };
     const heartbeat = () => {
-      if (focused()) post({ focused: '1' });
+      if (!focused() || Date.now() - lastFocused < 10000) return;
+      lastFocused = Date.now();
+      post({ focused: '1' });
     };
     setInterval(heartbeat, 15000);
     window.addEventListener('focus', () => {

@@ -274,3 +274,46 @@ func TestUnreadWithoutJS(t *testing.T) {
 		t.Errorf("GET /my-rooms without a session: %d, want 303", resp.StatusCode)
 	}
 }
+
+// A focused page reports what it read 300 ms after messages stop coming
+// and at most once every 3 s while they keep coming, through a phone's
+// 200 ms round trip: eight messages 400 ms apart are two or three
+// reports, not eight, the last of them the newest message, said focused.
+func TestBrowserReadReportsGathered(t *testing.T) {
+	inst := startInstance(t, sharedEnv(""))
+	room := testkit.Room()
+	ann := newTab(t, newBrowser(t))
+	ann.focusAlways()
+	phone(t, ann, inst, "Ann", room)
+	// Every report the page's script posts, as it posts it.
+	evalJS[bool](ann, `(() => {
+		window.readReports = [];
+		const realFetch = window.fetch;
+		window.fetch = (url, opts) => {
+			if (String(url).endsWith('/read') && opts && opts.body) window.readReports.push(String(opts.body));
+			return realFetch(url, opts);
+		};
+		return true;
+	})()`)
+
+	bob := chattest.NewUser(t, inst.URL)
+	bob.SignIn("Bob", room)
+	ws := bob.Dial(room)
+	ws.Next()
+	const n = 8
+	tick := time.NewTicker(400 * time.Millisecond) // paces the talk; synchronises nothing
+	defer tick.Stop()
+	for i := range n {
+		ws.Send(fmt.Sprint("message ", i+1), fmt.Sprint("r", i))
+		<-tick.C
+	}
+	ann.waitJS(fmt.Sprintf(`document.querySelector('#msg-%d')`, n))
+	last := fmt.Sprintf("seq=%d&focused=1", n)
+	ann.waitJS(fmt.Sprintf(`window.readReports.includes(%q)`, last))
+	reports := evalJS[[]string](ann, `window.readReports.filter(b => b.startsWith('seq='))`)
+	if len(reports) > 3 || reports[len(reports)-1] != last {
+		t.Errorf("read reports for %d messages 400 ms apart: %q, want at most 3, the last %q", n, reports, last)
+	}
+	// And the store has it, through the proxy as the page posted it.
+	ann.waitStored(room, `data-unread="0"`)
+}

@@ -63,8 +63,10 @@ type dayConfig struct {
 // and "your rooms" every 8 s while the page is open; neither poll is sent
 // while the socket brought that list within 40 s.
 const (
-	dayReadDelay     = 300 * time.Millisecond // a focused page reports its newest message this long after it came
+	dayReadDelay     = 300 * time.Millisecond // a focused page reports its newest message this long after messages stop
+	dayReadGap       = 3 * time.Second        // and at most this often
 	dayFocusBeat     = 15 * time.Second       // and that it is focused this often
+	dayFocusFresh    = 10 * time.Second       // unless a report said so this recently
 	dayDirectoryPoll = 5 * time.Second
 	dayMyRoomsPoll   = 8 * time.Second
 	dayDirectoryHeld = 40 * time.Second
@@ -114,7 +116,7 @@ func addDayFlags(fs *flag.FlagSet, d *dayConfig) {
 	fs.BoolVar(&d.reloads, "day-reloads", true, "reload pages: close the socket, GET the room page, open the socket again")
 	fs.Float64Var(&d.reloadPerMin, "day-reload-per-min", 0.05, "share of pages reloading per minute (each page a Poisson process)")
 	fs.BoolVar(&d.polls, "day-polls", true, "poll as the room page does: the directory (GET /rooms?current=) every 5 s and your rooms (GET /my-rooms) every 8 s, each unless the page's socket brought it within 40 s")
-	fs.Float64Var(&d.focusedShare, "day-focused-share", 0.2, "share of people with one of their pages focused (the others in background tabs): as the page's script does, it POSTs /rooms/{room}/read with the newest seq 300 ms after messages come, and focused=1 every 15 s")
+	fs.Float64Var(&d.focusedShare, "day-focused-share", 0.2, "share of people with one of their pages focused (the others in background tabs): as the page's script does, it POSTs /rooms/{room}/read with the newest seq 300 ms after messages stop coming (at most every 3 s), and focused=1 every 15 s unless a report said so within 10 s")
 	fs.Float64Var(&d.slowShare, "day-slow-share", 0.1, "share of people behind a long round trip")
 	fs.DurationVar(&d.slowRTT, "day-slow-rtt", 200*time.Millisecond, "their round trip: half of it added before each write and after each read of their connections")
 	fs.DurationVar(&d.duration, "day-duration", 5*time.Minute, "length of the day, after everyone is connected")
@@ -867,8 +869,9 @@ func (r *dayRun) pollLoop(s *daySock, rng *rand.Rand, stop <-chan struct{}) {
 }
 
 // focusLoop reports as s's focused page does (chat.js): the newest seq
-// it holds dayReadDelay after messages stop coming, with focused=1, and
-// focused=1 alone every dayFocusBeat, from a random phase.
+// it holds dayReadDelay after messages stop coming and at most every
+// dayReadGap, with focused=1, and focused=1 alone every dayFocusBeat (from
+// a random phase) unless a report went within dayFocusFresh.
 func (r *dayRun) focusLoop(s *daySock, rng *rand.Rand, stop <-chan struct{}) {
 	beat := time.NewTicker(dayFocusBeat)
 	defer beat.Stop()
@@ -878,25 +881,34 @@ func (r *dayRun) focusLoop(s *daySock, rng *rand.Rand, stop <-chan struct{}) {
 	read.Stop()
 	defer read.Stop()
 	var reported int64
+	var lastReport, lastFocused time.Time
 	for {
 		form := url.Values{"focused": {"1"}}
 		select {
 		case <-stop:
 			return
 		case <-s.focused:
-			read.Reset(dayReadDelay)
+			read.Reset(max(dayReadDelay, time.Until(lastReport.Add(dayReadGap))))
 			continue
 		case <-phase.C:
 			beat.Reset(dayFocusBeat)
+			if time.Since(lastFocused) < dayFocusFresh {
+				continue
+			}
 		case <-beat.C:
+			if time.Since(lastFocused) < dayFocusFresh {
+				continue
+			}
 		case <-read.C:
 			seq := s.newest.Load()
 			if seq <= reported {
 				continue
 			}
 			reported = seq
+			lastReport = time.Now()
 			form.Set("seq", strconv.FormatInt(seq, 10))
 		}
+		lastFocused = time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.p.base.String()+"/rooms/"+s.room.name+"/read", strings.NewReader(form.Encode()))
 		if err == nil {

@@ -8,9 +8,9 @@
 # them, 5 % of pages reloading per minute, every page polling "your rooms"
 # and the directory (unless its socket brought the directory within 40 s,
 # as the page's script does), a fifth of people with one page focused
-# (reporting what they read 300 ms after messages come, and that they are
-# focused every 15 s, as the script does; their other page and everyone
-# else's are background tabs), a tenth of people on a 200 ms round trip.
+# (reporting what they read 300 ms after messages stop coming, at most
+# every 3 s, and that they are focused every 15 s, as the script does;
+# their other page and everyone else's are background tabs), a tenth of people on a 200 ms round trip.
 #
 # Runs, each DURATION long (default 2m; about 17 minutes in all at 2,000
 # people), on fresh instances and an empty Redis:

@@ -108,3 +108,25 @@ func TestJSONDepth(t *testing.T) {
 		}
 	}
 }
+
+// A page says whether it is shown in a frame of its own; anything else,
+// a message above all, is not taken for one.
+func TestVisibilityFrame(t *testing.T) {
+	for _, c := range []struct {
+		typ           websocket.MessageType
+		data          string
+		visible, isIt bool
+	}{
+		{websocket.MessageText, `{"visible": false}`, false, true},
+		{websocket.MessageText, `{"visible":true,"headers":{}}`, true, true},
+		{websocket.MessageText, `{"visible": false, "text": "hi"}`, false, false},
+		{websocket.MessageText, `{"typing": true}`, false, false},
+		{websocket.MessageText, `{"visible": "no"}`, false, false},
+		{websocket.MessageBinary, `{"visible": false}`, false, false},
+		{websocket.MessageText, `{"visible": false, "pad": "` + strings.Repeat("x", 256) + `"}`, false, false},
+	} {
+		if visible, ok := visibility(c.typ, []byte(c.data)); visible != c.visible || ok != c.isIt {
+			t.Errorf("visibility(%v, %s) = %v, %v; want %v, %v", c.typ, c.data, visible, ok, c.visible, c.isIt)
+		}
+	}
+}

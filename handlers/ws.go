@@ -261,6 +261,22 @@ func isTyping(typ websocket.MessageType, data []byte) bool {
 	return json.Unmarshal(data, &in) == nil && in.Typing && in.Text == nil
 }
 
+// visibility reads a frame that is the page's {"visible": true} or
+// {"visible": false}: whether the page is shown (ok: it is one).
+func visibility(typ websocket.MessageType, data []byte) (visible, ok bool) {
+	if typ != websocket.MessageText || len(data) > 256 || !utf8.Valid(data) || jsonDepth(data) > maxFrameDepth {
+		return false, false
+	}
+	var in struct {
+		Visible *bool   `json:"visible"`
+		Text    *string `json:"text"`
+	}
+	if json.Unmarshal(data, &in) != nil || in.Visible == nil || in.Text != nil {
+		return false, false
+	}
+	return *in.Visible, true
+}
+
 // incoming is the JSON object htmx's ws extension sends for the form: its
 // fields plus a headers object, which is ignored.
 type incoming struct {
@@ -448,6 +464,10 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, room string
 				}
 				cancel()
 			}
+			continue
+		}
+		if visible, ok := visibility(typ, data); ok {
+			sock.SetVisible(visible) // no answer: the page needs none
 			continue
 		}
 		if c, ok := decodeChange(ctx, typ, data); ok {

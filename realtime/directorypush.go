@@ -67,6 +67,11 @@ func (h *Hub) directoryLoop(ctx context.Context) {
 			for sock := range r.sockets {
 				// Best effort, as typing: the next one comes within
 				// directoryResend, and the page polls without it.
+				if sock.hidden.Load() {
+					// Sent at the first look once it is shown.
+					sock.directorySent = false
+					continue
+				}
 				if sock.directory && (all || !sock.directorySent) {
 					queued, flush := sock.offered(out.by(sock))
 					sock.directorySent = sock.directorySent || queued

@@ -799,6 +799,69 @@ func TestHubPushesTheDirectory(t *testing.T) {
 	})
 }
 
+// A hidden page's socket is sent neither who is typing nor the directory,
+// and everything else as before; shown again, it is sent the directory
+// that changed while it was hidden at the next look, and typing with the
+// next frame.
+func TestHubHiddenPagesGetNoTypingNorDirectory(t *testing.T) {
+	ctx := brokertest.Context(t)
+	b := realtime.NewMemoryBroker(100)
+	t.Cleanup(func() { b.Close() })
+	h, stop := realtime.StartHub(b, &countingRenderer{}, realtime.WithPresenceTiming(fastPresence), realtime.WithDirectoryPush(50*time.Millisecond))
+	t.Cleanup(stop)
+	a, other := testkit.Room(), testkit.Room()
+	join := func(room, name string) *realtime.Socket {
+		t.Helper()
+		s, err := h.Join(ctx, room, brokertest.User(name), realtime.NewTestConn(), realtime.FollowingDirectory())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Leave)
+		return s
+	}
+	send := func(text string) {
+		t.Helper()
+		if _, err := h.Send(ctx, a, realtime.Message{Name: "bob", Text: text}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	message := func(text string) func(string) bool {
+		return func(f string) bool { return strings.HasSuffix(f, ":"+text) }
+	}
+	listed := func(room string) func(string) bool {
+		return func(f string) bool { return strings.HasPrefix(f, "d@"+a+":") && strings.Contains(f, room+"=1,") }
+	}
+	typing := func(name string) func(string) bool {
+		return func(f string) bool { return strings.HasPrefix(f, "t:") && strings.Contains(f, name) }
+	}
+	shown, hidden := join(a, "ann"), join(a, "hid")
+	nextFrame(t, ctx, hidden, func(f string) bool { return strings.HasPrefix(f, "d@"+a+":") })
+	hidden.SetVisible(false)
+	// What was queued for it before it hid.
+	send("before")
+	nextFrame(t, ctx, hidden, message("before"))
+
+	join(other, "cat") // the directory changes
+	nextFrame(t, ctx, shown, listed(other))
+	if err := h.Typing(ctx, a, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	nextFrame(t, ctx, shown, typing("bob"))
+	send("after")
+	for f := ""; !message("after")(f); f = recvAny(t, ctx, hidden) {
+		if strings.HasPrefix(f, "t:") || strings.HasPrefix(f, "d@") {
+			t.Errorf("the hidden page was sent %q", f)
+		}
+	}
+
+	hidden.SetVisible(true)
+	nextFrame(t, ctx, hidden, listed(other))
+	if err := h.Typing(ctx, a, "dan"); err != nil {
+		t.Fatal(err)
+	}
+	nextFrame(t, ctx, hidden, typing("dan"))
+}
+
 // A name a frame had lately goes again only when the pages would stop
 // showing it (typingRepeat after that frame, not with each signal), and not
 // at all once its message came: the pages stop showing it then.

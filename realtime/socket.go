@@ -1,6 +1,9 @@
 package realtime
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Conn is the connection a socket's frames are written to. A frame is
 // whole and ready to write (the Renderer's bytes), so that the same bytes
@@ -68,6 +71,9 @@ type Socket struct {
 	// directorySent: it was, at least once (the directory loop's alone).
 	directory     bool
 	directorySent bool
+	// hidden: the page is not shown (SetVisible): typing and the
+	// directory, which nobody would see there, are not sent to it.
+	hidden atomic.Bool
 
 	mu      sync.Mutex // guards the fields below; see Hub for the lock order
 	queue   [][]byte   // frames waiting to be written, at most hub.queueSize
@@ -79,6 +85,16 @@ type Socket struct {
 	seen    int64   // highest seq the page shows
 	closed  bool
 	dropped bool
+}
+
+// SetVisible says whether the socket's page is shown. A hidden page (a
+// background tab, a locked phone) is not sent who is typing nor the
+// directory: written to every page of a room, they are most of what
+// sockets are sent, and nobody sees them there. It is sent the directory
+// at the hub's next look once shown; messages, presence and the rest go
+// to every page alike.
+func (s *Socket) SetVisible(visible bool) {
+	s.hidden.Store(!visible)
 }
 
 // Dropped reports whether the socket was dropped for not keeping up.

@@ -140,7 +140,9 @@ func (h *Hub) sendTyping(r *localRoom, names []string, fl *flushList) {
 	out := renderAs(func(rr Renderer) []byte { return rr.Typing(names) })
 	r.mu.RLock()
 	for sock := range r.sockets {
-		fl.add(sock, sock.offer(out.by(sock)))
+		if !sock.hidden.Load() {
+			fl.add(sock, sock.offer(out.by(sock)))
+		}
 	}
 	r.mu.RUnlock()
 	fl.flush()

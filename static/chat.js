@@ -79,7 +79,9 @@
   // page's): while they come, the list's own poll is not sent. When none
   // came for 40 s (the socket is down, or this reader's directory has
   // private rooms of their own, which the socket does not bring), the poll
-  // goes again.
+  // goes again. A hidden page is not sent the directory (below, "Shown or
+  // hidden"), and does not poll it either: it is seen again within 5 s of
+  // being shown.
   const pushed = {};
   for (const id of ['rooms', 'my-rooms']) {
     const list = document.getElementById(id);
@@ -92,6 +94,7 @@
   document.addEventListener('htmx:before:request', (e) => {
     const id = e.target?.id;
     if (id in pushed && Date.now() - pushed[id] < 40000) e.preventDefault();
+    else if (id === 'rooms' && 'rooms' in pushed && document.hidden) e.preventDefault();
   });
 
   const myRooms = document.getElementById('my-rooms');
@@ -1589,6 +1592,21 @@
     typingSent = now;
     try { ws.send(JSON.stringify({ typing: true })); } catch { /* the next keystroke tries again */ }
   });
+
+  // ---- Shown or hidden ---------------------------------------------------
+  //
+  // A hidden page (a background tab, a locked phone) is not sent who is
+  // typing nor the directory: nobody sees them there. The page says so
+  // ({"visible": false}) when it joins hidden (a socket starts shown) and
+  // each time that changes; messages, the members and "Your rooms" (the
+  // tab's title counts its unread) keep coming.
+  const sayShown = () => {
+    const ws = socket();
+    if (!conn.admitted || !ws || ws.readyState !== WebSocket.OPEN) return;
+    try { ws.send(JSON.stringify({ visible: !document.hidden })); } catch { /* said again at the next change or join */ }
+  };
+  document.addEventListener('visibilitychange', sayShown);
+  chat.addEventListener('chat:admitted', () => { if (document.hidden) sayShown(); });
 
   // A private room's invitation link, once made, has a Copy button.
   const inviteLink = document.getElementById('invite-link');

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -91,4 +92,67 @@ func TestTypingIsLimitedAndSummedUp(t *testing.T) {
 	if got := evalJS[string](p, `document.querySelector('#typing').textContent`); !strings.HasPrefix(got, "Bo ") && !strings.HasPrefix(got, "Cy ") && !strings.HasPrefix(got, "Di ") {
 		t.Errorf("the typing line says %q", got)
 	}
+}
+
+// A page in a background tab is not sent who is typing: it says it is
+// hidden, over its socket, and says so again when shown. Through a phone's
+// 200 ms round trip: while Ann's page is hidden, Bob types and a page that
+// is shown says so, and Ann's gets no typing signal before Bob's message;
+// shown again, it shows Bob typing.
+func TestBrowserHiddenPageIsNotSentTyping(t *testing.T) {
+	inst := startInstance(t, sharedEnv(""))
+	br := newBrowser(t)
+	room := testkit.Room()
+	ann, cat := newTab(t, br), newTab(t, br)
+	phone(t, ann, inst, "Ann", room)
+	cat.signIn(inst.URL, "Cat", room)
+	cat.waitJS(connected)
+	// Every typing signal Ann's page is sent, from now on.
+	evalJS[bool](ann, `(() => {
+		window.typingSeen = [];
+		new MutationObserver((records) => {
+			for (const r of records) for (const n of r.addedNodes) {
+				for (const p of n.querySelectorAll ? [n, ...n.querySelectorAll('[data-signal="typing"]')] : []) {
+					if (p.dataset?.signal === 'typing') window.typingSeen.push(p.dataset.name);
+				}
+			}
+		}).observe(document.getElementById('signals'), { childList: true, subtree: true });
+		return true;
+	})()`)
+	// The tab goes to the background, as the browser tells the page.
+	setHidden := func(hidden bool) {
+		t.Helper()
+		evalJS[bool](ann, fmt.Sprintf(`(() => {
+			Object.defineProperty(document, 'hidden', { configurable: true, get: () => %[1]t });
+			Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => %[1]t ? 'hidden' : 'visible' });
+			document.dispatchEvent(new Event('visibilitychange'));
+			return true;
+		})()`, hidden))
+	}
+	setHidden(true)
+	// Her page's frames are read in order: once her message is stored,
+	// the server has read that the page is hidden.
+	ann.do(chromedp.Click(chromedp.CSS("#text")), chromedp.KeyEvent("brb\r"))
+	ann.waitTexts("brb")
+	ann.waitJS(outboxEmpty)
+
+	bob := chattest.NewUser(t, inst.URL)
+	bob.SignIn("Bob", room)
+	ws := bob.Dial(room)
+	ws.Next()
+	ws.SendRaw([]byte(`{"typing": true}`))
+	cat.waitJSWithin(`document.querySelector('#typing').textContent === 'Bob is typing…'`, 3*time.Second)
+	ws.Send("hello", "h1")
+	ann.waitTexts("brb", "hello")
+	if seen := evalJS[[]string](ann, `window.typingSeen`); len(seen) != 0 {
+		t.Errorf("the hidden page was sent typing: %q", seen)
+	}
+
+	// Shown again: Bob's next signal reaches it.
+	setHidden(false)
+	ann.do(chromedp.KeyEvent("back\r"))
+	ann.waitTexts("brb", "hello", "back")
+	ann.waitJS(outboxEmpty)
+	ws.SendRaw([]byte(`{"typing": true}`))
+	ann.waitJSWithin(`document.querySelector('#typing').textContent === 'Bob is typing…'`, 5*time.Second)
 }

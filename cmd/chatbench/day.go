@@ -53,6 +53,7 @@ type dayConfig struct {
 	reloadPerMin float64 // pages reloading per minute, as a share of all pages
 	polls        bool
 	focusedShare float64 // people with one page focused, reporting what they read
+	background   bool    // the pages not focused say they are hidden
 	slowShare    float64
 	slowRTT      time.Duration
 	duration     time.Duration
@@ -117,6 +118,7 @@ func addDayFlags(fs *flag.FlagSet, d *dayConfig) {
 	fs.Float64Var(&d.reloadPerMin, "day-reload-per-min", 0.05, "share of pages reloading per minute (each page a Poisson process)")
 	fs.BoolVar(&d.polls, "day-polls", true, "poll as the room page does: the directory (GET /rooms?current=) every 5 s and your rooms (GET /my-rooms) every 8 s, each unless the page's socket brought it within 40 s")
 	fs.Float64Var(&d.focusedShare, "day-focused-share", 0.2, "share of people with one of their pages focused (the others in background tabs): as the page's script does, it POSTs /rooms/{room}/read with the newest seq 300 ms after messages stop coming (at most every 3 s), and focused=1 every 15 s unless a report said so within 10 s")
+	fs.BoolVar(&d.background, "day-background", true, "the pages not focused are background tabs: each says so over its socket ({\"visible\": false}) once it has joined, as the page's script does, and is sent no typing nor directory")
 	fs.Float64Var(&d.slowShare, "day-slow-share", 0.1, "share of people behind a long round trip")
 	fs.DurationVar(&d.slowRTT, "day-slow-rtt", 200*time.Millisecond, "their round trip: half of it added before each write and after each read of their connections")
 	fs.DurationVar(&d.duration, "day-duration", 5*time.Minute, "length of the day, after everyone is connected")
@@ -547,6 +549,12 @@ func (r *dayRun) open(ctx context.Context, s *daySock) (*websocket.Conn, []byte,
 			return nil, nil, fmt.Errorf("before history: %s", closeErrKey(err))
 		}
 		if typ == websocket.MessageText && bytes.Contains(data, historyTag) {
+			if s.focused == nil && r.d.background {
+				if err := write(conn, hiddenFrame); err != nil {
+					conn.CloseNow()
+					return nil, nil, fmt.Errorf("say hidden: %s", closeErrKey(err))
+				}
+			}
 			return conn, data, nil
 		}
 	}
@@ -751,8 +759,12 @@ func (r *dayRun) writeLoop(p *dayPerson, stop <-chan struct{}) {
 	}
 }
 
-// typingFrame is what a page sends while its box holds text.
-var typingFrame = []byte(`{"typing":true}`)
+// typingFrame is what a page sends while its box holds text, and
+// hiddenFrame what a page in a background tab says once it has joined.
+var (
+	typingFrame = []byte(`{"typing":true}`)
+	hiddenFrame = []byte(`{"visible":false}`)
+)
 
 // write sends the frame that frame returns on s's socket, unless it is
 // gone, and counts it.
@@ -1049,6 +1061,7 @@ type dayReport struct {
 	ReloadPerMin   float64 `json:"reload_per_min"`
 	Polls          bool    `json:"polls"`
 	FocusedShare   float64 `json:"focused_share"`
+	Background     bool    `json:"background"`
 	SlowShare      float64 `json:"slow_share"`
 	SlowRTT        float64 `json:"slow_rtt_ms"`
 	SlowPeople     int     `json:"slow_people"`
@@ -1143,7 +1156,7 @@ func newDayReport(r *dayRun) *dayReport {
 		RoomMin: d.roomMin, RoomMax: d.roomMax, RoomsEach: d.roomsEach, Seed: d.seed,
 		MessageEvery: d.messageEvery.Seconds(), Messages: d.messages,
 		Typing: d.typing, TypingShare: d.typingShare, TypingEvery: d.typingEvery.Seconds(),
-		Reloads: d.reloads, ReloadPerMin: d.reloadPerMin, Polls: d.polls, FocusedShare: d.focusedShare,
+		Reloads: d.reloads, ReloadPerMin: d.reloadPerMin, Polls: d.polls, FocusedShare: d.focusedShare, Background: d.background,
 		SlowShare: d.slowShare, SlowRTT: float64(d.slowRTT.Milliseconds()), Duration: d.duration.Seconds(),
 		ConnectErrors: map[string]int{}, RefusalReason: map[string]int{}, Frames: map[string]int64{}, ReloadErrors: map[string]int{},
 		Disconnect: map[string]int{}, Servers: []serverReport{}, Redis: d.redis, RedisCommands: map[string]redisCmd{},
@@ -1294,8 +1307,8 @@ func (rep *dayReport) writeText(w io.Writer) error {
 		return "off"
 	}
 	p("day %s: %d people on %s, %d rooms of %d–%d (median %d), %d rooms each, seed %d", rep.RunID, rep.People, strings.Join(rep.URLs, ","), rep.Rooms, rep.RoomMin, rep.RoomMax, rep.RoomSizeMedian, rep.RoomsEach, rep.Seed)
-	p("load: messages %s (one per %gs per person), typing %s (%.0f%%, every %gs), reloads %s (%.1f%%/min), polls %s, focused pages %.0f%% of people, %d slow people (%.0f%%, %g ms round trip), %gs",
-		onOff(rep.Messages), rep.MessageEvery, onOff(rep.Typing), rep.TypingShare*100, rep.TypingEvery, onOff(rep.Reloads), rep.ReloadPerMin*100, onOff(rep.Polls), rep.FocusedShare*100, rep.SlowPeople, rep.SlowShare*100, rep.SlowRTT, rep.Duration)
+	p("load: messages %s (one per %gs per person), typing %s (%.0f%%, every %gs), reloads %s (%.1f%%/min), polls %s, focused pages %.0f%% of people (the other pages in background tabs: %s), %d slow people (%.0f%%, %g ms round trip), %gs",
+		onOff(rep.Messages), rep.MessageEvery, onOff(rep.Typing), rep.TypingShare*100, rep.TypingEvery, onOff(rep.Reloads), rep.ReloadPerMin*100, onOff(rep.Polls), rep.FocusedShare*100, onOff(rep.Background), rep.SlowPeople, rep.SlowShare*100, rep.SlowRTT, rep.Duration)
 	p("connections %d, failed %d %s in %.1f s; measured %.1f s (day %.1f, drain %.1f, drained %v)", rep.Connections, rep.ConnectFailed, counts(rep.ConnectErrors), rep.ConnectSeconds, rep.MeasuredSeconds, rep.DaySeconds, rep.DrainSeconds, rep.Drained)
 	p("messages sent %d, accepted %d, refused %d %s, unanswered %d; typing sent %d, received %d; reloads %d %s; polls %d (%d failed, %d held: the socket brought the list); reads %d (%d failed)",
 		rep.Sent, rep.Accepted, rep.Refused, counts(rep.RefusalReason), rep.Unanswered, rep.TypingSent, rep.TypingRecv, rep.Reloaded, counts(rep.ReloadErrors), rep.Polled, rep.PollErrors, rep.PollsHeld, rep.Reads, rep.ReadErrors)

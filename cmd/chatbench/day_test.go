@@ -93,7 +93,7 @@ func TestDayNothingLostOrDoubled(t *testing.T) {
 		t.Errorf("redis %q: memory %d, commands %v; servers %v", rep.RedisError, rep.RedisMemory, rep.RedisCommands, rep.Servers)
 	}
 	for _, k := range []string{"people", "rooms", "room_min", "room_max", "rooms_each", "seed", "message_every_s", "messages",
-		"typing", "typing_share", "reloads", "reload_per_min", "polls", "focused_share", "reads_done", "slow_share", "slow_rtt_ms", "duration_s",
+		"typing", "typing_share", "reloads", "reload_per_min", "polls", "focused_share", "background", "reads_done", "slow_share", "slow_rtt_ms", "duration_s",
 		"expected", "received", "lost", "duplicated", "latency_p50_ms", "latency_p99_ms",
 		"chat_cpu_s", "redis_cpu_s", "redis_used_memory", "redis_commands",
 		"chat_cpu_pct_per_1000", "redis_cpu_pct_per_1000", "chat_mib_per_1000", "redis_mib_per_1000"} {

@@ -10,7 +10,8 @@
 # as the page's script does), a fifth of people with one page focused
 # (reporting what they read 300 ms after messages stop coming, at most
 # every 3 s, and that they are focused every 15 s, as the script does;
-# their other page and everyone else's are background tabs), a tenth of people on a 200 ms round trip.
+# their other page and everyone else's are background tabs, which say so
+# over their socket and are sent no typing nor directory), a tenth of people on a 200 ms round trip.
 #
 # Runs, each DURATION long (default 2m; about 17 minutes in all at 2,000
 # people), on fresh instances and an empty Redis:

@@ -838,7 +838,9 @@ func (r *dayRun) reload(s *daySock) bool {
 }
 
 // pollLoop polls as s's page does: the directory every 5 s and your rooms
-// every 8 s, from a random phase so that pages do not poll in step.
+// every 8 s, from a random phase so that pages do not poll in step, each
+// unless the socket brought it within 40 s, and the directory not at all
+// from a background tab.
 func (r *dayRun) pollLoop(s *daySock, rng *rand.Rand, stop <-chan struct{}) {
 	p := s.p
 	dir := time.NewTimer(time.Duration(rng.Int64N(int64(dayDirectoryPoll))))
@@ -852,7 +854,8 @@ func (r *dayRun) pollLoop(s *daySock, rng *rand.Rand, stop <-chan struct{}) {
 			return
 		case <-dir.C:
 			dir.Reset(dayDirectoryPoll)
-			if time.Now().UnixNano()-s.dirPushed.Load() < int64(dayDirectoryHeld) {
+			// A background tab neither is sent the directory nor polls it.
+			if time.Now().UnixNano()-s.dirPushed.Load() < int64(dayDirectoryHeld) || s.focused == nil && r.d.background {
 				r.pollsHeld.Add(1)
 				continue
 			}

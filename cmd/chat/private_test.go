@@ -242,7 +242,9 @@ func TestInvitationsThatDoNotHold(t *testing.T) {
 // directory never shows and whose page says that anyone with the link can
 // enter; invitations do not exist.
 func TestUnlistedRoomsWithoutAuth(t *testing.T) {
-	inst := startInstance(t, sharedEnv(redistest.Addr(t)))
+	// A Redis of its own: the directory lists at most 50 rooms, and the
+	// shared one holds every other test's rooms, busier than this one.
+	inst := startInstance(t, sharedEnv(redistest.Start(t).Addr))
 	u := chattest.NewUser(t, inst.URL)
 	if _, body := u.Get("/"); !strings.Contains(body, "Create an unlisted room") {
 		t.Fatal("the sign-in page offers no unlisted room")

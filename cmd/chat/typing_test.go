@@ -97,14 +97,15 @@ func TestTypingIsLimitedAndSummedUp(t *testing.T) {
 // A page in a background tab is not sent who is typing: it says it is
 // hidden, over its socket, and says so again when shown. Through a phone's
 // 200 ms round trip: while Ann's page is hidden, Bob types and a page that
-// is shown says so, and Ann's gets no typing signal before Bob's message;
-// shown again, it shows Bob typing.
+// is shown says so, and Ann's gets no typing signal before Bob's message,
+// nor after a network cut it reconnects through while still hidden; shown
+// again, it shows Bob typing.
 func TestBrowserHiddenPageIsNotSentTyping(t *testing.T) {
 	inst := startInstance(t, sharedEnv(""))
 	br := newBrowser(t)
 	room := testkit.Room()
 	ann, cat := newTab(t, br), newTab(t, br)
-	phone(t, ann, inst, "Ann", room)
+	proxy := phone(t, ann, inst, "Ann", room)
 	cat.signIn(inst.URL, "Cat", room)
 	cat.waitJS(connected)
 	// Every typing signal Ann's page is sent, from now on.
@@ -148,10 +149,32 @@ func TestBrowserHiddenPageIsNotSentTyping(t *testing.T) {
 		t.Errorf("the hidden page was sent typing: %q", seen)
 	}
 
+	// The network drops and comes back while the tab stays hidden: the
+	// new socket is told so again when it joins.
+	proxy.cut()
+	ann.waitJS(`document.querySelector('#connection').textContent === 'Reconnecting…'`)
+	proxy.restore()
+	ann.retryNow()
+	ann.waitJS(connected)
+	ann.do(chromedp.KeyEvent("still away\r"))
+	ann.waitTexts("brb", "hello", "still away")
+	ann.waitJS(outboxEmpty)
+	dan := chattest.NewUser(t, inst.URL)
+	dan.SignIn("Dan", room)
+	dws := dan.Dial(room)
+	dws.Next()
+	dws.SendRaw([]byte(`{"typing": true}`))
+	cat.waitJSWithin(`document.querySelector('#typing').textContent.includes('Dan')`, 3*time.Second)
+	dws.Send("hi all", "d1")
+	ann.waitTexts("brb", "hello", "still away", "hi all")
+	if seen := evalJS[[]string](ann, `window.typingSeen`); len(seen) != 0 {
+		t.Errorf("the hidden page was sent typing after reconnecting: %q", seen)
+	}
+
 	// Shown again: Bob's next signal reaches it.
 	setHidden(false)
 	ann.do(chromedp.KeyEvent("back\r"))
-	ann.waitTexts("brb", "hello", "back")
+	ann.waitTexts("brb", "hello", "still away", "hi all", "back")
 	ann.waitJS(outboxEmpty)
 	ws.SendRaw([]byte(`{"typing": true}`))
 	ann.waitJSWithin(`document.querySelector('#typing').textContent === 'Bob is typing…'`, 5*time.Second)

@@ -6,6 +6,9 @@
 # socketio for Node). Loopback only; about 15 minutes; not a CI step.
 # Needs redis-server, redis-cli, node and npm, jq, bc and curl.
 #
+# Each part prints its goal from issue 33 and whether this run met it; the
+# chat's parts keep a CPU profile of the first instance (*-cpu-top.txt).
+#
 #   1. cost: 40,000 deliveries/s offered (50 rooms x 40, one sender per
 #      room at 20 msg/s, two instances on one Redis): deliveries per server
 #      CPU-second of the chat and of Node, and floor's writes per CPU-second
@@ -13,7 +16,8 @@
 #   2. capacity: floor's writes per second unbounded, then the chat offered
 #      70% of it (50 rooms x 40, five senders per room).
 #   3. the shared store: Redis CPU per accepted message at 1,000 msg/s
-#      (connect, presence and sends together) and INFO commandstats;
+#      (connect, presence and sends together, and the sending alone) and
+#      INFO commandstats;
 #      storefloor: what Redis spends at that rate on one bare round trip a
 #      message (INCR, a PUBLISH to two subscribers, a Lua call) and on a Lua
 #      call carrying ten messages (docs/perf/redisfloor).
@@ -35,7 +39,8 @@ mkdir -p "$out"
 work=$(mktemp -d)
 trap 'pkill -f "$work/" 2>/dev/null || true; [ -n "${redis_pid:-}" ] && kill $redis_pid 2>/dev/null; rm -rf "$work"' EXIT
 
-go build -o "$work/chat" ./cmd/chat
+# With -tags pprof: instance 1 serves its profile (cmd/chat/pprof.go).
+go build -tags pprof -o "$work/chat" ./cmd/chat
 go build -o "$work/chatbench" ./cmd/chatbench
 go build -o "$work/redisfloor" ./docs/perf/redisfloor
 (cd "$bench_dir/floor" && go build -o "$work/floor" .)
@@ -60,7 +65,7 @@ stop_servers() {
 chat_up() {
   stop_servers
   for i in 1 2; do
-    TRUST_PROXY=1 SESSION_SECRET=perf REDISHOST=127.0.0.1 REDISPORT=6390 \
+    CHAT_PPROF_ADDR=$([ $i = 1 ] && echo 127.0.0.1:6061) TRUST_PROXY=1 SESSION_SECRET=perf REDISHOST=127.0.0.1 REDISPORT=6390 \
       SEND_RATE=10000 SEND_BURST=10000 \
       "$work/chat" -listen 127.0.0.1:808$i >"$work/chat-$i.log" 2>&1 &
   done
@@ -82,6 +87,20 @@ node_up() {
   urls=http://127.0.0.1:8091,http://127.0.0.1:8092
 }
 
+# profile NAME: a 15 s CPU profile of instance 1, from 10 s on (everyone
+# has joined by then: 2,000 sockets take 2-4 s), written as
+# $out/NAME-cpu-top.txt. Run it in the background beside a chat bench.
+profile() {
+  sleep 10
+  curl -sf -o "$work/$1.pprof" "http://127.0.0.1:6061/debug/pprof/profile?seconds=15" || return 0
+  {
+    echo "# A 15 s CPU profile of chat instance 1 during the $1 run, $(date -u +%Y-%m-%d) (go tool pprof -top -cum, then -top)"
+    go tool pprof -top -cum -nodecount=60 "$work/chat" "$work/$1.pprof" 2>/dev/null
+    echo
+    go tool pprof -top -nodecount=30 "$work/chat" "$work/$1.pprof" 2>/dev/null
+  } >"$out/$1-cpu-top.txt"
+}
+
 bench() { "$work/chatbench" -urls "$urls" -pids "$pids" -sources 8 -json "$@"; }
 cpu_s() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
 rss_kb() { for p in ${1//,/ }; do awk '/VmRSS/ {print $2}' /proc/$p/status; done | paste -sd+ | bc; }
@@ -96,9 +115,11 @@ for round in $(seq "$rounds"); do
   bench -proto socketio -rooms 50 -members 40 -senders 1 -rate 20 -duration 30s -room-prefix "node-$round" |
     jq -c --argjson round "$round" '{what: "node", round: $round} + .' | tee -a "$out/cost.jsonl" >/dev/null
   chat_up
+  [ "$round" = "$rounds" ] && { profile cost & profiling=$!; }
   bench -rooms 50 -members 40 -senders 1 -rate 20 -duration 30s -room-prefix "chat-$round" |
     jq -c --argjson round "$round" '{what: "chat", round: $round} + .' | tee -a "$out/cost.jsonl" >/dev/null
 done
+wait "$profiling"
 fi
 
 # 2. Capacity: 70% of what the machine carries.
@@ -108,8 +129,11 @@ stop_servers
 offered=$(jq -r 'select(.what == "floor-saturated") | .per_s * 0.7' "$out/capacity.jsonl")
 rate=$(echo "scale=2; $offered / (50 * 5 * 40)" | bc)
 chat_up
+profile capacity &
+profiling=$!
 bench -rooms 50 -members 40 -senders 5 -rate "$rate" -duration 30s -room-prefix capacity |
   jq -c --argjson offered "$offered" '{what: "chat-capacity", offered: $offered} + .' | tee -a "$out/capacity.jsonl" >/dev/null
+wait "$profiling"
 fi
 
 # 3. Redis CPU per accepted message at 1,000 msg/s.
@@ -117,10 +141,19 @@ if part store; then
 chat_up
 redis-cli -p 6390 config resetstat >/dev/null
 r0=$(cpu_s $redis_pid)
-bench -rooms 50 -members 40 -senders 1 -rate 20 -duration 30s -room-prefix store >"$work/store.json"
+# Redis is the third process sampled: its CPU from connected to drained
+# is what the sending alone cost it (the servers' CPU figures of this run
+# include it).
+profile store &
+profiling=$!
+"$work/chatbench" -urls "$urls" -pids "$pids,$redis_pid" -sources 8 -json \
+  -rooms 50 -members 40 -senders 1 -rate 20 -duration 30s -room-prefix store >"$work/store.json"
 r1=$(cpu_s $redis_pid)
+wait "$profiling"
 redis-cli -p 6390 info commandstats | tr -d '\r' | grep '^cmdstat_' >"$out/store-commandstats.txt"
-jq -c --argjson redis "$(echo "$r1 - $r0" | bc)" '{what: "store", redis_cpu_s: $redis, redis_us_per_accepted: ($redis * 1e6 / .accepted)} + .' "$work/store.json" >"$out/store.json"
+jq -c --argjson redis "$(echo "$r1 - $r0" | bc)" '{what: "store", redis_cpu_s: $redis, redis_us_per_accepted: ($redis * 1e6 / .accepted),
+  redis_sending_cpu_s: (.servers[2].cpu_after_s - .servers[2].cpu_connected_s),
+  redis_sending_us_per_accepted: ((.servers[2].cpu_after_s - .servers[2].cpu_connected_s) * 1e6 / .accepted)} + .' "$work/store.json" >"$out/store.json"
 fi
 
 # 4. Idle: 18,000 sockets, 9,000 per instance, from two generators (a
@@ -205,10 +238,28 @@ stop_servers
     (map(select(.what == "floor-saturated"))[0]) as $f | (map(select(.what == "chat-capacity"))[0]) as $c |
     "capacity: floor carries \($f.per_s | floor) writes/s; chat offered \($c.offered | floor)/s: delivered \($c.deliveries_per_s | floor)/s (\(($c.received / $c.expected * 1000 | floor) / 10)%), lost \($c.lost), dup \($c.duplicated), p99 \($c.latency_p99_ms) ms"
   ' "$out/capacity.jsonl"
-  jq -r '"store at 1,000 msg/s: \(.accepted) accepted, Redis CPU \(.redis_cpu_s) s: \(.redis_us_per_accepted | floor) us per accepted message"' "$out/store.json"
+  jq -r '"store at 1,000 msg/s: \(.accepted) accepted, Redis CPU \(.redis_cpu_s) s: \(.redis_us_per_accepted | floor) us per accepted message; sending alone \(.redis_sending_cpu_s) s: \(.redis_sending_us_per_accepted | floor) us"' "$out/store.json"
   awk -F'[:=,]' -v n="$(jq .accepted "$out/store.json")" '{printf "  %s: %d calls, %.1f us per accepted message\n", $1, $3, $5 / n}' "$out/store-commandstats.txt"
   jq -r '"idle \(.what): \(.sockets) sockets, \(.kb_per_socket * 100 | floor / 100) kB RSS per socket"' "$out/idle.jsonl"
   jq -r '"store floor at 1,000 msg/s, \(.mode) \(.batch) a call: \(.us_per_message) us of Redis CPU per message"' "$out/storefloor.jsonl"
   jq -r 'select(.what == "join") | "join: \(.sockets) sockets signed in and joined in \(.connect_s) s; CPU: servers \(.servers_cpu_s) s, Redis \(.redis_cpu_s) s, generators \(.generators_cpu_s) s"' "$out/join.jsonl"
   jq -r 'select(.what == "drain") | "drain: \(.storm_closed_1012) closed with 1012, \(.storm_rejoined) rejoined the other instance, \(.storm_dropped_1013) dropped with 1013; rejoin p50 \(.storm_rejoin_p50_ms) ms, p99 \(.storm_rejoin_p99_ms) ms, max \(.storm_rejoin_max_ms) ms; lost \(.lost), dup \(.duplicated)"' "$out/join.jsonl"
+  # The goals of part 1 of issue 33, as this run measured them.
+  met() { if [ "$1" = true ]; then echo met; else echo "not met"; fi; }
+  if [ -s "$out/cost.jsonl" ]; then
+    jq -r -s '(map(select(.what == "floor")) | map(.per_cpu_s)) as $f | map(select(.what == "chat")) | to_entries[] |
+      "\(.value.deliveries_per_server_cpu_s / $f[.key] * 100 | floor) \(.value.lost == 0 and .value.duplicated == 0)"' "$out/cost.jsonl" |
+      while read -r pct clean; do
+        echo "GOAL cost: at least 70% of the floor's writes per CPU-second at 40,000/s, nothing lost or doubled: $pct%: $(met "$([ "$pct" -ge 70 ] && echo "$clean")")"
+      done
+  fi
+  if [ -s "$out/capacity.jsonl" ]; then
+    jq -r 'select(.what == "chat-capacity") | "\(.latency_p99_ms) \(.lost == 0 and .duplicated == 0 and .received == .expected and .latency_p99_ms < 50)"' "$out/capacity.jsonl" |
+      while read -r p99 ok; do echo "GOAL capacity: p99 under 50 ms at 70% of the floor's saturation, nothing lost or doubled: $p99 ms: $(met "$ok")"; done
+  fi
+  if [ -s "$out/store.json" ] && [ -s "$out/storefloor.jsonl" ]; then
+    publish=$(jq -r 'select(.mode == "publish" and .batch == 1) | .us_per_message' "$out/storefloor.jsonl")
+    jq -r --argjson publish "$publish" '"\(.redis_sending_us_per_accepted | floor) \($publish | floor) \(.redis_sending_us_per_accepted / $publish * 100 | floor / 100) \(.redis_sending_us_per_accepted <= 1.3 * $publish)"' "$out/store.json" |
+      while read -r us pub ratio ok; do echo "GOAL store: Redis CPU per message at most 1.3x a bare PUBLISH at 1,000/s: $us us against $pub us, ${ratio}x: $(met "$ok")"; done
+  fi
 } | tee "$out/summary.txt"

@@ -16,12 +16,7 @@ import (
 
 // The focus a page reports lasts focusTTL: it says so every
 // static/chat.js's 15 s while focused, so one missed beat keeps it.
-// arrivedWait bounds the work after a message is stored, done off the
-// send path.
-const (
-	focusTTL    = 30 * time.Second
-	arrivedWait = 5 * time.Second
-)
+const focusTTL = 30 * time.Second
 
 // readingRoutes serves where each person stopped reading: their rooms with
 // unread counts, read markers and notification levels.
@@ -181,22 +176,4 @@ func (s *Server) readAll(ctx context.Context, room string, sess Session) {
 	if err := s.chat.MarkRead(ctx, room, sess.person(), sess.Name, math.MaxInt64); err != nil {
 		s.log.Warn("mark a room read", "room", room, "err", err)
 	}
-}
-
-// arrived does, off the send path, what follows a stored message: the
-// sender has read their own message, the people it concerns are counted
-// and told (notifyPeople). One call to the broker.
-func (s *Server) arrived(room string, sess Session, m realtime.Message) {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), arrivedWait)
-		defer cancel()
-		people, err := s.chat.Arrived(ctx, room, m, sess.person())
-		if err != nil {
-			s.log.Error("count a message's readers", "room", room, "seq", m.Seq, "err", err)
-			return
-		}
-		if len(people) > 0 {
-			s.notifyPeople(room, m, people)
-		}
-	}()
 }

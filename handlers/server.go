@@ -33,8 +33,10 @@ type Chat interface {
 	Join(ctx context.Context, room string, u realtime.User, conn realtime.Conn, opts ...realtime.JoinOption) (*realtime.Socket, error)
 	// Claim gives u's name in room to u's session, unless another holds it.
 	Claim(ctx context.Context, room string, u realtime.User) (bool, error)
-	// Send stores and relays a message; guard makes a repeat count once.
-	Send(ctx context.Context, room string, m realtime.Message, guard string) (realtime.Message, error)
+	// SendCounted stores and relays a message; guard makes a repeat count
+	// once. It counts the message for the readers as Arrived does, as
+	// sender's (a person), in the same step, and returns whom to tell.
+	SendCounted(ctx context.Context, room string, m realtime.Message, guard, sender string) (realtime.Message, []string, error)
 	// Change edits or deletes a stored message for its author (or a
 	// moderator) and relays it; guard makes a repeat count once.
 	// realtime.ErrNotAuthor: not the asker's; realtime.ErrNoMessage: no
@@ -1026,8 +1028,8 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr strin
 	}
 	// The author is the session (with AUTH, derived from the verified
 	// identity): who may change the message later.
-	m, err := s.chat.Send(ctx, room, realtime.Message{Name: sess.Name, Text: text, Verified: sess.Subject != "", Author: sess.ID,
-		ReplyTo: out.replyTo, Quote: quote, Files: attached}, guard)
+	m, notify, err := s.chat.SendCounted(ctx, room, realtime.Message{Name: sess.Name, Text: text, Verified: sess.Subject != "", Author: sess.ID,
+		ReplyTo: out.replyTo, Quote: quote, Files: attached}, guard, sess.person())
 	if err != nil {
 		s.log.Error("send message", "room", room, "err", err)
 		return 0, "", errors.Join(errUnavailable, err)
@@ -1047,7 +1049,9 @@ func (s *Server) send(ctx context.Context, room string, sess Session, addr strin
 		s.opensAt.take(addr, now)
 	}
 	s.metrics.MessageIn()
-	s.arrived(room, sess, m)
+	if len(notify) > 0 {
+		s.notifyPeople(room, m, notify)
+	}
 	return m.Seq, "", nil
 }
 

@@ -400,11 +400,32 @@ func (h *Hub) historyFrame(msgs []Message, read uint64) frame {
 // stamps the time) in room. A repeated guard is answered like the
 // original, with nothing stored again.
 func (h *Hub) Send(ctx context.Context, room string, m Message, guard string) (Message, error) {
+	m, _, err := h.SendCounted(ctx, room, m, guard, "")
+	return m, err
+}
+
+// SendCounted is Send, and with a sender (a person, as Reading names
+// them; "": none) counts the message as Arrived does in the same step,
+// and returns whom to tell of it.
+func (h *Hub) SendCounted(ctx context.Context, room string, m Message, guard, sender string) (Message, []string, error) {
 	if err := checkRoomAndName(room, m.Name); err != nil {
-		return Message{}, err
+		return Message{}, nil, err
 	}
 	m.Time = time.Now().UTC()
-	m, _, err := h.broker.Send(ctx, room, m, guard)
+	var notify []string
+	var err error
+	if sender == "" {
+		m, _, err = h.broker.Send(ctx, room, m, guard)
+	} else {
+		m, _, notify, err = h.broker.SendCounted(ctx, room, m, guard, sender)
+		if err != nil && m.Seq > 0 {
+			// Stored and published: the sender is answered. What the
+			// other instances keep of the people it mentions stays stale
+			// until they read it again (a few minutes at most).
+			h.log.Warn("tell the instances whom a message mentions", "room", room, "seq", m.Seq, "err", err)
+			err = nil
+		}
+	}
 	switch {
 	case err == nil:
 		h.setAvailable(true)
@@ -414,7 +435,7 @@ func (h *Hub) Send(ctx context.Context, room string, m Message, guard string) (M
 		h.obs.BrokerError()
 		h.setAvailable(false)
 	}
-	return m, err
+	return m, notify, err
 }
 
 // Typing tells every page in the room, on every instance, that name is

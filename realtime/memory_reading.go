@@ -139,6 +139,16 @@ func (b *MemoryBroker) Focus(_ context.Context, room, person string, ttl time.Du
 	return nil
 }
 
+// SendCounted implements Broker: Send, then Arrived for a message stored.
+func (b *MemoryBroker) SendCounted(ctx context.Context, room string, m Message, guard, sender string) (Message, bool, []string, error) {
+	m, dup, err := b.Send(ctx, room, m, guard)
+	if err != nil || dup {
+		return m, dup, nil, err
+	}
+	notify, err := b.Arrived(ctx, room, m, sender)
+	return m, false, notify, err
+}
+
 // Arrived implements Reading.
 func (b *MemoryBroker) Arrived(_ context.Context, room string, m Message, sender string) ([]string, error) {
 	r := &b.reading

@@ -277,6 +277,13 @@ type Broker interface {
 	// makes it idempotent: a second Send with the same guard stores nothing
 	// and returns the first one's seq with dup set.
 	Send(ctx context.Context, room string, m Message, guard string) (stored Message, dup bool, err error)
+	// SendCounted is Send and then, for a message stored (not dup),
+	// Arrived with sender: notify is Arrived's answer. A store that can
+	// makes it one step (the Redis broker: one round trip a message).
+	// An error with stored.Seq set says the message was stored and
+	// published, and only telling the other instances of whom it
+	// mentions failed.
+	SendCounted(ctx context.Context, room string, m Message, guard, sender string) (stored Message, dup bool, notify []string, err error)
 	// Change applies c to message c.Seq of room, stores it and publishes
 	// it (KindChanged) as one step, and returns the message as stored now.
 	// ErrNoMessage: the room's history holds no such message, or it was

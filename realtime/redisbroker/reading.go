@@ -81,7 +81,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return read
 `)
 
-// arrivedScript does all a stored message needs of the readers, in one
+// arrivedLua does all a stored message needs of the readers, in one
 // call whose cost follows the names the text could mention (Go finds
 // them: Unicode case folding is beyond Lua) and the people at LevelAll,
 // not everyone who has been in the room: it notes when the room last had
@@ -90,58 +90,72 @@ return read
 // sender's, counts the mention (unless read, kept already, or
 // maxMentionsKept are) and tells them unless their level is "none" or a
 // page of theirs is focused; and tells everyone at LevelAll who is not
-// focused. It returns whom to tell, then whose reading it changed (the
-// sender's read mark, the mentioned). A room nobody has been in stays
-// without a hash. KEYS: readingKey, readingAllKey. ARGV: the message's
-// time (Unix ms), ROOM_TTL in ms, the sender, the seq, maxMentionsKept,
-// now (Unix ms), then the candidate names, folded.
-var arrivedScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return {{}, {}} end
-local at = tonumber(redis.call('HGET', KEYS[1], 'at') or '0')
-if tonumber(ARGV[1]) > at then redis.call('HSET', KEYS[1], 'at', ARGV[1]) end
-local sender, seq, keep, now = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local changed = {}
-if redis.call('HEXISTS', KEYS[1], 'n:' .. sender) == 1 then
-  local r = tonumber(redis.call('HGET', KEYS[1], 'r:' .. sender) or '0')
-  if seq > r then
-    redis.call('HSET', KEYS[1], 'r:' .. sender, seq)
-    changed[#changed + 1] = sender
-  end
-end
-local function focused(p)
-  return tonumber(redis.call('HGET', KEYS[1], 'f:' .. p) or '0') > now
-end
-local tell, seen = {}, {[sender] = true}
-for i = 7, #ARGV do
-  local p = redis.call('HGET', KEYS[1], 'k:' .. ARGV[i])
-  if p and not seen[p] then
-    seen[p] = true
-    local read = tonumber(redis.call('HGET', KEYS[1], 'r:' .. p) or '0')
-    if seq > read then
-      local m = redis.call('HGET', KEYS[1], 'm:' .. p) or ''
-      local n, has = 0, false
-      for s in string.gmatch(m, '%d+') do
-        n = n + 1
-        if tonumber(s) == seq then has = true end
-      end
-      if not has and n < keep then
-        if m == '' then m = ARGV[4] else m = m .. ' ' .. ARGV[4] end
-        redis.call('HSET', KEYS[1], 'm:' .. p, m)
-        changed[#changed + 1] = p
-      end
-    end
-    if redis.call('HGET', KEYS[1], 'l:' .. p) ~= 'none' and not focused(p) then
-      tell[#tell + 1] = p
+// focused. arrived returns whom to tell, then whose reading it changed
+// (the sender's read mark, the mentioned), then whether the sender's read
+// mark rose. A room nobody has been in stays without a hash. Its
+// arguments: readingKey, readingAllKey, the message's time (Unix ms),
+// ROOM_TTL in ms, the sender, the seq, maxMentionsKept, now (Unix ms),
+// and the candidate names, folded, as ARGV from index names on. Both
+// arrivedScript and sendScript (with a sender) run it.
+const arrivedLua = `
+local function arrived(rk, allk, msgAt, ttl, sender, seq, keep, now, names)
+  if redis.call('EXISTS', rk) == 0 then return {}, {}, false end
+  local at = tonumber(redis.call('HGET', rk, 'at') or '0')
+  if tonumber(msgAt) > at then redis.call('HSET', rk, 'at', msgAt) end
+  seq, keep, now = tonumber(seq), tonumber(keep), tonumber(now)
+  local changed, raised = {}, false
+  if redis.call('HEXISTS', rk, 'n:' .. sender) == 1 then
+    local r = tonumber(redis.call('HGET', rk, 'r:' .. sender) or '0')
+    if seq > r then
+      redis.call('HSET', rk, 'r:' .. sender, seq)
+      changed[#changed + 1] = sender
+      raised = true
     end
   end
-end
-for _, p in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if not seen[p] then
-    seen[p] = true
-    if not focused(p) then tell[#tell + 1] = p end
+  local function focused(p)
+    return tonumber(redis.call('HGET', rk, 'f:' .. p) or '0') > now
   end
+  local tell, seen = {}, {[sender] = true}
+  for i = names, #ARGV do
+    local p = redis.call('HGET', rk, 'k:' .. ARGV[i])
+    if p and not seen[p] then
+      seen[p] = true
+      local read = tonumber(redis.call('HGET', rk, 'r:' .. p) or '0')
+      if seq > read then
+        local m = redis.call('HGET', rk, 'm:' .. p) or ''
+        local n, has = 0, false
+        for s in string.gmatch(m, '%d+') do
+          n = n + 1
+          if tonumber(s) == seq then has = true end
+        end
+        if not has and n < keep then
+          if m == '' then m = tostring(seq) else m = m .. ' ' .. seq end
+          redis.call('HSET', rk, 'm:' .. p, m)
+          changed[#changed + 1] = p
+        end
+      end
+      if redis.call('HGET', rk, 'l:' .. p) ~= 'none' and not focused(p) then
+        tell[#tell + 1] = p
+      end
+    end
+  end
+  for _, p in ipairs(redis.call('SMEMBERS', allk)) do
+    if not seen[p] then
+      seen[p] = true
+      if not focused(p) then tell[#tell + 1] = p end
+    end
+  end
+  redis.call('PEXPIRE', rk, ttl)
+  return tell, changed, raised
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`
+
+// arrivedScript runs arrivedLua on its own (Arrived). KEYS: readingKey,
+// readingAllKey. ARGV: the message's time (Unix ms), ROOM_TTL in ms, the
+// sender, the seq, maxMentionsKept, now (Unix ms), then the candidate
+// names, folded. It returns whom to tell, then whose reading it changed.
+var arrivedScript = redis.NewScript(arrivedLua + `
+local tell, changed = arrived(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], 7)
 return {tell, changed}
 `)
 
@@ -252,19 +266,7 @@ func (b *Broker) Arrived(ctx context.Context, room string, m realtime.Message, s
 		b.stale()
 		return nil, fmt.Errorf("count the readers of room %q: %w", room, err)
 	}
-	strs := func(i int) []string {
-		var out []string
-		if i < len(res) {
-			l, _ := res[i].([]any)
-			for _, v := range l {
-				if s, ok := v.(string); ok {
-					out = append(out, s)
-				}
-			}
-		}
-		return out
-	}
-	tell, changed := strs(0), strs(1)
+	tell, changed := replyStrings(res, 0), replyStrings(res, 1)
 	// The sender is among the changed only for their read mark, which
 	// every instance raises in what it keeps (the others were mentioned).
 	var own *raisedRead
@@ -277,4 +279,33 @@ func (b *Broker) Arrived(ctx context.Context, room string, m realtime.Message, s
 	}
 	slices.Sort(tell)
 	return tell, nil
+}
+
+// counted finishes what sendScript counted of m for the readers: the
+// sender's read mark is raised here (the other instances read it on the
+// message), the people it mentions are announced; it returns tell sorted.
+func (b *Broker) counted(ctx context.Context, room string, m realtime.Message, sender string, tell, changed []string) ([]string, error) {
+	if i := slices.Index(changed, sender); i >= 0 {
+		b.reading.raise(raisedRead{person: sender, room: room, seq: m.Seq})
+		changed = slices.Delete(changed, i, i+1)
+	}
+	slices.Sort(tell)
+	if err := b.announceReading(ctx, nil, changed); err != nil {
+		return tell, fmt.Errorf("count the readers of room %q: %w", room, err)
+	}
+	return tell, nil
+}
+
+// replyStrings is the strings of the array at reply[i] (none if absent).
+func replyStrings(reply []any, i int) []string {
+	var out []string
+	if i < len(reply) {
+		l, _ := reply[i].([]any)
+		for _, v := range l {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }

@@ -176,6 +176,36 @@ func (c *readingCache) raise(r raisedRead) {
 	c.people[person] = k
 }
 
+// caughtUp returns k, person's kept rooms, with each read mark raised to
+// the one marks gives for its room (read from Redis) where that is
+// higher, and raises what is kept of person the same way.
+func (c *readingCache) caughtUp(person string, k keptReading, marks map[string]int64) keptReading {
+	k.rooms = raisedTo(k.rooms, marks)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if kept, ok := c.people[person]; ok {
+		kept.rooms = raisedTo(kept.rooms, marks)
+		c.people[person] = kept
+	}
+	return k
+}
+
+// raisedTo is rooms with each read mark raised to marks' for its room
+// where that is higher: a copy if any is (a poll may hold rooms).
+func raisedTo(rooms []keptRoom, marks map[string]int64) []keptRoom {
+	out, copied := rooms, false
+	for i, r := range rooms {
+		if seq := marks[r.room]; seq > r.read {
+			if !copied {
+				out, copied = slices.Clone(rooms), true
+			}
+			out[i].read = seq
+			out[i].mentions = slices.DeleteFunc(slices.Clone(r.mentions), func(m int64) bool { return m <= seq })
+		}
+	}
+	return out
+}
+
 // note counts an announcement of people's changes, so that reads under
 // way when it came are not kept. c.mu is held.
 func (c *readingCache) note(people []string) {
@@ -319,10 +349,11 @@ func (b *Broker) ReadingOf(ctx context.Context, person string) ([]realtime.RoomR
 		version = v
 	}
 	if k, ok := b.reading.person(person, version, now); ok {
-		if err := b.readHeads(ctx, b.reading.stale(k.rooms, now), now); err != nil {
+		marks, err := b.readHeads(ctx, person, b.reading.stale(k.rooms, now), now)
+		if err != nil {
 			return nil, err
 		}
-		return b.reading.standing(k), nil
+		return b.reading.standing(b.reading.caughtUp(person, k, marks)), nil
 	}
 	k, heads, err := b.readRooms(ctx, person, now)
 	if err != nil {
@@ -386,24 +417,30 @@ func (b *Broker) readRooms(ctx context.Context, person string, now time.Time) (k
 	return k, heads, nil
 }
 
-// readHeads reads the newest seq and last message time of rooms, one
-// pipeline over their slots.
-func (b *Broker) readHeads(ctx context.Context, rooms []string, now time.Time) error {
+// readHeads reads the newest seq and last message time of rooms, and
+// person's read mark in each, one pipeline over their slots. The marks
+// are what person's own messages raised in rooms whose channels this
+// instance does not follow: the message that says so (sendScript's
+// reader) is not heard here.
+func (b *Broker) readHeads(ctx context.Context, person string, rooms []string, now time.Time) (map[string]int64, error) {
 	if len(rooms) == 0 {
-		return nil
+		return nil, nil
 	}
 	seqs := make([]*redis.StringCmd, len(rooms))
 	ats := make([]*redis.StringCmd, len(rooms))
+	reads := make([]*redis.StringCmd, len(rooms))
 	_, err := b.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, room := range rooms {
 			seqs[i] = pipe.Get(ctx, seqKey(room))
 			ats[i] = pipe.HGet(ctx, readingKey(room), "at")
+			reads[i] = pipe.HGet(ctx, readingKey(room), "r:"+person)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("read rooms' newest messages: %w", err)
+		return nil, fmt.Errorf("read rooms' newest messages: %w", err)
 	}
+	marks := make(map[string]int64, len(rooms))
 	b.reading.mu.Lock()
 	defer b.reading.mu.Unlock()
 	for i, room := range rooms {
@@ -411,8 +448,9 @@ func (b *Broker) readHeads(ctx context.Context, rooms []string, now time.Time) e
 		h.seq, _ = strconv.ParseInt(seqs[i].Val(), 10, 64)
 		h.at, _ = strconv.ParseInt(ats[i].Val(), 10, 64)
 		b.reading.setHead(room, h)
+		marks[room], _ = strconv.ParseInt(reads[i].Val(), 10, 64)
 	}
-	return nil
+	return marks, nil
 }
 
 // changedReading raises the versions of people whose reading changed and

@@ -118,3 +118,95 @@ func TestReadingKeptWhileHearingChanges(t *testing.T) {
 	send(a, "after")
 	wait(b, "4/5 @0 all")
 }
+
+// A message sent as the handlers send it (SendCounted) is one round trip
+// to Redis, and raises its sender's read mark on every instance without
+// an announcement of its own: an instance that follows the room reads it
+// on the message (its "reader"), one that does not with the room's head,
+// and neither reads the sender's rooms again.
+func TestOwnMessageReadEverywhereInOneRoundTrip(t *testing.T) {
+	addr := redistest.Start(t).Addr // its own: the test counts every command
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	room, ann := testkit.Room(), "s:ann"
+	newBroker := func(rooms ...string) *Broker {
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		b := New(rdb, 100)
+		t.Cleanup(func() {
+			b.Close()
+			rdb.Close()
+		})
+		go func() { // what a hub does: take every event
+			for range b.Events() {
+			}
+		}()
+		for _, r := range append(rooms, realtime.SignOutsRoom) {
+			if err := b.Subscribe(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b
+	}
+	// a sends; follows follows the room (a page of it is open there);
+	// apart keeps ann's rooms only for a page of hers in another room.
+	a, follows, apart := newBroker(room), newBroker(room), newBroker()
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	if _, _, _, err := a.SendCounted(ctx, room, realtime.Message{Name: "bob", Text: "hello", Time: time.Now()}, "", "s:bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.MarkRead(ctx, room, ann, "ann", 1); err != nil {
+		t.Fatal(err)
+	}
+	standing := func(on *Broker) string {
+		rooms, err := on.ReadingOf(ctx, ann)
+		if err != nil || len(rooms) != 1 {
+			t.Fatalf("ReadingOf: %v %v", rooms, err)
+		}
+		return strconv.FormatInt(rooms[0].Read, 10) + "/" + strconv.FormatInt(rooms[0].Newest, 10)
+	}
+	wait := func(on *Broker, want string) {
+		t.Helper()
+		var got string
+		testkit.WaitFor(t, ctx, "ann's standing "+want, func() bool { got = standing(on); return got == want })
+	}
+	all := []*Broker{a, follows, apart}
+	for _, on := range all {
+		wait(on, "1/1")
+	}
+	// Until each keeps her rooms: a read under way when her read mark's
+	// announcement came (a's own, heard back) is not kept.
+	testkit.WaitFor(t, ctx, "ann's rooms kept everywhere", func() bool {
+		n := redistest.Calls(t, admin, "zrange")
+		for _, on := range all {
+			standing(on)
+		}
+		return redistest.Calls(t, admin, "zrange") == n
+	})
+	calls := func() map[string]int64 {
+		out := map[string]int64{}
+		for _, c := range []string{"evalsha", "eval", "publish", "incr", "zrange", "hmget"} {
+			out[c] = redistest.Calls(t, admin, c)
+		}
+		return out
+	}
+	before := calls()
+	m, dup, notify, err := a.SendCounted(ctx, room, realtime.Message{Name: "ann", Text: "mine", Time: time.Now()}, "ann:n1", ann)
+	if err != nil || dup || len(notify) != 0 || m.Seq != 2 {
+		t.Fatalf("SendCounted = seq %d dup %v tell %q, %v; want seq 2 stored, nobody told", m.Seq, dup, notify, err)
+	}
+	sent := calls()
+	// One script: its INCR (the seq) and its PUBLISH (the message); no
+	// version raised, nothing else published.
+	for c, want := range map[string]int64{"evalsha": 1, "eval": 0, "publish": 1, "incr": 1} {
+		if n := sent[c] - before[c]; n != want {
+			t.Errorf("a message cost %d %s, want %d", n, c, want)
+		}
+	}
+	for _, on := range all {
+		wait(on, "2/2")
+	}
+	if n := calls()["zrange"] + calls()["hmget"] - sent["zrange"] - sent["hmget"]; n != 0 {
+		t.Errorf("her own message had her rooms read again (%d ZRANGE and HMGET), want none", n)
+	}
+}

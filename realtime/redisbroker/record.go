@@ -57,16 +57,25 @@ func encodeRecord(r record) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// decodeEvent reads a record published on room's channel.
-func decodeEvent(room string, payload []byte) (realtime.Event, error) {
-	var r record
+// published is a record as published on a room's channel: a message
+// also names, as its reader, the sender whose read mark it raised
+// (sendScript); the stored record does not.
+type published struct {
+	record
+	Reader string `json:"reader,omitempty"`
+}
+
+// decodeEvent reads a record published on room's channel, and its
+// reader.
+func decodeEvent(room string, payload []byte) (realtime.Event, string, error) {
+	var r published
 	if err := json.Unmarshal(payload, &r); err != nil {
-		return realtime.Event{}, fmt.Errorf("decode event in room %q: %w", room, err)
+		return realtime.Event{}, "", fmt.Errorf("decode event in room %q: %w", room, err)
 	}
 	if r.Type == "" {
 		r.Type = realtime.KindMessage
 	}
-	return realtime.Event{Room: room, Kind: r.Type, Message: r.message()}, nil
+	return realtime.Event{Room: room, Kind: r.Type, Message: r.message()}, r.Reader, nil
 }
 
 // decodeMessage reads a stored record: a history or archive stream entry.

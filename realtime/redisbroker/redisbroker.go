@@ -161,7 +161,7 @@ func (b *Broker) relay(channel, payload string) {
 	if !ok {
 		return
 	}
-	ev, err := decodeEvent(room, []byte(payload))
+	ev, reader, err := decodeEvent(room, []byte(payload))
 	if err != nil {
 		return
 	}
@@ -171,6 +171,11 @@ func (b *Broker) relay(channel, payload string) {
 	}
 	if ev.Kind == realtime.KindMessage {
 		b.reading.message(room, ev.Message.Seq, ev.Message.Time)
+		if reader != "" {
+			// Its sender read it (sendScript): no announcement of it
+			// comes on the sign-outs' channel.
+			b.reading.raise(raisedRead{person: reader, room: room, seq: ev.Message.Seq})
+		}
 	}
 	b.emit(ev)
 }
@@ -196,9 +201,22 @@ func (b *Broker) emit(ev realtime.Event) {
 
 // Send implements realtime.Broker: one run of sendScript.
 func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guard string) (realtime.Message, bool, error) {
+	m, dup, _, err := b.send(ctx, room, m, guard, "")
+	return m, dup, err
+}
+
+// SendCounted implements realtime.Broker: one run of sendScript, which
+// counts the message for the readers too.
+func (b *Broker) SendCounted(ctx context.Context, room string, m realtime.Message, guard, sender string) (realtime.Message, bool, []string, error) {
+	return b.send(ctx, room, m, guard, sender)
+}
+
+// send runs sendScript, with sender ("": none) counting the message as
+// Arrived does, and returns whom to tell of it.
+func (b *Broker) send(ctx context.Context, room string, m realtime.Message, guard, sender string) (realtime.Message, bool, []string, error) {
 	body, err := encodeRecord(record{Type: realtime.KindMessage, Name: m.Name, Text: m.Text, Time: m.Time, Verified: m.Verified, Author: m.Author, ReplyTo: m.ReplyTo, Quote: m.Quote, Files: m.Files})
 	if err != nil {
-		return realtime.Message{}, false, fmt.Errorf("encode message: %w", err)
+		return realtime.Message{}, false, nil, fmt.Errorf("encode message: %w", err)
 	}
 	useGuard := "0"
 	if guard != "" {
@@ -210,13 +228,31 @@ func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guar
 	if b.archive != nil {
 		archiving = "1"
 	}
+	var counting []any
+	if sender != "" {
+		at := m.Time
+		if at.IsZero() {
+			at = time.Now()
+		}
+		keys = append(keys, readingKey(room), readingAllKey(room))
+		counting = []any{"1", at.UnixMilli(), sender, maxMentionsKept, time.Now().UnixMilli()}
+		for _, c := range realtime.MentionCandidates(m.Text) {
+			counting = append(counting, c)
+		}
+	}
 	for {
-		res, err := sendScript.Run(ctx, b.rdb, keys,
-			b.publish, body, b.historySize, useGuard, min(guardTTL, b.roomTTL).Milliseconds(), b.roomTTL.Milliseconds(),
-			archiving, restored, maxArchiveBacklog, nonce, guardsPerSession).Int64Slice()
+		args := append([]any{b.publish, body, b.historySize, useGuard, min(guardTTL, b.roomTTL).Milliseconds(), b.roomTTL.Milliseconds(),
+			archiving, restored, maxArchiveBacklog, nonce, guardsPerSession}, counting...)
+		reply, err := sendScript.Run(ctx, b.rdb, keys, args...).Slice()
 		if err != nil {
 			b.stale()
-			return realtime.Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
+			return realtime.Message{}, false, nil, fmt.Errorf("send to room %q: %w", room, err)
+		}
+		res := make([]int64, 0, 4)
+		for _, v := range reply {
+			if n, ok := v.(int64); ok {
+				res = append(res, n)
+			}
 		}
 		if len(res) == 1 && res[0] == 3 && restored == "0" {
 			// Redis has nothing of the room: its archive may, and the next
@@ -230,19 +266,25 @@ func (b *Broker) Send(ctx context.Context, room string, m realtime.Message, guar
 			continue
 		}
 		if len(res) < 2 {
-			return realtime.Message{}, false, fmt.Errorf("send to room %q: unexpected reply %v", room, res)
+			return realtime.Message{}, false, nil, fmt.Errorf("send to room %q: unexpected reply %v", room, reply)
 		}
 		// Before the sender hears back: a message acknowledged is one an
 		// archiver will find, even if this instance dies now. A repeated
 		// nonce adds it too: the first try may have died just before.
 		if b.archive != nil && (res[0] == 0 || len(res) > 3 && res[3] == 1) {
 			if err := b.rdb.SAdd(ctx, archiveRoomsKey, room).Err(); err != nil {
-				return realtime.Message{}, false, fmt.Errorf("send to room %q: %w", room, err)
+				return realtime.Message{}, false, nil, fmt.Errorf("send to room %q: %w", room, err)
 			}
 		}
 		m.Seq, m.First = res[1], len(res) > 2 && res[2] == 1
 		b.reading.message(room, m.Seq, m.Time)
-		return m, res[0] == 0, nil
+		dup := res[0] == 0
+		if sender == "" || dup {
+			return m, dup, nil, nil
+		}
+		tell, changed := replyStrings(reply, 4), replyStrings(reply, 5)
+		tell, err = b.counted(ctx, room, m, sender, tell, changed)
+		return m, false, tell, err // m.Seq is set: stored, even with err
 	}
 }
 

@@ -41,9 +41,21 @@ import "github.com/redis/go-redis/v9"
 // the newer, which becomes the older once it holds ARGV[11] nonces; the
 // newer lives ARGV[5] ms after the session's last send (see guardKeys).
 //
-// The reply is {1, seq, first, fresh stream} for a stored message, {0,
-// seq} for a repeated nonce, {3} for a room to restore first.
-var sendScript = redis.NewScript(`
+// With a sender (ARGV[12] is '1'), a stored message is counted for the
+// readers as Arrived counts it (arrivedLua, on KEYS[7] and KEYS[8], the
+// room's readingKey and readingAllKey; ARGV[13] the message's time in
+// Unix ms, ARGV[14] the sender, ARGV[15] maxMentionsKept, ARGV[16] now in
+// Unix ms, the candidate names from ARGV[17] on) in the same step: one
+// round trip a message, where Send and Arrived were two and a third
+// announced the sender's read mark. That announcement now rides on the
+// message: when the sender's read mark rose, what is published (not what
+// is stored) names them as its "reader", and every instance that hears
+// the message raises their mark in what it keeps.
+//
+// The reply is {1, seq, first, fresh stream, whom to tell, whose reading
+// changed} for a stored message (the last two empty without a sender),
+// {0, seq} for a repeated nonce, {3} for a room to restore first.
+var sendScript = redis.NewScript(arrivedLua + `
 if ARGV[4] == '1' then
   local prev = redis.call('HGET', KEYS[3], ARGV[10]) or redis.call('HGET', KEYS[6], ARGV[10])
   if prev then return {0, tonumber(prev)} end
@@ -74,7 +86,13 @@ if ARGV[4] == '1' then
   redis.call('HSET', KEYS[3], ARGV[10], seq)
   redis.call('PEXPIRE', KEYS[3], ARGV[5])
 end
-redis.call(ARGV[1], KEYS[4], entry)
+local tell, changed, published = {}, {}, entry
+if ARGV[12] == '1' then
+  local raised
+  tell, changed, raised = arrived(KEYS[7], KEYS[8], ARGV[13], ARGV[6], ARGV[14], seq, ARGV[15], ARGV[16], 17)
+  if raised then published = '{"reader":' .. cjson.encode(ARGV[14]) .. ',' .. string.sub(entry, 2) end
+end
+redis.call(ARGV[1], KEYS[4], published)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
 local fresh = 0
@@ -84,8 +102,8 @@ if ARGV[7] == '1' then
   if n == 1 then fresh = 1 end
   if n > tonumber(ARGV[9]) then redis.call('XTRIM', KEYS[5], 'MAXLEN', '~', ARGV[9]) end
 end
-if first ~= '' then return {1, seq, 1, fresh} end
-return {1, seq, 0, fresh}
+if first ~= '' then return {1, seq, 1, fresh, tell, changed} end
+return {1, seq, 0, fresh, tell, changed}
 `)
 
 // restoreScript refills a room Redis lost from the archive, unless the room

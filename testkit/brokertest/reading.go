@@ -15,10 +15,32 @@ import (
 // sees a person's rooms alike (a message stored elsewhere within a couple
 // of seconds), mentions count as the pages mark them, and
 // Arrived tells whom to push to by level, focus and sender.
+// Each runs twice: with messages sent as the handlers send them
+// (SendCounted), and sent, then counted apart (Send, then Arrived).
 func RunReading(t *testing.T, f Factory) {
-	t.Run("MarksAndLists", func(t *testing.T) { marksAndLists(t, f) })
-	t.Run("CountsMentions", func(t *testing.T) { countsMentions(t, f) })
-	t.Run("TellsWhomToPush", func(t *testing.T) { tellsWhomToPush(t, f) })
+	for _, how := range []sending{counted, apart} {
+		t.Run(how.String(), func(t *testing.T) {
+			t.Run("MarksAndLists", func(t *testing.T) { marksAndLists(t, f, how) })
+			t.Run("CountsMentions", func(t *testing.T) { countsMentions(t, f, how) })
+			t.Run("TellsWhomToPush", func(t *testing.T) { tellsWhomToPush(t, f, how) })
+		})
+	}
+}
+
+// sending is how a test stores a message and has it counted for the
+// readers.
+type sending bool
+
+const (
+	counted sending = true  // SendCounted, as the handlers do
+	apart   sending = false // Send, then Arrived
+)
+
+func (s sending) String() string {
+	if s == counted {
+		return "SendCounted"
+	}
+	return "SendThenArrived"
 }
 
 // person is a person id no other test uses.
@@ -71,11 +93,18 @@ func standsNow(t *testing.T, bs []realtime.Broker, person string, want ...string
 	}
 }
 
-// sendAt stores a message in room and tells the broker it arrived, as
-// the handlers do; it returns whom to push to.
-func sendAt(t *testing.T, b realtime.Broker, room, name, sender, text string, at time.Time) (realtime.Message, []string) {
+// sendAt stores a message in room and has it counted for the readers,
+// as how says; it returns whom to push to.
+func sendAt(t *testing.T, how sending, b realtime.Broker, room, name, sender, text string, at time.Time) (realtime.Message, []string) {
 	t.Helper()
 	ctx := Context(t)
+	if how == counted {
+		m, dup, notify, err := b.SendCounted(ctx, room, realtime.Message{Name: name, Text: text, Time: at}, "", sender)
+		if err != nil || dup {
+			t.Fatalf("SendCounted: dup %v, %v", dup, err)
+		}
+		return m, notify
+	}
 	m, _, err := b.Send(ctx, room, realtime.Message{Name: name, Text: text, Time: at}, "")
 	if err != nil {
 		t.Fatalf("Send: %v", err)
@@ -87,7 +116,7 @@ func sendAt(t *testing.T, b realtime.Broker, room, name, sender, text string, at
 	return m, notify
 }
 
-func marksAndLists(t *testing.T, f Factory) {
+func marksAndLists(t *testing.T, f Factory, how sending) {
 	ctx := Context(t)
 	b := f.Make(t, 100)
 	other := b
@@ -100,15 +129,15 @@ func marksAndLists(t *testing.T, f Factory) {
 	a, c := testkit.Room(), testkit.Room()
 	now := time.Now().UTC()
 	for i := range 3 {
-		sendAt(t, b, a, "bob", "s:bob", fmt.Sprint("a", i), now.Add(time.Duration(i)*time.Millisecond))
+		sendAt(t, how, b, a, "bob", "s:bob", fmt.Sprint("a", i), now.Add(time.Duration(i)*time.Millisecond))
 	}
 	// Read past the newest: stops at it.
 	if err := b.MarkRead(ctx, a, ann, "ann", 99); err != nil {
 		t.Fatal(err)
 	}
 	wantStanding(t, both, ann, a+" 3/3 0 @0 mentions")
-	sendAt(t, other, a, "bob", "s:bob", "a3", now.Add(time.Second))
-	sendAt(t, other, a, "bob", "s:bob", "a4", now.Add(time.Second))
+	sendAt(t, how, other, a, "bob", "s:bob", "a3", now.Add(time.Second))
+	sendAt(t, how, other, a, "bob", "s:bob", "a4", now.Add(time.Second))
 	wantStanding(t, both, ann, a+" 3/5 2 @0 mentions")
 	// A lower mark (a page behind) lowers nothing.
 	if err := other.MarkRead(ctx, a, ann, "", 1); err != nil {
@@ -126,7 +155,7 @@ func marksAndLists(t *testing.T, f Factory) {
 	if err := b.MarkRead(ctx, c, ann, "ann", 1); err != nil {
 		t.Fatal(err)
 	}
-	sendAt(t, b, c, "bob", "s:bob", "c0", now.Add(time.Minute))
+	sendAt(t, how, b, c, "bob", "s:bob", "c0", now.Add(time.Minute))
 	wantStanding(t, both, ann, c+" 0/1 1 @0 all", a+" 4/5 1 @0 mentions")
 	if err := b.SetLevel(ctx, c, ann, realtime.LevelNone); err != nil {
 		t.Fatal(err)
@@ -136,7 +165,7 @@ func marksAndLists(t *testing.T, f Factory) {
 	wantStanding(t, both, person("ann"))
 }
 
-func countsMentions(t *testing.T, f Factory) {
+func countsMentions(t *testing.T, f Factory, how sending) {
 	ctx := Context(t)
 	b := f.Make(t, 100)
 	other := b
@@ -147,7 +176,7 @@ func countsMentions(t *testing.T, f Factory) {
 	room := testkit.Room()
 	ann, zh := person("ann"), person("zh")
 	now := time.Now().UTC()
-	sendAt(t, b, room, "bob", "s:bob", "hello", now)
+	sendAt(t, how, b, room, "bob", "s:bob", "hello", now)
 	for _, p := range []struct{ who, name string }{{ann, "Ann Lee"}, {zh, "小明"}} {
 		if err := b.MarkRead(ctx, room, p.who, p.name, 1); err != nil {
 			t.Fatal(err)
@@ -162,7 +191,7 @@ func countsMentions(t *testing.T, f Factory) {
 		"@小明，你好",           // a full-width comma ends a name
 		"@小明明",             // a longer name
 	} {
-		sendAt(t, other, room, "bob", "s:bob", text, now.Add(time.Duration(i+1)*time.Millisecond))
+		sendAt(t, how, other, room, "bob", "s:bob", text, now.Add(time.Duration(i+1)*time.Millisecond))
 	}
 	wantStanding(t, both, ann, room+" 1/8 7 @3 mentions")
 	wantStanding(t, both, zh, room+" 1/8 7 @1 mentions")
@@ -176,16 +205,16 @@ func countsMentions(t *testing.T, f Factory) {
 		t.Fatal(err)
 	}
 	standsNow(t, both, ann, room+" 8/8 0 @0 mentions")
-	sendAt(t, b, room, "bob", "s:bob", "@Ann Lee?", now.Add(time.Second))
-	sendAt(t, b, room, "bob", "s:bob", "@annie!", now.Add(time.Second))
+	sendAt(t, how, b, room, "bob", "s:bob", "@Ann Lee?", now.Add(time.Second))
+	sendAt(t, how, b, room, "bob", "s:bob", "@annie!", now.Add(time.Second))
 	wantStanding(t, both, ann, room+" 8/10 2 @1 mentions")
 	// One's own message never mentions oneself, and sending is reading:
 	// the room is read up to it.
-	sendAt(t, b, room, "Annie", ann, "@Annie here", now.Add(time.Second))
+	sendAt(t, how, b, room, "Annie", ann, "@Annie here", now.Add(time.Second))
 	wantStanding(t, both, ann, room+" 11/11 0 @0 mentions")
 }
 
-func tellsWhomToPush(t *testing.T, f Factory) {
+func tellsWhomToPush(t *testing.T, f Factory, how sending) {
 	ctx := Context(t)
 	b := f.Make(t, 100)
 	other := b
@@ -196,7 +225,7 @@ func tellsWhomToPush(t *testing.T, f Factory) {
 	ann, bob, cat, dan := person("ann"), person("bob"), person("cat"), person("dan")
 	now := time.Now().UTC()
 	// Nobody has been in the room: nobody to tell.
-	if _, got := sendAt(t, b, room, "eve", "s:eve", "@ann first", now); len(got) != 0 {
+	if _, got := sendAt(t, how, b, room, "eve", "s:eve", "@ann first", now); len(got) != 0 {
 		t.Fatalf("Arrived in a room nobody read = %q, want nobody", got)
 	}
 	for who, name := range map[string]string{ann: "ann", bob: "bob", cat: "cat", dan: "dan"} {
@@ -212,13 +241,26 @@ func tellsWhomToPush(t *testing.T, f Factory) {
 	}
 	check := func(text, sender string, want ...string) {
 		t.Helper()
-		_, got := sendAt(t, other, room, "x", sender, text, time.Now())
+		_, got := sendAt(t, how, other, room, "x", sender, text, time.Now())
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
 			t.Fatalf("Arrived(%q from %s) = %q, want %q", text, sender, got, want)
 		}
 	}
 	check("hello", "s:eve", bob, dan)
+	if how == counted {
+		// A repeated guard stores nothing again and tells nobody again,
+		// on any instance.
+		once := realtime.Message{Name: "x", Text: "once", Time: time.Now()}
+		first, dup, got, err := other.SendCounted(ctx, room, once, "eve:n1", "s:eve")
+		if err != nil || dup || !slices.Equal(got, []string{bob, dan}) {
+			t.Fatalf("SendCounted = dup %v, tell %q, %v; want a message stored, bob and dan told", dup, got, err)
+		}
+		again, dup, got, err := b.SendCounted(ctx, room, once, "eve:n1", "s:eve")
+		if err != nil || !dup || again.Seq != first.Seq || len(got) != 0 {
+			t.Fatalf("SendCounted again = seq %d dup %v, tell %q, %v; want seq %d dup, nobody told", again.Seq, dup, got, err, first.Seq)
+		}
+	}
 	check("@ann @cat hello", "s:eve", ann, bob, dan) // cat is at "none"
 	check("@ann from dan", dan, ann, bob)            // never the sender
 	// A focused page spares its person the push, on every instance, for
@@ -235,7 +277,7 @@ func tellsWhomToPush(t *testing.T, f Factory) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		_, got := sendAt(t, b, room, "x", "s:eve", "@ann again", time.Now())
+		_, got := sendAt(t, how, b, room, "x", "s:eve", "@ann again", time.Now())
 		if slices.Contains(got, ann) {
 			break
 		}
@@ -252,7 +294,7 @@ func tellsWhomToPush(t *testing.T, f Factory) {
 	// broker offers it: the mark holds on every instance, and the focus
 	// spares the push.
 	if rf, ok := b.(realtime.ReadFocused); ok {
-		m, _ := sendAt(t, other, room, "x", "s:eve", "hello dan", time.Now())
+		m, _ := sendAt(t, how, other, room, "x", "s:eve", "hello dan", time.Now())
 		if err := rf.MarkReadFocused(ctx, room, dan, "dan", m.Seq, time.Minute); err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@
 #   message            Broker.Send, a fresh nonce each
 #   message-read       Send, then Broker.Arrived (issue 31) in a room
 #                      1,000 people have been in, a mention every tenth
+#   message-counted    the same in one script: Broker.SendCounted
 #   react              Broker.Change toggling a reaction, a fresh nonce
 #                      each, and the hub's "changed" notice (Announce):
 #                      8 people × 4 emoji on each of the window's 100
@@ -71,6 +72,7 @@ runs=(
   "idle"
   "message"
   "message-read"
+  "message-counted"
   "react"
   "react -emoji 1"
   "react-noannounce"

@@ -86,8 +86,8 @@ return read
 // them: Unicode case folding is beyond Lua) and the people at LevelAll,
 // not everyone who has been in the room: it notes when the room last had
 // a message and raises the sender's read seq to the message's (one
-// HMGET and at most one HSET: about 3 µs of Redis a message less than a
-// command a field, BenchmarkArrived); for each
+// HMGET and at most one HSET: a command a field cost Redis about 3 µs a
+// message more, BenchmarkArrived); for each
 // candidate name that is someone's there ("k:F"), other than the
 // sender's, counts the mention (unless read, kept already, or
 // maxMentionsKept are) and tells them unless their level is "none" or a

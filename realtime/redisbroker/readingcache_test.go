@@ -52,11 +52,7 @@ func TestReadingKeptWhileHearingChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	standing := func(on *Broker) string {
-		rooms, err := on.ReadingOf(ctx, ann)
-		if err != nil || len(rooms) != 1 {
-			t.Fatalf("ReadingOf: %v %v", rooms, err)
-		}
-		r := rooms[0]
+		r := onlyRoomOf(t, ctx, on, ann)
 		return strconv.FormatInt(r.Read, 10) + "/" + strconv.FormatInt(r.Newest, 10) + " @" + strconv.Itoa(r.Mentions) + " " + string(r.Level)
 	}
 	wait := func(on *Broker, want string) {
@@ -160,11 +156,8 @@ func TestOwnMessageReadEverywhereInOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	standing := func(on *Broker) string {
-		rooms, err := on.ReadingOf(ctx, ann)
-		if err != nil || len(rooms) != 1 {
-			t.Fatalf("ReadingOf: %v %v", rooms, err)
-		}
-		return strconv.FormatInt(rooms[0].Read, 10) + "/" + strconv.FormatInt(rooms[0].Newest, 10)
+		r := onlyRoomOf(t, ctx, on, ann)
+		return strconv.FormatInt(r.Read, 10) + "/" + strconv.FormatInt(r.Newest, 10)
 	}
 	wait := func(on *Broker, want string) {
 		t.Helper()
@@ -214,4 +207,14 @@ func TestOwnMessageReadEverywhereInOneRoundTrip(t *testing.T) {
 	if n := calls()["zrange"] + calls()["hmget"] - sent["zrange"] - sent["hmget"]; n != 0 {
 		t.Errorf("her own message had her rooms read again (%d ZRANGE and HMGET), want none", n)
 	}
+}
+
+// onlyRoomOf is what on keeps of person's reading, who is in one room.
+func onlyRoomOf(t *testing.T, ctx context.Context, on *Broker, person string) realtime.RoomReading {
+	t.Helper()
+	rooms, err := on.ReadingOf(ctx, person)
+	if err != nil || len(rooms) != 1 {
+		t.Fatalf("ReadingOf(%q): %v %v", person, rooms, err)
+	}
+	return rooms[0]
 }
